@@ -1,0 +1,16 @@
+//! sealift: carry container images across an air gap together with everything that
+//! proves them (cosign signatures, certificates, attestations, SBOMs, OCI referrers).
+//!
+//! The binary is a thin layer over this library: [`cli::main`] parses arguments, runs
+//! a command and maps its error to an exit code ([`exit`]).
+
+pub mod bundle;
+pub mod cli;
+pub mod cosign;
+pub mod exit;
+pub mod layout;
+pub mod oci;
+pub mod progress;
+pub mod registry;
+pub mod trust;
+pub mod verify;
