@@ -1,0 +1,4 @@
+//! All integration tests, in one binary. They run the real `sealift` binary against real
+//! `docker-registry` processes started on free 127.0.0.1 ports (see `support`).
+
+mod support;

@@ -1,0 +1,2 @@
+//! Shared test helpers: real registry processes, running the sealift binary, temp dirs.
+#![allow(dead_code)]
