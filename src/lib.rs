@@ -12,5 +12,6 @@ pub mod layout;
 pub mod oci;
 pub mod progress;
 pub mod registry;
+pub mod transfer;
 pub mod trust;
 pub mod verify;
