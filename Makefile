@@ -1,0 +1,46 @@
+# sealift: `make demo` runs the main job on a built-in demo, `make test` runs the tests.
+# Both install what they need from Debian when run as root (scripts/deps.sh).
+
+CARGO ?= cargo
+SEALIFT = target/release/sealift
+SPEC ?= bundles/demo.toml
+BUNDLE ?= out/bundle.tar
+TO ?= 127.0.0.1:5001/mirror
+
+.PHONY: all build deps test lint demo e2e pack unpack bench clean
+
+all: build
+
+deps:
+	@scripts/deps.sh
+
+build: deps
+	$(CARGO) build --release --locked
+
+test: deps
+	$(CARGO) test --locked --all-targets
+
+lint:
+	$(CARGO) fmt --check
+	$(CARGO) clippy --locked --all-targets -- -D warnings
+
+demo: build
+	scripts/demo.sh
+
+e2e: demo
+
+# Like the original proof of concept: pack the images of a spec into a bundle file,
+# unpack (load) a bundle into a registry. Override SPEC, BUNDLE, TO.
+pack: build
+	@mkdir -p $(dir $(BUNDLE))
+	$(SEALIFT) save --spec $(SPEC) -o $(BUNDLE)
+
+unpack: build
+	$(SEALIFT) load $(BUNDLE) --to $(TO)
+
+bench: build
+	bench/run.sh
+
+clean:
+	$(CARGO) clean
+	rm -rf out

@@ -1,0 +1,109 @@
+//! clap types. Kept apart from the commands so the command-line surface reads in one place.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(name = "sealift", version, about = "Carry container images across an air gap with everything that proves them")]
+pub struct Cli {
+    /// Print only errors.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// More detail on stderr (-v: info, -vv: debug).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Walk images with their signatures, attestations and referrers into one bundle file.
+    Save(SaveArgs),
+    /// Check a bundle and push it into a registry, digest for digest.
+    Load(LoadArgs),
+    /// Show what a bundle holds.
+    Inspect(InspectArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CompressionArg {
+    None,
+    Zstd,
+    Gzip,
+}
+
+/// How to reach registries (save, load, verify).
+#[derive(Debug, Clone, Args)]
+pub struct RegistryArgs {
+    /// Use plain HTTP for non-loopback registries (loopback hosts always use HTTP).
+    #[arg(long)]
+    pub plain_http: bool,
+    /// Extra CA certificate (PEM) to trust for registry TLS; repeatable.
+    #[arg(long = "ca-cert", value_name = "FILE")]
+    pub ca_certs: Vec<PathBuf>,
+    /// Registry user name (password from --password-stdin); otherwise the Docker config is used.
+    #[arg(long, requires = "password_stdin")]
+    pub username: Option<String>,
+    /// Read the registry password from standard input.
+    #[arg(long, requires = "username")]
+    pub password_stdin: bool,
+    /// Retries for failed registry requests (connection resets, 5xx, 429).
+    #[arg(long, default_value_t = 4, value_name = "N")]
+    pub retries: u32,
+    /// Concurrent blob transfers.
+    #[arg(long, short = 'j', default_value_t = 4, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub jobs: u16,
+}
+
+#[derive(Debug, Args)]
+pub struct SaveArgs {
+    /// Images: host[:port]/repo[:tag][@sha256:digest].
+    #[arg(value_name = "REF")]
+    pub refs: Vec<String>,
+    /// A bundle spec (TOML) naming the images to carry; see bundles/.
+    #[arg(long, value_name = "FILE")]
+    pub spec: Option<PathBuf>,
+    /// Output bundle (.tar, .tar.zst or .tar.gz).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+    /// Keep only these platforms of multi-platform images (os/arch[/variant]); repeatable.
+    #[arg(long, value_name = "PLATFORM")]
+    pub platform: Vec<String>,
+    /// Compression, overriding the file extension.
+    #[arg(long, value_enum)]
+    pub compression: Option<CompressionArg>,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// A bundle file written by `sealift save`, or an OCI layout directory (e.g. from `cosign save`).
+    #[arg(value_name = "FILE|DIR")]
+    pub source: PathBuf,
+    /// Target: HOST[:PORT][/PREFIX]; for a cosign layout directory, the full target reference.
+    #[arg(long, value_name = "TARGET")]
+    pub to: String,
+    /// Show what would be pushed and what the target already has; push nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// A bundle file or OCI layout directory.
+    #[arg(value_name = "FILE|DIR")]
+    pub source: PathBuf,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+}

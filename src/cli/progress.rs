@@ -1,0 +1,80 @@
+//! The terminal side of progress: indicatif bars on a terminal, nothing on a pipe or with
+//! `-q`. Library code only sees the [`Reporter`] trait.
+
+use std::io::IsTerminal;
+use std::sync::Mutex;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::oci::Digest;
+use crate::progress::Reporter;
+
+/// Status lines and a byte-progress bar on stderr.
+pub struct Ui {
+    quiet: bool,
+    bar: Mutex<Option<ProgressBar>>,
+    terminal: bool,
+}
+
+impl Ui {
+    pub fn new(quiet: bool) -> Self {
+        Ui { quiet, bar: Mutex::new(None), terminal: std::io::stderr().is_terminal() }
+    }
+
+    /// Starts a bar for `total` bytes (only on a terminal).
+    pub fn start_bytes(&self, prefix: &str, total: u64) {
+        if self.quiet || !self.terminal {
+            return;
+        }
+        let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+        bar.set_style(
+            ProgressStyle::with_template("{prefix} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {msg}")
+                .expect("static template")
+                .progress_chars("=> "),
+        );
+        bar.set_prefix(prefix.to_owned());
+        *self.bar.lock().expect("ui lock") = Some(bar);
+    }
+
+    /// Removes the bar, if any.
+    pub fn clear(&self) {
+        if let Some(b) = self.bar.lock().expect("ui lock").take() {
+            b.finish_and_clear();
+        }
+    }
+
+    /// A status line on stderr (not with -q).
+    pub fn status(&self, msg: &str) {
+        if self.quiet {
+            return;
+        }
+        match self.bar.lock().expect("ui lock").as_ref() {
+            Some(b) => b.println(msg),
+            None => eprintln!("{msg}"),
+        }
+    }
+
+    /// A warning: printed even with -q.
+    pub fn warn(&self, msg: &str) {
+        match self.bar.lock().expect("ui lock").as_ref() {
+            Some(b) => b.println(format!("warning: {msg}")),
+            None => eprintln!("warning: {msg}"),
+        }
+    }
+}
+
+impl Reporter for Ui {
+    fn bytes(&self, n: u64) {
+        if let Some(b) = self.bar.lock().expect("ui lock").as_ref() {
+            b.inc(n);
+        }
+    }
+    fn blob_started(&self, digest: &Digest, _size: u64) {
+        if let Some(b) = self.bar.lock().expect("ui lock").as_ref() {
+            b.set_message(format!("{:.19}", digest.to_string()));
+        }
+    }
+    fn message(&self, msg: &str) {
+        self.status(msg);
+    }
+}

@@ -1,0 +1,135 @@
+//! Raw arguments become resolved settings before any work starts: bundle specs are read,
+//! references parsed, passwords read from stdin. Errors here are usage errors (exit 2).
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::oci::Reference;
+use crate::transfer::walk::PlatformFilter;
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SettingsError {
+    #[error("cannot read bundle spec {path}: {reason}")]
+    Spec { path: PathBuf, reason: String },
+    #[error("no images given: name them as arguments or with --spec")]
+    NoImages,
+    #[error("{0}")]
+    Platform(String),
+    #[error("cannot read the password from stdin: {0}")]
+    Password(String),
+    #[error("invalid --to {value:?}: {reason}")]
+    Target { value: String, reason: &'static str },
+    #[error("cannot tell the compression of {path}: use .tar, .tar.zst or .tar.gz, or --compression")]
+    Compression { path: PathBuf },
+}
+
+/// A bundle spec in `bundles/NAME.toml`: which images to carry.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Spec {
+    /// Image references, as on the command line.
+    pub images: Vec<String>,
+    /// Optional platform filter for multi-platform images.
+    #[serde(default)]
+    pub platforms: Vec<String>,
+}
+
+impl Spec {
+    pub fn load(path: &Path) -> Result<Spec, SettingsError> {
+        let text = std::fs::read_to_string(path).map_err(|e| SettingsError::Spec { path: path.into(), reason: e.to_string() })?;
+        toml::from_str(&text).map_err(|e| SettingsError::Spec { path: path.into(), reason: e.message().to_owned() })
+    }
+}
+
+/// References and platforms from arguments plus an optional spec.
+pub fn images(refs: &[String], spec: Option<&Path>, platforms: &[String]) -> anyhow::Result<(Vec<Reference>, Vec<PlatformFilter>)> {
+    let mut all: Vec<String> = refs.to_vec();
+    let mut plats: Vec<String> = platforms.to_vec();
+    if let Some(p) = spec {
+        let s = Spec::load(p)?;
+        all.extend(s.images);
+        plats.extend(s.platforms);
+    }
+    if all.is_empty() {
+        return Err(SettingsError::NoImages.into());
+    }
+    let mut parsed = Vec::new();
+    for r in &all {
+        let r: Reference = r.parse()?;
+        if !parsed.contains(&r) {
+            parsed.push(r);
+        }
+    }
+    let plats = plats.iter().map(|p| p.parse().map_err(SettingsError::Platform)).collect::<Result<Vec<_>, _>>()?;
+    Ok((parsed, plats))
+}
+
+/// `--to HOST[:PORT][/PREFIX]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub host: String,
+    pub prefix: String,
+}
+
+impl Target {
+    pub fn parse(value: &str) -> Result<Target, SettingsError> {
+        let err = |reason| SettingsError::Target { value: value.to_owned(), reason };
+        let v = value.trim_end_matches('/');
+        let (host, prefix) = v.split_once('/').unwrap_or((v, ""));
+        if host.is_empty() || host.contains(['@', ' ']) {
+            return Err(err("expected HOST[:PORT][/PREFIX]"));
+        }
+        if !prefix.is_empty() {
+            // The prefix must itself be a valid repository path.
+            format!("{host}/{prefix}").parse::<Reference>().map_err(|_| err("prefix is not a valid repository path"))?;
+        }
+        Ok(Target { host: host.to_owned(), prefix: prefix.to_owned() })
+    }
+
+    /// The target repository (without host) for a source repository `host/repo`.
+    pub fn repository_for(&self, source_repository: &str) -> String {
+        let path = source_repository.split_once('/').map(|(_, p)| p).unwrap_or(source_repository);
+        if self.prefix.is_empty() {
+            path.to_owned()
+        } else {
+            format!("{}/{path}", self.prefix)
+        }
+    }
+}
+
+pub fn read_password_stdin() -> Result<String, SettingsError> {
+    let mut s = String::new();
+    std::io::Read::read_to_string(&mut std::io::stdin(), &mut s).map_err(|e| SettingsError::Password(e.to_string()))?;
+    let s = s.trim_end_matches(['\n', '\r']).to_owned();
+    if s.is_empty() {
+        return Err(SettingsError::Password("empty password".into()));
+    }
+    Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn target_maps_repositories_under_the_prefix() {
+        let t = Target::parse("127.0.0.1:5001/mirror").unwrap();
+        assert_eq!(t.repository_for("src:5000/team/app"), "mirror/team/app");
+        let t = Target::parse("127.0.0.1:5001").unwrap();
+        assert_eq!(t.repository_for("src:5000/team/app"), "team/app");
+        assert!(Target::parse("127.0.0.1:5001/Mirror").is_err());
+        assert!(Target::parse("").is_err());
+    }
+
+    #[test]
+    fn spec_refuses_unknown_keys() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("s.toml");
+        std::fs::write(&p, "images = [\"a.b/c:1\"]\nplatform = []\n").unwrap();
+        assert!(Spec::load(&p).is_err());
+        std::fs::write(&p, "images = [\"a.b/c:1\"]\nplatforms = [\"linux/amd64\"]\n").unwrap();
+        assert_eq!(Spec::load(&p).unwrap().images, vec!["a.b/c:1"]);
+    }
+}
