@@ -5,7 +5,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
-#[command(name = "sealift", version, about = "Carry container images across an air gap with everything that proves them")]
+#[command(
+    name = "sealift",
+    version,
+    about = "Carry container images across an air gap with everything that proves them"
+)]
 pub struct Cli {
     /// Print only errors.
     #[arg(short, long, global = true)]

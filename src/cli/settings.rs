@@ -38,13 +38,18 @@ pub struct Spec {
 
 impl Spec {
     pub fn load(path: &Path) -> Result<Spec, SettingsError> {
-        let text = std::fs::read_to_string(path).map_err(|e| SettingsError::Spec { path: path.into(), reason: e.to_string() })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| SettingsError::Spec { path: path.into(), reason: e.to_string() })?;
         toml::from_str(&text).map_err(|e| SettingsError::Spec { path: path.into(), reason: e.message().to_owned() })
     }
 }
 
 /// References and platforms from arguments plus an optional spec.
-pub fn images(refs: &[String], spec: Option<&Path>, platforms: &[String]) -> anyhow::Result<(Vec<Reference>, Vec<PlatformFilter>)> {
+pub fn images(
+    refs: &[String],
+    spec: Option<&Path>,
+    platforms: &[String],
+) -> anyhow::Result<(Vec<Reference>, Vec<PlatformFilter>)> {
     let mut all: Vec<String> = refs.to_vec();
     let mut plats: Vec<String> = platforms.to_vec();
     if let Some(p) = spec {
@@ -83,7 +88,9 @@ impl Target {
         }
         if !prefix.is_empty() {
             // The prefix must itself be a valid repository path.
-            format!("{host}/{prefix}").parse::<Reference>().map_err(|_| err("prefix is not a valid repository path"))?;
+            format!("{host}/{prefix}")
+                .parse::<Reference>()
+                .map_err(|_| err("prefix is not a valid repository path"))?;
         }
         Ok(Target { host: host.to_owned(), prefix: prefix.to_owned() })
     }
