@@ -1,4 +1,7 @@
-//! Moving content: the save-side walk, the bundle content model, and the load plan.
+//! Moving content: the save-side walk, the bundle content model, the load plan, and the
+//! save and load drivers.
 
 pub mod model;
+pub mod plan;
+pub mod save;
 pub mod walk;

@@ -1,0 +1,134 @@
+//! The load plan: where each entry of a bundle goes at the target, in which order
+//! manifests are pushed (children before parents, images before their tags, images
+//! before what is attached to them), and which target repositories need which blob.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::model::{Contents, Entry, ModelError, Role};
+use crate::oci::Digest;
+
+/// Where the bundle goes: `HOST[:PORT]` and an optional repository prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Destination {
+    pub host: String,
+    /// Repository prefix (`mirror`), or for a layout without repository names the full
+    /// target repository.
+    pub prefix: String,
+    /// Tag for entries that carry none (a `cosign save` layout loaded with `--to host/repo:tag`).
+    pub default_tag: Option<String>,
+}
+
+impl Destination {
+    /// The target repository for an entry's source repository (`host/repo`).
+    pub fn repository_for(&self, source_repository: &str) -> String {
+        if source_repository.is_empty() {
+            return self.prefix.clone();
+        }
+        let path = source_repository.split_once('/').map(|(_, p)| p).unwrap_or(source_repository);
+        if self.prefix.is_empty() {
+            path.to_owned()
+        } else {
+            format!("{}/{path}", self.prefix)
+        }
+    }
+}
+
+/// One manifest push.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManifestPush {
+    pub repository: String,
+    pub digest: Digest,
+    /// Tag to PUT after the push by digest.
+    pub tag: Option<String>,
+    /// For referrers at a target without the referrers API: the subject whose
+    /// tag-schema index must list this manifest.
+    pub referrer_of: Option<Digest>,
+    /// Index of the `index.json` entry this push belongs to.
+    pub entry: usize,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    /// Manifest pushes in order.
+    pub manifests: Vec<ManifestPush>,
+    /// Target repositories that need each blob.
+    pub blobs: BTreeMap<Digest, BTreeSet<String>>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PlanError {
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    #[error("index.json entry {digest} has no repository name: give the full target repository in --to")]
+    NoRepository { digest: Digest },
+    #[error("index.json lists {digest}, which the bundle does not contain")]
+    MissingEntry { digest: Digest },
+}
+
+impl Plan {
+    /// Builds the plan for `entries` (a subset of `contents.entries` may be given, e.g.
+    /// only the images that passed verification; `selected` holds their indexes).
+    pub fn build(contents: &Contents, dest: &Destination, selected: &BTreeSet<usize>) -> Result<Plan, PlanError> {
+        let mut plan = Plan::default();
+        let mut seen = BTreeSet::new();
+        let order = |e: &Entry| match e.role {
+            Role::Platform => 0,
+            Role::Image => 1,
+            _ => 2,
+        };
+        let mut idx: Vec<usize> = selected.iter().copied().filter(|i| *i < contents.entries.len()).collect();
+        idx.sort_by_key(|i| (order(&contents.entries[*i]), *i));
+        for i in idx {
+            let e = &contents.entries[i];
+            if e.repository.is_empty() && dest.prefix.is_empty() {
+                return Err(PlanError::NoRepository { digest: e.descriptor.digest.clone() });
+            }
+            if !contents.manifests.contains_key(&e.descriptor.digest) {
+                return Err(PlanError::MissingEntry { digest: e.descriptor.digest.clone() });
+            }
+            let repo = dest.repository_for(&e.repository);
+            // An attachment goes where its subject went; one whose subject is not pushed
+            // (the partial index of a --platform save) stays in the bundle only.
+            if e.role.is_attachment() {
+                let subject_pushed = e.subject.as_ref().is_some_and(|s| plan.manifests.iter().any(|m| &m.digest == s && m.repository == repo));
+                if !subject_pushed {
+                    continue;
+                }
+            }
+            let under = contents.manifests_under(&e.descriptor.digest)?;
+            for d in &under {
+                let m = &contents.manifests[d];
+                for child in &m.parsed.manifests {
+                    // A partial index (--platform) is carried for its signatures only.
+                    if !contents.manifests.contains_key(&child.digest) && e.role != Role::Image {
+                        return Err(ModelError::MissingManifest { parent: d.clone(), child: child.digest.clone() }.into());
+                    }
+                }
+                for b in m.parsed.blobs() {
+                    plan.blobs.entry(b.digest.clone()).or_default().insert(repo.clone());
+                }
+            }
+            let partial = e.descriptor.annotations.contains_key(crate::oci::media::ANN_SEALIFT_PARTIAL)
+                || under.iter().any(|d| contents.manifests[d].parsed.manifests.iter().any(|c| !contents.manifests.contains_key(&c.digest)));
+            for d in under {
+                let top = d == e.descriptor.digest;
+                if top && partial {
+                    // The index cannot exist at the target without all its children.
+                    continue;
+                }
+                let tag = if top { e.tag.clone().or_else(|| dest.default_tag.clone().filter(|_| e.role == Role::Image)) } else { None };
+                let referrer_of = if top && e.role == Role::Referrer { e.subject.clone() } else { None };
+                if seen.insert((repo.clone(), d.clone(), tag.clone())) {
+                    plan.manifests.push(ManifestPush { repository: repo.clone(), digest: d, tag, referrer_of, entry: i });
+                }
+            }
+        }
+        Ok(plan)
+    }
+
+    /// The target repositories of image entries that need `digest`.
+    pub fn repositories_needing(&self, digest: &Digest) -> Option<&BTreeSet<String>> {
+        self.blobs.get(digest)
+    }
+}

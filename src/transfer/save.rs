@@ -1,0 +1,182 @@
+//! `save`: walk the references, fetch the small metadata blobs, then write the bundle —
+//! `oci-layout`, `index.json`, metadata blobs and manifests sorted by digest, then layers
+//! sorted by digest, streamed from the registry straight into the tar (never whole in
+//! memory) and hashed on the way. The file appears only when everything checked out.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures_util::{StreamExt, TryStreamExt};
+
+use super::model::Contents;
+use super::walk::{Fetched, PlatformFilter, Source, WalkError, WalkedImage, Walker};
+use crate::bundle::{AsyncBundleWriter, BundleError, Compression};
+use crate::oci::{Descriptor, Digest, Reference};
+use crate::progress::Reporter;
+use crate::registry::{Registry, RegistryError, RegistryOptions};
+
+/// A metadata blob (config, signature payload, attestation, SBOM) larger than this is
+/// refused: they are held in memory while the bundle is written.
+pub const MAX_METADATA_BLOB: usize = 64 * 1024 * 1024;
+/// All metadata blobs together.
+pub const MAX_METADATA_TOTAL: u64 = 1024 * 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SaveError {
+    #[error(transparent)]
+    Walk(#[from] WalkError<RegistryError>),
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    #[error(transparent)]
+    Bundle(#[from] BundleError),
+    #[error("metadata blob {digest} is {size} bytes, over the {MAX_METADATA_BLOB}-byte limit")]
+    MetadataTooLarge { digest: Digest, size: u64 },
+    #[error("metadata blobs total {total} bytes, over the {MAX_METADATA_TOTAL}-byte limit")]
+    MetadataTotal { total: u64 },
+}
+
+impl Source for Registry {
+    type Error = RegistryError;
+    async fn manifest(&self, repo: &str, reference: &str) -> Result<Option<Fetched>, RegistryError> {
+        Ok(self
+            .get_manifest(repo, reference)
+            .await?
+            .map(|m| Fetched { bytes: m.bytes, media_type: m.media_type, digest: m.digest }))
+    }
+    async fn referrers(&self, repo: &str, digest: &Digest) -> Result<Vec<Descriptor>, RegistryError> {
+        Registry::referrers(self, repo, digest).await
+    }
+}
+
+/// One client per registry host, created on first use.
+pub struct Registries {
+    options: RegistryOptions,
+    clients: HashMap<String, Registry>,
+}
+
+impl Registries {
+    pub fn new(options: RegistryOptions) -> Self {
+        Registries { options, clients: HashMap::new() }
+    }
+
+    pub fn get(&mut self, host: &str) -> Result<Registry, RegistryError> {
+        if let Some(c) = self.clients.get(host) {
+            return Ok(c.clone());
+        }
+        let c = Registry::new(host, &self.options)?;
+        self.clients.insert(host.to_owned(), c.clone());
+        Ok(c)
+    }
+}
+
+pub struct SaveOptions {
+    pub platforms: Vec<PlatformFilter>,
+    pub compression: Compression,
+    pub jobs: usize,
+}
+
+#[derive(Debug)]
+pub struct SaveSummary {
+    pub images: Vec<WalkedImage>,
+    pub manifests: usize,
+    pub blobs: usize,
+    pub unique_bytes: u64,
+    pub layer_bytes: u64,
+}
+
+/// Splits `host/repo/path` into the host and the repository path.
+pub fn split_repository(full: &str) -> (&str, &str) {
+    full.split_once('/').unwrap_or(("", full))
+}
+
+/// Walks `refs` into a content graph (no blob content fetched yet).
+pub async fn walk(
+    registries: &mut Registries,
+    refs: &[Reference],
+    platforms: &[PlatformFilter],
+) -> Result<(Contents, Vec<WalkedImage>), SaveError> {
+    let mut walker = Walker::new(platforms);
+    let mut images = Vec::new();
+    for r in refs {
+        let registry = registries.get(&r.registry)?;
+        images.push(walker.walk(&registry, r).await?);
+    }
+    Ok((walker.contents, images))
+}
+
+/// Fetches every metadata blob into memory, `jobs` at a time.
+async fn fetch_metadata(
+    registries: &mut Registries,
+    contents: &Contents,
+    jobs: usize,
+) -> Result<BTreeMap<Digest, Bytes>, SaveError> {
+    let mut total = 0u64;
+    let mut work = Vec::new();
+    for (digest, info) in contents.blobs.iter().filter(|(_, b)| b.metadata) {
+        if info.size > MAX_METADATA_BLOB as u64 {
+            return Err(SaveError::MetadataTooLarge { digest: digest.clone(), size: info.size });
+        }
+        total += info.size;
+        let (host, repo) = split_repository(&info.repository);
+        work.push((registries.get(host)?, repo.to_owned(), digest.clone()));
+    }
+    if total > MAX_METADATA_TOTAL {
+        return Err(SaveError::MetadataTotal { total });
+    }
+    let fetched: Vec<(Digest, Bytes)> = futures_util::stream::iter(work)
+        .map(|(reg, repo, digest)| async move {
+            let bytes = reg.get_blob_bytes(&repo, &digest, MAX_METADATA_BLOB).await?;
+            Ok::<_, SaveError>((digest, bytes))
+        })
+        .buffer_unordered(jobs.max(1))
+        .try_collect()
+        .await?;
+    Ok(fetched.into_iter().collect())
+}
+
+/// Writes the bundle for an already walked content graph.
+pub async fn write(
+    registries: &mut Registries,
+    contents: &Contents,
+    output: &Path,
+    options: &SaveOptions,
+    reporter: Arc<dyn Reporter>,
+) -> Result<SaveSummary, SaveError> {
+    let metadata = fetch_metadata(registries, contents, options.jobs).await?;
+    let mut writer = AsyncBundleWriter::create(output, options.compression).await?;
+    writer.add_file("oci-layout", Bytes::from_static(crate::layout::OCI_LAYOUT)).await?;
+    writer.add_file("index.json", Bytes::from(contents.index_json())).await?;
+
+    // Metadata group: manifests and small blobs together, sorted by digest.
+    let mut small: BTreeMap<&Digest, &Bytes> = metadata.iter().collect();
+    for (d, m) in &contents.manifests {
+        small.insert(d, &m.bytes);
+    }
+    for (digest, bytes) in &small {
+        writer.add_blob_bytes((*digest).clone(), (*bytes).clone()).await?;
+    }
+    // Layer group, sorted by digest, streamed.
+    let mut layer_bytes = 0;
+    for (digest, info) in contents.blobs.iter().filter(|(d, b)| !b.metadata && !small.contains_key(d)) {
+        let (host, repo) = split_repository(&info.repository);
+        let registry = registries.get(host)?;
+        reporter.blob_started(digest, info.size);
+        let stream = registry.get_blob(repo, digest).await?;
+        let rep = reporter.clone();
+        let stream = stream.inspect_ok(move |chunk| rep.bytes(chunk.len() as u64));
+        writer.add_blob_stream(digest.clone(), info.size, stream).await?;
+        reporter.blob_finished(digest);
+        layer_bytes += info.size;
+    }
+    writer.finish().await?;
+    Ok(SaveSummary {
+        images: Vec::new(),
+        manifests: contents.manifests.len(),
+        blobs: contents.blobs.len(),
+        unique_bytes: contents.unique_bytes(),
+        layer_bytes,
+    })
+}
