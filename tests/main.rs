@@ -2,3 +2,4 @@
 //! `docker-registry` processes started on free 127.0.0.1 ports (see `support`).
 
 mod support;
+mod save_load;

@@ -78,6 +78,12 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
         if cause.is::<crate::oci::digest::ContentMismatch>() || cause.is::<crate::transfer::model::ModelError>() {
             return exit::BAD_BUNDLE;
         }
+        if let Some(e) = cause.downcast_ref::<crate::transfer::load::LoadError>() {
+            return if e.is_bad_bundle() { exit::BAD_BUNDLE } else { exit::FAILED };
+        }
+        if let Some(e) = cause.downcast_ref::<crate::bundle::BundleError>() {
+            return if e.is_corruption() { exit::BAD_BUNDLE } else { exit::FAILED };
+        }
     }
     exit::FAILED
 }

@@ -2,23 +2,24 @@
 //! `-q`. Library code only sees the [`Reporter`] trait.
 
 use std::io::IsTerminal;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::oci::Digest;
 use crate::progress::Reporter;
 
-/// Status lines and a byte-progress bar on stderr.
+/// Status lines and a byte-progress bar on stderr. Cheap to clone (shared state).
+#[derive(Clone)]
 pub struct Ui {
     quiet: bool,
-    bar: Mutex<Option<ProgressBar>>,
+    bar: Arc<Mutex<Option<ProgressBar>>>,
     terminal: bool,
 }
 
 impl Ui {
     pub fn new(quiet: bool) -> Self {
-        Ui { quiet, bar: Mutex::new(None), terminal: std::io::stderr().is_terminal() }
+        Ui { quiet, bar: Arc::new(Mutex::new(None)), terminal: std::io::stderr().is_terminal() }
     }
 
     /// Starts a bar for `total` bytes (only on a terminal).

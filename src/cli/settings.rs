@@ -140,3 +140,18 @@ mod tests {
         assert_eq!(Spec::load(&p).unwrap().images, vec!["a.b/c:1"]);
     }
 }
+
+/// Registry access settings from the command line (reads the password from stdin once).
+pub fn registry_options(a: &super::args::RegistryArgs) -> Result<crate::registry::RegistryOptions, SettingsError> {
+    let credentials = match &a.username {
+        Some(u) => Some(crate::registry::Credentials { username: u.clone(), password: read_password_stdin()? }),
+        None => None,
+    };
+    Ok(crate::registry::RegistryOptions {
+        plain_http: a.plain_http,
+        ca_certs: a.ca_certs.clone(),
+        credentials,
+        use_docker_config: true,
+        max_retries: a.retries,
+    })
+}

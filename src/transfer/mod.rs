@@ -1,6 +1,8 @@
 //! Moving content: the save-side walk, the bundle content model, the load plan, and the
 //! save and load drivers.
 
+pub mod inspect;
+pub mod load;
 pub mod model;
 pub mod plan;
 pub mod save;

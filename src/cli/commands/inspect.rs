@@ -1,8 +1,29 @@
-//! `sealift inspect`.
+//! `sealift inspect`: what a bundle holds. Reads only the metadata part of a bundle (it
+//! stops before the first layer), so it is quick even on a huge file.
 
-use crate::cli::args::InspectArgs;
+use crate::cli::args::{InspectArgs, OutputFormat};
 use crate::cli::progress::Ui;
+use crate::exit;
+use crate::layout::LayoutDir;
+use crate::transfer::inspect::{render_text, summarize};
+use crate::transfer::load::{read_dir_metadata, read_tar_metadata, Metadata};
 
-pub async fn run(_args: InspectArgs, _ui: &Ui) -> anyhow::Result<u8> {
-    anyhow::bail!("not implemented yet")
+/// Reads the metadata of a bundle file or layout directory.
+pub async fn metadata(source: &std::path::Path) -> anyhow::Result<Metadata> {
+    if source.is_dir() {
+        let dir = LayoutDir::open(source)?;
+        Ok(read_dir_metadata(&dir)?)
+    } else {
+        Ok(read_tar_metadata(source).await?.0)
+    }
+}
+
+pub async fn run(args: InspectArgs, _ui: &Ui) -> anyhow::Result<u8> {
+    let meta = metadata(&args.source).await?;
+    let summary = summarize(&meta.contents);
+    match args.output {
+        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&summary)?),
+        OutputFormat::Text => print!("{}", render_text(&summary)),
+    }
+    Ok(exit::OK)
 }

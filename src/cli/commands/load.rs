@@ -1,8 +1,89 @@
-//! `sealift load`.
+//! `sealift load`: check a bundle, then push it to the target digest for digest.
+
+use std::collections::BTreeSet;
 
 use crate::cli::args::LoadArgs;
 use crate::cli::progress::Ui;
+use crate::cli::settings;
+use crate::exit;
+use crate::layout::LayoutDir;
+use crate::oci::Reference;
+use crate::registry::Registry;
+use crate::transfer::inspect::human;
+use crate::transfer::load::{self, read_dir_metadata, read_tar_metadata, Layers, Loader};
+use crate::transfer::plan::Destination;
 
-pub async fn run(_args: LoadArgs, _ui: &Ui) -> anyhow::Result<u8> {
-    anyhow::bail!("not implemented yet")
+/// `--to`: for a bundle, `HOST[:PORT][/PREFIX]`; for a layout without repository names
+/// (from `cosign save`), the full target reference `HOST/REPO[:TAG]`.
+fn destination(to: &str) -> anyhow::Result<Destination> {
+    let t = settings::Target::parse(to)?;
+    let mut prefix = t.prefix.clone();
+    let mut default_tag = None;
+    if let Some((path, tag)) = prefix.rsplit_once(':') {
+        let r: Reference = format!("{}/{}", t.host, prefix).parse()?;
+        default_tag = r.tag.clone();
+        prefix = path.to_owned();
+        let _ = tag;
+    }
+    Ok(Destination { host: t.host, prefix, default_tag })
+}
+
+pub async fn run(args: LoadArgs, ui: &Ui) -> anyhow::Result<u8> {
+    let dest = destination(&args.to)?;
+    let registry = Registry::new(&dest.host, &settings::registry_options(&args.registry)?)?;
+    let dir = if args.source.is_dir() { Some(LayoutDir::open(&args.source)?) } else { None };
+    let (meta, rest) = match &dir {
+        Some(d) => (read_dir_metadata(d)?, None),
+        None => {
+            let (m, r) = read_tar_metadata(&args.source).await?;
+            (m, Some(r))
+        }
+    };
+    let selected: BTreeSet<usize> = (0..meta.contents.entries.len()).collect();
+    let plan = load::plan(&meta, &dest, &selected)?;
+    let loader = Loader { registry: &registry, jobs: args.registry.jobs as usize, reporter: ui };
+    let present = loader.present_blobs(&plan).await?;
+
+    if args.dry_run {
+        let pairs: usize = plan.blobs.values().map(|r| r.len()).sum();
+        for p in &plan.manifests {
+            let there = registry.head_manifest(&p.repository, &p.digest.to_string()).await?.is_some();
+            let what = if there { "present" } else { "push" };
+            let tag = p.tag.as_ref().map(|t| format!(":{t}")).unwrap_or_default();
+            println!("{what:7} {}/{}{tag}@{}", dest.host, p.repository, p.digest);
+        }
+        let missing_bytes: u64 = plan
+            .blobs
+            .iter()
+            .flat_map(|(d, repos)| repos.iter().map(move |r| (d, r)))
+            .filter(|(d, r)| !present.contains(&((*d).clone(), (*r).clone())))
+            .map(|(d, _)| meta.contents.blobs.get(d).map_or(0, |b| b.size))
+            .sum();
+        println!("blobs: {} to push ({}), {} already present; nothing pushed (dry run)", pairs - present.len(), human(missing_bytes), present.len());
+        return Ok(exit::OK);
+    }
+
+    let total: u64 = meta.contents.blobs.values().filter(|b| !b.metadata).map(|b| b.size).sum();
+    ui.start_bytes("load", total);
+    let layers = match (&dir, rest) {
+        (Some(d), _) => Layers::Dir(d),
+        (None, Some(r)) => Layers::Tar(r),
+        (None, None) => unreachable!("a tar always has a rest"),
+    };
+    let report = loader.push(&meta, &plan, present, layers).await;
+    ui.clear();
+    let report = report?;
+    for t in &report.tags {
+        ui.status(&format!("tagged {t}"));
+    }
+    ui.status(&format!(
+        "uploaded {} blobs ({}), {} already present, {} mounted; pushed {} manifests, {} already present",
+        report.uploaded_blobs,
+        human(report.uploaded_bytes),
+        report.present_blobs,
+        report.mounted_blobs,
+        report.pushed_manifests,
+        report.present_manifests
+    ));
+    Ok(exit::OK)
 }

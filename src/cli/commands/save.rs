@@ -1,8 +1,54 @@
-//! `sealift save`.
+//! `sealift save`: images with all their signatures into one bundle file.
 
-use crate::cli::args::SaveArgs;
+use std::sync::Arc;
+
+use crate::bundle::Compression;
+use crate::cli::args::{CompressionArg, SaveArgs};
 use crate::cli::progress::Ui;
+use crate::cli::settings;
+use crate::exit;
+use crate::transfer::inspect::human;
+use crate::transfer::save::{self, Registries, SaveOptions};
 
-pub async fn run(_args: SaveArgs, _ui: &Ui) -> anyhow::Result<u8> {
-    anyhow::bail!("not implemented yet")
+pub async fn run(args: SaveArgs, ui: &Ui) -> anyhow::Result<u8> {
+    let (refs, platforms) = settings::images(&args.refs, args.spec.as_deref(), &args.platform)?;
+    let compression = match args.compression {
+        Some(CompressionArg::None) => Compression::None,
+        Some(CompressionArg::Zstd) => Compression::Zstd,
+        Some(CompressionArg::Gzip) => Compression::Gzip,
+        None => Compression::from_path(&args.output),
+    };
+    let mut registries = Registries::new(settings::registry_options(&args.registry)?);
+    let (contents, images) = save::walk(&mut registries, &refs, &platforms).await?;
+    for img in &images {
+        let mut line = format!("{}  {}", img.reference, img.digest);
+        if !img.platforms.is_empty() {
+            line.push_str(&format!("  [{}]", img.platforms.join(", ")));
+        }
+        line.push_str(&format!("  {} attachment(s)", img.attachments));
+        ui.status(&line);
+        if img.partial {
+            ui.warn(&format!(
+                "{}: --platform keeps only some children of the index (partial); the index is carried for its signatures but cannot be recreated at the target, so its chosen platform manifests are pushed by digest with their own tags",
+                img.reference
+            ));
+        }
+    }
+    let layer_total: u64 = contents.blobs.values().filter(|b| !b.metadata).map(|b| b.size).sum();
+    ui.start_bytes("save", layer_total);
+    let options = SaveOptions { platforms, compression, jobs: args.registry.jobs as usize };
+    let reporter: Arc<dyn crate::progress::Reporter> = Arc::new(ui.clone());
+    let summary = save::write(&mut registries, &contents, &args.output, &options, reporter).await;
+    ui.clear();
+    let summary = summary?;
+    ui.status(&format!(
+        "wrote {}: {} image(s), {} manifests, {} blobs, {} unique",
+        args.output.display(),
+        images.len(),
+        summary.manifests,
+        summary.blobs,
+        human(summary.unique_bytes)
+    ));
+    Ok(exit::OK)
 }
+
