@@ -2,3 +2,5 @@
 //! `docker-registry` processes started on free 127.0.0.1 ports (see `support`).
 
 mod support;
+
+mod registry;
