@@ -3,6 +3,7 @@
 //! talks HTTP to the registry itself so that tests never depend on the code they test.
 #![allow(dead_code, unused_imports)]
 
+mod fake;
 mod http;
 mod images;
 mod registry;
@@ -10,9 +11,15 @@ mod registry;
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
+pub use fake::{FakeRequest, FakeResponse, FakeServer};
 pub use http::Raw;
 pub use images::{push_blob, push_manifest, random_bytes, random_image, ImageInfo};
 pub use registry::TestRegistry;
+
+/// Runs a future to completion on a small runtime (integration tests are plain `#[test]`s).
+pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("building a tokio runtime").block_on(f)
+}
 
 /// A fresh temporary directory, removed on drop.
 pub fn tempdir() -> tempfile::TempDir {
