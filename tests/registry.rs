@@ -231,6 +231,11 @@ fn tls_registry_needs_its_ca() {
         assert!(matches!(&err, RegistryError::Tls { host, .. } if *host == reg.addr), "{err:?}");
         assert!(start.elapsed() < Duration::from_secs(4), "TLS errors must not be retried");
 
+        // Loopback without a CA means plain http, which a TLS server refuses: say so.
+        let plain = Registry::new(&reg.addr, &opts()).unwrap();
+        let err = plain.ping().await.unwrap_err();
+        assert!(matches!(&err, RegistryError::Tls { reason, .. } if reason.contains("CA certificate")), "{err:?}");
+
         o.ca_certs = vec![reg.dir.path().join("does-not-exist.pem")];
         assert!(matches!(Registry::new(&reg.addr, &o), Err(RegistryError::Config { .. })));
     });
@@ -429,4 +434,72 @@ fn bearer_token_flow() {
     let r = Registry::new(&fake.addr, &o).unwrap();
     let err = block_on(r.get_manifest("a/b", "v1")).unwrap_err();
     assert!(matches!(err, RegistryError::Unauthorized { with_credentials: true, .. }), "{err:?}");
+}
+
+#[test]
+fn retries_a_connection_closed_without_answer() {
+    let server = FakeServer::start(|_, n| if n == 0 { FakeResponse::hang_up() } else { FakeResponse::new(200) });
+    block_on(Registry::new(&server.addr, &opts()).unwrap().ping()).unwrap();
+    assert_eq!(server.requests().len(), 2);
+}
+
+/// Manifest bodies are capped while reading, whether or not a Content-Length announces them.
+#[test]
+fn oversized_manifests_are_refused() {
+    let big = vec![b' '; sealift::oci::manifest::MAX_MANIFEST_BYTES + 1];
+    let server = FakeServer::start(move |_, n| {
+        let r = FakeResponse::new(200).header("Content-Type", media::OCI_MANIFEST).body(big.clone());
+        if n == 0 {
+            r
+        } else {
+            r.close_delimited()
+        }
+    });
+    let r = Registry::new(&server.addr, &opts()).unwrap();
+    for _ in 0..2 {
+        let err = block_on(r.get_manifest("a/b", "v1")).unwrap_err();
+        assert!(matches!(&err, RegistryError::TooLarge { what, .. } if what.contains("a/b:v1")), "{err:?}");
+    }
+}
+
+/// Garbage answers give typed errors, never panics; manifest bytes are passed on unjudged.
+#[test]
+fn garbage_answers_are_errors_not_panics() {
+    let server = FakeServer::start(|req, _| {
+        if req.target.contains("/tags/list") {
+            FakeResponse::new(200).body("<html>")
+        } else if req.method == "POST" {
+            FakeResponse::new(202) // no Location
+        } else if req.method == "HEAD" {
+            FakeResponse::new(200).header("Docker-Content-Digest", "md5:zz").header("Content-Type", "text/html")
+        } else {
+            FakeResponse::new(200).header("Content-Type", "text/html").body("<html>not a manifest")
+        }
+    });
+    let r = Registry::new(&server.addr, &opts()).unwrap();
+    block_on(async {
+        let m = r.get_manifest("a/b", "v1").await.unwrap().unwrap();
+        assert_eq!((m.media_type.as_str(), &m.bytes[..]), ("text/html", &b"<html>not a manifest"[..]));
+        assert_eq!(r.head_manifest("a/b", "v1").await.unwrap().unwrap().1, "text/html", "HEAD falls back to GET");
+        assert!(matches!(r.list_tags("a/b").await.unwrap_err(), RegistryError::Protocol { .. }));
+        let err = r.put_blob_bytes("a/b", &Digest::of(b"x"), Bytes::from_static(b"x")).await.unwrap_err();
+        assert!(matches!(&err, RegistryError::Protocol { what, .. } if what.contains("Location")), "{err:?}");
+    });
+}
+
+/// A relative upload Location with its own query keeps that query and gains `digest=`.
+#[test]
+fn upload_to_a_relative_location() {
+    let server = FakeServer::start(|req, _| match req.method.as_str() {
+        "POST" => FakeResponse::new(202).header("Location", "/v2/a/b/blobs/uploads/u1?_state=s1"),
+        "PUT" => FakeResponse::new(201),
+        _ => FakeResponse::new(404),
+    });
+    let r = Registry::new(&server.addr, &opts()).unwrap();
+    let d = Digest::of(b"abc");
+    let body = futures_util::stream::iter([Ok(Bytes::from_static(b"abc"))]);
+    block_on(r.put_blob_stream("a/b", &d, 3, body)).unwrap();
+    let reqs = server.requests();
+    assert_eq!(reqs[1].target, format!("/v2/a/b/blobs/uploads/u1?_state=s1&digest=sha256%3A{}", d.hex()));
+    assert_eq!(reqs[1].header("content-length"), Some("3"));
 }

@@ -225,9 +225,12 @@ impl Auth {
             what: format!("bearer challenge has an invalid realm {realm:?}"),
         })?;
         // Ask for the registry's scope and ours: a mount needs pull on the source too.
-        let mut scopes: Vec<&str> = challenge_scope.into_iter().collect();
-        scopes.extend(scope.split(' ').filter(|s| !s.is_empty()));
-        scopes.dedup();
+        let mut scopes: Vec<&str> = Vec::new();
+        for s in challenge_scope.into_iter().chain(scope.split(' ')) {
+            if !s.is_empty() && !scopes.contains(&s) {
+                scopes.push(s);
+            }
+        }
         let request = match creds {
             Some(c) if c.is_identity_token() => {
                 // OAuth2 refresh-token grant (what `docker login` stores as identitytoken).

@@ -309,6 +309,7 @@ impl Registry {
 
     /// Streams a blob. Connection failures before the first byte are retried; a failure
     /// mid-stream, or content that does not hash to `digest`, is the stream's last item.
+    /// A missing blob is [`RegistryError::NotFound`].
     pub async fn get_blob(&self, repo: &str, digest: &Digest) -> Result<BlobStream, RegistryError> {
         let what = self.what_blob(repo, digest);
         let req = self.request(Method::GET, &format!("/v2/{repo}/blobs/{digest}"), pull_scope(repo), Some(repo));

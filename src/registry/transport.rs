@@ -136,6 +136,15 @@ impl Transport {
         let url = redact(resp.url());
         let body = read_capped(resp, MAX_ERROR_BODY, String::new, &self.host).await.unwrap_or_default();
         let (code, message) = parse_error_body(&body);
+        // Go's answer to plain http on a TLS port: a loopback host addressed without a CA.
+        if status == StatusCode::BAD_REQUEST && message.contains("HTTP request to an HTTPS server") {
+            return RegistryError::Tls {
+                host: self.host.clone(),
+                reason: "it speaks https but was addressed over plain http (loopback hosts use http unless a CA \
+                         certificate is given)"
+                    .to_owned(),
+            };
+        }
         RegistryError::Http { status: status.as_u16(), method: method.to_string(), url, code, message }
     }
 }

@@ -27,14 +27,25 @@ impl FakeRequest {
 
 /// A canned answer.
 pub struct FakeResponse {
+    /// 0: close the connection without answering (a reset, as the client sees it).
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// Send no Content-Length: the body ends when the connection closes.
+    pub close_delimited: bool,
 }
 
 impl FakeResponse {
     pub fn new(status: u16) -> Self {
-        FakeResponse { status, headers: Vec::new(), body: Vec::new() }
+        FakeResponse { status, headers: Vec::new(), body: Vec::new(), close_delimited: false }
+    }
+    /// Closes the connection without a response.
+    pub fn hang_up() -> Self {
+        Self::new(0)
+    }
+    pub fn close_delimited(mut self) -> Self {
+        self.close_delimited = true;
+        self
     }
     pub fn header(mut self, k: &str, v: &str) -> Self {
         self.headers.push((k.to_owned(), v.to_owned()));
@@ -118,7 +129,14 @@ fn serve(conn: TcpStream, reqs: &Mutex<Vec<FakeRequest>>, handler: &Handler) {
         r.len() - 1
     };
     let resp = handler(&req, n);
-    let mut out = format!("HTTP/1.1 {} X\r\nConnection: close\r\nContent-Length: {}\r\n", resp.status, resp.body.len());
+    if resp.status == 0 {
+        let _ = conn.shutdown(std::net::Shutdown::Both);
+        return;
+    }
+    let mut out = format!("HTTP/1.1 {} X\r\nConnection: close\r\n", resp.status);
+    if !resp.close_delimited {
+        out.push_str(&format!("Content-Length: {}\r\n", resp.body.len()));
+    }
     for (k, v) in &resp.headers {
         out.push_str(&format!("{k}: {v}\r\n"));
     }
