@@ -2,4 +2,6 @@
 //! `docker-registry` processes started on free 127.0.0.1 ports (see `support`).
 
 mod support;
+
+mod registry;
 mod save_load;

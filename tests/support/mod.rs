@@ -1,2 +1,76 @@
-//! Shared test helpers: real registry processes, running the sealift binary, temp dirs.
-#![allow(dead_code)]
+//! Shared test helpers: real registry processes ([`TestRegistry`]), running the sealift
+//! binary ([`sealift`]), temp dirs, skopeo, and a tiny image builder ([`random_image`]) that
+//! talks HTTP to the registry itself so that tests never depend on the code they test.
+#![allow(dead_code, unused_imports)]
+
+mod fake;
+mod http;
+mod images;
+mod registry;
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+pub use fake::{FakeRequest, FakeResponse, FakeServer};
+pub use http::Raw;
+pub use images::{push_blob, push_manifest, random_bytes, random_image, ImageInfo};
+pub use registry::TestRegistry;
+
+/// Runs a future to completion on a small runtime (integration tests are plain `#[test]`s).
+pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("building a tokio runtime").block_on(f)
+}
+
+/// A fresh temporary directory, removed on drop.
+pub fn tempdir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("creating a temp dir")
+}
+
+/// Runs the real `sealift` binary with `args`, stdin closed.
+pub fn sealift(args: &[&str]) -> Output {
+    sealift_with(args, &[], &[])
+}
+
+/// Runs the real `sealift` binary with `args`, feeding `stdin` and adding `envs`.
+/// `DOCKER_CONFIG` points at an empty directory unless `envs` sets it, so the
+/// developer's own registry credentials never leak into a test.
+pub fn sealift_with(args: &[&str], stdin: &[u8], envs: &[(&str, &str)]) -> Output {
+    let empty_docker_config = tempdir();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sealift"));
+    cmd.args(args)
+        .env("DOCKER_CONFIG", empty_docker_config.path())
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("spawning the sealift binary");
+    let mut input = child.stdin.take().expect("stdin is piped");
+    let stdin = stdin.to_vec();
+    // Write from a thread: a child that does not read stdin must not deadlock the test.
+    let writer = std::thread::spawn(move || {
+        let _ = input.write_all(&stdin);
+    });
+    let out = child.wait_with_output().expect("waiting for sealift");
+    let _ = writer.join();
+    out
+}
+
+/// Runs `skopeo` with `args` and returns its output (whatever the exit status).
+pub fn skopeo(args: &[&str]) -> Output {
+    Command::new("skopeo").args(args).output().expect("skopeo not installed: apt-get install skopeo")
+}
+
+/// `skopeo inspect --raw` of `reference` (`127.0.0.1:PORT/repo:tag` or `...@sha256:...`),
+/// over plain http: the exact manifest bytes as an independent client sees them.
+pub fn skopeo_inspect_raw(reference: &str) -> Vec<u8> {
+    let out = skopeo(&["inspect", "--raw", "--tls-verify=false", &format!("docker://{reference}")]);
+    assert!(
+        out.status.success(),
+        "skopeo inspect --raw docker://{reference} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}

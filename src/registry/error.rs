@@ -1,0 +1,74 @@
+//! [`RegistryError`]: everything that can go wrong talking to a registry, each variant
+//! carrying the host, repository or reference it concerns. No variant ever holds a
+//! credential, an `Authorization` header or a URL with user info or query string.
+
+use crate::oci::Digest;
+
+/// A registry operation failed. Display is one line naming the host/repo/reference.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RegistryError {
+    /// No HTTP answer: DNS, connection refused/reset, timeout (after the retries).
+    #[error("registry {host} is unreachable: {reason}")]
+    Unreachable { host: String, reason: String },
+
+    /// The TLS handshake failed (unknown CA, wrong name, plain-http server...).
+    #[error("TLS connection to registry {host} failed: {reason}")]
+    Tls { host: String, reason: String },
+
+    /// 401 after authenticating (wrong or missing credentials).
+    #[error("registry {host} refused {}{}", if *.with_credentials { "the credentials" } else { "anonymous access (no credentials configured)" }, repo.as_deref().map(|r| format!(" for {r}")).unwrap_or_default())]
+    Unauthorized { host: String, repo: Option<String>, with_credentials: bool },
+
+    /// 403: authenticated, but not allowed.
+    #[error("registry {host} denied access to {repo}")]
+    Denied { host: String, repo: String },
+
+    /// A manifest, blob or repository that does not exist, as `what`
+    /// (e.g. `manifest 127.0.0.1:5000/app:1.0`).
+    #[error("{what} not found")]
+    NotFound { what: String },
+
+    /// Any other unexpected HTTP status, with the distribution error body if any.
+    #[error("{method} {url} answered HTTP {status}{}{}", code.as_deref().map(|c| format!(" {c}")).unwrap_or_default(), if message.is_empty() { String::new() } else { format!(": {message}") })]
+    Http { status: u16, method: String, url: String, code: Option<String>, message: String },
+
+    /// Content fetched from the registry does not hash to the digest it was asked for or
+    /// announced.
+    #[error("{what}: expected digest {expected}, content hashes to {actual}")]
+    DigestMismatch { what: String, expected: Digest, actual: Digest },
+
+    /// A body over the size cap for its kind (manifest, blob read into memory, tag list).
+    #[error("{what} is larger than the {limit}-byte limit")]
+    TooLarge { what: String, limit: u64 },
+
+    /// The registry answered something that breaks the protocol (missing Location, a tag
+    /// list that is not JSON, a referrers tag that holds something else...).
+    #[error("registry {host}: {what}")]
+    Protocol { host: String, what: String },
+
+    /// Bad options: unreadable CA file, malformed host.
+    #[error("registry {host}: {reason}")]
+    Config { host: String, reason: String },
+
+    /// The Docker config or a credential helper could not produce credentials.
+    #[error("credentials for registry {host}: {reason}")]
+    Credentials { host: String, reason: String },
+}
+
+impl RegistryError {
+    /// True for [`RegistryError::NotFound`].
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, RegistryError::NotFound { .. })
+    }
+
+    /// True for errors a caller may cure by running the operation again (the client
+    /// already retried replayable requests; this is for streamed uploads and downloads).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            RegistryError::Unreachable { .. } => true,
+            RegistryError::Http { status, .. } => *status == 429 || *status >= 500,
+            _ => false,
+        }
+    }
+}
