@@ -153,5 +153,6 @@ pub fn registry_options(a: &super::args::RegistryArgs) -> Result<crate::registry
         credentials,
         use_docker_config: true,
         max_retries: a.retries,
+        ..Default::default()
     })
 }

@@ -17,15 +17,13 @@ use crate::transfer::plan::Destination;
 /// (from `cosign save`), the full target reference `HOST/REPO[:TAG]`.
 fn destination(to: &str) -> anyhow::Result<Destination> {
     let t = settings::Target::parse(to)?;
-    let mut prefix = t.prefix.clone();
-    let mut default_tag = None;
-    if let Some((path, tag)) = prefix.rsplit_once(':') {
-        let r: Reference = format!("{}/{}", t.host, prefix).parse()?;
-        default_tag = r.tag.clone();
-        prefix = path.to_owned();
-        let _ = tag;
+    match t.prefix.rsplit_once(':') {
+        Some((path, _)) => {
+            let r: Reference = format!("{}/{}", t.host, t.prefix).parse()?;
+            Ok(Destination { host: t.host, prefix: path.to_owned(), default_tag: r.tag })
+        }
+        None => Ok(Destination { host: t.host, prefix: t.prefix, default_tag: None }),
     }
-    Ok(Destination { host: t.host, prefix, default_tag })
 }
 
 pub async fn run(args: LoadArgs, ui: &Ui) -> anyhow::Result<u8> {
