@@ -152,7 +152,8 @@ pub fn parse_payload(untrusted_payload: &[u8]) -> Result<SimpleSigning, PayloadE
 mod tests {
     use super::*;
 
-    const K1: &[u8] = include_bytes!("../../tests/data/cosign-real/containers-image/dir-img-cosign-valid/signature-1/payload.bin");
+    const K1: &[u8] =
+        include_bytes!("../../tests/data/cosign-real/containers-image/dir-img-cosign-valid/signature-1/payload.bin");
 
     #[test]
     fn k1_payload_bytes_exact() {
@@ -181,12 +182,24 @@ mod tests {
         let d = "sha256:634a8f35b5f16dcf4aaa0822adc0b1964bb786fca12f6831de8ddc45e5986a00";
         let t = COSIGN_SIGNATURE_TYPE;
         let cases = [
-            format!(r#"{{"critical":{{"identity":{{"docker-reference":"r"}},"image":{{"docker-manifest-digest":"{d}"}},"type":"{t}","extra":1}},"optional":null}}"#),
-            format!(r#"{{"critical":{{"identity":{{"docker-reference":"r"}},"image":{{"docker-manifest-digest":"{d}"}},"type":"{t}","type":"{t}"}},"optional":null}}"#),
-            format!(r#"{{"critical":{{"identity":{{"docker-reference":"r","x":1}},"image":{{"docker-manifest-digest":"{d}"}},"type":"{t}"}}}}"#),
-            format!(r#"{{"critical":{{"identity":{{"docker-reference":"r"}},"image":{{"docker-manifest-digest":"{d}"}}}}}}"#),
-            format!(r#"{{"critical":{{"identity":{{"docker-reference":"r"}},"image":{{"docker-manifest-digest":"{d}"}},"type":"{t}"}},"top":1}}"#),
-            format!(r#"{{"critical":{{"identity":{{"docker-reference":"r"}},"image":{{"docker-manifest-digest":"{d}"}},"type":"{t}"}}}} x"#),
+            format!(
+                r#"{{"critical":{{"identity":{{"docker-reference":"r"}},"image":{{"docker-manifest-digest":"{d}"}},"type":"{t}","extra":1}},"optional":null}}"#
+            ),
+            format!(
+                r#"{{"critical":{{"identity":{{"docker-reference":"r"}},"image":{{"docker-manifest-digest":"{d}"}},"type":"{t}","type":"{t}"}},"optional":null}}"#
+            ),
+            format!(
+                r#"{{"critical":{{"identity":{{"docker-reference":"r","x":1}},"image":{{"docker-manifest-digest":"{d}"}},"type":"{t}"}}}}"#
+            ),
+            format!(
+                r#"{{"critical":{{"identity":{{"docker-reference":"r"}},"image":{{"docker-manifest-digest":"{d}"}}}}}}"#
+            ),
+            format!(
+                r#"{{"critical":{{"identity":{{"docker-reference":"r"}},"image":{{"docker-manifest-digest":"{d}"}},"type":"{t}"}},"top":1}}"#
+            ),
+            format!(
+                r#"{{"critical":{{"identity":{{"docker-reference":"r"}},"image":{{"docker-manifest-digest":"{d}"}},"type":"{t}"}}}} x"#
+            ),
         ];
         for c in &cases {
             assert!(matches!(parse_payload(c.as_bytes()), Err(PayloadError::Json { .. })), "{c}");

@@ -70,8 +70,8 @@ impl TrustMaterial {
             m.rekor_keys.push(crypto::load_public_key(&read(p)?, &p.display().to_string())?);
         }
         if let Some(p) = &src.trusted_root {
-            let tr = parse_trusted_root(&read(p)?)
-                .map_err(|reason| TrustError::TrustedRoot { path: p.clone(), reason })?;
+            let tr =
+                parse_trusted_root(&read(p)?).map_err(|reason| TrustError::TrustedRoot { path: p.clone(), reason })?;
             m.roots.extend(tr.roots);
             m.intermediates.extend(tr.intermediates);
             m.rekor_keys.extend(tr.rekor_keys);
@@ -201,7 +201,10 @@ mod tests {
         assert_eq!((m.keys.len(), m.roots.len(), m.intermediates.len(), m.rekor_keys.len()), (1, 1, 1, 1));
         let bad = TrustSources { keys: vec![data("containers-image/manifest-missing")], ..Default::default() };
         assert!(matches!(TrustMaterial::load(&bad), Err(TrustError::Read { .. })));
-        let bad = TrustSources { keys: vec![data("containers-image/dir-img-cosign-valid/manifest.json")], ..Default::default() };
+        let bad = TrustSources {
+            keys: vec![data("containers-image/dir-img-cosign-valid/manifest.json")],
+            ..Default::default()
+        };
         assert!(matches!(TrustMaterial::load(&bad), Err(TrustError::Key(KeyError::Unreadable { .. }))));
     }
 }

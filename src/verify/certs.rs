@@ -18,8 +18,7 @@ use openssl::nid::Nid;
 use openssl::pkey::{Id, PKey};
 use openssl::rsa::Rsa;
 use openssl::x509::extension::{
-    AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage, KeyUsage, SubjectAlternativeName,
-    SubjectKeyIdentifier,
+    AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage, KeyUsage, SubjectAlternativeName, SubjectKeyIdentifier,
 };
 use openssl::x509::{X509Builder, X509NameBuilder, X509};
 
@@ -87,7 +86,8 @@ pub enum CertError {
 
 /// Generates a fresh key.
 pub fn generate_key(kt: KeyType) -> Result<PrivateKey, CertError> {
-    let ec = |nid| -> Result<_, CertError> { Ok(PKey::from_ec_key(EcKey::generate(&*EcGroup::from_curve_name(nid)?)?)?) };
+    let ec =
+        |nid| -> Result<_, CertError> { Ok(PKey::from_ec_key(EcKey::generate(&*EcGroup::from_curve_name(nid)?)?)?) };
     Ok(PrivateKey(match kt {
         KeyType::EcP256 => ec(Nid::X9_62_PRIME256V1)?,
         KeyType::EcP384 => ec(Nid::SECP384R1)?,
@@ -232,8 +232,11 @@ pub fn generate_pki(kt: KeyType, subject_cn: &str, sans: Vec<SanSpec>, days: u32
     let root_key = generate_key(kt)?;
     let root = issue(&CertParams::ca(&format!("{subject_cn} Root CA"), nb, na, Some(1)), &root_key, None)?;
     let sub_key = generate_key(kt)?;
-    let sub =
-        issue(&CertParams::ca(&format!("{subject_cn} Intermediate CA"), nb, na, Some(0)), &sub_key, Some((&root, &root_key)))?;
+    let sub = issue(
+        &CertParams::ca(&format!("{subject_cn} Intermediate CA"), nb, na, Some(0)),
+        &sub_key,
+        Some((&root, &root_key)),
+    )?;
     let leaf_key = generate_key(kt)?;
     let leaf = issue(&CertParams::leaf(subject_cn, nb, na, sans), &leaf_key, Some((&sub, &sub_key)))?;
     Ok(Pki { root, root_key, sub, sub_key, leaf, leaf_key })
@@ -243,7 +246,8 @@ fn write(path: &Path, bytes: &[u8], mode: u32) -> Result<(), CertError> {
     use std::io::Write as _;
     use std::os::unix::fs::OpenOptionsExt as _;
     let err = |source| CertError::Write { path: path.to_owned(), source };
-    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(mode).open(path).map_err(err)?;
+    let mut f =
+        std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(mode).open(path).map_err(err)?;
     f.write_all(bytes).map_err(err)?;
     f.sync_all().map_err(err)
 }

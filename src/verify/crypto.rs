@@ -344,7 +344,10 @@ mod tests {
     fn wrong_algorithm_for_key_refused() {
         let k = key_for(SignatureAlgorithm::Ed25519);
         assert!(matches!(sign(&k, b"x", SignatureAlgorithm::RsaPssSha256), Err(KeyError::AlgorithmKeyMismatch { .. })));
-        assert_eq!(default_algorithm(&key_for(SignatureAlgorithm::EcdsaP384Sha384)), Some(SignatureAlgorithm::EcdsaP384Sha384));
+        assert_eq!(
+            default_algorithm(&key_for(SignatureAlgorithm::EcdsaP384Sha384)),
+            Some(SignatureAlgorithm::EcdsaP384Sha384)
+        );
     }
 
     #[test]

@@ -39,7 +39,7 @@ use crate::oci::Digest;
 
 pub use crypto::{PrivateKey, PublicKey, SignatureAlgorithm};
 pub use der::San;
-pub use error::{RekorRejection, Rejection};
+pub use error::{Rejection, RekorRejection};
 pub use rekor::RekorEntry;
 pub use x509::{CertSummary, TrustAnchor};
 
@@ -127,8 +127,13 @@ pub struct TrustedTime {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Signer {
     /// A configured key; `fingerprint` is the hex SHA-256 of its DER SPKI.
-    Key { fingerprint: String },
-    Certificate { sans: Vec<San>, issuer: Option<String> },
+    Key {
+        fingerprint: String,
+    },
+    Certificate {
+        sans: Vec<San>,
+        issuer: Option<String>,
+    },
 }
 
 /// What happened to a Rekor bundle.
@@ -145,7 +150,9 @@ pub enum Verdict {
     Verified,
     Rejected(Rejection),
     /// The signature exists in a format sealift cannot fully verify yet. Not a pass.
-    PresentNotVerified { reason: String },
+    PresentNotVerified {
+        reason: String,
+    },
 }
 
 /// The outcome for one signature, with the evidence gathered on the way.

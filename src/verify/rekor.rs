@@ -117,12 +117,7 @@ fn field<'a>(v: &'a serde_json::Value, path: &[&str]) -> Result<&'a str, RekorRe
 }
 
 /// hashedrekord v0.0.1 and rekord v0.0.1 (x509): hash, signature and key must match.
-fn check_body(
-    body: &[u8],
-    payload: &[u8],
-    signature: &[u8],
-    signer: SignerMaterial<'_>,
-) -> Result<(), RekorRejection> {
+fn check_body(body: &[u8], payload: &[u8], signature: &[u8], signer: SignerMaterial<'_>) -> Result<(), RekorRejection> {
     let v: serde_json::Value = serde_json::from_slice(body).map_err(|e| RekorRejection::Body(e.to_string()))?;
     let kind = field(&v, &["kind"])?;
     let version = field(&v, &["apiVersion"])?;

@@ -138,12 +138,13 @@ pub fn validate_path(
         store.add_cert(a.cert.clone()).map_err(internal)?;
     }
     let mut param = X509VerifyParam::new().map_err(internal)?;
+    // Not `set_time`: OpenSSL's USE_CHECK_TIME takes precedence over NO_CHECK_TIME.
     param.set_flags(X509VerifyFlags::NO_CHECK_TIME).map_err(internal)?;
-    param.set_time(at as _);
     store.set_param(&param).map_err(internal)?;
     let store = store.build();
     let mut untrusted = Stack::new().map_err(internal)?;
-    let from_annotation = if chain_annotation.len() > 1 { &chain_annotation[..chain_annotation.len() - 1] } else { &[] };
+    let from_annotation =
+        if chain_annotation.len() > 1 { &chain_annotation[..chain_annotation.len() - 1] } else { &[] };
     for c in from_annotation.iter().chain(intermediates) {
         untrusted.push(c.clone()).map_err(internal)?;
     }
@@ -151,7 +152,8 @@ pub fn validate_path(
     let outcome = ctx
         .init(&store, leaf, &untrusted, |ctx| {
             if ctx.verify_cert()? {
-                let chain: Vec<X509> = ctx.chain().map(|s| s.iter().map(|c| c.to_owned()).collect()).unwrap_or_default();
+                let chain: Vec<X509> =
+                    ctx.chain().map(|s| s.iter().map(|c| c.to_owned()).collect()).unwrap_or_default();
                 Ok(Ok(chain))
             } else {
                 let subject = ctx.current_cert().map(|c| subject_string(c.subject_name())).unwrap_or_default();
