@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use openssl::asn1::{Asn1Integer, Asn1Time};
+use openssl::asn1::{Asn1Integer, Asn1Object, Asn1OctetString, Asn1Time};
 use openssl::bn::{BigNum, MsbOption};
 use openssl::ec::{EcGroup, EcKey};
 use openssl::hash::MessageDigest;
@@ -20,7 +20,7 @@ use openssl::rsa::Rsa;
 use openssl::x509::extension::{
     AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage, KeyUsage, SubjectAlternativeName, SubjectKeyIdentifier,
 };
-use openssl::x509::{X509Builder, X509NameBuilder, X509};
+use openssl::x509::{X509Builder, X509Extension, X509NameBuilder, X509};
 
 use super::crypto::PrivateKey;
 
@@ -111,6 +111,8 @@ pub struct CertParams {
     /// `None`: no EKU extension. Values: "codeSigning", "serverAuth".
     pub eku: Option<Vec<&'static str>>,
     pub sans: Vec<SanSpec>,
+    /// Extra non-critical extensions as (dotted OID, DER value), e.g. Fulcio's issuer.
+    pub extra_extensions: Vec<(String, Vec<u8>)>,
 }
 
 impl CertParams {
@@ -123,6 +125,7 @@ impl CertParams {
             ca_key_usage: true,
             eku: None,
             sans: Vec::new(),
+            extra_extensions: Vec::new(),
         }
     }
     pub fn leaf(cn: &str, not_before: i64, not_after: i64, sans: Vec<SanSpec>) -> Self {
@@ -134,6 +137,7 @@ impl CertParams {
             ca_key_usage: false,
             eku: Some(vec!["codeSigning"]),
             sans,
+            extra_extensions: Vec::new(),
         }
     }
 }
@@ -208,6 +212,10 @@ pub fn issue(p: &CertParams, key: &PrivateKey, issuer: Option<(&X509, &PrivateKe
         }
         let ext = san.build(&b.x509v3_context(issuer.map(|(c, _)| &**c), None))?;
         b.append_extension(ext)?;
+    }
+    for (oid, value) in &p.extra_extensions {
+        let oid = Asn1Object::from_str(oid)?;
+        b.append_extension(X509Extension::new_from_der(&oid, false, &*Asn1OctetString::new_from_bytes(value)?)?)?;
     }
     let signer = issuer.map(|(_, k)| k).unwrap_or(key);
     b.sign(&signer.0, digest_for(signer))?;

@@ -109,13 +109,13 @@ pub fn leaf_identity(cert: &X509Ref) -> Result<LeafIdentity, Rejection> {
     Ok(id)
 }
 
-// OpenSSL X509_V_ERR_* codes (stable across 1.1 and 3.x).
+// OpenSSL 3.x X509_V_ERR_* codes (INVALID_CA was 24 in 1.1; 3.0 moved it to 79).
 const ERR_UNABLE_TO_GET_ISSUER_CERT: i32 = 2;
 const ERR_DEPTH_ZERO_SELF_SIGNED: i32 = 18;
 const ERR_SELF_SIGNED_IN_CHAIN: i32 = 19;
 const ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY: i32 = 20;
 const ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE: i32 = 21;
-const ERR_INVALID_CA: i32 = 24;
+const ERR_INVALID_CA: i32 = 79;
 const ERR_PATH_LENGTH_EXCEEDED: i32 = 25;
 const ERR_KEYUSAGE_NO_CERTSIGN: i32 = 32;
 
