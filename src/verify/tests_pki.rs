@@ -226,8 +226,14 @@ fn create_pki_passes_openssl_strict_verify() {
         let dir = tempfile::tempdir().unwrap();
         let now = Utc::now().timestamp();
         certs::create_pki(dir.path(), kt.parse().unwrap(), "Sealift Test", vec![], 30, now).unwrap();
-        let out = openssl(&["verify", "-x509_strict", "-CAfile", "ca.crt", "-untrusted", "sub.crt", "leaf.crt"], dir.path());
-        assert!(out.status.success(), "{kt}: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        let out =
+            openssl(&["verify", "-x509_strict", "-CAfile", "ca.crt", "-untrusted", "sub.crt", "leaf.crt"], dir.path());
+        assert!(
+            out.status.success(),
+            "{kt}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "leaf.crt: OK");
         use std::os::unix::fs::PermissionsExt as _;
         assert_eq!(std::fs::metadata(dir.path().join("leaf.key")).unwrap().permissions().mode() & 0o777, 0o600);
@@ -276,8 +282,10 @@ fn openssl_cli_signatures_verify() {
             ..Default::default()
         };
         let mut p = TrustPolicy::new(Utc.timestamp_opt(now, 0).unwrap());
-        p.roots = crypto::load_certificates(read("ca.crt").as_bytes(), "ca").unwrap().into_iter().map(Into::into).collect();
-        p.identities = vec![IdentityMatcher { san: StringMatch::Exact(certs::DEFAULT_LEAF_SAN[6..].into()), issuer: None }];
+        p.roots =
+            crypto::load_certificates(read("ca.crt").as_bytes(), "ca").unwrap().into_iter().map(Into::into).collect();
+        p.identities =
+            vec![IdentityMatcher { san: StringMatch::Exact(certs::DEFAULT_LEAF_SAN[6..].into()), issuer: None }];
         let r = verify_signature(&p, &sig, &digest);
         assert_eq!((r.verdict, r.algorithm), (Verdict::Verified, Some(alg)), "{kt} {args:?}");
     }
@@ -303,17 +311,61 @@ fn sealift_signatures_verify_with_openssl_cli() {
         let mut a = args.clone();
         a.extend(["-verify", "pub.pem", "-signature", "sig.bin", "payload"]);
         let out = openssl(&a, dir.path());
-        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "Verified OK", "{alg}: {}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            "Verified OK",
+            "{alg}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     let dir = tempfile::tempdir().unwrap();
     let key = certs::generate_key(KeyType::Ed25519).unwrap();
     std::fs::write(dir.path().join("pub.pem"), key.public_key().to_pem()).unwrap();
     std::fs::write(dir.path().join("payload"), b"payload bytes").unwrap();
-    std::fs::write(dir.path().join("sig.bin"), crypto::sign(&key, b"payload bytes", SignatureAlgorithm::Ed25519).unwrap())
-        .unwrap();
+    std::fs::write(
+        dir.path().join("sig.bin"),
+        crypto::sign(&key, b"payload bytes", SignatureAlgorithm::Ed25519).unwrap(),
+    )
+    .unwrap();
     let out = openssl(
         &["pkeyutl", "-verify", "-pubin", "-inkey", "pub.pem", "-rawin", "-in", "payload", "-sigfile", "sig.bin"],
         dir.path(),
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("Signature Verified Successfully"), "{out:?}");
+}
+
+// ---- sigstore-rs as an oracle (crypto only; it is not a PKI verifier) ----
+
+/// sealift's ECDSA P-256, RSA PKCS#1 SHA-256 and Ed25519 signatures over a sealift payload
+/// are accepted by sigstore-rs's `PublicKeyVerifier` over a `SignatureLayer`, and a flipped
+/// byte is refused by it too.
+#[test]
+fn sigstore_rs_accepts_sealift_signatures() {
+    use sigstore::cosign::verification_constraint::{PublicKeyVerifier, VerificationConstraint};
+    use sigstore::cosign::SignatureLayer;
+    use sigstore::crypto::SigningScheme;
+    let digest = Digest::of(b"manifest for the oracle");
+    let payload = simple_signing_payload("registry.example/oracle", &digest, &BTreeMap::new());
+    for (kt, alg, scheme) in [
+        (KeyType::EcP256, SignatureAlgorithm::EcdsaP256Sha256, SigningScheme::ECDSA_P256_SHA256_ASN1),
+        (KeyType::Rsa2048, SignatureAlgorithm::RsaPkcs1Sha256, SigningScheme::RSA_PKCS1_SHA256(2048)),
+        (KeyType::Ed25519, SignatureAlgorithm::Ed25519, SigningScheme::ED25519),
+    ] {
+        let key = certs::generate_key(kt).unwrap();
+        let sig = crypto::sign(&key, &payload, alg).unwrap();
+        let layer = |payload: &[u8]| SignatureLayer {
+            simple_signing: serde_json::from_slice(payload).unwrap(),
+            oci_digest: Digest::of(payload).to_string(),
+            certificate_signature: None,
+            bundle: None,
+            signature: Some(base64::engine::general_purpose::STANDARD.encode(&sig)),
+            raw_data: payload.to_vec(),
+        };
+        let verifier = PublicKeyVerifier::new(key.public_key().to_pem().as_bytes(), &scheme).unwrap();
+        assert!(verifier.verify(&layer(&payload)).unwrap(), "{alg}");
+        let mut tampered = payload.clone();
+        let i = tampered.windows(6).position(|w| w == b"oracle").unwrap();
+        tampered[i] = b'0';
+        assert!(!verifier.verify(&layer(&tampered)).unwrap(), "{alg} tampered");
+    }
 }
