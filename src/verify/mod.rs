@@ -287,7 +287,7 @@ fn check(
 }
 
 /// Path at `at`, leaf EKU, identity and issuer; fills the report's chain and signer.
-fn check_certificate(
+pub(crate) fn check_certificate(
     policy: &TrustPolicy,
     cert: &X509,
     chain_pem: Option<&str>,

@@ -653,6 +653,7 @@ fn external_fixtures_local_only() {
     let kms =
         crypto::load_public_key(&std::fs::read(base.join("salrashid123-gcp/kms_pub.pem")).unwrap(), "kms").unwrap();
     let fulcio = roots("containers-image/roots/fulcio_v1.crt.pem");
+    let gsa = regex::Regex::new(r"\.iam\.gserviceaccount\.com$").unwrap();
     for (commit, layer, expect_ok) in
         [("180dc471", 0, true), ("180dc471", 1, true), ("9ad70c86", 1, true), ("9ad70c86", 0, false)]
     {
@@ -673,7 +674,7 @@ fn external_fixtures_local_only() {
             p.roots = fulcio.clone();
             p.rekor_keys = vec![rekor.clone()];
             p.identities = vec![IdentityMatcher {
-                san: StringMatch::Regex(regex::Regex::new(r"\.iam\.gserviceaccount\.com$").unwrap()),
+                san: StringMatch::Regex(gsa.clone()),
                 issuer: Some(StringMatch::Exact("https://accounts.google.com".into())),
             }];
         } else {
