@@ -338,6 +338,10 @@ pub struct ImageVerdict {
 }
 
 impl ImageVerdict {
+    /// Combines reports from both formats (simple signing and Sigstore bundles).
+    pub fn from_reports(digest: &Digest, threshold: usize, reports: Vec<SignatureReport>) -> Self {
+        ImageVerdict { digest: digest.clone(), threshold: threshold.max(1), reports }
+    }
     pub fn verified_count(&self) -> usize {
         self.reports.iter().filter(|r| r.is_verified()).count()
     }

@@ -683,6 +683,33 @@ fn external_fixtures_local_only() {
         let r = verify_signature(&p, &sig, &d);
         results.push((format!("salrashid123/{commit}/layer-{layer}"), expect_ok, r.verdict));
     }
+    // The real `.sig` manifest printed in salrashid123's README, read by our parser.
+    let dir = base.join("salrashid123-gcp/180dc471");
+    let payload = std::fs::read(dir.join("payload.json")).unwrap();
+    let blobs = [(Digest::of(&payload), payload.clone())].into_iter().collect();
+    let manifest = std::fs::read(dir.join("signature-manifest.json")).unwrap();
+    let read = crate::cosign::signatures_from_sig_manifest_map(&manifest, &blobs).unwrap();
+    assert_eq!(read.signatures.len(), 2);
+    let d = crate::cosign::parse_payload(&payload).unwrap().docker_manifest_digest;
+    // Layer 0 (KMS key, no Rekor entry) under a key policy; layer 1 (keyless) under a
+    // Fulcio + Rekor policy. One policy with both would require a bundle for layer 0 too.
+    let mut key_only = TrustPolicy::new(now());
+    key_only.keys = vec![kms.clone()];
+    let mut keyless = TrustPolicy::new(now());
+    keyless.roots = fulcio.clone();
+    keyless.rekor_keys = vec![rekor.clone()];
+    keyless.identities = vec![IdentityMatcher { san: StringMatch::Regex(gsa.clone()), issuer: None }];
+    for (i, p) in [(0, &key_only), (1, &keyless)] {
+        let r = verify_signature(p, &read.signatures[i], &d);
+        results.push((format!("salrashid123/180dc471 .sig manifest layer {i}"), true, r.verdict));
+    }
+    let mut both = keyless.clone();
+    both.keys = key_only.keys.clone();
+    let v = verify_image(&both, &read.signatures, &d, 1);
+    assert_eq!(
+        v.rejected().map(|r| r.rejection().cloned()).collect::<Vec<_>>(),
+        vec![Some(Rejection::RekorBundleMissing)]
+    );
     let mut wrong = Vec::new();
     for (name, expect_ok, verdict) in &results {
         eprintln!("{name}: expected {} -> {verdict:?}", if *expect_ok { "VALID" } else { "INVALID" });
