@@ -369,3 +369,14 @@ fn sigstore_rs_accepts_sealift_signatures() {
         assert!(!verifier.verify(&layer(&tampered)).unwrap(), "{alg} tampered");
     }
 }
+
+/// trusted_root.json `validFor` windows bind the anchor: outside them nothing chains.
+#[test]
+fn anchor_validity_window_enforced() {
+    let m = make(spec(KeyType::EcP256));
+    let mut p = policy(&m.root);
+    p.roots = vec![TrustAnchor { cert: m.root.clone(), valid_for: Some((T0 - 5 * HOUR, Some(T0 - 1))) }];
+    assert_eq!(run(&m, &p), no(Rejection::AnchorOutsideValidity { subject: "CN=root".into(), at: x509::rfc3339(T0) }));
+    p.roots[0].valid_for = Some((T0 - 5 * HOUR, Some(T0)));
+    assert_eq!(run(&m, &p), Verdict::Verified);
+}
