@@ -1,1 +1,210 @@
-//! (being written)
+//! Trust material loaded from files: public keys (`--key`), CA roots and intermediates
+//! (`--ca-roots`, `--ca-intermediates`), Rekor keys (`--rekor-key`) and Sigstore
+//! `trusted_root.json` (`--trusted-root`). Produces the inputs of
+//! [`crate::verify::TrustPolicy`]; never decides anything itself.
+//!
+//! trusted_root.json: each `certificateAuthorities[].certChain` is leaf-most first, root
+//! last; the last certificate becomes a trust anchor carrying the CA's `validFor` window
+//! (enforced at verification against the trusted time), the others become untrusted
+//! intermediates. Every `tlogs[].publicKey.rawBytes` (DER SPKI) becomes a Rekor key; the
+//! tlog `validFor` windows are not enforced yet (an entry's SET still has to verify with
+//! that key). `ctlogs` (SCTs) and `timestampAuthorities` (RFC 3161) are not used.
+
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use openssl::x509::X509;
+use serde::Deserialize;
+
+use crate::verify::crypto::{self, KeyError, PublicKey};
+use crate::verify::{TrustAnchor, TrustPolicy};
+
+/// Why trust material could not be loaded ("could not check", not "rejected").
+#[derive(Debug, thiserror::Error)]
+pub enum TrustError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error("{path}: not a Sigstore trusted_root.json: {reason}")]
+    TrustedRoot { path: PathBuf, reason: String },
+}
+
+/// The files to load trust from (one field per command-line option).
+#[derive(Debug, Clone, Default)]
+pub struct TrustSources {
+    pub keys: Vec<PathBuf>,
+    pub ca_roots: Vec<PathBuf>,
+    pub ca_intermediates: Vec<PathBuf>,
+    pub trusted_root: Option<PathBuf>,
+    pub rekor_keys: Vec<PathBuf>,
+}
+
+/// Loaded trust material.
+#[derive(Debug, Clone, Default)]
+pub struct TrustMaterial {
+    pub keys: Vec<PublicKey>,
+    pub roots: Vec<TrustAnchor>,
+    pub intermediates: Vec<X509>,
+    pub rekor_keys: Vec<PublicKey>,
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, TrustError> {
+    std::fs::read(path).map_err(|source| TrustError::Read { path: path.to_owned(), source })
+}
+
+impl TrustMaterial {
+    pub fn load(src: &TrustSources) -> Result<Self, TrustError> {
+        let mut m = TrustMaterial::default();
+        for p in &src.keys {
+            m.keys.push(crypto::load_public_key(&read(p)?, &p.display().to_string())?);
+        }
+        for p in &src.ca_roots {
+            let certs = crypto::load_certificates(&read(p)?, &p.display().to_string())?;
+            m.roots.extend(certs.into_iter().map(TrustAnchor::from));
+        }
+        for p in &src.ca_intermediates {
+            m.intermediates.extend(crypto::load_certificates(&read(p)?, &p.display().to_string())?);
+        }
+        for p in &src.rekor_keys {
+            m.rekor_keys.push(crypto::load_public_key(&read(p)?, &p.display().to_string())?);
+        }
+        if let Some(p) = &src.trusted_root {
+            let tr =
+                parse_trusted_root(&read(p)?).map_err(|reason| TrustError::TrustedRoot { path: p.clone(), reason })?;
+            m.roots.extend(tr.roots);
+            m.intermediates.extend(tr.intermediates);
+            m.rekor_keys.extend(tr.rekor_keys);
+        }
+        Ok(m)
+    }
+
+    /// A policy trusting this material, with no identity requirement yet.
+    pub fn into_policy(self, now: chrono::DateTime<chrono::Utc>) -> TrustPolicy {
+        let mut p = TrustPolicy::new(now);
+        p.keys = self.keys;
+        p.roots = self.roots;
+        p.intermediates = self.intermediates;
+        p.rekor_keys = self.rekor_keys;
+        p
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TrustedRoot {
+    #[serde(default)]
+    tlogs: Vec<Tlog>,
+    #[serde(default)]
+    certificate_authorities: Vec<Ca>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Tlog {
+    public_key: RawKey,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawKey {
+    raw_bytes: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Ca {
+    cert_chain: CertChain,
+    #[serde(default)]
+    valid_for: Option<ValidFor>,
+}
+
+#[derive(Deserialize)]
+struct CertChain {
+    certificates: Vec<RawCert>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawCert {
+    raw_bytes: String,
+}
+
+#[derive(Deserialize)]
+struct ValidFor {
+    start: Option<String>,
+    end: Option<String>,
+}
+
+fn unix(s: &str) -> Result<i64, String> {
+    chrono::DateTime::parse_from_rfc3339(s).map(|d| d.timestamp()).map_err(|e| format!("bad time {s:?}: {e}"))
+}
+
+/// Parses a Sigstore trusted_root.json into anchors (with validity windows),
+/// intermediates and Rekor keys.
+pub fn parse_trusted_root(bytes: &[u8]) -> Result<TrustMaterial, String> {
+    let tr: TrustedRoot = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.decode(s).map_err(|e| format!("rawBytes: {e}"));
+    let mut m = TrustMaterial::default();
+    for (i, ca) in tr.certificate_authorities.iter().enumerate() {
+        let mut certs = Vec::new();
+        for c in &ca.cert_chain.certificates {
+            certs.push(X509::from_der(&b64(&c.raw_bytes)?).map_err(|e| format!("CA {i}: certificate: {e}"))?);
+        }
+        let root = certs.pop().ok_or_else(|| format!("CA {i} has an empty certChain"))?;
+        let valid_for = match &ca.valid_for {
+            Some(v) => Some((
+                v.start.as_deref().map(unix).transpose()?.unwrap_or(i64::MIN),
+                v.end.as_deref().map(unix).transpose()?,
+            )),
+            None => None,
+        };
+        m.roots.push(TrustAnchor { cert: root, valid_for });
+        m.intermediates.extend(certs);
+    }
+    for (i, t) in tr.tlogs.iter().enumerate() {
+        let der = b64(&t.public_key.raw_bytes)?;
+        m.rekor_keys.push(crypto::load_public_key(&der, &format!("tlog {i}")).map_err(|e| e.to_string())?);
+    }
+    Ok(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data(p: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/cosign-real").join(p)
+    }
+
+    #[test]
+    fn loads_public_good_trusted_root() {
+        let m = parse_trusted_root(&std::fs::read(data("sigstore-root-signing/trusted_root.json")).unwrap()).unwrap();
+        assert_eq!(m.roots.len(), 2);
+        assert_eq!(m.intermediates.len(), 1);
+        assert_eq!(m.rekor_keys.len(), 2);
+        // The first tlog is rekor.sigstore.dev: its log ID is the one in every bundle.
+        assert_eq!(m.rekor_keys[0].fingerprint(), "c0d23d6ad406973f9559f3ba2d1ca01f84147d8ffc5b8445c224f98b9591801d");
+        assert_eq!(m.roots[0].valid_for, Some((1615087229, Some(1672531199))));
+    }
+
+    #[test]
+    fn loads_files_and_reports_bad_ones() {
+        let src = TrustSources {
+            keys: vec![data("containers-image/keys/cosign.pub")],
+            ca_roots: vec![data("containers-image/roots/pki_root_crts.pem")],
+            ca_intermediates: vec![data("containers-image/roots/pki_intermediate_crts.pem")],
+            trusted_root: None,
+            rekor_keys: vec![data("containers-image/keys/rekor.pub")],
+        };
+        let m = TrustMaterial::load(&src).unwrap();
+        assert_eq!((m.keys.len(), m.roots.len(), m.intermediates.len(), m.rekor_keys.len()), (1, 1, 1, 1));
+        let bad = TrustSources { keys: vec![data("containers-image/manifest-missing")], ..Default::default() };
+        assert!(matches!(TrustMaterial::load(&bad), Err(TrustError::Read { .. })));
+        let bad = TrustSources {
+            keys: vec![data("containers-image/dir-img-cosign-valid/manifest.json")],
+            ..Default::default()
+        };
+        assert!(matches!(TrustMaterial::load(&bad), Err(TrustError::Key(KeyError::Unreadable { .. }))));
+    }
+}

@@ -1,0 +1,83 @@
+//! Why a signature was rejected: one flat enum so tests can assert the exact reason.
+//!
+//! "Verification said no" lives here; "could not check" (I/O, bad files) lives in the
+//! loaders ([`crate::trust::TrustError`], [`super::crypto::KeyError`]).
+
+use crate::oci::Digest;
+
+use super::crypto::SignatureAlgorithm;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Rejection {
+    #[error("no key, root or Rekor key is configured: nothing can be trusted")]
+    NoTrustConfigured,
+    #[error("the signature does not verify over the payload with any configured key or the certificate's key")]
+    BadSignature,
+    #[error("the signature is not valid base64")]
+    MalformedBase64,
+    #[error("signature algorithm {alg} is not allowed by policy")]
+    AlgorithmNotAllowed { alg: SignatureAlgorithm },
+    #[error("the payload is not a valid simple-signing payload: {0}")]
+    PayloadParse(String),
+    #[error("the payload signs {found}, not {expected}")]
+    DigestMismatch { expected: Digest, found: Digest },
+    #[error("the payload names {found:?}, expected {expected:?}")]
+    ReferenceMismatch { expected: String, found: String },
+    #[error("the signature carries no certificate but only roots are configured")]
+    NoCertificate,
+    #[error("the certificate cannot be parsed: {0}")]
+    MalformedCertificate(String),
+    #[error("the certificate does not chain to a configured root")]
+    UntrustedRoot,
+    #[error("certificate path validation failed at depth {depth}: {reason}")]
+    PathValidation { depth: u32, reason: String },
+    #[error("certificate {subject:?} expired before {at}")]
+    Expired { subject: String, at: String },
+    #[error("certificate {subject:?} is not yet valid at {at}")]
+    NotYetValid { subject: String, at: String },
+    #[error("certificate {subject:?} is used as an issuer but is not a CA")]
+    NotACa { subject: String },
+    #[error("certificate {subject:?} issues certificates but lacks the keyCertSign key usage")]
+    IssuerKeyUsage { subject: String },
+    #[error("the certificate path exceeds a CA's pathLenConstraint")]
+    PathLength,
+    #[error("the trust root CA {subject:?} is not valid at {at} (trusted_root.json validFor)")]
+    AnchorOutsideValidity { subject: String, at: String },
+    #[error("the leaf certificate's extended key usage does not include codeSigning")]
+    EkuNotCodeSigning,
+    #[error("no identity policy is configured for certificate signatures")]
+    NoIdentityPolicy,
+    #[error("certificate identities {found:?} match no required identity")]
+    IdentityMismatch { found: Vec<String> },
+    #[error("certificate issuer {found:?} matches no required issuer")]
+    IssuerMismatch { found: Option<String> },
+    #[error("a Rekor key is configured but the signature has no Rekor bundle")]
+    RekorBundleMissing,
+    #[error("Rekor bundle rejected: {0}")]
+    RekorSet(RekorRejection),
+    #[error("Sigstore bundle rejected: {0}")]
+    SigstoreBundle(String),
+}
+
+/// The Rekor-specific reasons, kept apart so tests can assert them.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RekorRejection {
+    #[error("bundle is not valid JSON of the expected shape: {0}")]
+    Malformed(String),
+    #[error("logID {log_id} belongs to no configured Rekor key")]
+    UnknownLog { log_id: String },
+    #[error("SignedEntryTimestamp does not verify")]
+    BadSet,
+    #[error("entry body is malformed: {0}")]
+    Body(String),
+    #[error("entry kind {kind:?} version {version:?} is not supported")]
+    UnsupportedKind { kind: String, version: String },
+    #[error("entry hash {found} is not sha256 of the payload ({expected})")]
+    HashMismatch { expected: String, found: String },
+    #[error("entry signature differs from the signature being verified")]
+    SignatureMismatch,
+    #[error("entry public key or certificate differs from the one that verified the signature")]
+    KeyMismatch,
+}
