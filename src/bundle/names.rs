@@ -1,0 +1,133 @@
+//! The allow-list of names a bundle (and a layout directory) may contain, and their caps.
+//!
+//! Shared by the writer (which refuses to produce anything else) and the reader (which
+//! refuses to accept anything else), so the two can never disagree.
+
+use crate::oci::Digest;
+
+pub const OCI_LAYOUT: &str = "oci-layout";
+pub const INDEX_JSON: &str = "index.json";
+/// The signed bundle index and its signature (contents defined by the seal module).
+pub const SEAL_INDEX: &str = "sealift-index.json";
+pub const SEAL_SIG: &str = "sealift-index.json.sig";
+
+/// The `oci-layout` file sealift writes (what go-containerregistry writes too).
+pub const OCI_LAYOUT_BYTES: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
+
+pub const MAX_OCI_LAYOUT: u64 = 4 * 1024;
+pub const MAX_INDEX_JSON: u64 = 16 * 1024 * 1024;
+pub const MAX_SEAL_INDEX: u64 = 16 * 1024 * 1024;
+pub const MAX_SEAL_SIG: u64 = 1024 * 1024;
+
+/// What an allowed name stands for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EntryName {
+    OciLayout,
+    Index,
+    /// One of [`SEAL_INDEX`], [`SEAL_SIG`].
+    Seal(&'static str),
+    Blob(Digest),
+    /// `.`, `blobs`, `blobs/sha256` (directory entries a `tar` of a layout dir contains).
+    Dir,
+}
+
+impl EntryName {
+    /// The size cap of a small metadata file; `None` for blobs and directories.
+    pub fn cap(&self) -> Option<u64> {
+        match self {
+            EntryName::OciLayout => Some(MAX_OCI_LAYOUT),
+            EntryName::Index => Some(MAX_INDEX_JSON),
+            EntryName::Seal(n) if *n == SEAL_SIG => Some(MAX_SEAL_SIG),
+            EntryName::Seal(_) => Some(MAX_SEAL_INDEX),
+            EntryName::Blob(_) | EntryName::Dir => None,
+        }
+    }
+
+    /// The canonical name in the bundle (no `./`, no trailing `/`).
+    pub fn canonical(&self) -> String {
+        match self {
+            EntryName::OciLayout => OCI_LAYOUT.to_owned(),
+            EntryName::Index => INDEX_JSON.to_owned(),
+            EntryName::Seal(n) => (*n).to_owned(),
+            EntryName::Blob(d) => d.blob_path(),
+            EntryName::Dir => String::new(),
+        }
+    }
+
+    /// The order rank sealift's writer keeps: layout, index, seal index, seal sig, blobs.
+    pub(crate) fn rank(&self) -> u8 {
+        match self {
+            EntryName::OciLayout => 0,
+            EntryName::Index => 1,
+            EntryName::Seal(n) if *n == SEAL_INDEX => 2,
+            EntryName::Seal(_) => 3,
+            EntryName::Blob(_) | EntryName::Dir => 4,
+        }
+    }
+}
+
+/// Classifies a path from a tar header or a caller. `Err` carries the reason it is refused.
+pub fn classify(raw: &str) -> Result<EntryName, &'static str> {
+    if raw.is_empty() {
+        return Err("empty name");
+    }
+    if raw.starts_with('/') {
+        return Err("absolute path");
+    }
+    if raw.contains('\\') {
+        return Err("backslash in name");
+    }
+    if raw.contains('\0') {
+        return Err("NUL in name");
+    }
+    if raw.split('/').any(|c| c == "..") {
+        return Err("parent-directory (..) component");
+    }
+    let name = raw.strip_prefix("./").unwrap_or(raw);
+    match name {
+        "" | "." | "blobs" | "blobs/" | "blobs/sha256" | "blobs/sha256/" => return Ok(EntryName::Dir),
+        OCI_LAYOUT => return Ok(EntryName::OciLayout),
+        INDEX_JSON => return Ok(EntryName::Index),
+        SEAL_INDEX => return Ok(EntryName::Seal(SEAL_INDEX)),
+        SEAL_SIG => return Ok(EntryName::Seal(SEAL_SIG)),
+        _ => {}
+    }
+    if let Some(hex) = name.strip_prefix("blobs/sha256/") {
+        return Digest::from_hex(hex).map(EntryName::Blob).map_err(|_| "blob name is not 64 lowercase hex");
+    }
+    if name.starts_with("blobs/") {
+        return Err("only sha256 blobs are accepted");
+    }
+    Err("not part of an OCI image layout")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEX: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+    #[test]
+    fn allow_list() {
+        assert_eq!(classify("oci-layout"), Ok(EntryName::OciLayout));
+        assert_eq!(classify("./index.json"), Ok(EntryName::Index));
+        assert_eq!(classify("sealift-index.json.sig"), Ok(EntryName::Seal(SEAL_SIG)));
+        assert_eq!(classify(&format!("./blobs/sha256/{HEX}")), Ok(EntryName::Blob(Digest::from_hex(HEX).unwrap())));
+        assert_eq!(classify("blobs/sha256/"), Ok(EntryName::Dir));
+        assert_eq!(classify("./"), Ok(EntryName::Dir));
+        for bad in [
+            "/index.json",
+            "../index.json",
+            "blobs/../index.json",
+            &format!("blobs/sha256/{}", HEX.to_uppercase()),
+            &format!("blobs/sha512/{HEX}"),
+            &format!("blobs/sha256/{HEX}/x"),
+            "etc/passwd",
+            "index.json/",
+            ".//index.json",
+            "",
+        ] {
+            assert!(classify(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+}

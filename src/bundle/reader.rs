@@ -1,0 +1,434 @@
+//! The streaming allow-list bundle reader: one pass over a (compressed) tar, nothing
+//! unpacked to disk, every name checked against the allow-list, every blob hashed against
+//! the digest in its own name.
+//!
+//! Hostile input is refused with a typed error naming the entry: names outside the
+//! allow-list, `..` or absolute paths, links, devices, fifos, duplicate names, oversized
+//! metadata files, a malformed `oci-layout`, content that does not match its name, a tar or
+//! compression stream that ends early (a tar that stops at an entry boundary without its
+//! end-of-archive marker is truncated too), and non-zero data after the end marker.
+//!
+//! A blob the consumer does not read (or reads only partly) is still read and checked
+//! before the next entry is returned: skipping a blob never skips its verification.
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use crate::oci::digest::ContentMismatch;
+use crate::oci::Digest;
+
+use super::names::{classify, EntryName};
+use super::verify::VerifyingReader;
+use super::writer::{Compression, COPY_BUF};
+use super::BundleError;
+
+/// Zero padding accepted after the end-of-archive marker (GNU tar pads to 10 KiB records).
+const MAX_TRAILING_ZEROS: u64 = 1024 * 1024;
+
+/// The decompressed byte stream, shared between the tar parser and the end-of-archive check.
+struct Source {
+    reader: Box<dyn Read + Send>,
+    /// A read returned 0: the stream ended.
+    eof: bool,
+}
+
+/// What the tar parser reads from; records EOF so a missing end marker is detected.
+struct Tracker(Arc<Mutex<Source>>);
+
+impl Read for Tracker {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let mut s = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let n = s.reader.read(buf)?;
+        if n == 0 && !buf.is_empty() {
+            s.eof = true;
+        }
+        Ok(n)
+    }
+}
+
+/// An opened bundle; call [`BundleReader::entries`] to read it.
+pub struct BundleReader {
+    archive: tar::Archive<Tracker>,
+    source: Arc<Mutex<Source>>,
+    compression: Compression,
+}
+
+impl BundleReader {
+    /// Opens a bundle file, detecting its compression from its first bytes.
+    pub fn open(path: &Path) -> Result<Self, BundleError> {
+        let file = File::open(path).map_err(|e| BundleError::io(path, e))?;
+        Self::from_reader(file).map_err(|e| match e {
+            BundleError::Io { source, .. } => BundleError::io(path, source),
+            other => other,
+        })
+    }
+
+    /// Reads a bundle from any byte stream (a file, stdin), detecting its compression.
+    pub fn from_reader(reader: impl Read + Send + 'static) -> Result<Self, BundleError> {
+        let mut buf = BufReader::with_capacity(COPY_BUF, reader);
+        let head = buf.fill_buf().map_err(|e| BundleError::io("<bundle>", e))?;
+        let compression = if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+            Compression::Zstd
+        } else if head.starts_with(&[0x1f, 0x8b]) {
+            Compression::Gzip
+        } else {
+            Compression::None
+        };
+        let reader: Box<dyn Read + Send> = match compression {
+            Compression::None => Box::new(buf),
+            Compression::Zstd => Box::new(zstd::Decoder::with_buffer(buf).map_err(|e| BundleError::io("<bundle>", e))?),
+            // Multi-member, as `cat a.gz b.gz` and pigz produce; a bare GzDecoder would
+            // silently ignore everything after the first member.
+            Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(buf)),
+        };
+        let source = Arc::new(Mutex::new(Source { reader, eof: false }));
+        let archive = tar::Archive::new(Tracker(source.clone()));
+        Ok(BundleReader { archive, source, compression })
+    }
+
+    pub fn compression(&self) -> Compression {
+        self.compression
+    }
+
+    /// The entries, in archive order. Call once.
+    pub fn entries(&mut self) -> Result<Entries<'_>, BundleError> {
+        let inner = self.archive.entries().map_err(|e| BundleError::Corrupt { after: START.into(), source: e })?;
+        Ok(Entries {
+            inner,
+            source: self.source.clone(),
+            seen: HashSet::new(),
+            current: None,
+            last: START.to_owned(),
+            state: State::Running,
+        })
+    }
+}
+
+const START: &str = "the start of the archive";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Running,
+    Done,
+    Failed,
+}
+
+/// One accepted entry. Metadata files come whole (they are capped); blobs stream.
+pub enum Entry<'e, 'a> {
+    OciLayout(Vec<u8>),
+    Index(Vec<u8>),
+    /// `sealift-index.json` or `sealift-index.json.sig`.
+    Seal {
+        name: &'static str,
+        bytes: Vec<u8>,
+    },
+    Blob(BlobEntry<'e, 'a>),
+}
+
+impl std::fmt::Debug for Entry<'_, '_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Entry::OciLayout(b) => write!(f, "OciLayout({} bytes)", b.len()),
+            Entry::Index(b) => write!(f, "Index({} bytes)", b.len()),
+            Entry::Seal { name, bytes } => write!(f, "Seal({name}, {} bytes)", bytes.len()),
+            Entry::Blob(b) => write!(f, "Blob({}, {} bytes)", b.digest(), b.size()),
+        }
+    }
+}
+
+/// Iterates over a bundle's entries (a lending iterator: each entry borrows it).
+pub struct Entries<'a> {
+    inner: tar::Entries<'a, Tracker>,
+    source: Arc<Mutex<Source>>,
+    seen: HashSet<String>,
+    current: Option<OpenBlob<'a>>,
+    /// Names the last complete entry, for "truncated after ...".
+    last: String,
+    state: State,
+}
+
+struct OpenBlob<'a> {
+    reader: VerifyingReader<tar::Entry<'a, Tracker>>,
+    name: String,
+    source: Arc<Mutex<Source>>,
+    /// Set when the blob reached its end (Ok) or failed (the error, handed out once more by
+    /// the next `next_entry`).
+    outcome: Option<Result<(), BundleError>>,
+}
+
+impl OpenBlob<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize, BundleError> {
+        match &self.outcome {
+            Some(Ok(())) => return Ok(0),
+            Some(Err(e)) => return Err(e.duplicate()),
+            None => {}
+        }
+        match self.reader.read(buf) {
+            Ok(0) if !buf.is_empty() => {
+                self.outcome = Some(Ok(()));
+                Ok(0)
+            }
+            Ok(n) => Ok(n),
+            Err(e) => {
+                let err = match BundleError::from_io(e) {
+                    // The tar entry ended before its header's size: the archive is cut.
+                    Ok(BundleError::Mismatch(ContentMismatch::Size { expected, actual, .. })) => {
+                        BundleError::Truncated { after: format!("{actual} of {expected} bytes of {}", self.name) }
+                    }
+                    Ok(other) => other,
+                    Err(io) => classify_io(io, &self.source, &self.name),
+                };
+                self.outcome = Some(Err(err.duplicate()));
+                Err(err)
+            }
+        }
+    }
+
+    /// Reads and checks whatever the consumer left unread.
+    fn finish(&mut self) -> Result<(), BundleError> {
+        let mut buf = vec![0u8; COPY_BUF];
+        while self.read(&mut buf)? > 0 {}
+        Ok(())
+    }
+}
+
+/// Files an I/O error from the decompressed stream as truncation or corruption.
+fn classify_io(e: io::Error, source: &Arc<Mutex<Source>>, after: &str) -> BundleError {
+    let eof = source.lock().unwrap_or_else(PoisonError::into_inner).eof;
+    if eof || e.kind() == io::ErrorKind::UnexpectedEof {
+        BundleError::Truncated { after: after.to_owned() }
+    } else {
+        BundleError::Corrupt { after: after.to_owned(), source: e }
+    }
+}
+
+impl<'a> Entries<'a> {
+    /// The next entry, `Ok(None)` at a clean end of archive. After an error every further
+    /// call fails: a bundle is accepted whole or not at all.
+    pub fn next_entry(&mut self) -> Result<Option<Entry<'_, 'a>>, BundleError> {
+        match self.state {
+            State::Failed => return Err(BundleError::Abandoned { what: "reader" }),
+            State::Done => return Ok(None),
+            State::Running => {}
+        }
+        match self.advance() {
+            Ok(Some(Step::Meta(entry, bytes))) => Ok(Some(match entry {
+                EntryName::OciLayout => Entry::OciLayout(bytes),
+                EntryName::Index => Entry::Index(bytes),
+                EntryName::Seal(name) => Entry::Seal { name, bytes },
+                EntryName::Blob(_) | EntryName::Dir => unreachable!("advance returns only metadata here"),
+            })),
+            Ok(Some(Step::Blob)) => {
+                Ok(Some(Entry::Blob(BlobEntry { blob: self.current.as_mut().expect("advance opened a blob") })))
+            }
+            Ok(None) => {
+                self.state = State::Done;
+                Ok(None)
+            }
+            Err(e) => {
+                self.state = State::Failed;
+                Err(e)
+            }
+        }
+    }
+
+    fn advance(&mut self) -> Result<Option<Step>, BundleError> {
+        if let Some(mut blob) = self.current.take() {
+            blob.finish()?;
+        }
+        loop {
+            let mut entry = match self.inner.next() {
+                None => {
+                    self.check_end()?;
+                    return Ok(None);
+                }
+                Some(Err(e)) => return Err(classify_io(e, &self.source, &self.last)),
+                Some(Ok(entry)) => entry,
+            };
+            let raw = entry.path_bytes();
+            let name = match std::str::from_utf8(&raw) {
+                Ok(s) => s.to_owned(),
+                Err(_) => {
+                    let name = String::from_utf8_lossy(&raw).into_owned();
+                    return Err(BundleError::ForbiddenEntry { name, reason: "name is not UTF-8" });
+                }
+            };
+            let kind = entry.header().entry_type();
+            let special = |kind| Err(BundleError::SpecialFile { name: name.clone(), kind });
+            match kind {
+                tar::EntryType::Regular => {}
+                // A pax global header only carries defaults for later headers; the tar crate
+                // ignores it and so do we.
+                tar::EntryType::XGlobalHeader => continue,
+                tar::EntryType::Directory => match classify(&name) {
+                    Ok(EntryName::Dir) => continue,
+                    Ok(_) => {
+                        return Err(BundleError::ForbiddenEntry { name, reason: "directory where a file belongs" })
+                    }
+                    Err(reason) => return Err(BundleError::ForbiddenEntry { name, reason }),
+                },
+                tar::EntryType::Symlink => return Err(BundleError::Link { name, kind: "symbolic link" }),
+                tar::EntryType::Link => return Err(BundleError::Link { name, kind: "hard link" }),
+                tar::EntryType::Char => return special("character device"),
+                tar::EntryType::Block => return special("block device"),
+                tar::EntryType::Fifo => return special("fifo"),
+                tar::EntryType::GNUSparse => return special("sparse file"),
+                _ => return special("non-regular entry type"),
+            }
+            let class = classify(&name).map_err(|reason| BundleError::ForbiddenEntry { name: name.clone(), reason })?;
+            if class == EntryName::Dir {
+                return Err(BundleError::ForbiddenEntry { name, reason: "file where a directory belongs" });
+            }
+            let canonical = class.canonical();
+            if !self.seen.insert(canonical.clone()) {
+                return Err(BundleError::DuplicateEntry { name: canonical });
+            }
+            let size = entry.size();
+            if let EntryName::Blob(digest) = class {
+                let reader = VerifyingReader::new(entry, digest, size);
+                self.current =
+                    Some(OpenBlob { reader, name: canonical.clone(), source: self.source.clone(), outcome: None });
+                self.last = canonical;
+                return Ok(Some(Step::Blob));
+            }
+            let max = class.cap().expect("metadata files have caps");
+            if size > max {
+                return Err(BundleError::TooLarge { name: canonical, size, max });
+            }
+            let mut bytes = Vec::with_capacity(size as usize);
+            if let Err(e) = entry.read_to_end(&mut bytes) {
+                return Err(classify_io(e, &self.source, &canonical));
+            }
+            if bytes.len() as u64 != size {
+                return Err(BundleError::Truncated {
+                    after: format!("{} of {size} bytes of {canonical}", bytes.len()),
+                });
+            }
+            if class == EntryName::OciLayout {
+                check_oci_layout(&bytes)?;
+            }
+            self.last = canonical;
+            return Ok(Some(Step::Meta(class, bytes)));
+        }
+    }
+
+    /// After the tar's first end-marker block: the stream must not have simply stopped (a
+    /// cut at an entry boundary), and what follows must be zero padding (at least the second
+    /// marker block) up to a clean end of the
+    /// compression stream (which makes the decompressor check its trailer).
+    fn check_end(&mut self) -> Result<(), BundleError> {
+        let mut source = self.source.lock().unwrap_or_else(PoisonError::into_inner);
+        if source.eof {
+            return Err(BundleError::Truncated { after: self.last.clone() });
+        }
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut total = 0u64;
+        loop {
+            let n = match source.reader.read(&mut buf) {
+                // POSIX ends an archive with two zero blocks; the parser consumed the first.
+                // Every common writer emits both, so a missing second one means a cut.
+                Ok(0) if total < 512 => {
+                    return Err(BundleError::Truncated {
+                        after: format!("{} (in the end-of-archive marker)", self.last),
+                    })
+                }
+                Ok(0) => return Ok(()),
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                    return Err(BundleError::Truncated { after: self.last.clone() })
+                }
+                Err(e) => return Err(BundleError::Corrupt { after: self.last.clone(), source: e }),
+            };
+            total += n as u64;
+            if total > MAX_TRAILING_ZEROS || buf[..n].iter().any(|&b| b != 0) {
+                return Err(BundleError::TrailingData { after: self.last.clone() });
+            }
+        }
+    }
+}
+
+enum Step {
+    Meta(EntryName, Vec<u8>),
+    Blob,
+}
+
+/// `oci-layout` must be `{"imageLayoutVersion": "1.0.0"}` (other fields are tolerated).
+pub fn check_oci_layout(bytes: &[u8]) -> Result<(), BundleError> {
+    let bad = |reason: String| BundleError::BadLayout { name: super::names::OCI_LAYOUT.into(), reason };
+    let v: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| bad(format!("not JSON: {e}")))?;
+    match v.get("imageLayoutVersion").and_then(|v| v.as_str()) {
+        Some("1.0.0") => Ok(()),
+        Some(other) => Err(bad(format!("imageLayoutVersion {other:?} is not 1.0.0"))),
+        None => Err(bad("no imageLayoutVersion".into())),
+    }
+}
+
+/// A blob being read from the bundle. Reading hashes; the read that reaches the end fails
+/// (with a [`BundleError`] inside the `io::Error`, see [`BundleError::from_io`]) if the
+/// content does not match the digest in the entry's name.
+pub struct BlobEntry<'e, 'a> {
+    blob: &'e mut OpenBlob<'a>,
+}
+
+impl BlobEntry<'_, '_> {
+    pub fn digest(&self) -> &Digest {
+        self.blob.reader.digest()
+    }
+
+    pub fn size(&self) -> u64 {
+        self.blob.reader.size()
+    }
+
+    /// Reads a small blob whole; refuses one larger than `max` without reading it.
+    pub fn read_to_vec(&mut self, max: u64) -> Result<Vec<u8>, BundleError> {
+        let size = self.size();
+        if size > max {
+            return Err(BundleError::TooLarge { name: self.blob.name.clone(), size, max });
+        }
+        let mut out = vec![0u8; size as usize];
+        let mut filled = 0;
+        while filled < out.len() {
+            match self.blob.read(&mut out[filled..])? {
+                0 => break,
+                n => filled += n,
+            }
+        }
+        // Reach the end so the digest is checked.
+        self.blob.finish()?;
+        Ok(out)
+    }
+
+    /// Streams the blob into `w`; returns the byte count once the content was verified.
+    pub fn copy_to(&mut self, w: &mut dyn Write) -> Result<u64, BundleError> {
+        let mut buf = vec![0u8; COPY_BUF];
+        let mut total = 0;
+        loop {
+            let n = self.blob.read(&mut buf)?;
+            if n == 0 {
+                return Ok(total);
+            }
+            w.write_all(&buf[..n]).map_err(|e| BundleError::io(format!("<copy of {}>", self.blob.name), e))?;
+            total += n as u64;
+        }
+    }
+
+    /// `read` with the error typed.
+    pub fn read_checked(&mut self, buf: &mut [u8]) -> Result<usize, BundleError> {
+        self.blob.read(buf)
+    }
+
+    /// Reads and checks the blob without keeping it.
+    pub fn verify(&mut self) -> Result<(), BundleError> {
+        self.blob.finish()
+    }
+}
+
+impl Read for BlobEntry<'_, '_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.blob.read(buf).map_err(BundleError::into_io)
+    }
+}

@@ -1,0 +1,670 @@
+//! Bundle round trips, determinism, hostile tars, truncation, async faces and interop with
+//! skopeo and umoci.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use crate::oci::{media, Descriptor, Digest};
+
+use super::names::*;
+use super::writer::entry_header;
+use super::*;
+
+/// A small valid OCI image: config, two gzip layers, manifest, index.json naming it `v1`.
+pub(crate) struct Sample {
+    pub index: Vec<u8>,
+    /// Metadata blobs first (manifest, config), then layers: the order sealift writes.
+    pub blobs: Vec<(Digest, Vec<u8>)>,
+}
+
+fn layer(file: &str, content: &[u8]) -> (Vec<u8>, Digest) {
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(content.len() as u64);
+    h.set_mode(0o644);
+    h.set_cksum();
+    b.append_data(&mut h, file, content).unwrap();
+    let raw = b.into_inner().unwrap();
+    let diff_id = Digest::of(&raw);
+    let mut gz = flate2::GzBuilder::new().write(Vec::new(), flate2::Compression::new(6));
+    gz.write_all(&raw).unwrap();
+    (gz.finish().unwrap(), diff_id)
+}
+
+pub(crate) fn sample() -> Sample {
+    let (l1, d1) = layer("hello.txt", b"hello\n");
+    let (l2, d2) = layer("world.txt", &vec![b'w'; 100_000]);
+    let config = format!(
+        r#"{{"architecture":"amd64","os":"linux","config":{{}},"rootfs":{{"type":"layers","diff_ids":["{d1}","{d2}"]}}}}"#
+    )
+    .into_bytes();
+    let desc = |mt: &str, b: &[u8]| Descriptor::new(mt, Digest::of(b), b.len() as u64);
+    let manifest = format!(
+        r#"{{"schemaVersion":2,"mediaType":"{}","config":{},"layers":[{},{}]}}"#,
+        media::OCI_MANIFEST,
+        String::from_utf8(crate::oci::manifest::to_canonical_json(&desc(media::OCI_CONFIG, &config))).unwrap(),
+        String::from_utf8(crate::oci::manifest::to_canonical_json(&desc(
+            "application/vnd.oci.image.layer.v1.tar+gzip",
+            &l1
+        )))
+        .unwrap(),
+        String::from_utf8(crate::oci::manifest::to_canonical_json(&desc(
+            "application/vnd.oci.image.layer.v1.tar+gzip",
+            &l2
+        )))
+        .unwrap(),
+    )
+    .into_bytes();
+    let mut md = desc(media::OCI_MANIFEST, &manifest);
+    md.annotations.insert(media::ANN_REF_NAME.into(), "v1".into());
+    let index = crate::oci::manifest::to_canonical_json(&crate::oci::Index::new(vec![md]));
+    let blobs = [manifest, config, l1, l2].into_iter().map(|b| (Digest::of(&b), b)).collect();
+    Sample { index, blobs }
+}
+
+pub(crate) fn write_sample(path: &Path, compression: Compression) {
+    let s = sample();
+    let mut w = BundleWriter::create(path, compression).unwrap();
+    w.add_file(OCI_LAYOUT, OCI_LAYOUT_BYTES).unwrap();
+    w.add_file(INDEX_JSON, &s.index).unwrap();
+    w.add_file(SEAL_INDEX, b"{}").unwrap();
+    for (i, (d, b)) in s.blobs.iter().enumerate() {
+        if i < 2 {
+            w.add_blob_bytes(d, b).unwrap();
+        } else {
+            // Odd-sized reads exercise the streaming path.
+            w.add_blob_stream(d, b.len() as u64, OddReader(&b[..])).unwrap();
+        }
+    }
+    w.finish().unwrap();
+}
+
+/// Returns at most 1000 bytes per read.
+struct OddReader<'a>(&'a [u8]);
+impl Read for OddReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = buf.len().min(1000);
+        self.0.read(&mut buf[..n])
+    }
+}
+
+/// Reads every entry (blobs read fully) into (name, bytes).
+fn read_all(path: &Path) -> Result<Vec<(String, Vec<u8>)>, BundleError> {
+    let mut r = BundleReader::open(path)?;
+    read_entries(&mut r)
+}
+
+fn read_entries(r: &mut BundleReader) -> Result<Vec<(String, Vec<u8>)>, BundleError> {
+    let mut entries = r.entries()?;
+    let mut out = Vec::new();
+    while let Some(e) = entries.next_entry()? {
+        out.push(match e {
+            Entry::OciLayout(b) => (OCI_LAYOUT.to_owned(), b),
+            Entry::Index(b) => (INDEX_JSON.to_owned(), b),
+            Entry::Seal { name, bytes } => (name.to_owned(), bytes),
+            Entry::Blob(mut b) => (b.digest().blob_path(), b.read_to_vec(u64::MAX)?),
+        });
+    }
+    // The iterator stays finished.
+    assert!(entries.next_entry()?.is_none());
+    Ok(out)
+}
+
+fn read_bytes(bytes: Vec<u8>) -> Result<Vec<(String, Vec<u8>)>, BundleError> {
+    let mut r = BundleReader::from_reader(std::io::Cursor::new(bytes))?;
+    read_entries(&mut r)
+}
+
+const ALL: [Compression; 3] = [Compression::None, Compression::Zstd, Compression::Gzip];
+
+#[test]
+fn round_trip_all_compressions() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = sample();
+    for c in ALL {
+        let path = dir.path().join(format!("b-{c}.tar"));
+        write_sample(&path, c);
+        assert_eq!(BundleReader::open(&path).unwrap().compression(), c);
+        let got = read_all(&path).unwrap();
+        let names: Vec<_> = got.iter().map(|(n, _)| n.clone()).collect();
+        let mut want = vec![OCI_LAYOUT.to_owned(), INDEX_JSON.to_owned(), SEAL_INDEX.to_owned()];
+        want.extend(s.blobs.iter().map(|(d, _)| d.blob_path()));
+        assert_eq!(names, want, "{c}");
+        assert_eq!(got[1].1, s.index);
+        for ((_, bytes), (_, want)) in got[3..].iter().zip(&s.blobs) {
+            assert_eq!(bytes, want);
+        }
+        // Nothing but the bundle in the directory: the temp file was renamed.
+        assert!(std::fs::read_dir(dir.path()).unwrap().all(|e| !e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .ends_with(".partial")));
+    }
+}
+
+#[test]
+fn same_inputs_give_identical_bytes() {
+    for c in ALL {
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        write_sample(&a.path().join("x.tar"), c);
+        write_sample(&b.path().join("other-name.tar"), c);
+        let (x, y) =
+            (std::fs::read(a.path().join("x.tar")).unwrap(), std::fs::read(b.path().join("other-name.tar")).unwrap());
+        assert!(x == y, "{c}: outputs differ");
+    }
+}
+
+#[test]
+fn headers_are_fixed_and_huge_sizes_encode() {
+    let name = format!("blobs/sha256/{}", "a".repeat(64));
+    let h = entry_header(&name, 9 << 30).unwrap();
+    assert_eq!(h.entry_size().unwrap(), 9 << 30);
+    // GNU base-256: the high bit of the first size byte is set.
+    assert_eq!(h.as_old().size[0] & 0x80, 0x80);
+    assert_eq!((h.mtime().unwrap(), h.uid().unwrap(), h.gid().unwrap(), h.mode().unwrap()), (0, 0, 0, 0o644));
+    assert_eq!((h.username().unwrap(), h.groupname().unwrap()), (Some(""), Some("")));
+    assert_eq!(h.entry_type(), tar::EntryType::Regular);
+    // The tar crate's parser reads the size back through an archive.
+    let mut tar = h.as_bytes().to_vec();
+    tar.extend_from_slice(&[0u8; 1024]);
+    let mut a = tar::Archive::new(&tar[..]);
+    let e = a.entries().unwrap().next().unwrap().unwrap();
+    assert_eq!(e.size(), 9 << 30);
+    assert_eq!(entry_header(&name, 0o77777777777).unwrap().as_old().size[0] & 0x80, 0, "octal while it fits");
+}
+
+#[test]
+fn writer_refuses_misuse_and_leaves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("b.tar.zst");
+    let d = Digest::of(b"abc");
+    let mut w = BundleWriter::create(&path, Compression::from_path(&path)).unwrap();
+    assert!(matches!(w.add_file(INDEX_JSON, b"{}"), Err(BundleError::OutOfOrder { .. })));
+    assert!(matches!(w.add_file("oci-layout", b"{}"), Err(BundleError::BadLayout { .. })));
+    w.add_file(OCI_LAYOUT, OCI_LAYOUT_BYTES).unwrap();
+    assert!(matches!(w.add_file(OCI_LAYOUT, OCI_LAYOUT_BYTES), Err(BundleError::DuplicateEntry { .. })));
+    assert!(matches!(w.add_file("./index.json", b"{}"), Err(BundleError::ForbiddenEntry { .. })));
+    assert!(matches!(w.add_file("../x", b"{}"), Err(BundleError::ForbiddenEntry { .. })));
+    assert!(matches!(w.add_blob_bytes(&d, b"abc"), Err(BundleError::OutOfOrder { .. })));
+    w.add_file(INDEX_JSON, b"{}").unwrap();
+    // A wrong in-memory blob writes nothing; the writer stays usable.
+    assert!(matches!(w.add_blob_bytes(&d, b"abd"), Err(BundleError::Mismatch(_))));
+    w.add_blob_bytes(&d, b"abc").unwrap();
+    assert!(matches!(w.add_blob_bytes(&d, b"abc"), Err(BundleError::DuplicateEntry { .. })));
+    assert!(matches!(w.add_file(SEAL_INDEX, b"{}"), Err(BundleError::OutOfOrder { .. })));
+    // A wrong stream abandons the bundle.
+    let e = Digest::of(b"efg");
+    let err = w.add_blob_stream(&e, 3, &b"efh"[..]).unwrap_err();
+    assert!(matches!(err, BundleError::Mismatch(crate::oci::digest::ContentMismatch::Digest { .. })), "{err}");
+    assert!(matches!(w.add_blob_bytes(&e, b"efg"), Err(BundleError::Abandoned { .. })));
+    assert!(matches!(w.finish(), Err(BundleError::Abandoned { .. })));
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "temp file left behind");
+
+    for (size, data) in [(4u64, &b"efg"[..]), (2, &b"efg"[..])] {
+        let mut w = BundleWriter::create(&path, Compression::None).unwrap();
+        w.add_file(OCI_LAYOUT, OCI_LAYOUT_BYTES).unwrap();
+        w.add_file(INDEX_JSON, b"{}").unwrap();
+        let err = w.add_blob_stream(&e, size, data).unwrap_err();
+        assert!(matches!(err, BundleError::Mismatch(crate::oci::digest::ContentMismatch::Size { .. })), "{err}");
+        drop(w);
+    }
+    let mut w = BundleWriter::create(&path, Compression::None).unwrap();
+    w.add_file(OCI_LAYOUT, OCI_LAYOUT_BYTES).unwrap();
+    assert!(matches!(w.finish(), Err(BundleError::Incomplete { missing: "index.json" })));
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "temp file left behind");
+}
+
+#[test]
+fn compression_names() {
+    assert_eq!(Compression::from_path(Path::new("a.tar.zst")), Compression::Zstd);
+    assert_eq!(Compression::from_path(Path::new("a.TGZ")), Compression::Gzip);
+    assert_eq!(Compression::from_path(Path::new("a.tar")), Compression::None);
+    assert_eq!("gzip".parse::<Compression>().unwrap(), Compression::Gzip);
+    assert!("xz".parse::<Compression>().is_err());
+}
+
+// ---- hostile input ----
+
+/// A raw tar entry, written with the header API so that the tar crate's own checks on
+/// writing (`..`, absolute paths) do not stop us.
+struct Raw {
+    name: &'static str,
+    kind: tar::EntryType,
+    data: Vec<u8>,
+    /// Header size when it should differ from the data length.
+    size: Option<u64>,
+}
+
+fn raw(name: &'static str, data: &[u8]) -> Raw {
+    Raw {
+        name: Box::leak(name.to_owned().into_boxed_str()),
+        kind: tar::EntryType::Regular,
+        data: data.to_vec(),
+        size: None,
+    }
+}
+
+fn raw_tar(entries: &[Raw], end: bool) -> Vec<u8> {
+    let mut out = Vec::new();
+    for e in entries {
+        let mut h = tar::Header::new_gnu();
+        let name = e.name.as_bytes();
+        h.as_old_mut().name[..name.len()].copy_from_slice(name);
+        h.set_size(e.size.unwrap_or(e.data.len() as u64));
+        h.set_mode(0o644);
+        h.set_entry_type(e.kind);
+        if matches!(e.kind, tar::EntryType::Symlink | tar::EntryType::Link) {
+            h.set_link_name_literal("/etc/shadow").unwrap();
+        }
+        h.set_cksum();
+        out.extend_from_slice(h.as_bytes());
+        out.extend_from_slice(&e.data);
+        out.resize(out.len().div_ceil(512) * 512, 0);
+    }
+    if end {
+        out.extend_from_slice(&[0u8; 1024]);
+    }
+    out
+}
+
+fn leak(s: String) -> &'static str {
+    Box::leak(s.into_boxed_str())
+}
+
+fn good_prefix() -> Vec<Raw> {
+    vec![raw("oci-layout", OCI_LAYOUT_BYTES), raw("index.json", b"{}")]
+}
+
+fn expect_err(entries: Vec<Raw>, end: bool) -> BundleError {
+    let bytes = raw_tar(&entries, end);
+    match read_bytes(bytes) {
+        Ok(got) => panic!("accepted: {:?}", got.iter().map(|(n, _)| n).collect::<Vec<_>>()),
+        Err(e) => {
+            let line = e.to_string();
+            assert!(!line.contains('\n'), "multi-line error: {line}");
+            e
+        }
+    }
+}
+
+#[test]
+fn hostile_entries_are_refused_by_name() {
+    let blob = Digest::of(b"abc");
+    let blob_name = leak(blob.blob_path());
+    let with = |mut extra: Vec<Raw>| {
+        let mut v = good_prefix();
+        v.append(&mut extra);
+        v
+    };
+    let kind = |name: &'static str, kind| Raw { name, kind, data: vec![], size: None };
+
+    let e = expect_err(with(vec![raw("../evil", b"x")]), true);
+    assert!(matches!(&e, BundleError::ForbiddenEntry { name, .. } if name == "../evil"), "{e}");
+    let e = expect_err(with(vec![raw("/etc/passwd", b"x")]), true);
+    assert!(matches!(&e, BundleError::ForbiddenEntry { reason: "absolute path", .. }), "{e}");
+    let e = expect_err(with(vec![raw("blobs/sha256/../../x", b"x")]), true);
+    assert!(matches!(&e, BundleError::ForbiddenEntry { .. }), "{e}");
+    let e = expect_err(with(vec![raw("etc/passwd", b"x")]), true);
+    assert!(matches!(&e, BundleError::ForbiddenEntry { name, .. } if name == "etc/passwd"), "{e}");
+    let e = expect_err(with(vec![kind(blob_name, tar::EntryType::Symlink)]), true);
+    assert!(matches!(&e, BundleError::Link { name, .. } if name == blob_name), "{e}");
+    let e = expect_err(with(vec![kind(blob_name, tar::EntryType::Link)]), true);
+    assert!(matches!(&e, BundleError::Link { kind: "hard link", .. }), "{e}");
+    let e = expect_err(with(vec![kind(blob_name, tar::EntryType::Fifo)]), true);
+    assert!(matches!(&e, BundleError::SpecialFile { kind: "fifo", .. }), "{e}");
+    let e = expect_err(with(vec![kind(blob_name, tar::EntryType::Char)]), true);
+    assert!(matches!(&e, BundleError::SpecialFile { .. }), "{e}");
+    let e = expect_err(with(vec![kind("index.json", tar::EntryType::Directory)]), true);
+    assert!(matches!(&e, BundleError::DuplicateEntry { .. } | BundleError::ForbiddenEntry { .. }), "{e}");
+    let e = expect_err(with(vec![raw("./index.json", b"{}")]), true);
+    assert!(matches!(&e, BundleError::DuplicateEntry { name } if name == "index.json"), "{e}");
+    let e = expect_err(with(vec![raw(blob_name, b"abc"), raw(blob_name, b"abc")]), true);
+    assert!(matches!(&e, BundleError::DuplicateEntry { .. }), "{e}");
+    let e = expect_err(with(vec![raw(leak(format!("blobs/sha256/{}", blob.hex().to_uppercase())), b"abc")]), true);
+    assert!(matches!(&e, BundleError::ForbiddenEntry { .. }), "{e}");
+
+    // Oversized metadata is refused from the header, before its bytes are read.
+    let big = vec![b' '; (MAX_INDEX_JSON + 1) as usize];
+    let e = expect_err(vec![raw("oci-layout", OCI_LAYOUT_BYTES), raw("index.json", &big)], true);
+    assert!(matches!(&e, BundleError::TooLarge { name, max: MAX_INDEX_JSON, .. } if name == "index.json"), "{e}");
+    let e = expect_err(vec![raw("oci-layout", &vec![b' '; 5000])], true);
+    assert!(matches!(&e, BundleError::TooLarge { .. }), "{e}");
+    let e = expect_err(vec![raw("oci-layout", br#"{"imageLayoutVersion":"2.0.0"}"#)], true);
+    assert!(matches!(&e, BundleError::BadLayout { .. }), "{e}");
+    let e = expect_err(vec![raw("oci-layout", b"not json")], true);
+    assert!(matches!(&e, BundleError::BadLayout { .. }), "{e}");
+
+    // Content that does not match its name.
+    let e = expect_err(with(vec![raw(blob_name, b"abd")]), true);
+    assert!(matches!(&e, BundleError::Mismatch(_)), "{e}");
+    // A header size larger than the data = the tar is cut inside the blob.
+    let mut r = raw(blob_name, b"abc");
+    r.size = Some(100_000);
+    let e = expect_err(with(vec![r]), false);
+    assert!(matches!(&e, BundleError::Truncated { .. }), "{e}");
+    // No end-of-archive marker: cut at an entry boundary.
+    let e = expect_err(with(vec![raw(blob_name, b"abc")]), false);
+    assert!(matches!(&e, BundleError::Truncated { after } if after == blob_name), "{e}");
+    // Garbage after the end marker.
+    let mut bytes = raw_tar(&good_prefix(), true);
+    bytes.extend_from_slice(b"surprise");
+    assert!(matches!(read_bytes(bytes), Err(BundleError::TrailingData { .. })));
+    // Zero padding to a 10 KiB record (as GNU tar writes) is fine; so are directory entries.
+    let mut entries = vec![kind("./", tar::EntryType::Directory), kind("blobs/", tar::EntryType::Directory)];
+    entries.extend(good_prefix());
+    entries.push(kind("blobs/sha256/", tar::EntryType::Directory));
+    entries.push(raw(leak(format!("./{blob_name}")), b"abc"));
+    let mut bytes = raw_tar(&entries, true);
+    bytes.resize(10240, 0);
+    assert_eq!(read_bytes(bytes).unwrap().len(), 3);
+}
+
+#[test]
+fn long_names_from_extensions_must_pass_the_allow_list() {
+    // A GNU long name and a PAX path, as the tar crate parses them, then the allow-list.
+    let long = format!("blobs/sha256/{}/{}", "a".repeat(64), "b".repeat(100));
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(1);
+    b.append_data(&mut h, &long, &b"x"[..]).unwrap();
+    let e = read_bytes(b.into_inner().unwrap()).unwrap_err();
+    assert!(matches!(&e, BundleError::ForbiddenEntry { name, .. } if name == &long), "{e}");
+
+    let mut b = tar::Builder::new(Vec::new());
+    b.append_pax_extensions([("path", &b"../../etc/passwd"[..])]).unwrap();
+    let mut h = tar::Header::new_ustar();
+    h.set_size(1);
+    b.append_data(&mut h, "index.json", &b"x"[..]).unwrap();
+    let e = read_bytes(b.into_inner().unwrap()).unwrap_err();
+    assert!(matches!(&e, BundleError::ForbiddenEntry { name, .. } if name == "../../etc/passwd"), "{e}");
+}
+
+#[test]
+fn skipped_blobs_are_still_verified() {
+    let d = Digest::of(b"abc");
+    let mut entries = good_prefix();
+    entries.push(raw(leak(d.blob_path()), b"abd"));
+    let mut r = BundleReader::from_reader(std::io::Cursor::new(raw_tar(&entries, true))).unwrap();
+    let mut it = r.entries().unwrap();
+    while let Some(e) = it.next_entry().transpose() {
+        match e {
+            Ok(Entry::Blob(_)) => {} // not read
+            Ok(_) => {}
+            Err(e) => {
+                assert!(matches!(e, BundleError::Mismatch(_)), "{e}");
+                assert!(matches!(it.next_entry(), Err(BundleError::Abandoned { .. })));
+                return;
+            }
+        }
+    }
+    panic!("a corrupt unread blob was accepted");
+}
+
+#[test]
+fn streaming_blob_read_fails_at_the_end() {
+    let d = Digest::of(b"abc");
+    let mut entries = good_prefix();
+    entries.push(raw(leak(d.blob_path()), b"abd"));
+    let mut r = BundleReader::from_reader(std::io::Cursor::new(raw_tar(&entries, true))).unwrap();
+    let mut it = r.entries().unwrap();
+    loop {
+        if let Entry::Blob(mut b) = it.next_entry().unwrap().unwrap() {
+            let mut sink = Vec::new();
+            let err = std::io::copy(&mut b, &mut sink).unwrap_err();
+            assert_eq!(sink, b"abd", "bytes stream before the verdict");
+            assert!(matches!(BundleError::from_io(err), Ok(BundleError::Mismatch(_))));
+            break;
+        }
+    }
+    assert!(matches!(it.next_entry(), Err(BundleError::Mismatch(_))));
+}
+
+#[test]
+fn truncation_at_any_offset_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    for c in ALL {
+        let path = dir.path().join(format!("t-{c}"));
+        write_sample(&path, c);
+        let full = std::fs::read(&path).unwrap();
+        assert!(read_bytes(full.clone()).is_ok());
+        let step = (full.len() / 150).max(1);
+        let offsets = (0..full.len()).step_by(step).chain(full.len().saturating_sub(1100)..full.len());
+        for cut in offsets {
+            match read_bytes(full[..cut].to_vec()) {
+                Ok(_) => panic!("{c}: bundle cut at {cut} of {} accepted", full.len()),
+                Err(BundleError::Truncated { .. }) => {}
+                Err(e) => panic!("{c}: cut at {cut}: unexpected {e}"),
+            }
+        }
+    }
+}
+
+#[test]
+fn flipped_bits_in_compressed_bundles_are_errors() {
+    // Both formats carry a checksum of the whole stream (zstd content checksum, gzip CRC32),
+    // so even a flip in tar padding is caught. zstd has a few don't-care bits (a flip there
+    // decompresses to the same bytes, as `zstd -t` confirms): then the content must be intact.
+    let dir = tempfile::tempdir().unwrap();
+    for c in [Compression::Zstd, Compression::Gzip] {
+        let path = dir.path().join(format!("f-{c}"));
+        write_sample(&path, c);
+        let full = std::fs::read(&path).unwrap();
+        let good = read_bytes(full.clone()).unwrap();
+        for at in (0..full.len()).step_by((full.len() / 100).max(1)) {
+            let mut bad = full.clone();
+            bad[at] ^= 0x10;
+            if let Ok(got) = read_bytes(bad) {
+                assert!(got == good, "{c}: flip at {at} of {} accepted with different content", full.len());
+            }
+        }
+    }
+}
+
+// ---- async faces ----
+
+fn chunks(b: &[u8]) -> impl futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> + '_ {
+    futures_util::stream::iter(b.chunks(7777).map(|c| Ok(bytes::Bytes::copy_from_slice(c))))
+}
+
+#[tokio::test]
+async fn async_writer_matches_sync_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = sample();
+    for c in ALL {
+        let sync_path = dir.path().join(format!("sync-{c}"));
+        write_sample(&sync_path, c);
+        let path = dir.path().join(format!("async-{c}"));
+        let mut w = AsyncBundleWriter::create(&path, c).await.unwrap();
+        w.add_file(OCI_LAYOUT, OCI_LAYOUT_BYTES).await.unwrap();
+        w.add_file(INDEX_JSON, s.index.clone()).await.unwrap();
+        w.add_file(SEAL_INDEX, &b"{}"[..]).await.unwrap();
+        for (i, (d, b)) in s.blobs.iter().enumerate() {
+            if i < 2 {
+                w.add_blob_bytes(d, b.clone()).await.unwrap();
+            } else {
+                w.add_blob_stream(d, b.len() as u64, chunks(b)).await.unwrap();
+            }
+        }
+        assert_eq!(w.finish().await.unwrap(), path);
+        assert!(std::fs::read(&path).unwrap() == std::fs::read(&sync_path).unwrap(), "{c}");
+    }
+}
+
+#[tokio::test]
+async fn async_writer_abandons_on_bad_stream() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.tar");
+    let mut w = AsyncBundleWriter::create(&path, Compression::None).await.unwrap();
+    w.add_file(OCI_LAYOUT, OCI_LAYOUT_BYTES).await.unwrap();
+    w.add_file(INDEX_JSON, &b"{}"[..]).await.unwrap();
+    let d = Digest::of(b"abc");
+    assert!(matches!(w.add_blob_bytes(&d, &b"abd"[..]).await, Err(BundleError::Mismatch(_))));
+    let err = w.add_blob_stream(&d, 3, chunks(b"abd")).await.unwrap_err();
+    assert!(matches!(err, BundleError::Mismatch(_)), "{err}");
+    assert!(matches!(w.finish().await, Err(BundleError::Abandoned { .. })));
+
+    let mut w = AsyncBundleWriter::create(&path, Compression::None).await.unwrap();
+    w.add_file(OCI_LAYOUT, OCI_LAYOUT_BYTES).await.unwrap();
+    w.add_file(INDEX_JSON, &b"{}"[..]).await.unwrap();
+    let failing = futures_util::stream::iter(vec![
+        Ok(bytes::Bytes::from_static(b"ab")),
+        Err(std::io::Error::other("connection reset")),
+    ]);
+    let err = w.add_blob_stream(&d, 3, failing).await.unwrap_err();
+    assert!(matches!(err, BundleError::Source { .. }), "{err}");
+    assert!(matches!(w.add_blob_bytes(&d, &b"abc"[..]).await, Err(BundleError::Abandoned { .. })));
+    drop(w);
+    // The writer thread removes its temp file once it sees the channel closed.
+    for _ in 0..100 {
+        if std::fs::read_dir(dir.path()).unwrap().count() == 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("temp file left behind");
+}
+
+#[tokio::test]
+async fn async_reader_streams_and_verifies() {
+    use futures_util::StreamExt;
+    let dir = tempfile::tempdir().unwrap();
+    let s = sample();
+    let path = dir.path().join("b.tar.zst");
+    write_sample(&path, Compression::Zstd);
+    let mut r = AsyncBundleReader::open(&path).unwrap();
+    let mut blobs = Vec::new();
+    let mut skipped_one = false;
+    while let Some(e) = r.next().await.unwrap() {
+        if let AsyncEntry::Blob(mut b) = e {
+            if !skipped_one {
+                skipped_one = true;
+                drop(b);
+                continue;
+            }
+            let mut got = Vec::new();
+            while let Some(chunk) = b.body.next().await {
+                got.extend_from_slice(&chunk.unwrap());
+            }
+            blobs.push((b.digest, got));
+        }
+    }
+    assert_eq!(blobs, s.blobs[1..].to_vec());
+
+    // A corrupt blob: the body's last item is the error, and so is the next entry.
+    let d = Digest::of(b"abc");
+    let mut entries = good_prefix();
+    entries.push(raw(leak(d.blob_path()), b"abd"));
+    let bad = dir.path().join("bad.tar");
+    std::fs::write(&bad, raw_tar(&entries, true)).unwrap();
+    let mut r = AsyncBundleReader::open(&bad).unwrap();
+    loop {
+        match r.next().await.unwrap() {
+            Some(AsyncEntry::Blob(b)) => {
+                let err = b.body.read_to_vec(10).await.unwrap_err();
+                assert!(matches!(err, BundleError::Mismatch(_)), "{err}");
+                break;
+            }
+            Some(_) => {}
+            None => panic!("corrupt blob accepted"),
+        }
+    }
+    assert!(matches!(r.next().await, Err(BundleError::Mismatch(_))));
+
+    // Holding a body across next() is refused rather than deadlocking.
+    let mut r = AsyncBundleReader::open(&path).unwrap();
+    let held = loop {
+        if let Some(AsyncEntry::Blob(b)) = r.next().await.unwrap() {
+            break b;
+        }
+    };
+    assert!(matches!(r.next().await, Err(BundleError::BlobNotFinished { .. })));
+    drop(held);
+    assert!(r.next().await.unwrap().is_some());
+
+    let mut r = AsyncBundleReader::open(dir.path().join("missing")).unwrap();
+    assert!(matches!(r.next().await, Err(BundleError::Io { .. })));
+}
+
+// ---- interop ----
+
+fn have(tool: &str) -> bool {
+    let found = std::process::Command::new(tool).arg("--version").output().is_ok();
+    if !found {
+        println!("note: {tool} not installed; skipping its interop check");
+    }
+    found
+}
+
+#[test]
+fn skopeo_and_umoci_accept_an_uncompressed_bundle() {
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("b.tar");
+    write_sample(&bundle, Compression::None);
+    if !have("skopeo") {
+        return;
+    }
+    let out: PathBuf = dir.path().join("layout");
+    let st = std::process::Command::new("skopeo")
+        .args(["--insecure-policy", "copy"])
+        .arg(format!("oci-archive:{}:v1", bundle.display()))
+        .arg(format!("oci:{}:v1", out.display()))
+        .output()
+        .unwrap();
+    assert!(st.status.success(), "skopeo: {}", String::from_utf8_lossy(&st.stderr));
+    // skopeo's own layout reads back through LayoutDir.
+    let layout = crate::layout::LayoutDir::open(&out).unwrap();
+    for (d, b) in sample().blobs {
+        assert_eq!(layout.read_blob(&d, u64::MAX).unwrap(), b);
+    }
+    if !have("umoci") {
+        return;
+    }
+    let st = std::process::Command::new("umoci")
+        .args(["stat", "--image"])
+        .arg(format!("{}:v1", out.display()))
+        .output()
+        .unwrap();
+    assert!(st.status.success(), "umoci: {}", String::from_utf8_lossy(&st.stderr));
+}
+
+// ---- throughput (release: cargo test --release --lib bundle::tests::throughput -- --ignored --nocapture) ----
+
+#[test]
+#[ignore]
+fn throughput() {
+    const SIZE: usize = 512 << 20;
+    let dir = tempfile::tempdir_in("/tmp").unwrap();
+    // Cheap pseudo-random (incompressible) data from a xorshift generator.
+    let mut data = vec![0u8; SIZE];
+    let mut x = 0x9e3779b97f4a7c15u64;
+    for c in data.chunks_mut(8) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        c.copy_from_slice(&x.to_le_bytes()[..c.len()]);
+    }
+    let d = Digest::of(&data);
+    for c in [Compression::None, Compression::Zstd] {
+        let path = dir.path().join(format!("big-{c}"));
+        let t = std::time::Instant::now();
+        let mut w = BundleWriter::create(&path, c).unwrap();
+        w.add_file(OCI_LAYOUT, OCI_LAYOUT_BYTES).unwrap();
+        w.add_file(INDEX_JSON, b"{}").unwrap();
+        w.add_blob_stream(&d, SIZE as u64, &data[..]).unwrap();
+        w.finish().unwrap();
+        let write = t.elapsed().as_secs_f64();
+        let t = std::time::Instant::now();
+        let mut r = BundleReader::open(&path).unwrap();
+        let mut it = r.entries().unwrap();
+        while let Some(e) = it.next_entry().unwrap() {
+            if let Entry::Blob(mut b) = e {
+                b.copy_to(&mut std::io::sink()).unwrap();
+            }
+        }
+        let read = t.elapsed().as_secs_f64();
+        let mb = SIZE as f64 / 1e6;
+        println!("{c}: write {:.0} MB/s, read+verify {:.0} MB/s", mb / write, mb / read);
+        std::fs::remove_file(&path).unwrap();
+    }
+}
