@@ -7,7 +7,9 @@ use std::path::Path;
 use sealift::oci::{media, Digest};
 use serde_json::{json, Value};
 
-use crate::support::{random_bytes, sealift, skopeo, skopeo_inspect_raw, tempdir, TestRegistry};
+use crate::support::{
+    push_blob, push_manifest, random_bytes, sealift, skopeo, skopeo_inspect_raw, tempdir, TestRegistry,
+};
 
 const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/cosign-real");
 
@@ -38,27 +40,41 @@ pub fn put(reg: &TestRegistry, repo: &str, reference: Option<&str>, doc: &Value)
     let media_type = doc["mediaType"].as_str().unwrap().to_owned();
     let digest = Digest::of(&bytes);
     let r = reference.map(str::to_owned).unwrap_or_else(|| digest.to_string());
-    assert_eq!(reg.push_manifest(repo, &r, &bytes, &media_type), digest);
+    assert_eq!(push_manifest(&reg.addr, repo, &r, &bytes, &media_type), digest);
     Pushed { bytes, digest, media_type }
 }
 
 /// An image manifest with the given layers (already pushed or pushed here).
-pub fn image(reg: &TestRegistry, repo: &str, tag: Option<&str>, layers: &[Vec<u8>], docker: bool, arch: &str) -> Pushed {
+pub fn image(
+    reg: &TestRegistry,
+    repo: &str,
+    tag: Option<&str>,
+    layers: &[Vec<u8>],
+    docker: bool,
+    arch: &str,
+) -> Pushed {
     let (mt, cfg_mt, layer_mt) = if docker {
         (media::DOCKER_MANIFEST, media::DOCKER_CONFIG, "application/vnd.docker.image.rootfs.diff.tar.gzip")
     } else {
         (media::OCI_MANIFEST, media::OCI_CONFIG, "application/vnd.oci.image.layer.v1.tar")
     };
-    let cfg = serde_json::to_vec(&json!({"architecture": arch, "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}})).unwrap();
-    let (cd, cs) = reg.push_blob(repo, &cfg);
+    let cfg =
+        serde_json::to_vec(&json!({"architecture": arch, "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}}))
+            .unwrap();
+    let (cd, cs) = push_blob(&reg.addr, repo, &cfg);
     let layers: Vec<Value> = layers
         .iter()
         .map(|l| {
-            let (d, s) = reg.push_blob(repo, l);
+            let (d, s) = push_blob(&reg.addr, repo, l);
             desc(layer_mt, &d, s)
         })
         .collect();
-    put(reg, repo, tag, &json!({"schemaVersion": 2, "mediaType": mt, "config": desc(cfg_mt, &cd, cs), "layers": layers}))
+    put(
+        reg,
+        repo,
+        tag,
+        &json!({"schemaVersion": 2, "mediaType": mt, "config": desc(cfg_mt, &cd, cs), "layers": layers}),
+    )
 }
 
 /// A legacy cosign `.sig` manifest (real cosign bytes from fixture K1) at `sha256-<hex>.sig`.
@@ -66,8 +82,8 @@ pub fn legacy_sig(reg: &TestRegistry, repo: &str, subject: &Digest, suffix: &str
     let payload = data("containers-image/dir-img-cosign-valid/signature-1/payload.bin");
     let ann: BTreeMap<String, String> =
         serde_json::from_slice(&data("containers-image/dir-img-cosign-valid/signature-1/annotations.json")).unwrap();
-    let (pd, ps) = reg.push_blob(repo, &payload);
-    let (cd, cs) = reg.push_blob(repo, b"{}");
+    let (pd, ps) = push_blob(&reg.addr, repo, &payload);
+    let (cd, cs) = push_blob(&reg.addr, repo, b"{}");
     let layer_mt = if suffix == "att" { media::DSSE_ENVELOPE } else { media::COSIGN_SIMPLESIGNING };
     let mut layer = desc(layer_mt, &pd, ps);
     layer["annotations"] = serde_json::to_value(&ann).unwrap();
@@ -83,7 +99,13 @@ pub fn legacy_sig(reg: &TestRegistry, repo: &str, subject: &Digest, suffix: &str
 /// referrers tag-schema index at `sha256-<hex>` since distribution 2.8 has no referrers API.
 pub fn referrer(reg: &TestRegistry, repo: &str, subject: &Pushed, bundle: bool) -> Pushed {
     let (artifact_type, layer_mt, layer, config_mt, config) = if bundle {
-        (media::SIGSTORE_BUNDLE_V03, media::SIGSTORE_BUNDLE_V03, data("sigstore-rs/bundle-v03/bundle_v03.json"), media::OCI_EMPTY, b"{}".to_vec())
+        (
+            media::SIGSTORE_BUNDLE_V03,
+            media::SIGSTORE_BUNDLE_V03,
+            data("sigstore-rs/bundle-v03/bundle_v03.json"),
+            media::OCI_EMPTY,
+            b"{}".to_vec(),
+        )
     } else {
         (
             media::COSIGN_SIG_ARTIFACT,
@@ -93,8 +115,8 @@ pub fn referrer(reg: &TestRegistry, repo: &str, subject: &Pushed, bundle: bool) 
             b"{}".to_vec(),
         )
     };
-    let (ld, ls) = reg.push_blob(repo, &layer);
-    let (cd, cs) = reg.push_blob(repo, &config);
+    let (ld, ls) = push_blob(&reg.addr, repo, &layer);
+    let (cd, cs) = push_blob(&reg.addr, repo, &config);
     let m = put(
         reg,
         repo,
@@ -105,7 +127,12 @@ pub fn referrer(reg: &TestRegistry, repo: &str, subject: &Pushed, bundle: bool) 
     );
     let mut entry = m.descriptor();
     entry["artifactType"] = artifact_type.into();
-    put(reg, repo, Some(&subject.digest.tag_prefix()), &json!({"schemaVersion": 2, "mediaType": media::OCI_INDEX, "manifests": [entry]}));
+    put(
+        reg,
+        repo,
+        Some(&subject.digest.tag_prefix()),
+        &json!({"schemaVersion": 2, "mediaType": media::OCI_INDEX, "manifests": [entry]}),
+    );
     m
 }
 
@@ -132,7 +159,12 @@ impl World {
         a["platform"] = json!({"architecture": "amd64", "os": "linux"});
         let mut b = arm64.descriptor();
         b["platform"] = json!({"architecture": "arm64", "os": "linux", "variant": "v8"});
-        let index = put(&src, "team/multi", Some("1.0"), &json!({"schemaVersion": 2, "mediaType": media::OCI_INDEX, "manifests": [a, b]}));
+        let index = put(
+            &src,
+            "team/multi",
+            Some("1.0"),
+            &json!({"schemaVersion": 2, "mediaType": media::OCI_INDEX, "manifests": [a, b]}),
+        );
         let app = image(&src, "team/app", Some("1.0"), &[base.clone(), random_bytes(50_000)], false, "amd64");
         let tool = image(&src, "other/tool", Some("2.0"), &[base.clone(), random_bytes(70_000)], true, "amd64");
         let attachments = vec![
@@ -202,7 +234,10 @@ fn save_then_load_keeps_every_digest_and_signature() {
     assert_eq!(entries.iter().filter(|e| e.0 == base.blob_path()).count(), 1, "shared base layer stored once");
     let names: Vec<&String> = entries.iter().map(|e| &e.0).collect();
     let first_layer = names.iter().position(|n| **n == base.blob_path()).unwrap();
-    assert!(names.iter().position(|n| **n == w.index.digest.blob_path()).unwrap() < first_layer, "manifests before layers");
+    assert!(
+        names.iter().position(|n| **n == w.index.digest.blob_path()).unwrap() < first_layer,
+        "manifests before layers"
+    );
 
     // skopeo reads the uncompressed bundle as an oci-archive.
     let layout = dir.path().join("skopeo-oci");
@@ -218,7 +253,8 @@ fn save_then_load_keeps_every_digest_and_signature() {
     let to = format!("{}/mirror", dst.addr);
     let first = ok(&sealift(&["load", bundle.to_str().unwrap(), "--to", &to]));
     assert!(first.contains("uploaded"), "load reports what it uploaded: {first}");
-    for (repo, tag, m) in [("team/multi", "1.0", &w.index), ("team/app", "1.0", &w.app), ("other/tool", "2.0", &w.tool)] {
+    for (repo, tag, m) in [("team/multi", "1.0", &w.index), ("team/app", "1.0", &w.app), ("other/tool", "2.0", &w.tool)]
+    {
         assert_eq!(skopeo_inspect_raw(&format!("{to}/{repo}:{tag}")), m.bytes, "{repo}:{tag} byte-identical at target");
     }
     for m in [&w.amd64, &w.arm64] {
@@ -226,7 +262,12 @@ fn save_then_load_keeps_every_digest_and_signature() {
     }
     // Every signature discoverable at the target: legacy tags and referrers.
     for (repo, a) in &w.attachments {
-        assert_eq!(skopeo_inspect_raw(&format!("{to}/{repo}@{}", a.digest)), a.bytes, "attachment {} at target", a.digest);
+        assert_eq!(
+            skopeo_inspect_raw(&format!("{to}/{repo}@{}", a.digest)),
+            a.bytes,
+            "attachment {} at target",
+            a.digest
+        );
     }
     for subject in [&w.index, &w.arm64, &w.amd64] {
         let _ = subject;
@@ -236,7 +277,9 @@ fn save_then_load_keeps_every_digest_and_signature() {
         assert!(w.attachments.iter().any(|(_, a)| a.bytes == tagged));
     }
     for subject in [&w.index, &w.amd64] {
-        let idx: Value = serde_json::from_slice(&skopeo_inspect_raw(&format!("{to}/team/multi:{}", subject.digest.tag_prefix()))).unwrap();
+        let idx: Value =
+            serde_json::from_slice(&skopeo_inspect_raw(&format!("{to}/team/multi:{}", subject.digest.tag_prefix())))
+                .unwrap();
         let listed = idx["manifests"].as_array().unwrap();
         assert_eq!(listed.len(), 1, "referrers tag-schema index for {}", subject.digest);
         let d: Digest = listed[0]["digest"].as_str().unwrap().parse().unwrap();
@@ -264,11 +307,18 @@ fn save_is_deterministic_and_inspect_shows_everything() {
     assert_eq!(images.iter().filter(|i| i["role"] == "image").count(), 3);
     let multi = images.iter().find(|i| i["digest"] == w.index.digest.to_string()).unwrap();
     assert_eq!(multi["manifests"].as_array().unwrap().len(), 3, "index + 2 platforms");
-    let attachments: usize = images.iter().flat_map(|i| i["manifests"].as_array().unwrap()).map(|m| m["attachments"].as_array().unwrap().len()).sum();
+    let attachments: usize = images
+        .iter()
+        .flat_map(|i| i["manifests"].as_array().unwrap())
+        .map(|m| m["attachments"].as_array().unwrap().len())
+        .sum();
     assert_eq!(attachments, w.attachments.len());
     assert!(v["unique_bytes"].as_u64().unwrap() < v["total_bytes"].as_u64().unwrap(), "the shared base counts once");
     let text = ok(&sealift(&["inspect", a.to_str().unwrap()]));
-    assert!(text.contains("linux/arm64/v8") && text.contains("referrer application/vnd.dev.sigstore.bundle.v0.3+json"), "{text}");
+    assert!(
+        text.contains("linux/arm64/v8") && text.contains("referrer application/vnd.dev.sigstore.bundle.v0.3+json"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -299,7 +349,12 @@ fn a_flipped_byte_in_a_layer_pushes_no_tag() {
 
     let dst = TestRegistry::start();
     let out = sealift(&["load", bundle.to_str().unwrap(), "--to", &dst.addr]);
-    assert_eq!(out.status.code(), Some(4), "corrupt bundle exit code; stderr: {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "corrupt bundle exit code; stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains(&base.to_string()), "the error names the blob: {err}");
     assert_eq!(err.trim().lines().last().unwrap().matches("error").count(), 1);
@@ -314,7 +369,14 @@ fn platform_filter_pushes_the_chosen_platform_with_its_signatures() {
     let w = World::new();
     let dir = tempdir();
     let bundle = dir.path().join("arm.tar");
-    let out = sealift(&["save", &format!("{}/team/multi:1.0", w.src.addr), "--platform", "linux/arm64", "-o", bundle.to_str().unwrap()]);
+    let out = sealift(&[
+        "save",
+        &format!("{}/team/multi:1.0", w.src.addr),
+        "--platform",
+        "linux/arm64",
+        "-o",
+        bundle.to_str().unwrap(),
+    ]);
     let said = ok(&out);
     assert!(said.contains("partial") || said.contains("--platform"), "save says the index is partial: {said}");
     let dst = TestRegistry::start();
@@ -323,7 +385,12 @@ fn platform_filter_pushes_the_chosen_platform_with_its_signatures() {
     assert!(skopeo_inspect_raw(&format!("{}/team/multi:{}.sig", dst.addr, w.arm64.digest.tag_prefix())).len() > 10);
     let o = skopeo(&["inspect", "--raw", "--tls-verify=false", &format!("docker://{}/team/multi:1.0", dst.addr)]);
     assert!(!o.status.success(), "the partial index is not pushed");
-    let o = skopeo(&["inspect", "--raw", "--tls-verify=false", &format!("docker://{}/team/multi@{}", dst.addr, w.amd64.digest)]);
+    let o = skopeo(&[
+        "inspect",
+        "--raw",
+        "--tls-verify=false",
+        &format!("docker://{}/team/multi@{}", dst.addr, w.amd64.digest),
+    ]);
     assert!(!o.status.success(), "the other platform is not carried");
 }
 

@@ -82,7 +82,7 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
             return if e.is_bad_bundle() { exit::BAD_BUNDLE } else { exit::FAILED };
         }
         if let Some(e) = cause.downcast_ref::<crate::bundle::BundleError>() {
-            return if e.is_corruption() { exit::BAD_BUNDLE } else { exit::FAILED };
+            return if crate::transfer::load::is_bundle_fault(e) { exit::BAD_BUNDLE } else { exit::FAILED };
         }
     }
     exit::FAILED

@@ -66,7 +66,13 @@ pub fn summarize(contents: &Contents) -> Summary {
         let mut manifests = Vec::new();
         // Platforms come from the parent index's descriptors.
         let platform_of = |digest: &Digest| {
-            under.iter().filter_map(|p| contents.manifests.get(p)).flat_map(|m| m.parsed.manifests.iter()).find(|c| &c.digest == digest).and_then(|c| c.platform.as_ref()).map(ToString::to_string)
+            under
+                .iter()
+                .filter_map(|p| contents.manifests.get(p))
+                .flat_map(|m| m.parsed.manifests.iter())
+                .find(|c| &c.digest == digest)
+                .and_then(|c| c.platform.as_ref())
+                .map(ToString::to_string)
         };
         for m in under.iter().rev() {
             let Some(stored) = contents.manifests.get(m) else { continue };
@@ -90,7 +96,8 @@ pub fn summarize(contents: &Contents) -> Summary {
                 .collect();
             manifests.push(ManifestSummary {
                 digest: m.clone(),
-                platform: platform_of(m).or_else(|| e.descriptor.platform.as_ref().filter(|_| m == d).map(ToString::to_string)),
+                platform: platform_of(m)
+                    .or_else(|| e.descriptor.platform.as_ref().filter(|_| m == d).map(ToString::to_string)),
                 media_type: stored.media_type.clone(),
                 size: stored.bytes.len() as u64,
                 attachments,
@@ -113,7 +120,13 @@ pub fn summarize(contents: &Contents) -> Summary {
             manifests,
         });
     }
-    Summary { images, manifests: contents.manifests.len(), blobs: contents.blobs.len(), total_bytes, unique_bytes: contents.unique_bytes() }
+    Summary {
+        images,
+        manifests: contents.manifests.len(),
+        blobs: contents.blobs.len(),
+        total_bytes,
+        unique_bytes: contents.unique_bytes(),
+    }
 }
 
 /// Bytes in binary units, one decimal.
@@ -156,13 +169,22 @@ pub fn render_text(s: &Summary) -> String {
             }
             for a in &m.attachments {
                 let what = match a.role {
-                    Role::Signature => format!("signatures ({} layer{})", a.layers, if a.layers == 1 { "" } else { "s" }),
-                    Role::Attestation => format!("attestations ({} layer{})", a.layers, if a.layers == 1 { "" } else { "s" }),
+                    Role::Signature => {
+                        format!("signatures ({} layer{})", a.layers, if a.layers == 1 { "" } else { "s" })
+                    }
+                    Role::Attestation => {
+                        format!("attestations ({} layer{})", a.layers, if a.layers == 1 { "" } else { "s" })
+                    }
                     Role::Sbom => "sbom".to_owned(),
                     _ => format!("referrer {}", a.artifact_type.as_deref().unwrap_or("(no artifactType)")),
                 };
                 let indent = if m.digest == img.digest { "    " } else { "      " };
-                let _ = writeln!(out, "{indent}{what}  {}{}", a.digest, a.tag.as_ref().map(|t| format!("  tag {t}")).unwrap_or_default());
+                let _ = writeln!(
+                    out,
+                    "{indent}{what}  {}{}",
+                    a.digest,
+                    a.tag.as_ref().map(|t| format!("  tag {t}")).unwrap_or_default()
+                );
             }
         }
     }

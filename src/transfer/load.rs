@@ -73,11 +73,21 @@ impl LoadError {
     /// True when the bundle itself is at fault (exit code 4), not the registry or disk.
     pub fn is_bad_bundle(&self) -> bool {
         match self {
-            LoadError::Bundle(e) => !matches!(e, BundleError::Io { .. }) || e.is_corruption(),
+            LoadError::Bundle(e) => is_bundle_fault(e),
             LoadError::Registry(_) | LoadError::Upload { .. } => false,
             _ => true,
         }
     }
+}
+
+/// True when a bundle error is the bundle's fault (corrupt, hostile, truncated) rather
+/// than the machine's (disk I/O, a worker thread gone).
+pub fn is_bundle_fault(e: &BundleError) -> bool {
+    !matches!(e, BundleError::Io { .. } | BundleError::WorkerGone { .. } | BundleError::Abandoned { .. })
+}
+
+fn body_error(e: std::io::Error) -> BundleError {
+    BundleError::from_io(e).unwrap_or_else(|e| BundleError::Corrupt { after: "a blob body".into(), source: e })
 }
 
 /// Everything of a bundle but its layers.
@@ -102,7 +112,9 @@ impl Metadata {
     fn seed(&mut self, closure: &mut Closure, entries: Vec<Entry>) {
         for e in &entries {
             let d = &e.descriptor;
-            closure.wanted.insert(d.digest.clone(), (Some(d.media_type.clone()), e.role.is_attachment(), e.repository.clone()));
+            closure
+                .wanted
+                .insert(d.digest.clone(), (Some(d.media_type.clone()), e.role.is_attachment(), e.repository.clone()));
         }
         self.contents.entries = entries;
     }
@@ -110,7 +122,12 @@ impl Metadata {
     /// Moves every wanted manifest whose bytes arrived into the graph, repeatedly.
     fn close(&mut self, closure: &mut Closure) -> Result<(), ModelError> {
         loop {
-            let ready: Vec<Digest> = closure.wanted.keys().filter(|d| closure.manifest_blobs.contains_key(*d) || self.small.contains_key(*d)).cloned().collect();
+            let ready: Vec<Digest> = closure
+                .wanted
+                .keys()
+                .filter(|d| closure.manifest_blobs.contains_key(*d) || self.small.contains_key(*d))
+                .cloned()
+                .collect();
             if ready.is_empty() {
                 return Ok(());
             }
@@ -118,12 +135,18 @@ impl Metadata {
                 let (described, artifact, repo) = closure.wanted.remove(&d).expect("listed above");
                 let bytes = closure.manifest_blobs.remove(&d).or_else(|| self.small.remove(&d)).expect("listed above");
                 if bytes.len() > MAX_MANIFEST_BYTES {
-                    return Err(crate::oci::manifest::ManifestError::TooLarge { digest: d.to_string(), size: bytes.len() }.into());
+                    return Err(crate::oci::manifest::ManifestError::TooLarge {
+                        digest: d.to_string(),
+                        size: bytes.len(),
+                    }
+                    .into());
                 }
                 let m = self.contents.add_manifest(&repo, d.clone(), bytes, described.as_deref(), artifact)?;
                 for child in m.parsed.manifests.clone() {
                     if !self.contents.manifests.contains_key(&child.digest) && media::is_manifest(&child.media_type) {
-                        closure.wanted.insert(child.digest.clone(), (Some(child.media_type.clone()), artifact, repo.clone()));
+                        closure
+                            .wanted
+                            .insert(child.digest.clone(), (Some(child.media_type.clone()), artifact, repo.clone()));
                     }
                 }
             }
@@ -142,14 +165,19 @@ impl Metadata {
         }
         for e in &self.contents.entries {
             if closure.wanted.contains_key(&e.descriptor.digest) {
-                return Err(ModelError::MissingManifest { parent: Digest::of(b"index.json"), child: e.descriptor.digest.clone() });
+                return Err(ModelError::MissingManifest {
+                    parent: Digest::of(b"index.json"),
+                    child: e.descriptor.digest.clone(),
+                });
             }
         }
         Ok(())
     }
 
     fn is_partial(&self, digest: &Digest) -> bool {
-        self.contents.entries.iter().any(|e| &e.descriptor.digest == digest && e.descriptor.annotations.contains_key(media::ANN_SEALIFT_PARTIAL))
+        self.contents.entries.iter().any(|e| {
+            &e.descriptor.digest == digest && e.descriptor.annotations.contains_key(media::ANN_SEALIFT_PARTIAL)
+        })
     }
 }
 
@@ -157,7 +185,7 @@ async fn collect_body(blob: AsyncBlob) -> Result<Bytes, BundleError> {
     let mut buf = BytesMut::with_capacity(blob.size as usize);
     let mut body = blob.body;
     while let Some(chunk) = body.next().await {
-        buf.extend_from_slice(&chunk.map_err(BundleError::from_body)?);
+        buf.extend_from_slice(&chunk.map_err(body_error)?);
     }
     Ok(buf.freeze())
 }
@@ -221,7 +249,7 @@ pub async fn read_tar_metadata(path: &Path) -> Result<(Metadata, TarRest), LoadE
         return Err(LoadError::NoLayoutFile);
     }
     if !index_seen {
-        return Err(LoadError::Bundle(BundleError::BadLayout { reason: "no index.json".into() }));
+        return Err(LoadError::Bundle(BundleError::BadLayout { name: "index.json".into(), reason: "missing".into() }));
     }
     meta.missing_manifests(&closure)?;
     Ok((meta, TarRest { reader, pending }))
@@ -231,7 +259,7 @@ pub async fn read_tar_metadata(path: &Path) -> Result<(Metadata, TarRest), LoadE
 pub fn read_dir_metadata(dir: &LayoutDir) -> Result<Metadata, LoadError> {
     let mut meta = Metadata::default();
     let mut closure = Closure::default();
-    let mut entries = Contents::parse_index(&dir.index_json()?)?;
+    let mut entries = Contents::parse_index(&dir.index_bytes())?;
     cosign_layout_entries(dir, &mut entries)?;
     meta.seed(&mut closure, entries);
     loop {
@@ -249,7 +277,8 @@ pub fn read_dir_metadata(dir: &LayoutDir) -> Result<Metadata, LoadError> {
         }
     }
     meta.missing_manifests(&closure)?;
-    let metadata_blobs: Vec<(Digest, u64)> = meta.contents.blobs.iter().filter(|(_, b)| b.metadata).map(|(d, b)| (d.clone(), b.size)).collect();
+    let metadata_blobs: Vec<(Digest, u64)> =
+        meta.contents.blobs.iter().filter(|(_, b)| b.metadata).map(|(d, b)| (d.clone(), b.size)).collect();
     let mut total = 0;
     for (d, size) in metadata_blobs {
         total += size;
@@ -280,18 +309,26 @@ fn cosign_layout_entries(dir: &LayoutDir, entries: &mut Vec<Entry>) -> Result<()
             e.tag = Some(format!("{}.{suffix}", image.tag_prefix()));
         }
     }
-    for (digest, size) in dir.list_blobs()? {
-        if size > MAX_MANIFEST_BYTES as u64 || listed.contains(&digest) {
+    for digest in dir.list_blobs()? {
+        if listed.contains(&digest) {
             continue;
         }
-        let bytes = dir.read_blob(&digest, size)?;
+        // Only small blobs can be manifests; bigger ones are layers.
+        let Ok(bytes) = dir.read_blob(&digest, MAX_MANIFEST_BYTES as u64) else { continue };
+        let size = bytes.len() as u64;
         let Ok((m, mt)) = Manifest::parse(&bytes, None) else { continue };
         if m.subject.as_ref().map(|s| &s.digest) != Some(&image) {
             continue;
         }
         let mut d = Descriptor::new(mt, digest, size);
         d.artifact_type = m.artifact_type.clone().or_else(|| m.config.as_ref().map(|c| c.media_type.clone()));
-        entries.push(Entry { descriptor: d, role: Role::Referrer, repository: String::new(), tag: None, subject: Some(image.clone()) });
+        entries.push(Entry {
+            descriptor: d,
+            role: Role::Referrer,
+            repository: String::new(),
+            tag: None,
+            subject: Some(image.clone()),
+        });
     }
     Ok(())
 }
@@ -316,7 +353,7 @@ pub struct LoadReport {
 pub struct Loader<'r> {
     pub registry: &'r Registry,
     pub jobs: usize,
-    pub reporter: &'r dyn Reporter,
+    pub reporter: std::sync::Arc<dyn Reporter>,
 }
 
 /// (blob, repository) pairs the target already has.
@@ -325,7 +362,8 @@ pub type Present = BTreeSet<(Digest, String)>;
 impl Loader<'_> {
     /// HEAD-checks every blob of the plan at the target.
     pub async fn present_blobs(&self, plan: &Plan) -> Result<Present, LoadError> {
-        let pairs: Vec<(Digest, String)> = plan.blobs.iter().flat_map(|(d, repos)| repos.iter().map(move |r| (d.clone(), r.clone()))).collect();
+        let pairs: Vec<(Digest, String)> =
+            plan.blobs.iter().flat_map(|(d, repos)| repos.iter().map(move |r| (d.clone(), r.clone()))).collect();
         let found: Vec<Option<(Digest, String)>> = futures_util::stream::iter(pairs)
             .map(|(d, r)| async move { Ok::<_, LoadError>(self.registry.blob_exists(&r, &d).await?.map(|_| (d, r))) })
             .buffer_unordered(self.jobs.max(1))
@@ -335,7 +373,13 @@ impl Loader<'_> {
     }
 
     /// Phases 3 and 4.
-    pub async fn push(&self, meta: &Metadata, plan: &Plan, mut present: Present, layers: Layers<'_>) -> Result<LoadReport, LoadError> {
+    pub async fn push(
+        &self,
+        meta: &Metadata,
+        plan: &Plan,
+        mut present: Present,
+        layers: Layers<'_>,
+    ) -> Result<LoadReport, LoadError> {
         let mut report = LoadReport { present_blobs: present.len(), ..Default::default() };
         // Where each blob already is (for mounting into the other repositories).
         let mut holder: BTreeMap<Digest, String> = present.iter().map(|(d, r)| (d.clone(), r.clone())).collect();
@@ -345,12 +389,21 @@ impl Loader<'_> {
             .blobs
             .iter()
             .filter_map(|(d, repos)| meta.small.get(d).map(|b| (d, repos, b)))
-            .flat_map(|(d, repos, b)| repos.iter().filter(|r| !present.contains(&(d.clone(), (*r).clone()))).map(move |r| (d.clone(), r.clone(), b.clone())))
+            .flat_map(|(d, repos, b)| {
+                repos
+                    .iter()
+                    .filter(|r| !present.contains(&(d.clone(), (*r).clone())))
+                    .map(move |r| (d.clone(), r.clone(), b.clone()))
+            })
             .collect();
         let pushed: Vec<(Digest, String, u64)> = futures_util::stream::iter(small)
             .map(|(d, r, b)| async move {
                 let n = b.len() as u64;
-                self.registry.put_blob_bytes(&r, &d, b).await.map_err(|source| LoadError::Upload { digest: d.clone(), repository: r.clone(), source })?;
+                self.registry.put_blob_bytes(&r, &d, b).await.map_err(|source| LoadError::Upload {
+                    digest: d.clone(),
+                    repository: r.clone(),
+                    source,
+                })?;
                 Ok::<_, LoadError>((d, r, n))
             })
             .buffer_unordered(self.jobs.max(1))
@@ -434,21 +487,32 @@ impl Loader<'_> {
                 Some(b) => b,
                 None => match reader.next().await? {
                     Some(AsyncEntry::Blob(b)) => b,
-                    Some(_) => return Err(BundleError::BadLayout { reason: "layout file after the blobs".into() }.into()),
+                    Some(_) => {
+                        return Err(BundleError::BadLayout {
+                            name: "bundle".into(),
+                            reason: "layout file after the blobs".into(),
+                        }
+                        .into())
+                    }
                     None => return Ok(()),
                 },
             };
             let Some(repos) = plan.blobs.get(&blob.digest) else {
-                if meta.contents.blobs.contains_key(&blob.digest) || meta.small.contains_key(&blob.digest) || meta.contents.manifests.contains_key(&blob.digest) {
+                if meta.contents.blobs.contains_key(&blob.digest)
+                    || meta.small.contains_key(&blob.digest)
+                    || meta.contents.manifests.contains_key(&blob.digest)
+                {
                     continue; // belongs to an entry not selected for this load; dropping skips it
                 }
                 return Err(LoadError::Unlisted { digest: blob.digest });
             };
-            let target = repos.iter().find(|r| !present.contains(&(blob.digest.clone(), (*r).clone())) && !holder.contains_key(&blob.digest));
+            let target = repos.iter().find(|r| {
+                !present.contains(&(blob.digest.clone(), (*r).clone())) && !holder.contains_key(&blob.digest)
+            });
             let Some(repo) = target.cloned() else { continue };
             let (digest, size) = (blob.digest.clone(), blob.size);
             self.reporter.blob_started(&digest, size);
-            let reporter = self.reporter;
+            let reporter = self.reporter.clone();
             let body = blob.body.inspect_ok(move |c| reporter.bytes(c.len() as u64));
             if let Err(source) = self.registry.put_blob_stream(&repo, &digest, size, body).await {
                 // A body that failed its digest check makes the upload fail too: report
@@ -476,15 +540,22 @@ impl Loader<'_> {
             .blobs
             .iter()
             .filter(|(d, _)| !holder.contains_key(*d))
-            .filter_map(|(d, repos)| repos.iter().find(|r| !present.contains(&((*d).clone(), (*r).clone()))).map(|r| (d.clone(), r.clone())))
+            .filter_map(|(d, repos)| {
+                repos.iter().find(|r| !present.contains(&((*d).clone(), (*r).clone()))).map(|r| (d.clone(), r.clone()))
+            })
             .collect();
         let done: Vec<(Digest, String, u64)> = futures_util::stream::iter(todo)
             .map(|(d, r)| async move {
-                let (stream, size) = dir.blob_stream(&d).map_err(|_| LoadError::MissingBlob { digest: d.clone() })?;
+                let (reader, size) = dir.open_blob(&d).map_err(|_| LoadError::MissingBlob { digest: d.clone() })?;
+                let stream = read_stream(reader);
                 self.reporter.blob_started(&d, size);
-                let reporter = self.reporter;
+                let reporter = self.reporter.clone();
                 let stream = stream.inspect_ok(move |c: &Bytes| reporter.bytes(c.len() as u64));
-                self.registry.put_blob_stream(&r, &d, size, stream).await.map_err(|source| LoadError::Upload { digest: d.clone(), repository: r.clone(), source })?;
+                self.registry.put_blob_stream(&r, &d, size, stream).await.map_err(|source| LoadError::Upload {
+                    digest: d.clone(),
+                    repository: r.clone(),
+                    source,
+                })?;
                 Ok::<_, LoadError>((d, r, size))
             })
             .buffer_unordered(self.jobs.max(1))
@@ -498,6 +569,32 @@ impl Loader<'_> {
         }
         Ok(())
     }
+}
+
+/// Streams a blocking reader (a verified layout blob) as 256 KiB chunks, read on a
+/// blocking thread; a read error (including a digest mismatch) is the last item.
+fn read_stream(
+    mut reader: impl std::io::Read + Send + 'static,
+) -> impl futures_util::Stream<Item = std::io::Result<Bytes>> + Send + 'static {
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(4);
+    tokio::task::spawn_blocking(move || loop {
+        let mut buf = vec![0u8; 256 * 1024];
+        match reader.read(&mut buf) {
+            Ok(0) => return,
+            Ok(n) => {
+                buf.truncate(n);
+                if tx.blocking_send(Ok(Bytes::from(buf))).is_err() {
+                    return;
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                let _ = tx.blocking_send(Err(e));
+                return;
+            }
+        }
+    });
+    futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) })
 }
 
 /// Builds the plan for the entries `selected` and returns it with the destination.

@@ -134,9 +134,9 @@ impl Entry {
             None => None,
         };
         let mut descriptor = d.clone();
-        descriptor
-            .annotations
-            .retain(|k, _| !k.starts_with("dev.sealift.") && k != ANN_COSIGN_KIND && k != ANN_REF_NAME);
+        descriptor.annotations.retain(|k, _| {
+            k == ANN_SEALIFT_PARTIAL || !(k.starts_with("dev.sealift.") || k == ANN_COSIGN_KIND || k == ANN_REF_NAME)
+        });
         Ok(Entry { descriptor, role, repository, tag, subject })
     }
 }

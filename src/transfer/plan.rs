@@ -91,7 +91,10 @@ impl Plan {
             // An attachment goes where its subject went; one whose subject is not pushed
             // (the partial index of a --platform save) stays in the bundle only.
             if e.role.is_attachment() {
-                let subject_pushed = e.subject.as_ref().is_some_and(|s| plan.manifests.iter().any(|m| &m.digest == s && m.repository == repo));
+                let subject_pushed = e
+                    .subject
+                    .as_ref()
+                    .is_some_and(|s| plan.manifests.iter().any(|m| &m.digest == s && m.repository == repo));
                 if !subject_pushed {
                     continue;
                 }
@@ -102,7 +105,9 @@ impl Plan {
                 for child in &m.parsed.manifests {
                     // A partial index (--platform) is carried for its signatures only.
                     if !contents.manifests.contains_key(&child.digest) && e.role != Role::Image {
-                        return Err(ModelError::MissingManifest { parent: d.clone(), child: child.digest.clone() }.into());
+                        return Err(
+                            ModelError::MissingManifest { parent: d.clone(), child: child.digest.clone() }.into()
+                        );
                     }
                 }
                 for b in m.parsed.blobs() {
@@ -110,17 +115,29 @@ impl Plan {
                 }
             }
             let partial = e.descriptor.annotations.contains_key(crate::oci::media::ANN_SEALIFT_PARTIAL)
-                || under.iter().any(|d| contents.manifests[d].parsed.manifests.iter().any(|c| !contents.manifests.contains_key(&c.digest)));
+                || under.iter().any(|d| {
+                    contents.manifests[d].parsed.manifests.iter().any(|c| !contents.manifests.contains_key(&c.digest))
+                });
             for d in under {
                 let top = d == e.descriptor.digest;
                 if top && partial {
                     // The index cannot exist at the target without all its children.
                     continue;
                 }
-                let tag = if top { e.tag.clone().or_else(|| dest.default_tag.clone().filter(|_| e.role == Role::Image)) } else { None };
+                let tag = if top {
+                    e.tag.clone().or_else(|| dest.default_tag.clone().filter(|_| e.role == Role::Image))
+                } else {
+                    None
+                };
                 let referrer_of = if top && e.role == Role::Referrer { e.subject.clone() } else { None };
                 if seen.insert((repo.clone(), d.clone(), tag.clone())) {
-                    plan.manifests.push(ManifestPush { repository: repo.clone(), digest: d, tag, referrer_of, entry: i });
+                    plan.manifests.push(ManifestPush {
+                        repository: repo.clone(),
+                        digest: d,
+                        tag,
+                        referrer_of,
+                        entry: i,
+                    });
                 }
             }
         }

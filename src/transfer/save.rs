@@ -17,6 +17,9 @@ use crate::oci::{Descriptor, Digest, Reference};
 use crate::progress::Reporter;
 use crate::registry::{Registry, RegistryError, RegistryOptions};
 
+/// The `oci-layout` file, as go-containerregistry writes it.
+pub const OCI_LAYOUT: &[u8] = b"{\n    \"imageLayoutVersion\": \"1.0.0\"\n}";
+
 /// A metadata blob (config, signature payload, attestation, SBOM) larger than this is
 /// refused: they are held in memory while the bundle is written.
 pub const MAX_METADATA_BLOB: usize = 64 * 1024 * 1024;
@@ -41,10 +44,11 @@ pub enum SaveError {
 impl Source for Registry {
     type Error = RegistryError;
     async fn manifest(&self, repo: &str, reference: &str) -> Result<Option<Fetched>, RegistryError> {
-        Ok(self
-            .get_manifest(repo, reference)
-            .await?
-            .map(|m| Fetched { bytes: m.bytes, media_type: m.media_type, digest: m.digest }))
+        Ok(self.get_manifest(repo, reference).await?.map(|m| Fetched {
+            bytes: m.bytes,
+            media_type: m.media_type,
+            digest: m.digest,
+        }))
     }
     async fn referrers(&self, repo: &str, digest: &Digest) -> Result<Vec<Descriptor>, RegistryError> {
         Registry::referrers(self, repo, digest).await
@@ -147,7 +151,7 @@ pub async fn write(
 ) -> Result<SaveSummary, SaveError> {
     let metadata = fetch_metadata(registries, contents, options.jobs).await?;
     let mut writer = AsyncBundleWriter::create(output, options.compression).await?;
-    writer.add_file("oci-layout", Bytes::from_static(crate::layout::OCI_LAYOUT)).await?;
+    writer.add_file("oci-layout", Bytes::from_static(OCI_LAYOUT)).await?;
     writer.add_file("index.json", Bytes::from(contents.index_json())).await?;
 
     // Metadata group: manifests and small blobs together, sorted by digest.
@@ -156,7 +160,7 @@ pub async fn write(
         small.insert(d, &m.bytes);
     }
     for (digest, bytes) in &small {
-        writer.add_blob_bytes((*digest).clone(), (*bytes).clone()).await?;
+        writer.add_blob_bytes(digest, (*bytes).clone()).await?;
     }
     // Layer group, sorted by digest, streamed.
     let mut layer_bytes = 0;
@@ -167,7 +171,7 @@ pub async fn write(
         let stream = registry.get_blob(repo, digest).await?;
         let rep = reporter.clone();
         let stream = stream.inspect_ok(move |chunk| rep.bytes(chunk.len() as u64));
-        writer.add_blob_stream(digest.clone(), info.size, stream).await?;
+        writer.add_blob_stream(digest, info.size, stream).await?;
         reporter.blob_finished(digest);
         layer_bytes += info.size;
     }

@@ -39,7 +39,8 @@ pub async fn run(args: LoadArgs, ui: &Ui) -> anyhow::Result<u8> {
     };
     let selected: BTreeSet<usize> = (0..meta.contents.entries.len()).collect();
     let plan = load::plan(&meta, &dest, &selected)?;
-    let loader = Loader { registry: &registry, jobs: args.registry.jobs as usize, reporter: ui };
+    let loader =
+        Loader { registry: &registry, jobs: args.registry.jobs as usize, reporter: std::sync::Arc::new(ui.clone()) };
     let present = loader.present_blobs(&plan).await?;
 
     if args.dry_run {
@@ -57,7 +58,12 @@ pub async fn run(args: LoadArgs, ui: &Ui) -> anyhow::Result<u8> {
             .filter(|(d, r)| !present.contains(&((*d).clone(), (*r).clone())))
             .map(|(d, _)| meta.contents.blobs.get(d).map_or(0, |b| b.size))
             .sum();
-        println!("blobs: {} to push ({}), {} already present; nothing pushed (dry run)", pairs - present.len(), human(missing_bytes), present.len());
+        println!(
+            "blobs: {} to push ({}), {} already present; nothing pushed (dry run)",
+            pairs - present.len(),
+            human(missing_bytes),
+            present.len()
+        );
         return Ok(exit::OK);
     }
 

@@ -51,4 +51,3 @@ pub async fn run(args: SaveArgs, ui: &Ui) -> anyhow::Result<u8> {
     ));
     Ok(exit::OK)
 }
-
