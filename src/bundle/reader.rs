@@ -243,6 +243,13 @@ impl<'a> Entries<'a> {
             let mut entry = match self.inner.next() {
                 None => {
                     self.check_end()?;
+                    // An archive without these is not an OCI layout, whatever else it holds.
+                    for required in [super::names::OCI_LAYOUT, super::names::INDEX_JSON] {
+                        if !self.seen.contains(required) {
+                            let reason = "missing from the bundle".to_owned();
+                            return Err(BundleError::BadLayout { name: required.to_owned(), reason });
+                        }
+                    }
                     return Ok(None);
                 }
                 Some(Err(e)) => return Err(classify_io(e, &self.source, &self.last)),

@@ -346,6 +346,11 @@ fn hostile_entries_are_refused_by_name() {
     // No end-of-archive marker: cut at an entry boundary.
     let e = expect_err(with(vec![raw(blob_name, b"abc")]), false);
     assert!(matches!(&e, BundleError::Truncated { after } if after == blob_name), "{e}");
+    // Not a layout at all.
+    let e = expect_err(vec![raw("oci-layout", OCI_LAYOUT_BYTES)], true);
+    assert!(matches!(&e, BundleError::BadLayout { name, .. } if name == "index.json"), "{e}");
+    let e = expect_err(vec![], true);
+    assert!(matches!(&e, BundleError::BadLayout { name, .. } if name == "oci-layout"), "{e}");
     // Garbage after the end marker.
     let mut bytes = raw_tar(&good_prefix(), true);
     bytes.extend_from_slice(b"surprise");
@@ -645,7 +650,7 @@ fn throughput() {
         c.copy_from_slice(&x.to_le_bytes()[..c.len()]);
     }
     let d = Digest::of(&data);
-    for c in [Compression::None, Compression::Zstd] {
+    for c in ALL {
         let path = dir.path().join(format!("big-{c}"));
         let t = std::time::Instant::now();
         let mut w = BundleWriter::create(&path, c).unwrap();
