@@ -9,6 +9,7 @@
 //! - [`reader::BundleReader`] / [`reader_async::AsyncBundleReader`]: read and check.
 
 pub mod error;
+mod guard;
 pub mod names;
 pub mod reader;
 pub mod reader_async;

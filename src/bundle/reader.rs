@@ -20,6 +20,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use crate::oci::digest::ContentMismatch;
 use crate::oci::Digest;
 
+use super::guard::HeaderGuard;
 use super::names::{classify, EntryName};
 use super::verify::VerifyingReader;
 use super::writer::{Compression, COPY_BUF};
@@ -33,6 +34,7 @@ struct Source {
     reader: Box<dyn Read + Send>,
     /// A read returned 0: the stream ended.
     eof: bool,
+    guard: HeaderGuard,
 }
 
 /// What the tar parser reads from; records EOF so a missing end marker is detected.
@@ -45,6 +47,7 @@ impl Read for Tracker {
         if n == 0 && !buf.is_empty() {
             s.eof = true;
         }
+        s.guard.observe(&buf[..n])?;
         Ok(n)
     }
 }
@@ -84,7 +87,7 @@ impl BundleReader {
             // silently ignore everything after the first member.
             Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(buf)),
         };
-        let source = Arc::new(Mutex::new(Source { reader, eof: false }));
+        let source = Arc::new(Mutex::new(Source { reader, eof: false, guard: HeaderGuard::new() }));
         let archive = tar::Archive::new(Tracker(source.clone()));
         Ok(BundleReader { archive, source, compression })
     }
@@ -197,6 +200,10 @@ impl OpenBlob<'_> {
 
 /// Files an I/O error from the decompressed stream as truncation or corruption.
 fn classify_io(e: io::Error, source: &Arc<Mutex<Source>>, after: &str) -> BundleError {
+    let e = match BundleError::from_io(e) {
+        Ok(typed) => return typed,
+        Err(e) => e,
+    };
     let eof = source.lock().unwrap_or_else(PoisonError::into_inner).eof;
     if eof || e.kind() == io::ErrorKind::UnexpectedEof {
         BundleError::Truncated { after: after.to_owned() }
@@ -243,6 +250,13 @@ impl<'a> Entries<'a> {
             let mut entry = match self.inner.next() {
                 None => {
                     self.check_end()?;
+                    // An archive without these is not an OCI layout, whatever else it holds.
+                    for required in [super::names::OCI_LAYOUT, super::names::INDEX_JSON] {
+                        if !self.seen.contains(required) {
+                            let reason = "missing from the bundle".to_owned();
+                            return Err(BundleError::BadLayout { name: required.to_owned(), reason });
+                        }
+                    }
                     return Ok(None);
                 }
                 Some(Err(e)) => return Err(classify_io(e, &self.source, &self.last)),

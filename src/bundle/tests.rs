@@ -346,6 +346,11 @@ fn hostile_entries_are_refused_by_name() {
     // No end-of-archive marker: cut at an entry boundary.
     let e = expect_err(with(vec![raw(blob_name, b"abc")]), false);
     assert!(matches!(&e, BundleError::Truncated { after } if after == blob_name), "{e}");
+    // Not a layout at all.
+    let e = expect_err(vec![raw("oci-layout", OCI_LAYOUT_BYTES)], true);
+    assert!(matches!(&e, BundleError::BadLayout { name, .. } if name == "index.json"), "{e}");
+    let e = expect_err(vec![], true);
+    assert!(matches!(&e, BundleError::BadLayout { name, .. } if name == "oci-layout"), "{e}");
     // Garbage after the end marker.
     let mut bytes = raw_tar(&good_prefix(), true);
     bytes.extend_from_slice(b"surprise");
@@ -378,6 +383,48 @@ fn long_names_from_extensions_must_pass_the_allow_list() {
     b.append_data(&mut h, "index.json", &b"x"[..]).unwrap();
     let e = read_bytes(b.into_inner().unwrap()).unwrap_err();
     assert!(matches!(&e, BundleError::ForbiddenEntry { name, .. } if name == "../../etc/passwd"), "{e}");
+}
+
+#[test]
+fn oversized_extension_headers_are_refused_before_buffering() {
+    // A GNU long name of 2 MiB: the tar crate would buffer it whole; the guard refuses it.
+    let mut bytes = raw_tar(&good_prefix(), false);
+    let mut h = tar::Header::new_gnu();
+    h.as_old_mut().name[..13].copy_from_slice(b"././@LongLink");
+    h.set_entry_type(tar::EntryType::GNULongName);
+    h.set_size(2 << 20);
+    h.set_cksum();
+    bytes.extend_from_slice(h.as_bytes());
+    bytes.resize(bytes.len() + (2 << 20), b'a');
+    bytes.extend_from_slice(&[0u8; 1024]);
+    let e = read_bytes(bytes).unwrap_err();
+    assert!(matches!(&e, BundleError::TooLarge { size, .. } if *size == 2 << 20), "{e}");
+}
+
+#[test]
+fn pax_size_overrides_are_followed() {
+    // The blob's content is itself a GNU long-name header claiming 2 MiB, and its tar header
+    // says size 0 while a PAX record says 512 (the tar crate applies the PAX size). A guard
+    // that ignored the PAX size would take the content for a header and refuse this valid
+    // bundle.
+    let mut fake = tar::Header::new_gnu();
+    fake.as_old_mut().name[..13].copy_from_slice(b"././@LongLink");
+    fake.set_entry_type(tar::EntryType::GNULongName);
+    fake.set_size(2 << 20);
+    fake.set_cksum();
+    let content = fake.as_bytes().to_vec();
+    let d = Digest::of(&content);
+    let pax = Raw { name: "PaxHeaders/x", kind: tar::EntryType::XHeader, data: b"12 size=512\n".to_vec(), size: None };
+    let mut entries = good_prefix();
+    entries.push(pax);
+    entries.push(Raw {
+        name: leak(d.blob_path()),
+        kind: tar::EntryType::Regular,
+        data: content.clone(),
+        size: Some(0),
+    });
+    let got = read_bytes(raw_tar(&entries, true)).unwrap();
+    assert_eq!(got.last().unwrap(), &(d.blob_path(), content));
 }
 
 #[test]
@@ -645,7 +692,7 @@ fn throughput() {
         c.copy_from_slice(&x.to_le_bytes()[..c.len()]);
     }
     let d = Digest::of(&data);
-    for c in [Compression::None, Compression::Zstd] {
+    for c in ALL {
         let path = dir.path().join(format!("big-{c}"));
         let t = std::time::Instant::now();
         let mut w = BundleWriter::create(&path, c).unwrap();

@@ -38,6 +38,11 @@ impl LayoutDir {
         Ok(layout)
     }
 
+    /// Starts writing a layout directory (same as [`super::LayoutWriter::create`]).
+    pub fn create(dir: impl Into<PathBuf>) -> Result<super::LayoutWriter, BundleError> {
+        super::LayoutWriter::create(dir)
+    }
+
     pub fn root(&self) -> &Path {
         &self.root
     }

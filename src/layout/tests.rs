@@ -8,7 +8,7 @@ use super::*;
 
 fn written() -> (tempfile::TempDir, Vec<(Digest, Vec<u8>)>) {
     let dir = tempfile::tempdir().unwrap();
-    let mut w = LayoutWriter::create(dir.path().join("l")).unwrap();
+    let mut w = LayoutDir::create(dir.path().join("l")).unwrap();
     w.add_file(OCI_LAYOUT, OCI_LAYOUT_BYTES).unwrap();
     w.add_file(INDEX_JSON, br#"{"schemaVersion":2,"manifests":[]}"#).unwrap();
     let blobs: Vec<_> =
