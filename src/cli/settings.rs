@@ -116,6 +116,22 @@ pub fn read_password_stdin() -> Result<String, SettingsError> {
     Ok(s)
 }
 
+/// Registry access settings from the command line (reads the password from stdin once).
+pub fn registry_options(a: &super::args::RegistryArgs) -> Result<crate::registry::RegistryOptions, SettingsError> {
+    let credentials = match &a.username {
+        Some(u) => Some(crate::registry::Credentials { username: u.clone(), password: read_password_stdin()? }),
+        None => None,
+    };
+    Ok(crate::registry::RegistryOptions {
+        plain_http: a.plain_http,
+        ca_certs: a.ca_certs.clone(),
+        credentials,
+        use_docker_config: true,
+        max_retries: a.retries,
+        ..Default::default()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,20 +155,4 @@ mod tests {
         std::fs::write(&p, "images = [\"a.b/c:1\"]\nplatforms = [\"linux/amd64\"]\n").unwrap();
         assert_eq!(Spec::load(&p).unwrap().images, vec!["a.b/c:1"]);
     }
-}
-
-/// Registry access settings from the command line (reads the password from stdin once).
-pub fn registry_options(a: &super::args::RegistryArgs) -> Result<crate::registry::RegistryOptions, SettingsError> {
-    let credentials = match &a.username {
-        Some(u) => Some(crate::registry::Credentials { username: u.clone(), password: read_password_stdin()? }),
-        None => None,
-    };
-    Ok(crate::registry::RegistryOptions {
-        plain_http: a.plain_http,
-        ca_certs: a.ca_certs.clone(),
-        credentials,
-        use_docker_config: true,
-        max_retries: a.retries,
-        ..Default::default()
-    })
 }

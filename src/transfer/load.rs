@@ -65,7 +65,7 @@ pub enum LoadError {
         digest: Digest,
         repository: String,
         #[source]
-        source: RegistryError,
+        source: Box<RegistryError>,
     },
 }
 
@@ -259,7 +259,7 @@ pub async fn read_tar_metadata(path: &Path) -> Result<(Metadata, TarRest), LoadE
 pub fn read_dir_metadata(dir: &LayoutDir) -> Result<Metadata, LoadError> {
     let mut meta = Metadata::default();
     let mut closure = Closure::default();
-    let mut entries = Contents::parse_index(&dir.index_bytes())?;
+    let mut entries = Contents::parse_index(dir.index_bytes())?;
     cosign_layout_entries(dir, &mut entries)?;
     meta.seed(&mut closure, entries);
     loop {
@@ -402,7 +402,7 @@ impl Loader<'_> {
                 self.registry.put_blob_bytes(&r, &d, b).await.map_err(|source| LoadError::Upload {
                     digest: d.clone(),
                     repository: r.clone(),
-                    source,
+                    source: Box::new(source),
                 })?;
                 Ok::<_, LoadError>((d, r, n))
             })
@@ -434,7 +434,9 @@ impl Loader<'_> {
                     return Err(LoadError::Upload {
                         digest: d.clone(),
                         repository: r.clone(),
-                        source: RegistryError::NotFound { what: format!("blob {d} could not be mounted from {from}") },
+                        source: Box::new(RegistryError::NotFound {
+                            what: format!("blob {d} could not be mounted from {from}"),
+                        }),
                     });
                 }
             }
@@ -518,7 +520,7 @@ impl Loader<'_> {
                 // A body that failed its digest check makes the upload fail too: report
                 // the bundle's fault, which the reader returns next.
                 reader.next().await?;
-                return Err(LoadError::Upload { digest, repository: repo, source });
+                return Err(LoadError::Upload { digest, repository: repo, source: Box::new(source) });
             }
             self.reporter.blob_finished(&digest);
             report.uploaded_blobs += 1;
@@ -554,7 +556,7 @@ impl Loader<'_> {
                 self.registry.put_blob_stream(&r, &d, size, stream).await.map_err(|source| LoadError::Upload {
                     digest: d.clone(),
                     repository: r.clone(),
-                    source,
+                    source: Box::new(source),
                 })?;
                 Ok::<_, LoadError>((d, r, size))
             })

@@ -270,11 +270,7 @@ impl<'a> Walker<'a> {
         reference: &'b Reference,
         subject: &'b Digest,
         depth: usize,
-    ) -> std::pin::Pin<Box<dyn Future<Output = Result<(), WalkError<S::Error>>> + Send + 'b>>
-    where
-        S::Error: Send,
-        S: Sync,
-    {
+    ) -> BoxedWalk<'b, S::Error> {
         Box::pin(async move {
             let repo = reference.repository.as_str();
             let full_repo = reference.repository_name();
@@ -338,6 +334,9 @@ impl<'a> Walker<'a> {
         })
     }
 }
+
+/// The recursive attachment walk, boxed (async recursion).
+type BoxedWalk<'b, E> = std::pin::Pin<Box<dyn Future<Output = Result<(), WalkError<E>>> + Send + 'b>>;
 
 /// A tag-safe rendering of a platform (`linux-arm64-v8`).
 pub fn platform_tag(p: Option<&Platform>) -> String {
