@@ -29,6 +29,20 @@ pub enum Command {
     Load(LoadArgs),
     /// Show what a bundle holds.
     Inspect(InspectArgs),
+    /// Print the cosign simple-signing payload for an image, for an external signer.
+    Generate(crate::cli::commands::generate::GenerateArgs),
+    /// Create certificates: a root CA, an intermediate and a code-signing leaf.
+    #[command(subcommand)]
+    Certs(crate::cli::commands::certs::CertsCommand),
+    /// Sign an image and append the signature to its cosign `.sig` manifest.
+    Sign(crate::cli::commands::sign::SignArgs),
+    /// Attach an externally made signature.
+    #[command(subcommand)]
+    Attach(crate::cli::commands::attach::AttachCommand),
+    /// Verify image signatures, online or fully offline against a bundle.
+    Verify(crate::cli::commands::verify::VerifyArgs),
+    /// Offline verification audit of a bundle (or of what landed in a registry).
+    Audit(crate::cli::commands::audit::AuditArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -110,4 +124,55 @@ pub struct InspectArgs {
     pub source: PathBuf,
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
+}
+
+/// Trust inputs shared by `verify`, `load` and `audit`: a policy file, or the shorthand
+/// flags (which make a one-rule policy covering every repository), with cosign's names.
+#[derive(Debug, Clone, Default, Args)]
+pub struct TrustArgs {
+    /// Trust policy (TOML, see docs/policy.md). Exclusive with the shorthand flags below.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// Public key (PEM) whose signatures are trusted; repeatable.
+    #[arg(long = "key", value_name = "PUB")]
+    pub keys: Vec<PathBuf>,
+    /// Root CA certificates (PEM) for certificate signatures.
+    #[arg(long, value_name = "PEM")]
+    pub ca_roots: Option<PathBuf>,
+    /// Intermediate CA certificates (PEM), in addition to the signature's chain annotation.
+    #[arg(long, value_name = "PEM")]
+    pub ca_intermediates: Option<PathBuf>,
+    /// Sigstore trusted_root.json (Fulcio CAs and Rekor keys).
+    #[arg(long, value_name = "FILE")]
+    pub trusted_root: Option<PathBuf>,
+    /// Rekor public key: verifies Rekor bundles and makes integratedTime the trusted time.
+    #[arg(long, value_name = "PEM")]
+    pub rekor_key: Vec<PathBuf>,
+    /// Exact certificate identity (SAN: email, URI, ...).
+    #[arg(long)]
+    pub certificate_identity: Option<String>,
+    /// Certificate identity regular expression (unanchored, as cosign).
+    #[arg(long)]
+    pub certificate_identity_regexp: Option<String>,
+    /// Exact OIDC issuer (Fulcio extension).
+    #[arg(long)]
+    pub certificate_oidc_issuer: Option<String>,
+    /// OIDC issuer regular expression (unanchored).
+    #[arg(long)]
+    pub certificate_oidc_issuer_regexp: Option<String>,
+    /// Verify at this time (RFC 3339) instead of now, when no Rekor bundle gives the time.
+    #[arg(long, value_name = "RFC3339")]
+    pub at: Option<String>,
+    /// Signatures needed per image.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub threshold: usize,
+    /// Accepted for cosign compatibility (sealift never contacts a transparency log).
+    #[arg(long)]
+    pub private_infrastructure: bool,
+    /// Accepted for cosign compatibility.
+    #[arg(long)]
+    pub insecure_ignore_tlog: bool,
+    /// Accepted for cosign compatibility (SCTs are not checked).
+    #[arg(long)]
+    pub insecure_ignore_sct: bool,
 }

@@ -1,9 +1,15 @@
 //! One file per subcommand. Each turns resolved settings into library calls and prints;
 //! [`run`] dispatches.
 
+pub mod attach;
+pub mod audit;
+pub mod certs;
+pub mod generate;
 pub mod inspect;
 pub mod load;
 pub mod save;
+pub mod sign;
+pub mod verify;
 
 use super::args::Command;
 use super::progress::Ui;
@@ -29,5 +35,11 @@ pub async fn run(command: Command, ui: &Ui) -> anyhow::Result<u8> {
         Command::Save(a) => save::run(a, ui).await,
         Command::Load(a) => load::run(a, ui).await,
         Command::Inspect(a) => inspect::run(a, ui).await,
+        Command::Generate(a) => generate::run(a, ui).await,
+        Command::Certs(a) => certs::run(a, ui).await,
+        Command::Sign(a) => sign::run(a, ui).await,
+        Command::Attach(a) => attach::run(a, ui).await,
+        Command::Verify(a) => verify::run(a, ui).await,
+        Command::Audit(a) => audit::run(a, ui).await,
     }
 }
