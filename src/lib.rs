@@ -4,6 +4,7 @@
 //! The binary is a thin layer over this library: [`cli::main`] parses arguments, runs
 //! a command and maps its error to an exit code ([`exit`]).
 
+pub mod assess;
 pub mod bundle;
 pub mod cli;
 pub mod cosign;
@@ -12,6 +13,7 @@ pub mod layout;
 pub mod oci;
 pub mod progress;
 pub mod registry;
+pub mod seal;
 pub mod transfer;
 pub mod trust;
 pub mod verify;
