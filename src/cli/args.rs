@@ -98,8 +98,37 @@ pub struct SaveArgs {
     /// Compression, overriding the file extension.
     #[arg(long, value_enum)]
     pub compression: Option<CompressionArg>,
+    /// Seal the bundle: sign a bundle index (every image, blob and attachment) with this key (PEM).
+    #[arg(long, value_name = "KEY")]
+    pub sign_key: Option<PathBuf>,
+    /// Certificate (PEM) of the seal key, stored with the seal.
+    #[arg(long, value_name = "CERT", requires = "sign_key")]
+    pub sign_certificate: Option<PathBuf>,
+    /// Certificate chain (PEM, intermediates then root) of the seal certificate.
+    #[arg(long, value_name = "CHAIN", requires = "sign_certificate")]
+    pub sign_certificate_chain: Option<PathBuf>,
+    /// Signature algorithm of the seal (default: per key type, cosign-compatible).
+    #[arg(long, value_name = "ALG", requires = "sign_key")]
+    pub sign_algorithm: Option<String>,
     #[command(flatten)]
     pub registry: RegistryArgs,
+}
+
+/// Trust for bundle seals (`load`, `verify --bundle`, `audit`).
+#[derive(Debug, Clone, Default, Args)]
+pub struct SealTrustArgs {
+    /// Public key (PEM) that must have sealed the bundle; repeatable.
+    #[arg(long = "bundle-key", value_name = "PUB")]
+    pub bundle_keys: Vec<PathBuf>,
+    /// Root CA certificates (PEM) for a seal made with a certificate.
+    #[arg(long, value_name = "PEM")]
+    pub bundle_ca_roots: Option<PathBuf>,
+    /// Seal certificate identity (SAN) regular expression (unanchored).
+    #[arg(long, value_name = "REGEX")]
+    pub bundle_identity_regexp: Option<String>,
+    /// Seal certificate OIDC issuer regular expression (unanchored).
+    #[arg(long, value_name = "REGEX")]
+    pub bundle_oidc_issuer_regexp: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -113,6 +142,8 @@ pub struct LoadArgs {
     /// Show what would be pushed and what the target already has; push nothing.
     #[arg(long)]
     pub dry_run: bool,
+    #[command(flatten)]
+    pub seal: SealTrustArgs,
     #[command(flatten)]
     pub registry: RegistryArgs,
 }

@@ -21,6 +21,10 @@ pub enum SettingsError {
     Password(String),
     #[error("invalid --to {value:?}: {reason}")]
     Target { value: String, reason: &'static str },
+    #[error("{what} {path}: {reason}")]
+    File { what: &'static str, path: PathBuf, reason: String },
+    #[error("invalid {flag} {value:?}: {reason}")]
+    Flag { flag: &'static str, value: String, reason: String },
     #[error("cannot tell the compression of {path}: use .tar, .tar.zst or .tar.gz, or --compression")]
     Compression { path: PathBuf },
 }
@@ -104,6 +108,83 @@ impl Target {
             format!("{}/{path}", self.prefix)
         }
     }
+}
+
+/// Reads a file given on the command line (a usage error names the flag when unreadable).
+pub fn read_file(what: &'static str, path: &Path) -> Result<Vec<u8>, SettingsError> {
+    std::fs::read(path).map_err(|e| SettingsError::File { what, path: path.into(), reason: e.to_string() })
+}
+
+/// The seal signer from `save --sign-key ...`.
+pub fn seal_signer(a: &super::args::SaveArgs) -> Result<Option<crate::seal::SealSigner>, SettingsError> {
+    let Some(key_path) = &a.sign_key else { return Ok(None) };
+    let key = crate::verify::crypto::load_private_key(&read_file("--sign-key", key_path)?, None, "--sign-key")
+        .map_err(|e| SettingsError::File { what: "--sign-key", path: key_path.clone(), reason: e.to_string() })?;
+    let algorithm = match &a.sign_algorithm {
+        Some(s) => Some(s.parse().map_err(|e: crate::verify::crypto::UnknownAlgorithm| SettingsError::Flag {
+            flag: "--sign-algorithm",
+            value: s.clone(),
+            reason: e.to_string(),
+        })?),
+        None => None,
+    };
+    let text = |flag: &'static str, p: &Option<PathBuf>| -> Result<Option<String>, SettingsError> {
+        match p {
+            Some(p) => Ok(Some(String::from_utf8(read_file(flag, p)?).map_err(|_| SettingsError::File {
+                what: flag,
+                path: p.clone(),
+                reason: "not PEM text".into(),
+            })?)),
+            None => Ok(None),
+        }
+    };
+    Ok(Some(crate::seal::SealSigner {
+        key,
+        algorithm,
+        certificate_pem: text("--sign-certificate", &a.sign_certificate)?,
+        chain_pem: text("--sign-certificate-chain", &a.sign_certificate_chain)?,
+    }))
+}
+
+/// Seal trust from `--bundle-key` / `--bundle-ca-roots` and identity flags; None when none given.
+pub fn seal_trust(a: &super::args::SealTrustArgs) -> Result<Option<crate::seal::SealTrust>, SettingsError> {
+    use crate::verify::crypto;
+    let mut t = crate::seal::SealTrust::default();
+    for p in &a.bundle_keys {
+        let k = crypto::load_public_key(&read_file("--bundle-key", p)?, "--bundle-key")
+            .map_err(|e| SettingsError::File { what: "--bundle-key", path: p.clone(), reason: e.to_string() })?;
+        t.keys.push(k);
+    }
+    if let Some(p) = &a.bundle_ca_roots {
+        let certs = crypto::load_certificates(&read_file("--bundle-ca-roots", p)?, "--bundle-ca-roots")
+            .map_err(|e| SettingsError::File { what: "--bundle-ca-roots", path: p.clone(), reason: e.to_string() })?;
+        t.roots = certs.into_iter().map(Into::into).collect();
+    }
+    let re = |flag: &'static str, v: &Option<String>| -> Result<Option<crate::verify::StringMatch>, SettingsError> {
+        match v {
+            Some(v) => {
+                Ok(Some(crate::verify::StringMatch::Regex(regex::Regex::new(v).map_err(|e| SettingsError::Flag {
+                    flag,
+                    value: v.clone(),
+                    reason: e.to_string(),
+                })?)))
+            }
+            None => Ok(None),
+        }
+    };
+    t.identity = re("--bundle-identity-regexp", &a.bundle_identity_regexp)?;
+    t.issuer = re("--bundle-oidc-issuer-regexp", &a.bundle_oidc_issuer_regexp)?;
+    if t.is_empty() {
+        if t.identity.is_some() || t.issuer.is_some() {
+            return Err(SettingsError::Flag {
+                flag: "--bundle-identity-regexp",
+                value: String::new(),
+                reason: "needs --bundle-ca-roots".into(),
+            });
+        }
+        return Ok(None);
+    }
+    Ok(Some(t))
 }
 
 pub fn read_password_stdin() -> Result<String, SettingsError> {

@@ -4,10 +4,316 @@
 //! travels in the tar right after `index.json` (`sealift-index.json` and
 //! `sealift-index.json.sig`), so a reader checks it before any blob.
 
-use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
 
-use crate::verify::x509::CertSummary;
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
 
+use crate::oci::media::{ANN_CERTIFICATE, ANN_CHAIN, ANN_SIGNATURE};
+use crate::oci::Digest;
+use crate::transfer::model::Contents;
+use crate::verify::crypto::{self, PrivateKey, PublicKey, SignatureAlgorithm};
+use crate::verify::x509::{self, CertSummary, TrustAnchor};
+use crate::verify::StringMatch;
+
+/// Name of the bundle index entry in the tar.
+pub const SEAL_INDEX: &str = "sealift-index.json";
+/// Name of its signature entry.
+pub const SEAL_SIG: &str = "sealift-index.json.sig";
+/// Schema identifier of [`SealIndex`].
+pub const SEAL_SCHEMA: &str = "https://sealift.dev/schemas/bundle-index/v1";
+
+/// The signed bundle index. Field order is fixed; lists are sorted, so the bytes depend
+/// only on the bundle's content, the tool version and the creation time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SealIndex {
+    pub schema: String,
+    pub tool: String,
+    /// RFC 3339; `SOURCE_DATE_EPOCH` when set, for reproducible sealed bundles.
+    pub created: String,
+    /// Digest and size of the bundle's `index.json`, which names every manifest.
+    pub index: BlobRef,
+    pub images: Vec<SealImage>,
+    /// Every blob of the bundle (manifests, metadata, layers), sorted by digest.
+    pub blobs: Vec<BlobRef>,
+    pub attachments: Vec<SealAttachment>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BlobRef {
+    pub digest: Digest,
+    pub size: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SealImage {
+    pub reference: String,
+    pub digest: Digest,
+    pub role: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SealAttachment {
+    pub subject: Digest,
+    pub role: String,
+    pub digest: Digest,
+}
+
+impl SealIndex {
+    /// The index for a bundle whose `index.json` is `index_json`.
+    pub fn build(contents: &Contents, index_json: &[u8], created: String) -> SealIndex {
+        let mut blobs: BTreeSet<BlobRef> =
+            contents.blobs.iter().map(|(d, b)| BlobRef { digest: d.clone(), size: b.size }).collect();
+        for (d, m) in &contents.manifests {
+            blobs.insert(BlobRef { digest: d.clone(), size: m.bytes.len() as u64 });
+        }
+        let images = contents
+            .entries
+            .iter()
+            .filter(|e| !e.role.is_attachment())
+            .map(|e| SealImage {
+                reference: match &e.tag {
+                    Some(t) => format!("{}:{t}", e.repository),
+                    None => format!("{}@{}", e.repository, e.descriptor.digest),
+                },
+                digest: e.descriptor.digest.clone(),
+                role: e.role.as_str().to_owned(),
+            })
+            .collect();
+        let attachments = contents
+            .entries
+            .iter()
+            .filter(|e| e.role.is_attachment())
+            .filter_map(|e| {
+                Some(SealAttachment {
+                    subject: e.subject.clone()?,
+                    role: e.role.as_str().to_owned(),
+                    digest: e.descriptor.digest.clone(),
+                })
+            })
+            .collect();
+        SealIndex {
+            schema: SEAL_SCHEMA.to_owned(),
+            tool: format!("sealift {}", env!("CARGO_PKG_VERSION")),
+            created,
+            index: BlobRef { digest: Digest::of(index_json), size: index_json.len() as u64 },
+            images,
+            blobs: blobs.into_iter().collect(),
+            attachments,
+        }
+    }
+
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut v = serde_json::to_vec_pretty(self).expect("plain data");
+        v.push(b'\n');
+        v
+    }
+}
+
+/// The creation time: `SOURCE_DATE_EPOCH` when set (reproducible builds), else now.
+pub fn created_now() -> String {
+    let t = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|s| s.trim().parse::<i64>().ok())
+        .and_then(|s| chrono::DateTime::from_timestamp(s, 0))
+        .unwrap_or_else(chrono::Utc::now);
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// What signs a seal.
+pub struct SealSigner {
+    pub key: PrivateKey,
+    pub algorithm: Option<SignatureAlgorithm>,
+    /// Leaf certificate (PEM) and chain (PEM, intermediates then root), stored verbatim.
+    pub certificate_pem: Option<String>,
+    pub chain_pem: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SealError {
+    #[error("cannot sign the bundle index: {0}")]
+    Sign(#[from] crypto::KeyError),
+    #[error("the seal signing key has no default algorithm; give --sign-algorithm")]
+    NoAlgorithm,
+    #[error("the seal signing key does not match --sign-certificate")]
+    KeyCertificateMismatch,
+}
+
+/// Signs the index bytes; returns the `sealift-index.json.sig` document: the same
+/// annotations a cosign signature layer carries (signature, certificate, chain).
+pub fn sign(index_bytes: &[u8], signer: &SealSigner) -> Result<Vec<u8>, SealError> {
+    let alg = match signer.algorithm {
+        Some(a) => a,
+        None => crypto::default_algorithm(&signer.key).ok_or(SealError::NoAlgorithm)?,
+    };
+    if let Some(pem) = &signer.certificate_pem {
+        let certs = crypto::load_certificates(pem.as_bytes(), "--sign-certificate")?;
+        let cert_key = certs.first().and_then(|c| c.public_key().ok()).ok_or(SealError::KeyCertificateMismatch)?;
+        if !cert_key.public_eq(&signer.key.0) {
+            return Err(SealError::KeyCertificateMismatch);
+        }
+    }
+    let sig = crypto::sign(&signer.key, index_bytes, alg)?;
+    let mut doc = BTreeMap::new();
+    doc.insert(ANN_SIGNATURE, base64::engine::general_purpose::STANDARD.encode(sig));
+    if let Some(c) = &signer.certificate_pem {
+        doc.insert(ANN_CERTIFICATE, c.clone());
+        doc.insert(ANN_CHAIN, signer.chain_pem.clone().unwrap_or_default());
+    }
+    let mut v = serde_json::to_vec_pretty(&doc).expect("plain data");
+    v.push(b'\n');
+    Ok(v)
+}
+
+/// Trust for seals (`--bundle-key`, `--bundle-ca-roots`, identity constraints).
+#[derive(Default)]
+pub struct SealTrust {
+    pub keys: Vec<PublicKey>,
+    pub roots: Vec<TrustAnchor>,
+    pub identity: Option<StringMatch>,
+    pub issuer: Option<StringMatch>,
+}
+
+impl SealTrust {
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty() && self.roots.is_empty()
+    }
+}
+
+fn reject(reason: impl Into<String>) -> SealVerdict {
+    SealVerdict::Rejected { reason: reason.into() }
+}
+
+/// Checks a seal: its signature (key or certificate path at `now`), then that the index
+/// describes exactly this bundle's `index.json` and blob set (manifests and every blob
+/// they reference, with sizes). Layers are checked again as they stream.
+pub fn verify_seal(
+    seal: &BTreeMap<String, Vec<u8>>,
+    index_json: &[u8],
+    contents: &Contents,
+    trust: Option<&SealTrust>,
+    now: i64,
+) -> (SealVerdict, Option<SealIndex>) {
+    let Some(trust) = trust.filter(|t| !t.is_empty()) else {
+        return (if seal.contains_key(SEAL_INDEX) { SealVerdict::NotChecked } else { SealVerdict::Absent }, None);
+    };
+    let (Some(index_bytes), Some(sig_doc)) = (seal.get(SEAL_INDEX), seal.get(SEAL_SIG)) else {
+        return (
+            reject("the bundle is not sealed (no sealift-index.json and signature), but bundle trust was given"),
+            None,
+        );
+    };
+    let untrusted: BTreeMap<String, String> = match serde_json::from_slice(sig_doc) {
+        Ok(d) => d,
+        Err(e) => return (reject(format!("{SEAL_SIG} is not a JSON object of strings: {e}")), None),
+    };
+    let Some(sig) = untrusted.get(ANN_SIGNATURE).map(|s| crypto::decode_base64_signature(s)) else {
+        return (reject(format!("{SEAL_SIG} has no {ANN_SIGNATURE}")), None);
+    };
+    let sig = match sig {
+        Ok(s) => s,
+        Err(e) => return (reject(format!("seal signature: {e}")), None),
+    };
+    // 1. The signature, with a configured key or with a certificate chaining to a root.
+    let mut verdict = None;
+    for key in &trust.keys {
+        if let Ok(alg) = crypto::verify(key, index_bytes, &sig) {
+            verdict = Some(SealVerdict::Verified {
+                signer: format!("key sha256:{}", key.fingerprint()),
+                algorithm: alg.to_string(),
+                chain: Vec::new(),
+            });
+            break;
+        }
+    }
+    if verdict.is_none() && !trust.roots.is_empty() {
+        match verify_with_certificate(&untrusted, index_bytes, &sig, trust, now) {
+            Ok(v) => verdict = Some(v),
+            Err(reason) => return (reject(reason), None),
+        }
+    }
+    let Some(verdict) = verdict else {
+        return (reject("the seal's signature does not verify with any --bundle-key"), None);
+    };
+    // 2. The index must describe this very bundle.
+    let index: SealIndex = match serde_json::from_slice(index_bytes) {
+        Ok(i) => i,
+        Err(e) => return (reject(format!("{SEAL_INDEX} is malformed: {e}")), None),
+    };
+    if index.schema != SEAL_SCHEMA {
+        return (reject(format!("{SEAL_INDEX} has unknown schema {:?}", index.schema)), None);
+    }
+    let actual_index = BlobRef { digest: Digest::of(index_json), size: index_json.len() as u64 };
+    if index.index != actual_index {
+        return (
+            reject(format!(
+                "index.json is {} but the seal names {}: index.json was changed after sealing",
+                actual_index.digest, index.index.digest
+            )),
+            None,
+        );
+    }
+    let sealed: BTreeMap<&Digest, u64> = index.blobs.iter().map(|b| (&b.digest, b.size)).collect();
+    let mut expected: BTreeMap<&Digest, u64> = contents.blobs.iter().map(|(d, b)| (d, b.size)).collect();
+    for (d, m) in &contents.manifests {
+        expected.insert(d, m.bytes.len() as u64);
+    }
+    for (d, size) in &expected {
+        match sealed.get(d) {
+            None => return (reject(format!("blob {d} is in the bundle but not in the seal")), None),
+            Some(s) if s != size => {
+                return (reject(format!("blob {d} is {size} bytes in the bundle but {s} in the seal")), None)
+            }
+            _ => {}
+        }
+    }
+    if let Some(d) = sealed.keys().find(|d| !expected.contains_key(*d)) {
+        return (reject(format!("blob {d} is in the seal but missing from the bundle")), None);
+    }
+    (verdict, Some(index))
+}
+
+fn verify_with_certificate(
+    untrusted: &BTreeMap<String, String>,
+    payload: &[u8],
+    sig: &[u8],
+    trust: &SealTrust,
+    now: i64,
+) -> Result<SealVerdict, String> {
+    let pem = untrusted.get(ANN_CERTIFICATE).ok_or("the seal has no certificate and no --bundle-key verifies it")?;
+    let leaf = crypto::load_certificates(pem.as_bytes(), "seal certificate")
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .next()
+        .ok_or("the seal's certificate annotation holds no certificate")?;
+    let key = PublicKey(leaf.public_key().map_err(|e| format!("seal certificate key: {e}"))?);
+    let alg = crypto::verify(&key, payload, sig).map_err(|e| format!("seal signature: {e}"))?;
+    let chain = match untrusted.get(ANN_CHAIN).filter(|c| !c.trim().is_empty()) {
+        Some(c) => crypto::load_certificates(c.as_bytes(), "seal chain").map_err(|e| e.to_string())?,
+        None => Vec::new(),
+    };
+    let path =
+        x509::validate_path(&leaf, &chain, &[], &trust.roots, now).map_err(|e| format!("seal certificate: {e}"))?;
+    let id = x509::leaf_identity(&leaf).map_err(|e| format!("seal certificate: {e}"))?;
+    x509::check_leaf_eku(&id).map_err(|e| format!("seal certificate: {e}"))?;
+    let sans: Vec<String> = id.sans.iter().map(|s| s.value()).collect();
+    if let Some(m) = &trust.identity {
+        if !sans.iter().any(|s| m.matches(s)) {
+            return Err(format!("seal certificate identity {sans:?} does not match --bundle-identity-regexp"));
+        }
+    }
+    if let Some(m) = &trust.issuer {
+        if !id.issuer.as_deref().is_some_and(|i| m.matches(i)) {
+            return Err(format!("seal certificate issuer {:?} does not match --bundle-oidc-issuer-regexp", id.issuer));
+        }
+    }
+    Ok(SealVerdict::Verified { signer: sans.join(", "), algorithm: alg.to_string(), chain: path })
+}
 /// The seal's verdict, for `load`, `verify --bundle` and `audit`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SealVerdict {

@@ -98,6 +98,8 @@ pub struct Metadata {
     pub small: BTreeMap<Digest, Bytes>,
     /// Seal files (`sealift-index.json`, `.sig`), if present.
     pub seal: BTreeMap<String, Vec<u8>>,
+    /// The exact `index.json` bytes (the seal names their digest).
+    pub index_json: Bytes,
 }
 
 /// Manifest digests the metadata phase still waits for, with how they were described.
@@ -211,6 +213,7 @@ pub async fn read_tar_metadata(path: &Path) -> Result<(Metadata, TarRest), LoadE
             AsyncEntry::Index(bytes) => {
                 index_seen = true;
                 let entries = Contents::parse_index(&bytes)?;
+                meta.index_json = Bytes::from(bytes);
                 meta.seed(&mut closure, entries);
                 meta.close(&mut closure)?;
             }
@@ -260,6 +263,12 @@ pub fn read_dir_metadata(dir: &LayoutDir) -> Result<Metadata, LoadError> {
     let mut meta = Metadata::default();
     let mut closure = Closure::default();
     let mut entries = Contents::parse_index(dir.index_bytes())?;
+    meta.index_json = Bytes::copy_from_slice(dir.index_bytes());
+    for name in [crate::seal::SEAL_INDEX, crate::seal::SEAL_SIG] {
+        if let Some(bytes) = dir.read_seal(name)? {
+            meta.seal.insert(name.to_owned(), bytes);
+        }
+    }
     cosign_layout_entries(dir, &mut entries)?;
     meta.seed(&mut closure, entries);
     loop {
@@ -288,6 +297,9 @@ pub fn read_dir_metadata(dir: &LayoutDir) -> Result<Metadata, LoadError> {
         if dir.has_blob(&d) {
             meta.small.insert(d.clone(), Bytes::from(dir.read_blob(&d, size)?));
         }
+    }
+    if let Some(d) = meta.contents.blobs.keys().find(|d| !dir.has_blob(d)) {
+        return Err(LoadError::MissingBlob { digest: d.clone() });
     }
     Ok(meta)
 }
@@ -484,6 +496,7 @@ impl Loader<'_> {
         report: &mut LoadReport,
     ) -> Result<(), LoadError> {
         let TarRest { mut reader, mut pending } = rest;
+        let mut seen = BTreeSet::new();
         loop {
             let blob = match pending.take() {
                 Some(b) => b,
@@ -496,9 +509,19 @@ impl Loader<'_> {
                         }
                         .into())
                     }
-                    None => return Ok(()),
+                    None => {
+                        // Every blob the bundle's manifests reference must be in the bundle,
+                        // even one the target already has: a bundle lacking one is corrupt.
+                        let missing =
+                            meta.contents.blobs.keys().find(|d| !seen.contains(*d) && !meta.small.contains_key(*d));
+                        return match missing {
+                            Some(d) => Err(LoadError::MissingBlob { digest: d.clone() }),
+                            None => Ok(()),
+                        };
+                    }
                 },
             };
+            seen.insert(blob.digest.clone());
             let Some(repos) = plan.blobs.get(&blob.digest) else {
                 if meta.contents.blobs.contains_key(&blob.digest)
                     || meta.small.contains_key(&blob.digest)

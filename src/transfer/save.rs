@@ -39,6 +39,8 @@ pub enum SaveError {
     MetadataTooLarge { digest: Digest, size: u64 },
     #[error("metadata blobs total {total} bytes, over the {MAX_METADATA_TOTAL}-byte limit")]
     MetadataTotal { total: u64 },
+    #[error(transparent)]
+    Seal(#[from] crate::seal::SealError),
 }
 
 impl Source for Registry {
@@ -80,6 +82,8 @@ pub struct SaveOptions {
     pub platforms: Vec<PlatformFilter>,
     pub compression: Compression,
     pub jobs: usize,
+    /// Seal the bundle with a signed bundle index.
+    pub seal: Option<crate::seal::SealSigner>,
 }
 
 #[derive(Debug)]
@@ -152,7 +156,17 @@ pub async fn write(
     let metadata = fetch_metadata(registries, contents, options.jobs).await?;
     let mut writer = AsyncBundleWriter::create(output, options.compression).await?;
     writer.add_file("oci-layout", Bytes::from_static(OCI_LAYOUT)).await?;
-    writer.add_file("index.json", Bytes::from(contents.index_json())).await?;
+    let index_json = contents.index_json();
+    if let Some(signer) = &options.seal {
+        // Sign before writing anything else: a key problem leaves no file behind.
+        let seal = crate::seal::SealIndex::build(contents, &index_json, crate::seal::created_now()).to_bytes();
+        let sig = crate::seal::sign(&seal, signer)?;
+        writer.add_file("index.json", Bytes::from(index_json)).await?;
+        writer.add_file(crate::seal::SEAL_INDEX, Bytes::from(seal)).await?;
+        writer.add_file(crate::seal::SEAL_SIG, Bytes::from(sig)).await?;
+    } else {
+        writer.add_file("index.json", Bytes::from(index_json)).await?;
+    }
 
     // Metadata group: manifests and small blobs together, sorted by digest.
     let mut small: BTreeMap<&Digest, &Bytes> = metadata.iter().collect();

@@ -3,12 +3,14 @@
 use std::collections::BTreeSet;
 
 use crate::cli::args::LoadArgs;
+use crate::cli::commands::Failure;
 use crate::cli::progress::Ui;
 use crate::cli::settings;
 use crate::exit;
 use crate::layout::LayoutDir;
 use crate::oci::Reference;
 use crate::registry::Registry;
+use crate::seal::SealVerdict;
 use crate::transfer::inspect::human;
 use crate::transfer::load::{self, read_dir_metadata, read_tar_metadata, Layers, Loader};
 use crate::transfer::plan::Destination;
@@ -37,6 +39,24 @@ pub async fn run(args: LoadArgs, ui: &Ui) -> anyhow::Result<u8> {
             (m, Some(r))
         }
     };
+    // The seal first: nothing is pushed from a bundle whose seal does not hold.
+    let seal_trust = settings::seal_trust(&args.seal)?;
+    let now = chrono::Utc::now().timestamp();
+    let (seal, _) = crate::seal::verify_seal(&meta.seal, &meta.index_json, &meta.contents, seal_trust.as_ref(), now);
+    match &seal {
+        SealVerdict::Rejected { reason } => {
+            return Err(
+                Failure::new(exit::REJECTED, format!("bundle seal rejected: {reason}; nothing was pushed")).into()
+            );
+        }
+        SealVerdict::Verified { signer, algorithm, .. } => {
+            ui.status(&format!("seal verified: signed by {signer} ({algorithm})"))
+        }
+        SealVerdict::NotChecked => {
+            ui.warn("the bundle is sealed but no --bundle-key/--bundle-ca-roots was given: seal not checked")
+        }
+        SealVerdict::Absent => {}
+    }
     let selected: BTreeSet<usize> = (0..meta.contents.entries.len()).collect();
     let plan = load::plan(&meta, &dest, &selected)?;
     let loader =

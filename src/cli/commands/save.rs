@@ -18,6 +18,7 @@ pub async fn run(args: SaveArgs, ui: &Ui) -> anyhow::Result<u8> {
         Some(CompressionArg::Gzip) => Compression::Gzip,
         None => Compression::from_path(&args.output),
     };
+    let seal = settings::seal_signer(&args)?;
     let mut registries = Registries::new(settings::registry_options(&args.registry)?);
     let (contents, images) = save::walk(&mut registries, &refs, &platforms).await?;
     for img in &images {
@@ -36,14 +37,16 @@ pub async fn run(args: SaveArgs, ui: &Ui) -> anyhow::Result<u8> {
     }
     let layer_total: u64 = contents.blobs.values().filter(|b| !b.metadata).map(|b| b.size).sum();
     ui.start_bytes("save", layer_total);
-    let options = SaveOptions { platforms, compression, jobs: args.registry.jobs as usize };
+    let sealed = seal.is_some();
+    let options = SaveOptions { platforms, compression, jobs: args.registry.jobs as usize, seal };
     let reporter: Arc<dyn crate::progress::Reporter> = Arc::new(ui.clone());
     let summary = save::write(&mut registries, &contents, &args.output, &options, reporter).await;
     ui.clear();
     let summary = summary?;
     ui.status(&format!(
-        "wrote {}: {} image(s), {} manifests, {} blobs, {} unique",
+        "wrote {}{}: {} image(s), {} manifests, {} blobs, {} unique",
         args.output.display(),
+        if sealed { " (sealed)" } else { "" },
         images.len(),
         summary.manifests,
         summary.blobs,

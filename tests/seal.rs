@@ -1,0 +1,144 @@
+//! Sealed bundles: `save --sign-key` signs a bundle index; `load --bundle-key` refuses a
+//! bundle whose seal does not verify or does not describe it, before pushing anything.
+
+use std::path::Path;
+
+use crate::save_load::{ok, World};
+use crate::support::{sealift, skopeo, tempdir, TestRegistry};
+
+/// An EC P-256 key pair made by the openssl CLI: (private PEM path, public PEM path).
+pub fn openssl_keypair(dir: &Path, name: &str) -> (String, String) {
+    let key = dir.join(format!("{name}.key"));
+    let public = dir.join(format!("{name}.pub"));
+    let run = |args: &[&str]| {
+        let o = std::process::Command::new("openssl").args(args).output().expect("openssl installed");
+        assert!(o.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    };
+    run(&["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", key.to_str().unwrap()]);
+    run(&["pkey", "-in", key.to_str().unwrap(), "-pubout", "-out", public.to_str().unwrap()]);
+    (key.to_str().unwrap().to_owned(), public.to_str().unwrap().to_owned())
+}
+
+/// Rewrites an uncompressed bundle entry by entry; `edit` may change or drop an entry.
+pub fn rewrite_tar(path: &Path, mut edit: impl FnMut(&str, Vec<u8>) -> Option<Vec<u8>>, extra: Option<(&str, Vec<u8>)>) {
+    let mut entries = Vec::new();
+    {
+        let mut a = tar::Archive::new(std::fs::File::open(path).unwrap());
+        for e in a.entries().unwrap() {
+            let mut e = e.unwrap();
+            let name = e.path().unwrap().to_string_lossy().into_owned();
+            let mut bytes = Vec::new();
+            std::io::Read::read_to_end(&mut e, &mut bytes).unwrap();
+            if let Some(b) = edit(&name, bytes) {
+                entries.push((name, b));
+            }
+        }
+    }
+    if let Some((n, b)) = extra {
+        entries.push((n.to_owned(), b));
+    }
+    let mut b = tar::Builder::new(std::fs::File::create(path).unwrap());
+    for (name, bytes) in entries {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(bytes.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append_data(&mut h, &name, bytes.as_slice()).unwrap();
+    }
+    b.finish().unwrap();
+}
+
+fn assert_nothing_tagged(dst: &TestRegistry) {
+    for r in ["team/app:1.0", "other/tool:2.0", "team/multi:1.0"] {
+        let o = skopeo(&["inspect", "--raw", "--tls-verify=false", &format!("docker://{}/{r}", dst.addr)]);
+        assert!(!o.status.success(), "{r} must not exist at the target");
+    }
+}
+
+fn load(bundle: &Path, dst: &TestRegistry, key: &str) -> std::process::Output {
+    sealift(&["load", bundle.to_str().unwrap(), "--to", &dst.addr, "--bundle-key", key])
+}
+
+#[test]
+fn a_sealed_bundle_loads_and_every_tampering_is_refused() {
+    let w = World::new();
+    let dir = tempdir();
+    let (key, public) = openssl_keypair(dir.path(), "seal");
+    let (_, other_public) = openssl_keypair(dir.path(), "other");
+    let sealed = dir.path().join("sealed.tar");
+    let said = ok(&w.save(&sealed, &["--sign-key", &key]));
+    assert!(said.contains("sealed"), "{said}");
+    let names: Vec<String> = crate::save_load::tar_entries(&sealed).into_iter().map(|e| e.0).collect();
+    assert_eq!(&names[..4], ["oci-layout", "index.json", "sealift-index.json", "sealift-index.json.sig"]);
+
+    // Good: loads, and says the seal verified.
+    let dst = TestRegistry::start();
+    let said = ok(&load(&sealed, &dst, &public));
+    assert!(said.contains("seal verified"), "{said}");
+
+    let case = |name: &str, edit: &dyn Fn(&Path), key: &str, code: i32, reason: &str| {
+        let copy = dir.path().join(format!("{name}.tar"));
+        std::fs::copy(&sealed, &copy).unwrap();
+        edit(&copy);
+        let dst = TestRegistry::start();
+        let out = load(&copy, &dst, key);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{name}: {err}");
+        assert!(err.contains(reason), "{name}: expected {reason:?} in: {err}");
+        assert_nothing_tagged(&dst);
+    };
+    case("wrong-key", &|_| {}, &other_public, 1, "does not verify");
+    case(
+        "stripped",
+        &|p| rewrite_tar(p, |n, b| (!n.starts_with("sealift-index")).then_some(b), None),
+        &public,
+        1,
+        "not sealed",
+    );
+    case(
+        "index-edited",
+        &|p| {
+            rewrite_tar(
+                p,
+                |n, b| {
+                    if n == "index.json" {
+                        Some(String::from_utf8(b).unwrap().replace("\"1.0\"", "\"1.1\"").into_bytes())
+                    } else {
+                        Some(b)
+                    }
+                },
+                None,
+            )
+        },
+        &public,
+        1,
+        "index.json was changed after sealing",
+    );
+    let base = sealift::oci::Digest::of(&w.base);
+    case(
+        "blob-replaced",
+        &|p| {
+            rewrite_tar(
+                p,
+                |n, mut b| {
+                    if n == base.blob_path() {
+                        b[10] ^= 0xff;
+                    }
+                    Some(b)
+                },
+                None,
+            )
+        },
+        &public,
+        4,
+        &base.to_string(),
+    );
+    let extra = sealift::oci::Digest::of(b"smuggled");
+    case(
+        "extra-blob",
+        &|p| rewrite_tar(p, |_, b| Some(b), Some((&extra.blob_path(), b"smuggled".to_vec()))),
+        &public,
+        4,
+        &extra.to_string(),
+    );
+}
