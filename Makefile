@@ -17,6 +17,7 @@ deps:
 build: deps
 	$(CARGO) build --release --locked
 
+test: export SEALIFT_WITH_CHROMIUM=1
 test: deps
 	$(CARGO) test --locked --all-targets
 

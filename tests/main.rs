@@ -3,6 +3,7 @@
 
 mod support;
 
+mod access;
 mod registry;
 mod save_load;
 mod seal;
