@@ -69,7 +69,7 @@ for img in multi big; do
   t=$(secs skopeo copy -q --src-tls-verify=false "docker://$ref" "oci-archive:$work/$img.skopeo.tar:1")
   row "skopeo copy docker:// -> oci-archive: $img" "$t" "$(mibs "$sz" "$t")" "-"
   D1=$(start_registry); D2=$(start_registry)
-  t=$(secs "$SEALIFT" -q load "$work/$img.sealift.tar" --to "$D1/mirror")
+  t=$(secs "$SEALIFT" -q load --insecure-skip-verify "$work/$img.sealift.tar" --to "$D1/mirror")
   row "sealift load $img -> fresh registry" "$t" "$(mibs "$sz" "$t")" "$(rss_mib)MiB"
   t=$(secs skopeo copy -q --dest-tls-verify=false "oci-archive:$work/$img.skopeo.tar:1" "docker://$D2/bench/$img:1")
   row "skopeo copy oci-archive: -> fresh registry $img" "$t" "$(mibs "$sz" "$t")" "-"

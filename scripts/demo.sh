@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
 # The main job on a built-in demo, end to end, like the original proof of concept:
-# a source registry with a small signed image, certificates, an external RSA-PSS/SHA-512
-# signature made with `openssl dgst`, a sealed save, a verified load into a second
-# registry, verification at the target, and inspect.
+# certificates, the cosign payload, an external RSA-PSS/SHA-512 signature made with
+# `openssl dgst`, attach with certificate and chain, a sealed save, offline verification
+# of the bundle, a verified load into a second registry, verification at the target, and
+# an audit report (out/demo/audit.html).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/registry.sh
 SEALIFT=${SEALIFT:-target/release/sealift}
+out=out/demo
 work=$(mktemp -d "${TMPDIR:-/tmp}/sealift-demo.XXXXXX")
 trap 'cleanup_registries; rm -rf "$work"' EXIT
+mkdir -p "$out"
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+run() { printf '$ %s\n' "$*"; "$@"; }
 
-step "starting two throwaway registries"
+step "starting two throwaway registries (source and target)"
 SRC=$(start_registry); DST=$(start_registry)
 echo "source: $SRC   target: $DST"
 
@@ -25,16 +29,49 @@ skopeo copy -q --dest-tls-verify=false "oci:$work/oci:1.0" "docker://$SRC/demo/h
 IMG="$SRC/demo/hello:1.0"
 echo "pushed $IMG"
 
-step "sealift save"
-"$SEALIFT" save "$IMG" -o "$work/bundle.tar"
+step "certificates: root CA, intermediate, code-signing leaf (RSA-3072)"
+run "$SEALIFT" certs create --out "$work/pki" --key-type rsa-3072 --subject "demo signer" --san email:signer@demo.example
+TRUST=(--ca-roots "$work/pki/ca.crt" --certificate-identity signer@demo.example)
 
-step "sealift load into the second registry under the prefix 'mirror'"
-"$SEALIFT" load "$work/bundle.tar" --to "$DST/mirror"
+step "the payload to sign, exactly as cosign writes it"
+run "$SEALIFT" generate "$IMG" > "$work/payload.json"
+cat "$work/payload.json"; echo
 
-step "sealift inspect"
-"$SEALIFT" inspect "$work/bundle.tar"
+step "an external signer: openssl dgst, RSA-PSS with SHA-512 (cosign cannot verify this)"
+run openssl dgst -sha512 -sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:-1 \
+  -sign "$work/pki/leaf.key" -out "$work/payload.sig" "$work/payload.json"
+base64 "$work/payload.sig" > "$work/payload.sig.b64"
+
+step "attach the signature with its certificate and chain"
+run "$SEALIFT" attach signature "$IMG" --payload "$work/payload.json" --signature "$work/payload.sig.b64" \
+  --certificate "$work/pki/leaf.crt" --certificate-chain "$work/pki/certificate_chain.pem"
+
+step "verify at the source, trusting only the root CA"
+run "$SEALIFT" verify "$IMG" "${TRUST[@]}"
+
+step "sealed save: the bundle index is signed with a separate seal key"
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$work/seal.key" 2>/dev/null
+openssl pkey -in "$work/seal.key" -pubout -out "$work/seal.pub"
+run "$SEALIFT" save "$IMG" -o "$out/bundle.tar" --sign-key "$work/seal.key"
+
+step "inspect the bundle"
+run "$SEALIFT" inspect "$out/bundle.tar"
+
+step "verify offline against the bundle (no network)"
+run "$SEALIFT" verify "$IMG" --bundle "$out/bundle.tar" "${TRUST[@]}"
+
+step "load: check the seal and every signature first, then push under the prefix 'mirror'"
+run "$SEALIFT" load "$out/bundle.tar" --to "$DST/mirror" --bundle-key "$work/seal.pub" "${TRUST[@]}"
+
+step "verify at the target"
+run "$SEALIFT" verify "$DST/mirror/demo/hello:1.0" "${TRUST[@]}"
+
+step "audit report of the bundle"
+run "$SEALIFT" audit "$out/bundle.tar" "${TRUST[@]}" --bundle-key "$work/seal.pub"
+"$SEALIFT" audit "$out/bundle.tar" "${TRUST[@]}" --bundle-key "$work/seal.pub" --output html -o "$out/audit.html"
+echo "HTML report: $out/audit.html"
 
 step "digests at source and target"
 echo "source: $(skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker://$IMG")"
 echo "target: $(skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker://$DST/mirror/demo/hello:1.0")"
-echo; echo "demo finished"
+echo; echo "demo finished: bundle $out/bundle.tar, audit report $out/audit.html"

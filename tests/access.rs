@@ -17,7 +17,8 @@ fn basic_auth_from_stdin_and_docker_config_and_wrong_password() {
     let b = bundle.to_str().unwrap();
     let reference = format!("{}/team/app:1.0", src.addr);
 
-    let out = sealift_with(&["save", &reference, "-o", b, "--username", "alice", "--password-stdin"], b"s3cret-pw\n", &[]);
+    let out =
+        sealift_with(&["save", &reference, "-o", b, "--username", "alice", "--password-stdin"], b"s3cret-pw\n", &[]);
     ok(&out);
     assert!(bundle.exists());
 
@@ -33,16 +34,22 @@ fn basic_auth_from_stdin_and_docker_config_and_wrong_password() {
     // Docker config credentials (base64 user:password, as `docker login` writes).
     let cfg = tempdir();
     let auth = base64_encode(b"alice:s3cret-pw");
-    std::fs::write(cfg.path().join("config.json"), json!({"auths": {src.addr.clone(): {"auth": auth}}}).to_string()).unwrap();
+    std::fs::write(cfg.path().join("config.json"), json!({"auths": {src.addr.clone(): {"auth": auth}}}).to_string())
+        .unwrap();
     let out = sealift_with(&["save", &reference, "-o", b], b"", &[("DOCKER_CONFIG", cfg.path().to_str().unwrap())]);
     ok(&out);
 
     // And load into an authenticated target.
     let dst = TestRegistry::start_with_auth("bob", "pw2");
-    let out = sealift_with(&["load", b, "--to", &dst.addr, "--username", "bob", "--password-stdin"], b"pw2", &[]);
+    let out = sealift_with(
+        &["load", "--insecure-skip-verify", b, "--to", &dst.addr, "--username", "bob", "--password-stdin"],
+        b"pw2",
+        &[],
+    );
     ok(&out);
     let raw = Raw::new(&dst.addr).with_basic("bob", "pw2");
-    let r = raw.request("GET", &format!("/v2/team/app/manifests/{}", img.digest), &[("Accept", media::OCI_MANIFEST)], b"");
+    let r =
+        raw.request("GET", &format!("/v2/team/app/manifests/{}", img.digest), &[("Accept", media::OCI_MANIFEST)], b"");
     assert_eq!(r.status, 200);
     assert_eq!(r.body, img.manifest);
 }
@@ -63,12 +70,12 @@ fn tls_registry_with_ca_cert() {
 
     let (tls, ca) = TestRegistry::start_tls();
     let ca = ca.to_str().unwrap();
-    ok(&sealift(&["load", b, "--to", &tls.addr, "--ca-cert", ca]));
+    ok(&sealift(&["load", "--insecure-skip-verify", b, "--to", &tls.addr, "--ca-cert", ca]));
     // Back out of the TLS registry, then into a plain one: same digest.
     let again = dir.path().join("again.tar");
     ok(&sealift(&["save", &format!("{}/team/app:1.0", tls.addr), "-o", again.to_str().unwrap(), "--ca-cert", ca]));
     let dst = TestRegistry::start();
-    ok(&sealift(&["load", again.to_str().unwrap(), "--to", &dst.addr]));
+    ok(&sealift(&["load", "--insecure-skip-verify", again.to_str().unwrap(), "--to", &dst.addr]));
     assert_eq!(skopeo_inspect_raw(&format!("{}/team/app:1.0", dst.addr)), img.manifest);
 
     // Without the CA: a TLS error naming the registry, exit 3.
@@ -85,17 +92,20 @@ fn load_an_extracted_bundle_directory() {
     ok(&w.save(&bundle, &[]));
     let layout = dir.path().join("layout");
     std::fs::create_dir(&layout).unwrap();
-    let o = std::process::Command::new("tar").args(["-xf", bundle.to_str().unwrap(), "-C", layout.to_str().unwrap()]).output().unwrap();
+    let o = std::process::Command::new("tar")
+        .args(["-xf", bundle.to_str().unwrap(), "-C", layout.to_str().unwrap()])
+        .output()
+        .unwrap();
     assert!(o.status.success());
     let dst = TestRegistry::start();
-    ok(&sealift(&["load", layout.to_str().unwrap(), "--to", &format!("{}/m", dst.addr)]));
+    ok(&sealift(&["load", "--insecure-skip-verify", layout.to_str().unwrap(), "--to", &format!("{}/m", dst.addr)]));
     assert_eq!(skopeo_inspect_raw(&format!("{}/m/team/multi:1.0", dst.addr)), w.index.bytes);
     assert_eq!(skopeo_inspect_raw(&format!("{}/m/other/tool:2.0", dst.addr)), w.tool.bytes);
     // A layout missing a blob is refused before anything is tagged.
     let base = sealift::oci::Digest::of(&w.base);
     std::fs::remove_file(layout.join(base.blob_path())).unwrap();
     let dst = TestRegistry::start();
-    let out = sealift(&["load", layout.to_str().unwrap(), "--to", &dst.addr]);
+    let out = sealift(&["load", "--insecure-skip-verify", layout.to_str().unwrap(), "--to", &dst.addr]);
     assert_eq!(out.status.code(), Some(4), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).contains(&base.to_string()));
 }
@@ -110,7 +120,10 @@ fn load_a_cosign_save_layout() {
     ok(&sealift(&["save", &format!("{}/team/app:1.0", w.src.addr), "-o", bundle.to_str().unwrap()]));
     let layout = dir.path().join("cosign");
     std::fs::create_dir(&layout).unwrap();
-    let o = std::process::Command::new("tar").args(["-xf", bundle.to_str().unwrap(), "-C", layout.to_str().unwrap()]).output().unwrap();
+    let o = std::process::Command::new("tar")
+        .args(["-xf", bundle.to_str().unwrap(), "-C", layout.to_str().unwrap()])
+        .output()
+        .unwrap();
     assert!(o.status.success());
     // Rewrite index.json as cosign writes it: image + sigs, `kind` only.
     let sig = w.attachments.iter().find(|(r, _)| r == "team/app").unwrap().1.clone();
@@ -120,11 +133,17 @@ fn load_a_cosign_save_layout() {
     ]});
     std::fs::write(layout.join("index.json"), serde_json::to_vec_pretty(&index).unwrap()).unwrap();
     let dst = TestRegistry::start();
-    ok(&sealift(&["load", layout.to_str().unwrap(), "--to", &format!("{}/copied/app:v1", dst.addr)]));
+    ok(&sealift(&[
+        "load",
+        "--insecure-skip-verify",
+        layout.to_str().unwrap(),
+        "--to",
+        &format!("{}/copied/app:v1", dst.addr),
+    ]));
     assert_eq!(skopeo_inspect_raw(&format!("{}/copied/app:v1", dst.addr)), w.app.bytes);
     assert_eq!(skopeo_inspect_raw(&format!("{}/copied/app:{}.sig", dst.addr, w.app.digest.tag_prefix())), sig.bytes);
     // Without a repository in --to, the error says what to give.
-    let out = sealift(&["load", layout.to_str().unwrap(), "--to", &dst.addr]);
+    let out = sealift(&["load", "--insecure-skip-verify", layout.to_str().unwrap(), "--to", &dst.addr]);
     assert_ne!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--to"), "{}", String::from_utf8_lossy(&out.stderr));
 }

@@ -4,6 +4,7 @@
 mod support;
 
 mod access;
+mod gate;
 mod registry;
 mod save_load;
 mod seal;

@@ -251,7 +251,7 @@ fn save_then_load_keeps_every_digest_and_signature() {
     // Load under a prefix into a fresh registry.
     let dst = TestRegistry::start();
     let to = format!("{}/mirror", dst.addr);
-    let first = ok(&sealift(&["load", bundle.to_str().unwrap(), "--to", &to]));
+    let first = ok(&sealift(&["load", "--insecure-skip-verify", bundle.to_str().unwrap(), "--to", &to]));
     assert!(first.contains("uploaded"), "load reports what it uploaded: {first}");
     for (repo, tag, m) in [("team/multi", "1.0", &w.index), ("team/app", "1.0", &w.app), ("other/tool", "2.0", &w.tool)]
     {
@@ -287,7 +287,7 @@ fn save_then_load_keeps_every_digest_and_signature() {
     }
 
     // A second identical load uploads nothing.
-    let second = ok(&sealift(&["load", bundle.to_str().unwrap(), "--to", &to]));
+    let second = ok(&sealift(&["load", "--insecure-skip-verify", bundle.to_str().unwrap(), "--to", &to]));
     assert!(second.contains("uploaded 0 blobs"), "second load must upload no blob: {second}");
 }
 
@@ -329,7 +329,7 @@ fn compressed_bundles_round_trip() {
         let bundle = dir.path().join(name);
         ok(&w.save(&bundle, &[]));
         let dst = TestRegistry::start();
-        ok(&sealift(&["load", bundle.to_str().unwrap(), "--to", &dst.addr]));
+        ok(&sealift(&["load", "--insecure-skip-verify", bundle.to_str().unwrap(), "--to", &dst.addr]));
         assert_eq!(skopeo_inspect_raw(&format!("{}/other/tool:2.0", dst.addr)), w.tool.bytes);
         assert_eq!(skopeo_inspect_raw(&format!("{}/team/multi:1.0", dst.addr)), w.index.bytes);
     }
@@ -348,7 +348,7 @@ fn a_flipped_byte_in_a_layer_pushes_no_tag() {
     std::fs::write(&bundle, &bytes).unwrap();
 
     let dst = TestRegistry::start();
-    let out = sealift(&["load", bundle.to_str().unwrap(), "--to", &dst.addr]);
+    let out = sealift(&["load", "--insecure-skip-verify", bundle.to_str().unwrap(), "--to", &dst.addr]);
     assert_eq!(
         out.status.code(),
         Some(4),
@@ -380,7 +380,7 @@ fn platform_filter_pushes_the_chosen_platform_with_its_signatures() {
     let said = ok(&out);
     assert!(said.contains("partial") || said.contains("--platform"), "save says the index is partial: {said}");
     let dst = TestRegistry::start();
-    ok(&sealift(&["load", bundle.to_str().unwrap(), "--to", &dst.addr]));
+    ok(&sealift(&["load", "--insecure-skip-verify", bundle.to_str().unwrap(), "--to", &dst.addr]));
     assert_eq!(skopeo_inspect_raw(&format!("{}/team/multi:1.0-linux-arm64-v8", dst.addr)), w.arm64.bytes);
     assert!(skopeo_inspect_raw(&format!("{}/team/multi:{}.sig", dst.addr, w.arm64.digest.tag_prefix())).len() > 10);
     let o = skopeo(&["inspect", "--raw", "--tls-verify=false", &format!("docker://{}/team/multi:1.0", dst.addr)]);
@@ -401,7 +401,8 @@ fn dry_run_pushes_nothing() {
     let bundle = dir.path().join("bundle.tar");
     ok(&w.save(&bundle, &[]));
     let dst = TestRegistry::start();
-    let said = ok(&sealift(&["load", bundle.to_str().unwrap(), "--to", &dst.addr, "--dry-run"]));
+    let said =
+        ok(&sealift(&["load", "--insecure-skip-verify", bundle.to_str().unwrap(), "--to", &dst.addr, "--dry-run"]));
     assert!(said.contains("team/app:1.0"), "{said}");
     let o = skopeo(&["inspect", "--raw", "--tls-verify=false", &format!("docker://{}/team/app:1.0", dst.addr)]);
     assert!(!o.status.success());

@@ -142,6 +142,17 @@ pub struct LoadArgs {
     /// Show what would be pushed and what the target already has; push nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Push the images that pass verification and refuse the others (default: all or nothing).
+    #[arg(long)]
+    pub partial: bool,
+    /// Admit images that no policy rule covers (they are pushed unverified).
+    #[arg(long)]
+    pub allow_unsigned: bool,
+    /// Load without verifying any signature (no trust given). Says so loudly.
+    #[arg(long)]
+    pub insecure_skip_verify: bool,
+    #[command(flatten)]
+    pub trust: TrustArgs,
     #[command(flatten)]
     pub seal: SealTrustArgs,
     #[command(flatten)]

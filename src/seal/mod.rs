@@ -196,6 +196,7 @@ pub fn verify_seal(
     seal: &BTreeMap<String, Vec<u8>>,
     index_json: &[u8],
     contents: &Contents,
+    unlisted: &[Digest],
     trust: Option<&SealTrust>,
     now: i64,
 ) -> (SealVerdict, Option<SealIndex>) {
@@ -271,6 +272,9 @@ pub fn verify_seal(
             }
             _ => {}
         }
+    }
+    if let Some(d) = unlisted.first() {
+        return (reject(format!("blob {d} is in the bundle but not in the seal")), None);
     }
     if let Some(d) = sealed.keys().find(|d| !expected.contains_key(*d)) {
         return (reject(format!("blob {d} is in the seal but missing from the bundle")), None);

@@ -102,6 +102,13 @@ pub struct Metadata {
     pub index_json: Bytes,
 }
 
+impl Metadata {
+    /// Small blobs of the bundle that no manifest references (never pushed).
+    pub fn unlisted(&self) -> Vec<Digest> {
+        self.small.keys().filter(|d| !self.contents.blobs.contains_key(*d)).cloned().collect()
+    }
+}
+
 /// Manifest digests the metadata phase still waits for, with how they were described.
 #[derive(Default)]
 struct Closure {

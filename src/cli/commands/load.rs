@@ -15,6 +15,56 @@ use crate::transfer::inspect::human;
 use crate::transfer::load::{self, read_dir_metadata, read_tar_metadata, Layers, Loader};
 use crate::transfer::plan::Destination;
 
+/// Verify before push: which `index.json` entries may be pushed. `Err(code)` when the
+/// load stops here (every image was reported; nothing was pushed).
+/// `Ok((entries to push, number of images refused))`.
+fn gate(args: &LoadArgs, meta: &load::Metadata, ui: &Ui) -> anyhow::Result<Result<(BTreeSet<usize>, usize), u8>> {
+    let all: BTreeSet<usize> = (0..meta.contents.entries.len()).collect();
+    let Some(policy) = crate::cli::trust::policy_from_args(&args.trust)? else {
+        if !args.insecure_skip_verify {
+            return Err(Failure::new(
+                exit::USAGE,
+                "no trust given: pass --policy FILE or --key/--ca-roots/--trusted-root (see `sealift load --help`), or --insecure-skip-verify to load without verifying signatures",
+            )
+            .into());
+        }
+        ui.warn("--insecure-skip-verify: NO SIGNATURE IS VERIFIED; every image in the bundle is pushed as it is");
+        return Ok(Ok((all, 0)));
+    };
+    let now = chrono::Utc::now();
+    let assessments = crate::assess::assess_bundle(meta, &policy, now);
+    let mut passed = BTreeSet::new();
+    let mut refused = Vec::new();
+    for (i, mut a) in assessments {
+        if a.rule.is_none() && args.allow_unsigned {
+            a.passed = true;
+            a.notes.push("no policy rule covers this repository; admitted unverified (--allow-unsigned)".into());
+            a.reasons.clear();
+        }
+        ui.status(crate::assess::report::image_text(&a).trim_end());
+        if a.passed {
+            passed.insert(i);
+        } else {
+            refused.push(a.reference.clone());
+        }
+    }
+    if !refused.is_empty() && !args.partial {
+        ui.status(&format!(
+            "refused: {} image(s) did not pass verification ({}); nothing was pushed (use --partial to push the images that passed)",
+            refused.len(),
+            refused.join(", ")
+        ));
+        return Ok(Err(exit::REJECTED));
+    }
+    if !refused.is_empty() {
+        ui.warn(&format!("--partial: refusing {} image(s): {}", refused.len(), refused.join(", ")));
+    }
+    // Attachments go with the images they belong to (the plan drops the others).
+    let attachments = meta.contents.entries.iter().enumerate().filter(|(_, e)| e.role.is_attachment()).map(|(i, _)| i);
+    passed.extend(attachments);
+    Ok(Ok((passed, refused.len())))
+}
+
 /// `--to`: for a bundle, `HOST[:PORT][/PREFIX]`; for a layout without repository names
 /// (from `cosign save`), the full target reference `HOST/REPO[:TAG]`.
 fn destination(to: &str) -> anyhow::Result<Destination> {
@@ -42,7 +92,16 @@ pub async fn run(args: LoadArgs, ui: &Ui) -> anyhow::Result<u8> {
     // The seal first: nothing is pushed from a bundle whose seal does not hold.
     let seal_trust = settings::seal_trust(&args.seal)?;
     let now = chrono::Utc::now().timestamp();
-    let (seal, _) = crate::seal::verify_seal(&meta.seal, &meta.index_json, &meta.contents, seal_trust.as_ref(), now);
+    let unlisted = meta.unlisted();
+    let (seal, _) =
+        crate::seal::verify_seal(&meta.seal, &meta.index_json, &meta.contents, &unlisted, seal_trust.as_ref(), now);
+    if !unlisted.is_empty() {
+        ui.warn(&format!(
+            "{} blob(s) in the bundle are not referenced by index.json and are ignored (first: {})",
+            unlisted.len(),
+            unlisted[0]
+        ));
+    }
     match &seal {
         SealVerdict::Rejected { reason } => {
             return Err(
@@ -57,7 +116,10 @@ pub async fn run(args: LoadArgs, ui: &Ui) -> anyhow::Result<u8> {
         }
         SealVerdict::Absent => {}
     }
-    let selected: BTreeSet<usize> = (0..meta.contents.entries.len()).collect();
+    let (selected, refused) = match gate(&args, &meta, ui)? {
+        Ok(s) => s,
+        Err(code) => return Ok(code),
+    };
     let plan = load::plan(&meta, &dest, &selected)?;
     let loader =
         Loader { registry: &registry, jobs: args.registry.jobs as usize, reporter: std::sync::Arc::new(ui.clone()) };
@@ -84,7 +146,7 @@ pub async fn run(args: LoadArgs, ui: &Ui) -> anyhow::Result<u8> {
             human(missing_bytes),
             present.len()
         );
-        return Ok(exit::OK);
+        return Ok(if refused > 0 { exit::REJECTED } else { exit::OK });
     }
 
     let total: u64 = meta.contents.blobs.values().filter(|b| !b.metadata).map(|b| b.size).sum();
@@ -109,5 +171,5 @@ pub async fn run(args: LoadArgs, ui: &Ui) -> anyhow::Result<u8> {
         report.pushed_manifests,
         report.present_manifests
     ));
-    Ok(exit::OK)
+    Ok(if refused > 0 { exit::REJECTED } else { exit::OK })
 }

@@ -1,0 +1,254 @@
+//! Verify before push (issue 4): `sealift load --policy` verifies every image offline
+//! before pushing anything; all or nothing by default, `--partial` pushes exactly the
+//! images that pass. Signatures are made with sealift's library and real crypto.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use base64::Engine as _;
+use sealift::cosign::payload::simple_signing_payload;
+use sealift::cosign::signature::{append_signature, NewSignatureLayer};
+use sealift::oci::{media, Digest};
+use sealift::verify::crypto::{self, SignatureAlgorithm};
+
+use crate::save_load::ok;
+use crate::seal::{openssl_keypair, rewrite_tar};
+use crate::support::{push_blob, push_manifest, random_image, sealift, skopeo, tempdir, TestRegistry};
+
+/// Signs `payload_for` (default: `digest`) and attaches the signature as the legacy `.sig`
+/// of `digest` in `repo`.
+pub fn sign_image(
+    reg: &TestRegistry,
+    repo: &str,
+    digest: &Digest,
+    key_pem: &Path,
+    cert: Option<(&Path, &Path)>,
+    payload_for: Option<&Digest>,
+) {
+    let payload =
+        simple_signing_payload(&format!("{}/{repo}", reg.addr), payload_for.unwrap_or(digest), &BTreeMap::new());
+    let key = crypto::load_private_key(&std::fs::read(key_pem).unwrap(), None, "test key").unwrap();
+    let alg = crypto::default_algorithm(&key).unwrap();
+    let sig = crypto::sign(&key, &payload, alg).unwrap();
+    let read = |p: &Path| String::from_utf8(std::fs::read(p).unwrap()).unwrap();
+    let layer = NewSignatureLayer {
+        payload,
+        base64_signature: base64::engine::general_purpose::STANDARD.encode(sig),
+        certificate_pem: cert.map(|(c, _)| read(c)),
+        chain_pem: cert.map(|(_, ch)| read(ch)),
+        rekor_bundle: None,
+    };
+    let built = append_signature(None, &layer).unwrap();
+    push_blob(&reg.addr, repo, &built.config);
+    push_blob(&reg.addr, repo, &built.payload);
+    push_manifest(&reg.addr, repo, &format!("{}.sig", digest.tag_prefix()), &built.manifest, media::OCI_MANIFEST);
+}
+
+struct Site {
+    src: TestRegistry,
+    dir: tempfile::TempDir,
+    policy: String,
+    digests: BTreeMap<&'static str, Digest>,
+}
+
+const GOOD: [&str; 2] = ["good/key", "good/cert"];
+const BAD: [&str; 4] = ["bad/unsigned", "bad/untrusted", "bad/copied", "bad/rsa"];
+
+fn site() -> Site {
+    let src = TestRegistry::start();
+    let dir = tempdir();
+    let d = dir.path();
+    let (key, _) = openssl_keypair(d, "trusted");
+    let rsa = d.join("rsa.key");
+    let o = std::process::Command::new("openssl")
+        .args(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", rsa.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let o = std::process::Command::new("openssl")
+        .args(["pkey", "-in", rsa.to_str().unwrap(), "-pubout", "-out", d.join("rsa.pub").to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let now = chrono::Utc::now().timestamp();
+    let san = || vec!["email:signer@sealift.local".parse().unwrap()];
+    sealift::verify::certs::create_pki(
+        &d.join("pki"),
+        sealift::verify::certs::KeyType::EcP256,
+        "site signer",
+        san(),
+        30,
+        now,
+    )
+    .unwrap();
+    sealift::verify::certs::create_pki(
+        &d.join("other"),
+        sealift::verify::certs::KeyType::EcP256,
+        "stranger",
+        san(),
+        30,
+        now,
+    )
+    .unwrap();
+
+    let mut digests = BTreeMap::new();
+    for repo in GOOD.iter().chain(BAD.iter()) {
+        digests.insert(*repo, random_image(&src.addr, repo, "1", &[2000, 3000]).digest);
+    }
+    let key = Path::new(&key);
+    sign_image(&src, "good/key", &digests["good/key"], key, None, None);
+    let pki = d.join("pki");
+    sign_image(
+        &src,
+        "good/cert",
+        &digests["good/cert"],
+        &pki.join("leaf.key"),
+        Some((&pki.join("leaf.crt"), &pki.join("certificate_chain.pem"))),
+        None,
+    );
+    let other = d.join("other");
+    sign_image(
+        &src,
+        "bad/untrusted",
+        &digests["bad/untrusted"],
+        &other.join("leaf.key"),
+        Some((&other.join("leaf.crt"), &other.join("certificate_chain.pem"))),
+        None,
+    );
+    sign_image(&src, "bad/copied", &digests["bad/copied"], key, None, Some(&digests["good/key"]));
+    sign_image(&src, "bad/rsa", &digests["bad/rsa"], &rsa, None, None);
+
+    let policy = d.join("policy.toml");
+    std::fs::write(
+        &policy,
+        r#"version = 1
+[[rule]]
+name = "site"
+repositories = ["**"]
+keys = ["trusted.pub", "rsa.pub"]
+ca_roots = ["pki/ca.crt"]
+identities = [{ identity_regexp = "@sealift\\.local$" }]
+algorithms = ["ecdsa-p256-sha256"]
+"#,
+    )
+    .unwrap();
+    let _ = SignatureAlgorithm::EcdsaP256Sha256;
+    Site { src, policy: policy.to_str().unwrap().to_owned(), dir, digests }
+}
+
+fn save(s: &Site, repos: &[&str], name: &str) -> String {
+    let bundle = s.dir.path().join(name);
+    let refs: Vec<String> = repos.iter().map(|r| format!("{}/{r}:1", s.src.addr)).collect();
+    let mut args = vec!["save"];
+    args.extend(refs.iter().map(String::as_str));
+    args.extend(["-o", bundle.to_str().unwrap()]);
+    ok(&sealift(&args));
+    bundle.to_str().unwrap().to_owned()
+}
+
+fn exists(dst: &TestRegistry, reference: &str) -> bool {
+    skopeo(&["inspect", "--raw", "--tls-verify=false", &format!("docker://{}/{reference}", dst.addr)]).status.success()
+}
+
+fn report(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout)
+}
+
+/// The report block of one image (from its verdict line to the next verdict line).
+fn block<'a>(report: &'a str, repo: &str) -> &'a str {
+    let start = report.find(&format!("/{repo}:1")).unwrap_or_else(|| panic!("{repo} not in report:\n{report}"));
+    let line_start = report[..start].rfind('\n').map_or(0, |i| i + 1);
+    let rest = &report[line_start..];
+    let end = rest[1..]
+        .find("\nPASSED ")
+        .into_iter()
+        .chain(rest[1..].find("\nREJECTED "))
+        .min()
+        .map_or(rest.len(), |i| i + 1);
+    &rest[..end]
+}
+
+#[test]
+fn load_verifies_every_image_before_pushing_anything() {
+    let s = site();
+    let all: Vec<&str> = GOOD.iter().chain(BAD.iter()).copied().collect();
+    let bundle = save(&s, &all, "all.tar");
+
+    // All or nothing: any failure, nothing pushed, every image reported with its reason.
+    let dst = TestRegistry::start();
+    let out = sealift(&["load", &bundle, "--to", &dst.addr, "--policy", &s.policy]);
+    let rep = report(&out);
+    assert_eq!(out.status.code(), Some(1), "{rep}");
+    for r in &all {
+        assert!(!exists(&dst, &format!("{r}:1")), "{r} must not be pushed");
+    }
+    for r in GOOD {
+        assert!(block(&rep, r).starts_with("PASSED"), "{r}: {}", block(&rep, r));
+    }
+    for (r, why) in [
+        ("bad/unsigned", "no signature"),
+        ("bad/untrusted", "root"),
+        ("bad/copied", "digest"),
+        ("bad/rsa", "algorithm"),
+    ] {
+        let b = block(&rep, r).to_lowercase();
+        assert!(b.starts_with("rejected"), "{r}: {b}");
+        assert!(b.contains(why), "{r}: expected {why:?} in:\n{b}");
+    }
+    assert!(rep.contains("nothing was pushed"), "{rep}");
+
+    // --partial pushes exactly the passing images (with their signatures).
+    let dst = TestRegistry::start();
+    let out = sealift(&["load", &bundle, "--to", &dst.addr, "--policy", &s.policy, "--partial"]);
+    assert_eq!(out.status.code(), Some(1), "{}", report(&out));
+    for r in GOOD {
+        assert!(exists(&dst, &format!("{r}:1")), "{r} passes and is pushed");
+        assert!(exists(&dst, &format!("{r}:{}.sig", s.digests[r].tag_prefix())), "{r}'s signature is pushed");
+    }
+    for r in BAD {
+        assert!(!exists(&dst, &format!("{r}:1")), "{r} is refused");
+    }
+
+    // A bundle of good images loads with exit 0; a dry run reports verdicts and pushes nothing.
+    let good = save(&s, &GOOD, "good.tar");
+    let dst = TestRegistry::start();
+    let out = sealift(&["load", &good, "--to", &dst.addr, "--policy", &s.policy, "--dry-run"]);
+    assert_eq!(out.status.code(), Some(0), "{}", report(&out));
+    assert!(report(&out).contains("PASSED"));
+    assert!(!exists(&dst, "good/key:1"));
+    ok(&sealift(&["load", &good, "--to", &dst.addr, "--policy", &s.policy]));
+    assert!(exists(&dst, "good/key:1") && exists(&dst, "good/cert:1"));
+
+    // No trust at all: refused unless --insecure-skip-verify.
+    let out = sealift(&["load", &good, "--to", &dst.addr]);
+    assert_eq!(out.status.code(), Some(2), "{}", report(&out));
+    assert!(report(&out).contains("--insecure-skip-verify"));
+}
+
+#[test]
+fn a_signature_removed_from_the_bundle_refuses_its_image() {
+    let s = site();
+    let bundle = save(&s, &GOOD, "good.tar");
+    let victim = s.digests["good/key"].to_string();
+    rewrite_tar(
+        Path::new(&bundle),
+        |name, bytes| {
+            if name != "index.json" {
+                return Some(bytes);
+            }
+            let mut v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+            v["manifests"]
+                .as_array_mut()
+                .unwrap()
+                .retain(|m| m["annotations"]["dev.sealift.subject"] != victim.as_str());
+            Some(serde_json::to_vec_pretty(&v).unwrap())
+        },
+        None,
+    );
+    let dst = TestRegistry::start();
+    let out = sealift(&["load", &bundle, "--to", &dst.addr, "--policy", &s.policy]);
+    let rep = report(&out);
+    assert_eq!(out.status.code(), Some(1), "{rep}");
+    assert!(block(&rep, "good/key").to_lowercase().contains("no signature"), "{rep}");
+    assert!(!exists(&dst, "good/key:1") && !exists(&dst, "good/cert:1"));
+}
