@@ -188,7 +188,7 @@ fn load_verifies_every_image_before_pushing_anything() {
     for (r, why) in [
         ("bad/unsigned", "no signature"),
         ("bad/untrusted", "root"),
-        ("bad/copied", "digest"),
+        ("bad/copied", "the payload signs"),
         ("bad/rsa", "algorithm"),
     ] {
         let b = block(&rep, r).to_lowercase();
