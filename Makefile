@@ -6,6 +6,7 @@ SEALIFT = target/release/sealift
 SPEC ?= bundles/demo.toml
 BUNDLE ?= out/bundle.tar
 TO ?= 127.0.0.1:5001/mirror
+LOAD_FLAGS ?= --insecure-skip-verify
 
 .PHONY: all build deps test lint demo e2e pack unpack bench clean
 
@@ -37,7 +38,7 @@ pack: build
 	$(SEALIFT) save --spec $(SPEC) -o $(BUNDLE)
 
 unpack: build
-	$(SEALIFT) load $(BUNDLE) --to $(TO)
+	$(SEALIFT) load $(BUNDLE) --to $(TO) $(LOAD_FLAGS)
 
 bench: build
 	bench/run.sh
