@@ -72,6 +72,9 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
         if let Some(c) = cause.downcast_ref::<commands::Failure>() {
             return c.code;
         }
+        if let Some(e) = cause.downcast_ref::<crate::sign::SignError>() {
+            return e.exit_code();
+        }
         if cause.is::<crate::oci::reference::ReferenceError>() || cause.is::<settings::SettingsError>() {
             return exit::USAGE;
         }
