@@ -19,7 +19,7 @@ use crate::verify::crypto;
 pub enum AttachCommand {
     /// Attach a signature made by an external signer, after checking it.
     Signature {
-        /// Image: host[:port]/repo[:tag][@sha256:digest].
+        /// Image reference: host:port/repo:tag or host:port/repo@sha256:…
         #[arg(value_name = "REF")]
         reference: String,
         /// The exact payload that was signed (from `sealift generate`).

@@ -27,7 +27,7 @@ pub enum CertsCommand {
         /// Key type of all three certificates.
         #[arg(long, default_value = "ec-p256", value_name = "TYPE", value_parser = parse_key_type)]
         key_type: KeyType,
-        /// Common name of the leaf (the CAs get "<CN> Root CA" and "<CN> Intermediate CA").
+        /// Common name of the leaf (the CAs get "CN Root CA" and "CN Intermediate CA").
         #[arg(long, default_value = "sealift signer", value_name = "CN")]
         subject: String,
         /// Subject alternative name of the leaf: email:…, uri:… or dns:…; repeatable

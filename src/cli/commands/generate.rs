@@ -13,8 +13,8 @@ use crate::sign;
 
 #[derive(Debug, clap::Args)]
 pub struct GenerateArgs {
-    /// Image: host[:port]/repo[:tag][@sha256:digest]. A digest is used as is (no network);
-    /// a tag is resolved at the registry.
+    /// Image reference: host:port/repo:tag (resolved at the registry) or
+    /// host:port/repo@sha256:… (used as is, with no network).
     #[arg(value_name = "REF")]
     pub reference: String,
     /// Annotation for the payload's `optional` object; repeatable.

@@ -17,7 +17,7 @@ use crate::verify::crypto::{self, SignatureAlgorithm};
 
 #[derive(Debug, clap::Args)]
 pub struct SignArgs {
-    /// Image: host[:port]/repo[:tag][@sha256:digest]; a tag is resolved to its digest.
+    /// Image reference: host:port/repo:tag (resolved to its digest) or host:port/repo@sha256:…
     #[arg(value_name = "REF")]
     pub reference: String,
     /// Private key (PEM PKCS#8, PKCS#1 or SEC1; `-` reads it from stdin).
