@@ -14,6 +14,7 @@ pub mod oci;
 pub mod progress;
 pub mod registry;
 pub mod seal;
+pub mod sign;
 pub mod transfer;
 pub mod trust;
 pub mod verify;

@@ -8,3 +8,4 @@ mod gate;
 mod registry;
 mod save_load;
 mod seal;
+mod sign;

@@ -76,7 +76,13 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
         if let Some(e) = cause.downcast_ref::<trust::TrustArgsError>() {
             return e.exit_code();
         }
-        if cause.is::<crate::oci::reference::ReferenceError>() || cause.is::<settings::SettingsError>() {
+        if let Some(e) = cause.downcast_ref::<crate::sign::SignError>() {
+            return e.exit_code();
+        }
+        if cause.is::<crate::oci::reference::ReferenceError>()
+            || cause.is::<settings::SettingsError>()
+            || cause.is::<crate::verify::crypto::KeyError>()
+        {
             return exit::USAGE;
         }
         if cause.is::<crate::oci::digest::ContentMismatch>() || cause.is::<crate::transfer::model::ModelError>() {

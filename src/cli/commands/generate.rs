@@ -1,10 +1,42 @@
-//! `sealift generate` (being written).
+//! `sealift generate`: print the simple-signing payload of an image exactly as cosign
+//! writes it (compact, no trailing newline), for an external signer to sign.
 
+use std::io::Write as _;
+
+use crate::cli::args::RegistryArgs;
 use crate::cli::progress::Ui;
+use crate::cli::settings;
+use crate::exit;
+use crate::oci::Reference;
+use crate::registry::Registry;
+use crate::sign;
 
 #[derive(Debug, clap::Args)]
-pub struct GenerateArgs {}
+pub struct GenerateArgs {
+    /// Image reference: host:port/repo:tag (resolved at the registry) or
+    /// host:port/repo@sha256:… (used as is, with no network).
+    #[arg(value_name = "REF")]
+    pub reference: String,
+    /// Annotation for the payload's `optional` object; repeatable.
+    #[arg(short = 'a', long = "annotations", visible_alias = "annotation", value_name = "KEY=VALUE")]
+    pub annotations: Vec<String>,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
 
-pub async fn run(_args: GenerateArgs, _ui: &Ui) -> anyhow::Result<u8> {
-    anyhow::bail!("sealift generate: not implemented yet")
+pub async fn run(args: GenerateArgs, _ui: &Ui) -> anyhow::Result<u8> {
+    let reference: Reference = args.reference.parse()?;
+    let annotations = sign::parse_annotations(&args.annotations)?;
+    let digest = match &reference.digest {
+        Some(d) => d.clone(),
+        None => {
+            let registry = Registry::new(&reference.registry, &settings::registry_options(&args.registry)?)?;
+            sign::resolve_digest(&registry, &reference).await?
+        }
+    };
+    let payload = sign::payload_for(&reference, &digest, &annotations);
+    let mut out = std::io::stdout().lock();
+    out.write_all(&payload)?;
+    out.flush()?;
+    Ok(exit::OK)
 }

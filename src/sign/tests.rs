@@ -1,0 +1,208 @@
+//! Unit tests: input decoding, key loading refusals, and each attach refusal with its
+//! exact reason. The registry side is tested end to end in `tests/sign.rs`.
+
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+use openssl::symm::Cipher;
+
+use super::*;
+use crate::cosign::simple_signing_payload;
+use crate::verify::certs::{generate_pki, KeyType};
+use crate::verify::crypto::{self, SignatureAlgorithm};
+
+fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// Wraps at 76 columns with a trailing newline, as coreutils `base64` does.
+fn wrapped(bytes: &[u8]) -> Vec<u8> {
+    let s = b64(bytes);
+    let mut out = String::new();
+    for chunk in s.as_bytes().chunks(76) {
+        out.push_str(std::str::from_utf8(chunk).unwrap());
+        out.push('\n');
+    }
+    out.into_bytes()
+}
+
+#[test]
+fn annotations_parse_and_refuse() {
+    let a = parse_annotations(&["b=2".into(), "a=x=y".into(), "c=".into()]).unwrap();
+    assert_eq!(
+        a.into_iter().collect::<Vec<_>>(),
+        vec![("a".into(), "x=y".into()), ("b".into(), "2".into()), ("c".into(), "".into())]
+    );
+    assert!(matches!(parse_annotations(&["novalue".into()]), Err(SignError::BadAnnotation { .. })));
+    assert!(matches!(parse_annotations(&["=v".into()]), Err(SignError::BadAnnotation { .. })));
+    assert!(matches!(parse_annotations(&["k=1".into(), "k=2".into()]), Err(SignError::DuplicateAnnotation { .. })));
+}
+
+#[test]
+fn signature_files_decode() {
+    let sig: Vec<u8> = (0..=255u8).cycle().take(384).collect();
+    assert_eq!(decode_signature(&wrapped(&sig), "s").unwrap(), sig);
+    assert_eq!(decode_signature(b64(&sig).as_bytes(), "s").unwrap(), sig);
+    // Raw DER/binary passes through.
+    assert_eq!(decode_signature(&sig, "s").unwrap(), sig);
+    // Truncated base64 (not a multiple of 4) is refused, not taken as binary.
+    let text = b64(&sig);
+    let cut = &text.as_bytes()[..text.len() - 3];
+    assert!(matches!(decode_signature(cut, "s"), Err(AttachRejection::MalformedBase64 { .. })));
+    assert!(matches!(decode_signature(b"  \n", "s"), Err(AttachRejection::EmptySignature { .. })));
+}
+
+#[test]
+fn keys_refused_with_reasons() {
+    let key = crate::verify::certs::generate_key(KeyType::EcP256).unwrap();
+    let enc = key.0.private_key_to_pem_pkcs8_passphrase(Cipher::aes_256_cbc(), b"pw").unwrap();
+    assert!(matches!(load_signing_key(&enc, "k", None), Err(SignError::KeyEncrypted { .. })));
+    let e = load_signing_key(&enc, "k", Some(("PW", b"wrong"))).unwrap_err();
+    assert!(matches!(e, SignError::WrongPassphrase { .. }), "{e}");
+    assert_eq!(e.exit_code(), crate::exit::USAGE);
+    let k = load_signing_key(&enc, "k", Some(("PW", b"pw"))).unwrap();
+    assert!(k.0.public_eq(&key.0));
+    assert!(matches!(load_signing_key(b"garbage", "k", None), Err(SignError::Key(_))));
+    let cosign =
+        b"-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\nAA==\n-----END ENCRYPTED SIGSTORE PRIVATE KEY-----\n";
+    assert!(matches!(load_signing_key(cosign, "k", None), Err(SignError::CosignEncryptedKey { .. })));
+}
+
+#[test]
+fn algorithm_must_fit_the_key() {
+    let key = crate::verify::certs::generate_key(KeyType::EcP256).unwrap();
+    let e =
+        sign_with_key(&key, "k", b"p", Some(SignatureAlgorithm::RsaPssSha512), (&key.public_key(), "k")).unwrap_err();
+    assert!(matches!(e, SignError::AlgorithmForKey { .. }), "{e}");
+    assert_eq!(e.exit_code(), crate::exit::USAGE);
+    let other = crate::verify::certs::generate_key(KeyType::EcP256).unwrap();
+    let e = sign_with_key(&key, "k", b"p", None, (&other.public_key(), "other")).unwrap_err();
+    assert!(matches!(e, SignError::SelfCheck { .. }), "{e}");
+    let ok = sign_with_key(&key, "k", b"p", None, (&key.public_key(), "k")).unwrap();
+    assert_eq!(ok.algorithm, SignatureAlgorithm::EcdsaP256Sha256);
+}
+
+#[test]
+fn key_certificate_mismatch_refused() {
+    let pki = generate_pki(KeyType::EcP256, "t", vec![], 1, 1_700_000_000).unwrap();
+    let cert = load_certificate(&pki.leaf.to_pem().unwrap(), "leaf.crt").unwrap();
+    assert!(check_key_matches_certificate(&pki.leaf_key, "leaf.key", &cert).is_ok());
+    let e = check_key_matches_certificate(&pki.sub_key, "sub.key", &cert).unwrap_err();
+    assert_eq!(e.to_string(), "signing key sub.key does not match the public key of certificate leaf.crt");
+    // DER certificates load and are stored as PEM.
+    let der = load_certificate(&pki.leaf.to_der().unwrap(), "leaf.der").unwrap();
+    assert_eq!(der.pem.as_bytes(), pki.leaf.to_pem().unwrap());
+}
+
+struct Fixture {
+    pki: crate::verify::certs::Pki,
+    digest: Digest,
+    payload: Vec<u8>,
+    cert_pem: Vec<u8>,
+    chain_pem: Vec<u8>,
+}
+
+fn fixture() -> Fixture {
+    let pki = generate_pki(KeyType::EcP256, "t", vec![], 1, 1_700_000_000).unwrap();
+    let digest = Digest::of(b"image");
+    let payload = simple_signing_payload("reg.example/app", &digest, &BTreeMap::new());
+    let cert_pem = pki.leaf.to_pem().unwrap();
+    let mut chain_pem = pki.sub.to_pem().unwrap();
+    chain_pem.extend(pki.root.to_pem().unwrap());
+    Fixture { pki, digest, payload, cert_pem, chain_pem }
+}
+
+fn attach(
+    f: &Fixture,
+    payload: &[u8],
+    sig: &[u8],
+    cert: &[u8],
+    digest: &Digest,
+) -> Result<CheckedAttachment, SignError> {
+    check_attachment(
+        &Attachment {
+            payload: (payload, "payload.json"),
+            signature: (sig, "sig.b64"),
+            certificate: Some((cert, "leaf.crt")),
+            chain: Some((&f.chain_pem, "certificate_chain.pem")),
+            key: None,
+            rekor_bundle: None,
+        },
+        digest,
+    )
+}
+
+fn rejection(r: Result<CheckedAttachment, SignError>) -> AttachRejection {
+    match r {
+        Err(SignError::Rejected(r)) => r,
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+}
+
+#[test]
+fn attach_accepts_and_keeps_bytes() {
+    let f = fixture();
+    let sig = crypto::sign(&f.pki.leaf_key, &f.payload, SignatureAlgorithm::EcdsaP256Sha256).unwrap();
+    let ok = attach(&f, &f.payload, &wrapped(&sig), &f.cert_pem, &f.digest).unwrap();
+    assert_eq!(ok.layer.payload, f.payload);
+    assert_eq!(ok.layer.base64_signature, b64(&sig));
+    assert_eq!(ok.layer.certificate_pem.as_deref().map(str::as_bytes), Some(&f.cert_pem[..]));
+    assert_eq!(ok.layer.chain_pem.as_deref().map(str::as_bytes), Some(&f.chain_pem[..]));
+    assert_eq!(ok.algorithm, SignatureAlgorithm::EcdsaP256Sha256);
+    // Raw DER works as well.
+    assert!(attach(&f, &f.payload, &sig, &f.cert_pem, &f.digest).is_ok());
+}
+
+#[test]
+fn attach_refusals_name_the_reason() {
+    let f = fixture();
+    let sig = crypto::sign(&f.pki.leaf_key, &f.payload, SignatureAlgorithm::EcdsaP256Sha256).unwrap();
+    let other = Digest::of(b"other image");
+    let r = rejection(attach(&f, &f.payload, &sig, &f.cert_pem, &other));
+    assert_eq!(
+        r,
+        AttachRejection::DigestMismatch { what: "payload.json".into(), expected: other, found: f.digest.clone() }
+    );
+
+    let mut tampered = f.payload.clone();
+    tampered.splice(1..1, *b" ");
+    let r = rejection(attach(&f, &tampered, &sig, &f.cert_pem, &f.digest));
+    assert!(matches!(r, AttachRejection::BadSignature { ref against, .. } if against == "leaf.crt"), "{r}");
+
+    let r = rejection(attach(&f, &f.payload, &sig, &f.pki.sub.to_pem().unwrap(), &f.digest));
+    assert!(matches!(r, AttachRejection::BadSignature { .. }), "{r}");
+
+    let r = rejection(attach(&f, b"{\"critical\":{}}", &sig, &f.cert_pem, &f.digest));
+    assert!(matches!(r, AttachRejection::Payload { .. }), "{r}");
+
+    let r = rejection(attach(&f, &f.payload, b"QUJD\nRA=", &f.cert_pem, &f.digest));
+    assert!(matches!(r, AttachRejection::MalformedBase64 { .. }), "{r}");
+
+    let r = rejection(attach(
+        &f,
+        &f.payload,
+        &sig,
+        b"-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n",
+        &f.digest,
+    ));
+    assert!(matches!(r, AttachRejection::MalformedCertificate { .. }), "{r}");
+    assert_eq!(SignError::Rejected(r).exit_code(), crate::exit::REJECTED);
+}
+
+#[test]
+fn signer_command_output_checked() {
+    let f = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("k.pem");
+    std::fs::write(&key, f.pki.leaf_key.to_pkcs8_pem()).unwrap();
+    let pk = f.pki.leaf_key.public_key();
+    let cmd = format!("openssl dgst -sha256 -sign {} | base64", key.display());
+    let s = sign_with_command(&cmd, &f.payload, (&pk, "leaf")).unwrap();
+    assert_eq!(s.algorithm, SignatureAlgorithm::EcdsaP256Sha256);
+    assert!(crypto::verify_with(&pk, &f.payload, &s.signature, s.algorithm));
+    let e = sign_with_command("echo AAAA", &f.payload, (&pk, "leaf")).unwrap_err();
+    assert!(matches!(e, SignError::SignerOutput { .. }), "{e}");
+    assert_eq!(e.exit_code(), crate::exit::REJECTED);
+    let e = sign_with_command("exit 3", &f.payload, (&pk, "leaf")).unwrap_err();
+    assert!(matches!(e, SignError::SignerCommand { .. }), "{e}");
+}
