@@ -13,7 +13,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/sealift-demo.XXXXXX")
 trap 'cleanup_registries; rm -rf "$work"' EXIT
 mkdir -p "$out"
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
-run() { printf '$ %s\n' "$*"; "$@"; }
+run() { printf '$ %s\n' "$*" >&2; "$@"; }
 
 step "starting two throwaway registries (source and target)"
 SRC=$(start_registry); DST=$(start_registry)
