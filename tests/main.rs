@@ -5,3 +5,4 @@ mod support;
 
 mod registry;
 mod save_load;
+mod verify_cli;

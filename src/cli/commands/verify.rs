@@ -45,7 +45,7 @@ pub struct VerifyArgs {
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
     #[command(flatten)]
-    pub trust: TrustArgs,
+    pub trust: Box<TrustArgs>,
     #[command(flatten)]
     pub registry: RegistryArgs,
 }
