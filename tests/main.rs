@@ -9,3 +9,4 @@ mod registry;
 mod save_load;
 mod seal;
 mod sign;
+mod verify_cli;

@@ -1,7 +1,7 @@
 //! Where evidence lives: the attachments of one manifest digest, read from a bundle's
 //! metadata (offline, no I/O) or from a registry (`.sig`/`.att` tags and referrers).
 //!
-//! Both sources end in [`gather`], so a bundle and a registry yield the same evidence for
+//! Both sources end in `gather`, so a bundle and a registry yield the same evidence for
 //! the same content. Nothing is judged here; payload and layer bytes are kept exact and
 //! checked against their digests. Bounded: at most [`MAX_SIGNATURES`] signatures and
 //! [`MAX_ATTESTATIONS`] attestations per digest, blobs of at most [`MAX_EVIDENCE_BLOB`].

@@ -29,7 +29,7 @@ use crate::trust::policy::Policy;
 
 #[derive(Debug, clap::Args)]
 pub struct VerifyArgs {
-    /// Images: host[:port]/repo[:tag][@sha256:digest]; with --bundle, a saved reference
+    /// Images: `host[:port]/repo[:tag][@sha256:digest]`; with --bundle, a saved reference
     /// name or a digest (all images of the bundle when none is given).
     #[arg(value_name = "REF")]
     pub refs: Vec<String>,
@@ -45,7 +45,7 @@ pub struct VerifyArgs {
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
     #[command(flatten)]
-    pub trust: TrustArgs,
+    pub trust: Box<TrustArgs>,
     #[command(flatten)]
     pub registry: RegistryArgs,
 }

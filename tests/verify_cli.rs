@@ -1,0 +1,347 @@
+//! `sealift verify` end to end: real registry, real keys and certificates, real cosign
+//! fixtures. Online against the registry, and offline against a saved bundle with the
+//! registry process stopped (so any network use would fail the test).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use base64::Engine as _;
+use sealift::cosign::{append_signature, simple_signing_payload, NewSignatureLayer};
+use sealift::oci::{media, Digest};
+use sealift::verify::certs::{create_pki, generate_key, KeyType, Pki};
+use sealift::verify::crypto::{default_algorithm, sign};
+use sealift::verify::PrivateKey;
+use serde_json::Value;
+
+use crate::support::{push_blob, push_manifest, random_image, sealift, tempdir, TestRegistry};
+
+const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/cosign-real");
+
+fn b64(b: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(b)
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
+}
+
+/// Appends a signature of `digest` by `key` (with an optional certificate and chain) to
+/// the `.sig` manifest at `addr/repo`, pushing payload, config and manifest.
+fn attach(
+    addr: &str,
+    repo: &str,
+    digest: &Digest,
+    key: &PrivateKey,
+    cert: Option<(&str, &str)>,
+    existing: Option<&[u8]>,
+) -> Vec<u8> {
+    let payload = simple_signing_payload(&format!("{addr}/{repo}"), digest, &BTreeMap::new());
+    let sig = sign(key, &payload, default_algorithm(key).unwrap()).unwrap();
+    let layer = NewSignatureLayer {
+        payload: payload.clone(),
+        base64_signature: b64(&sig),
+        certificate_pem: cert.map(|c| c.0.to_owned()),
+        chain_pem: cert.map(|c| c.1.to_owned()),
+        rekor_bundle: None,
+    };
+    let built = append_signature(existing, &layer).unwrap();
+    push_sig_manifest(addr, repo, digest, &built.manifest, &[&built.payload, &built.config]);
+    built.manifest
+}
+
+fn push_sig_manifest(addr: &str, repo: &str, subject: &Digest, manifest: &[u8], blobs: &[&[u8]]) {
+    for b in blobs {
+        push_blob(addr, repo, b);
+    }
+    push_manifest(addr, repo, &format!("{}.sig", subject.tag_prefix()), manifest, media::OCI_MANIFEST);
+}
+
+fn pem(pki: &Pki) -> (String, String) {
+    let leaf = String::from_utf8(pki.leaf.to_pem().unwrap()).unwrap();
+    let mut chain = String::from_utf8(pki.sub.to_pem().unwrap()).unwrap();
+    chain.push_str(&String::from_utf8(pki.root.to_pem().unwrap()).unwrap());
+    (leaf, chain)
+}
+
+fn code(out: &std::process::Output) -> i32 {
+    out.status.code().unwrap_or(-1)
+}
+
+fn text(out: &std::process::Output) -> String {
+    format!("stdout:\n{}\nstderr:\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+fn json(out: &std::process::Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", text(out)))
+}
+
+/// Runs verify with `trust` flags on `target` (refs, or `--bundle FILE REF`), JSON output.
+fn verify(trust: &[&str], target: &[&str]) -> (i32, Value, String) {
+    let mut args = vec!["verify", "--output", "json"];
+    args.extend_from_slice(trust);
+    args.extend_from_slice(target);
+    let out = sealift(&args);
+    let t = text(&out);
+    let v = if out.stdout.is_empty() { Value::Null } else { json(&out) };
+    (code(&out), v, t)
+}
+
+#[test]
+fn key_and_certificate_signatures_online_then_offline_with_the_registry_stopped() {
+    let reg = TestRegistry::start();
+    let addr = reg.addr.clone();
+    let dir = tempdir();
+    let p = |n: &str| dir.path().join(n).display().to_string();
+    // Keys: a signs, b is a stranger.
+    let a = generate_key(KeyType::EcP256).unwrap();
+    let b = generate_key(KeyType::EcP256).unwrap();
+    std::fs::write(p("a.pub"), a.public_key().to_pem()).unwrap();
+    std::fs::write(p("b.pub"), b.public_key().to_pem()).unwrap();
+    // PKI: a good one (signs), and an unrelated root.
+    let pki = create_pki(&dir.path().join("pki"), KeyType::EcP256, "signer", vec![], 30, now()).unwrap();
+    create_pki(&dir.path().join("other"), KeyType::EcP256, "stranger", vec![], 30, now()).unwrap();
+
+    let app = random_image(&addr, "team/app", "1.0", &[2000]);
+    let sig_manifest = attach(&addr, "team/app", &app.digest, &a, None, None);
+    // Image B carries A's signature manifest, copied byte for byte.
+    let moved = random_image(&addr, "team/moved", "1.0", &[100]);
+    let sig_payload = simple_signing_payload(&format!("{addr}/team/app"), &app.digest, &BTreeMap::new());
+    let cfg: Value = serde_json::from_slice(&sig_manifest).unwrap();
+    let cfg_digest: Digest = cfg["config"]["digest"].as_str().unwrap().parse().unwrap();
+    let _ = cfg_digest;
+    // The config blob of a built .sig manifest is deterministic from its layers: rebuild it.
+    let rebuilt = append_signature(
+        None,
+        &NewSignatureLayer {
+            payload: sig_payload.clone(),
+            base64_signature: serde_json::from_slice::<Value>(&sig_manifest).unwrap()["layers"][0]["annotations"]
+                [media::ANN_SIGNATURE]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(rebuilt.manifest, sig_manifest);
+    push_sig_manifest(&addr, "team/moved", &moved.digest, &sig_manifest, &[&rebuilt.payload, &rebuilt.config]);
+    // A certificate-signed image.
+    let signed_cert = random_image(&addr, "team/cert", "1.0", &[100]);
+    let (leaf, chain) = pem(&pki);
+    attach(&addr, "team/cert", &signed_cert.digest, &pki.leaf_key, Some((&leaf, &chain)), None);
+
+    let app_ref = format!("{addr}/team/app:1.0");
+    let moved_ref = format!("{addr}/team/moved:1.0");
+    let cert_ref = format!("{addr}/team/cert:1.0");
+    let key_a = ["--key", &p("a.pub")].map(str::to_owned);
+    let key_b = ["--key", &p("b.pub")].map(str::to_owned);
+    let ca = p("pki/ca.crt");
+    let other_ca = p("other/ca.crt");
+    let cases: Vec<(&str, Vec<String>, String, i32, &str)> = vec![
+        ("key", key_a.to_vec(), app_ref.clone(), 0, "verified"),
+        ("wrong key", key_b.to_vec(), app_ref.clone(), 1, "does not verify over the payload"),
+        ("moved signature", key_a.to_vec(), moved_ref.clone(), 1, "the payload signs"),
+        (
+            "root only + identity",
+            vec!["--ca-roots".into(), ca.clone(), "--certificate-identity".into(), "signer@sealift.local".into()],
+            cert_ref.clone(),
+            0,
+            "verified",
+        ),
+        (
+            "wrong root",
+            vec!["--ca-roots".into(), other_ca.clone(), "--certificate-identity".into(), "signer@sealift.local".into()],
+            cert_ref.clone(),
+            1,
+            "certificate",
+        ),
+        (
+            "wrong identity",
+            vec!["--ca-roots".into(), ca.clone(), "--certificate-identity-regexp".into(), "^ops@".into()],
+            cert_ref.clone(),
+            1,
+            "match no required identity",
+        ),
+    ];
+    let check = |mode: &str, bundle: Option<&str>| {
+        for (name, trust, reference, want, needle) in &cases {
+            let trust: Vec<&str> = trust.iter().map(String::as_str).collect();
+            let mut target = Vec::new();
+            if let Some(b) = bundle {
+                target.extend(["--bundle", b]);
+            }
+            target.push(reference.as_str());
+            let (got, v, t) = verify(&trust, &target);
+            assert_eq!(got, *want, "{mode} {name}: {t}");
+            let img = &v["images"][0];
+            assert_eq!(img["reference"], reference.as_str(), "{mode} {name}");
+            let sig = &img["signatures"][0];
+            let said = format!("{} {}", sig["verdict"], sig["reason"]);
+            assert!(said.contains(needle), "{mode} {name}: {said}\n{t}");
+            if *want == 0 {
+                assert_eq!(sig["algorithm"], "ecdsa-p256-sha256", "{mode} {name}");
+                assert_eq!(sig["time_source"], "now");
+            }
+        }
+        // The certificate signature's report shows signer, chain and validity.
+        let (_, v, _) = verify(
+            &["--ca-roots", &ca, "--certificate-identity", "signer@sealift.local"],
+            &bundle.map_or(vec![cert_ref.as_str()], |b| vec!["--bundle", b, cert_ref.as_str()]),
+        );
+        let sig = &v["images"][0]["signatures"][0];
+        assert_eq!(sig["signer_kind"], "certificate");
+        assert_eq!(sig["identity"][0], "signer@sealift.local");
+        assert_eq!(sig["chain"].as_array().unwrap().len(), 3, "{sig}");
+        assert_eq!(sig["chain"][2]["subject"], "CN=signer Root CA");
+        assert_eq!(sig["chain"][0]["valid_at_trusted_time"], true);
+    };
+    check("online", None);
+
+    // Text output names the verdict and reason too.
+    let out = sealift(&["verify", "--key", &p("b.pub"), &app_ref]);
+    assert_eq!(code(&out), 1);
+    let t = String::from_utf8_lossy(&out.stdout);
+    assert!(t.contains("REJECTED") && t.contains("does not verify"), "{t}");
+
+    let bundle = p("bundle.tar");
+    let out = sealift(&["save", "-o", &bundle, &app_ref, &moved_ref, &cert_ref]);
+    assert!(out.status.success(), "{}", text(&out));
+    drop(reg);
+    assert!(std::net::TcpStream::connect(&addr).is_err(), "the registry must be gone");
+    check("offline", Some(&bundle));
+    // By digest, and every image at once.
+    let (got, v, t) = verify(&key_a.each_ref().map(String::as_str), &["--bundle", &bundle, &app.digest.to_string()]);
+    assert_eq!((got, v["images"][0]["passed"].as_bool()), (0, Some(true)), "{t}");
+    let (got, v, _) = verify(&key_a.each_ref().map(String::as_str), &["--bundle", &bundle]);
+    assert_eq!(got, 1);
+    assert_eq!(v["images"].as_array().unwrap().len(), 3);
+    assert_eq!(v["passed"], false);
+    // An image not in the bundle: could not check.
+    let (got, _, t) = verify(&key_a.each_ref().map(String::as_str), &["--bundle", &bundle, "reg.example/none:1"]);
+    assert_eq!(got, 3, "{t}");
+    // Online now fails to reach the registry: could not check, not "rejected".
+    let (got, _, t) = verify(&key_a.each_ref().map(String::as_str), &[&app_ref]);
+    assert_eq!(got, 3, "{t}");
+}
+
+fn fixture(p: &str) -> Vec<u8> {
+    std::fs::read(Path::new(DATA).join(p)).unwrap_or_else(|e| panic!("{p}: {e}"))
+}
+
+/// One `cosign download signature` line from a containers-image signature directory.
+fn download_line(sig_dir: &str, with_bundle: bool) -> String {
+    let sig = String::from_utf8(fixture(&format!("{sig_dir}/signature.b64"))).unwrap();
+    let bundle: Value = if with_bundle {
+        serde_json::from_slice(&fixture(&format!("{sig_dir}/bundle.json"))).unwrap()
+    } else {
+        Value::Null
+    };
+    serde_json::json!({
+        "Base64Signature": sig.trim(),
+        "Payload": b64(&fixture(&format!("{sig_dir}/payload.bin"))),
+        "Cert": null, "Chain": null, "Bundle": bundle, "RFC3161Timestamp": null,
+    })
+    .to_string()
+}
+
+#[test]
+fn detached_signatures_in_cosign_download_format() {
+    let dir = tempdir();
+    let k1 = dir.path().join("k1.jsonl");
+    let k3 = dir.path().join("k3.json");
+    std::fs::write(&k1, format!("{}\n", download_line("containers-image/dir-img-cosign-valid/signature-1", false)))
+        .unwrap();
+    std::fs::write(
+        &k3,
+        format!("[{}]", download_line("containers-image/dir-img-cosign-key-rekor-valid/signature-1", true)),
+    )
+    .unwrap();
+    let key = |n: &str| format!("{DATA}/containers-image/keys/{n}");
+    let d_k1 = "sha256:634a8f35b5f16dcf4aaa0822adc0b1964bb786fca12f6831de8ddc45e5986a00";
+    let d_k3 = "sha256:0489474da8ea22426ece86ace6c1c0026ab2fd3cdfbbd62b7e94650266c37d9a";
+    let k1s = k1.display().to_string();
+    let k3s = k3.display().to_string();
+
+    let (got, v, t) = verify(&["--key", &key("cosign.pub")], &["--signatures", &k1s, "--digest", d_k1]);
+    assert_eq!(got, 0, "{t}");
+    let sig = &v["images"][0]["signatures"][0];
+    assert_eq!(sig["verdict"], "verified");
+    assert_eq!(sig["algorithm"], "ecdsa-p256-sha256");
+    assert_eq!(sig["signer_kind"], "key");
+    assert_eq!(sig["format"], "legacy-sig");
+    assert_eq!(sig["rekor"], "absent");
+    assert_eq!(v["images"][0]["digest"], d_k1);
+
+    // Wrong digest: the payload names another manifest.
+    let (got, v, _) = verify(&["--key", &key("cosign.pub")], &["--signatures", &k1s, "--digest", d_k3]);
+    assert_eq!(got, 1);
+    assert!(v["images"][0]["signatures"][0]["reason"].as_str().unwrap().contains("the payload signs"));
+
+    // K3 with its Rekor bundle: integratedTime is the trusted time.
+    let (got, v, t) = verify(
+        &["--key", &key("cosign2.pub"), "--rekor-key", &key("rekor.pub")],
+        &["--signatures", &k3s, "--digest", d_k3],
+    );
+    assert_eq!(got, 0, "{t}");
+    let sig = &v["images"][0]["signatures"][0];
+    assert_eq!((sig["rekor"].as_str(), sig["time_source"].as_str()), (Some("verified"), Some("rekor")));
+    assert_eq!(sig["rekor_log_index"], 11608800);
+    assert_eq!(sig["trusted_time"], "2023-01-20T21:57:39+00:00");
+    // The wrong Rekor key: the SET does not verify.
+    let (got, v, _) = verify(
+        &["--key", &key("cosign2.pub"), "--rekor-key", &key("cosign.pub")],
+        &["--signatures", &k3s, "--digest", d_k3],
+    );
+    assert_eq!(got, 1);
+    assert!(v["images"][0]["signatures"][0]["reason"].as_str().unwrap().contains("Rekor"), "{v}");
+
+    // Usage errors exit 2 with the flag named.
+    let out = sealift(&["verify", "--signatures", &k1s, "--digest", "sha256:nothex", "--key", &key("cosign.pub")]);
+    assert_eq!(code(&out), 2, "{}", text(&out));
+    let out = sealift(&["verify", "--signatures", &k1s, "--digest", d_k1, "--ca-roots", &key("cosign.pub")]);
+    assert_eq!(code(&out), 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--certificate-identity"), "{}", text(&out));
+    let out =
+        sealift(&["verify", "--signatures", &k1s, "--digest", d_k1, "--policy", &k1s, "--key", &key("cosign.pub")]);
+    assert_eq!(code(&out), 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--policy cannot be combined with --key"), "{}", text(&out));
+    let out = sealift(&["verify", "--signatures", &k1s, "--digest", d_k1]);
+    assert_eq!(code(&out), 2, "no trust at all: {}", text(&out));
+}
+
+#[test]
+fn policy_file_drives_verify() {
+    let dir = tempdir();
+    let k1 = dir.path().join("k1.jsonl");
+    std::fs::write(&k1, download_line("containers-image/dir-img-cosign-valid/signature-1", false)).unwrap();
+    let keys = format!("{DATA}/containers-image/keys");
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(
+        &policy,
+        format!(
+            "version = 1\n[[rule]]\nname = \"blocked\"\nrepositories = [\"reg.example/blocked/**\"]\nreject = true\n\
+             [[rule]]\nname = \"pss only\"\nrepositories = [\"reg.example/pss/**\"]\nkeys = [\"{keys}/cosign.pub\"]\nalgorithms = [\"rsa-pss-sha512\"]\n\
+             [[rule]]\nname = \"ok\"\nrepositories = [\"reg.example/**\"]\nkeys = [\"{keys}/cosign.pub\"]\n"
+        ),
+    )
+    .unwrap();
+    let d = "sha256:634a8f35b5f16dcf4aaa0822adc0b1964bb786fca12f6831de8ddc45e5986a00";
+    let pol = policy.display().to_string();
+    let k1s = k1.display().to_string();
+    for (reference, want, rule, needle) in [
+        ("reg.example/team/app", 0, "ok", ""),
+        ("reg.example/blocked/app", 1, "blocked", "refuses"),
+        ("reg.example/pss/app", 1, "pss only", "not allowed by policy"),
+        ("other.example/app", 1, "", "no policy rule covers other.example/app"),
+    ] {
+        let (got, v, t) = verify(&["--policy", &pol], &["--signatures", &k1s, "--digest", d, reference]);
+        assert_eq!(got, want, "{reference}: {t}");
+        let img = &v["images"][0];
+        assert_eq!(img["rule"].as_str().unwrap_or(""), rule, "{reference}");
+        assert!(img["reasons"].to_string().contains(needle), "{reference}: {}", img["reasons"]);
+    }
+    std::fs::write(&policy, "version = 1\n[[rule]]\nrepositories = [\"**\"]\nreject = true\nbogus = 1\n").unwrap();
+    let out = sealift(&["verify", "--policy", &pol, "--signatures", &k1s, "--digest", d]);
+    assert_eq!(code(&out), 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bogus"), "{}", text(&out));
+}
