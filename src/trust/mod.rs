@@ -10,6 +10,8 @@
 //! tlog `validFor` windows are not enforced yet (an entry's SET still has to verify with
 //! that key). `ctlogs` (SCTs) and `timestampAuthorities` (RFC 3161) are not used.
 
+pub mod policy;
+
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
