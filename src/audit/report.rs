@@ -175,8 +175,24 @@ pub struct ImageReport {
     pub verdict: Outcome,
     /// Why the image failed, one line each (empty when it passed).
     pub reasons: Vec<String>,
+    /// Remarks that are not reasons for refusal (e.g. a platform covered by its index).
+    pub notes: Vec<String>,
+    /// Distinct verified signers needed, and found.
+    pub threshold: usize,
+    pub distinct_signers: usize,
+    /// For a platform manifest carried without its siblings: the index whose verified
+    /// signatures cover it.
+    pub covered_by: Option<Digest>,
+    /// Attachments that could not be read as signatures, with why.
+    pub unreadable: Vec<UnreadableReport>,
     pub signatures: Vec<SignatureReportView>,
     pub attestations: Vec<AttestationReport>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UnreadableReport {
+    pub holder: Digest,
+    pub reason: String,
 }
 
 /// Facts about an image that the assessment does not carry, for the report.
@@ -399,6 +415,15 @@ impl ImageReport {
             rule: a.rule.clone(),
             verdict: Outcome::of(a.passed),
             reasons: a.reasons.clone(),
+            notes: a.notes.clone(),
+            threshold: a.threshold,
+            distinct_signers: a.distinct_signers,
+            covered_by: a.covered_by.clone(),
+            unreadable: a
+                .unreadable
+                .iter()
+                .map(|(holder, reason)| UnreadableReport { holder: holder.clone(), reason: reason.clone() })
+                .collect(),
             signatures: a.signatures.iter().map(SignatureReportView::from).collect(),
             attestations: a.attestations.iter().map(AttestationReport::from).collect(),
         }
