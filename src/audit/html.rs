@@ -209,7 +209,8 @@ fn image(out: &mut String, img: &ImageReport) {
         Outcome::Fail => "fail",
     };
     let _ = writeln!(out, "<section class=\"image {class}\">");
-    let _ = writeln!(out, "<h2>{} <span class=\"mono\">{}</span></h2>", badge(img.verdict), escape_html(&img.reference));
+    let _ =
+        writeln!(out, "<h2>{} <span class=\"mono\">{}</span></h2>", badge(img.verdict), escape_html(&img.reference));
     let _ = write!(out, "<p class=\"muted\">digest <code>{}</code>", img.digest);
     if !img.platforms.is_empty() {
         let _ = write!(out, " &middot; {}", escape_html(&img.platforms.join(", ")));
@@ -230,11 +231,7 @@ fn image(out: &mut String, img: &ImageReport) {
         out.push_str("</ul>\n");
     }
     let verified = img.signatures.iter().filter(|s| s.verdict == SignatureVerdict::Verified).count();
-    let _ = writeln!(
-        out,
-        "<details><summary>Signatures: {verified} of {} verified</summary>",
-        img.signatures.len()
-    );
+    let _ = writeln!(out, "<details><summary>Signatures: {verified} of {} verified</summary>", img.signatures.len());
     if img.signatures.is_empty() {
         out.push_str("<p class=\"muted\">No signatures.</p>");
     } else {

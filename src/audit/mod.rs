@@ -51,6 +51,12 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), AuditError> {
     };
     let mut tmp = tempfile::Builder::new().prefix(".sealift-audit-").tempfile_in(dir).map_err(err)?;
     tmp.write_all(bytes).map_err(err)?;
+    // A report is meant to be handed on: readable like any file the user writes, not 0600.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        tmp.as_file().set_permissions(std::fs::Permissions::from_mode(0o644)).map_err(err)?;
+    }
     tmp.as_file().sync_all().map_err(err)?;
     tmp.persist(path).map_err(|e| err(e.error))?;
     Ok(())
@@ -96,9 +102,12 @@ pub fn bundle_facts(meta: &Metadata, entry: &Entry) -> ImageFacts {
     if platforms.is_empty() {
         platforms.extend(d.platform.as_ref().map(ToString::to_string));
     }
-    let media_type = meta.contents.manifests.get(&d.digest).map(|m| m.media_type.clone()).or_else(|| {
-        (!d.media_type.is_empty()).then(|| d.media_type.clone())
-    });
+    let media_type = meta
+        .contents
+        .manifests
+        .get(&d.digest)
+        .map(|m| m.media_type.clone())
+        .or_else(|| (!d.media_type.is_empty()).then(|| d.media_type.clone()));
     ImageFacts { media_type, platforms }
 }
 

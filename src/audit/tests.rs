@@ -73,7 +73,10 @@ fn sample(seal: Option<&SealVerdict>) -> AuditReport {
                     sig(Verdict::PresentNotVerified { reason: "odd".into() }, None, vec![]),
                 ],
             ),
-            ImageFacts { media_type: Some("application/vnd.oci.image.index.v1+json".into()), platforms: vec!["linux/amd64".into()] },
+            ImageFacts {
+                media_type: Some("application/vnd.oci.image.index.v1+json".into()),
+                platforms: vec!["linux/amd64".into()],
+            },
         ),
     ];
     let policy = PolicyInfo {
@@ -90,10 +93,7 @@ fn totals_and_verdict_are_counted() {
     let r = sample(Some(&SealVerdict::Absent));
     assert_eq!(r.totals.images, 2);
     assert_eq!((r.totals.passed, r.totals.failed), (1, 1));
-    assert_eq!(
-        r.totals.signatures,
-        SignatureTotals { total: 3, verified: 1, rejected: 1, not_verified: 1 }
-    );
+    assert_eq!(r.totals.signatures, SignatureTotals { total: 3, verified: 1, rejected: 1, not_verified: 1 });
     assert_eq!(r.totals.attestations, AttestationTotals { total: 2, verified: 1, rejected: 1 });
     assert_eq!(r.verdict, Outcome::Fail);
     assert_eq!(r.exit_code(), crate::exit::REJECTED);
@@ -173,7 +173,9 @@ fn html_escapes_hostile_sans_subjects_and_references() {
     assert!(h.contains("reg:5000/b:&lt;script&gt;"));
     // Self-contained: no external asset, no script.
     assert!(!h.contains("<script") && !h.contains("src=") && !h.contains("href=") && !h.contains("@import"));
-    assert!(h.contains(r#"<span class="badge pass">PASS</span>"#) && h.contains(r#"<span class="badge fail">FAIL</span>"#));
+    assert!(
+        h.contains(r#"<span class="badge pass">PASS</span>"#) && h.contains(r#"<span class="badge fail">FAIL</span>"#)
+    );
     assert!(h.contains("<details>") && h.contains("1 of 2 image(s) passed"));
 }
 

@@ -42,8 +42,13 @@ pub fn render_text(r: &AuditReport) -> String {
     };
     let _ = writeln!(out, "{policy}, {} rule(s)", r.policy.rules.len());
     for rule in &r.policy.rules {
-        let _ =
-            writeln!(out, "  rule {}: {} -> {}", clean(&rule.name), clean(&rule.repositories.join(", ")), clean(&rule.summary));
+        let _ = writeln!(
+            out,
+            "  rule {}: {} -> {}",
+            clean(&rule.name),
+            clean(&rule.repositories.join(", ")),
+            clean(&rule.summary)
+        );
     }
     if let Some(seal) = &r.seal {
         let _ = write!(out, "seal: {}", seal.verdict);
@@ -85,13 +90,14 @@ fn image(out: &mut String, img: &ImageReport) {
         let _ = write!(out, "  ({})", clean(&img.platforms.join(", ")));
     }
     out.push('\n');
-    let _ = writeln!(out, "      rule: {}", img.rule.as_deref().map(clean).unwrap_or_else(|| "(none covers it)".into()));
+    let _ =
+        writeln!(out, "      rule: {}", img.rule.as_deref().map(clean).unwrap_or_else(|| "(none covers it)".into()));
     if img.verdict == Outcome::Fail {
         for reason in &img.reasons {
             let _ = writeln!(out, "      reason: {}", clean(reason));
         }
     }
-    if img.signatures.is_empty() {
+    if img.signatures.is_empty() && img.reasons.is_empty() {
         let _ = writeln!(out, "      no signatures");
     }
     for s in &img.signatures {
@@ -122,7 +128,11 @@ fn image(out: &mut String, img: &ImageReport) {
     }
     for a in &img.attestations {
         let verdict = if a.verdict == SignatureVerdict::Verified { "verified" } else { "REJECTED" };
-        let _ = write!(out, "      attestation {verdict}: {}", clean(a.predicate_type.as_deref().unwrap_or("(no predicate type)")));
+        let _ = write!(
+            out,
+            "      attestation {verdict}: {}",
+            clean(a.predicate_type.as_deref().unwrap_or("(no predicate type)"))
+        );
         if let Some(s) = &a.signer {
             let _ = write!(out, " by {}", clean(s));
         }

@@ -11,14 +11,14 @@ use crate::assess::assess_bundle;
 use crate::audit::{self, AuditReport, ImageFacts, PolicyInfo, PolicySource, RuleInfo, Subject};
 use crate::cli::args::{RegistryArgs, TrustArgs};
 use crate::cli::commands::inspect::metadata;
+use crate::cli::commands::Failure;
 use crate::cli::progress::Ui;
 use crate::cli::settings;
+use crate::exit;
 use crate::oci::Digest;
 use crate::registry::Registry;
 use crate::seal::SealVerdict;
 use crate::transfer::load::Metadata;
-use crate::cli::commands::Failure;
-use crate::exit;
 use crate::trust::policy::{IdentitySpec, Policy, PolicyError, Rule, RuleSpec};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -38,7 +38,7 @@ pub struct AuditArgs {
     #[arg(long, value_name = "TARGET")]
     pub registry: Option<String>,
     #[command(flatten)]
-    pub trust: TrustArgs,
+    pub trust: Box<TrustArgs>,
     /// Report format.
     #[arg(long = "output", value_enum, default_value_t = AuditFormat::Text)]
     pub format: AuditFormat,
@@ -46,7 +46,7 @@ pub struct AuditArgs {
     #[arg(short = 'o', long = "output-file", value_name = "OUT")]
     pub output_file: Option<PathBuf>,
     #[command(flatten)]
-    pub registry_args: RegistryArgs,
+    pub registry_args: Box<RegistryArgs>,
 }
 
 /// The seal's verdict for the report.
@@ -82,7 +82,11 @@ fn policy_from_args(t: &TrustArgs) -> anyhow::Result<Policy> {
         || t.certificate_oidc_issuer_regexp.is_some();
     if let Some(path) = &t.policy {
         if shorthand {
-            return Err(Failure::new(exit::USAGE, "give --policy or the trust flags (--key, --ca-roots, ...), not both").into());
+            return Err(Failure::new(
+                exit::USAGE,
+                "give --policy or the trust flags (--key, --ca-roots, ...), not both",
+            )
+            .into());
         }
         return Policy::load(path).map_err(classify);
     }
