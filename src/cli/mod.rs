@@ -5,6 +5,7 @@ pub mod args;
 pub mod commands;
 pub mod progress;
 pub mod settings;
+pub mod trust;
 
 use std::process::ExitCode;
 
@@ -71,6 +72,9 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
     for cause in e.chain() {
         if let Some(c) = cause.downcast_ref::<commands::Failure>() {
             return c.code;
+        }
+        if let Some(e) = cause.downcast_ref::<trust::TrustArgsError>() {
+            return e.exit_code();
         }
         if cause.is::<crate::oci::reference::ReferenceError>() || cause.is::<settings::SettingsError>() {
             return exit::USAGE;

@@ -1,10 +1,213 @@
-//! `sealift verify` (being written).
+//! `sealift verify`: decide images under the trust flags (or `--policy`), online against
+//! their registry, fully offline against a bundle from `sealift save` (`--bundle`: no
+//! registry client is even constructed), or for detached signatures in
+//! `cosign download signature` format (`--signatures FILE --digest sha256:HEX`).
+//!
+//! The full report is printed before the exit code says anything: 0 every image passed,
+//! 1 one was rejected, 2 usage, 3 could not check (I/O, network, image not found).
 
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use chrono::Utc;
+
+use crate::assess::report::{image_json, image_text, REPORT_VERSION};
+use crate::assess::{
+    assess, assess_bundle, entry_reference, evidence_from_registry, Evidence, Format, FoundSignature, ImageAssessment,
+};
+use crate::cli::args::{OutputFormat, RegistryArgs, TrustArgs};
+use crate::cli::commands::Failure;
 use crate::cli::progress::Ui;
+use crate::cli::{settings, trust};
+use crate::exit;
+use crate::layout::LayoutDir;
+use crate::oci::{Digest, Reference};
+use crate::registry::Registry;
+use crate::transfer::load::{read_dir_metadata, read_tar_metadata, Metadata};
+use crate::transfer::model::Role;
+use crate::trust::policy::Policy;
 
 #[derive(Debug, clap::Args)]
-pub struct VerifyArgs {}
+pub struct VerifyArgs {
+    /// Images: host[:port]/repo[:tag][@sha256:digest]; with --bundle, a saved reference
+    /// name or a digest (all images of the bundle when none is given).
+    #[arg(value_name = "REF")]
+    pub refs: Vec<String>,
+    /// Verify offline against a bundle file (or OCI layout directory) from `sealift save`.
+    #[arg(long, value_name = "FILE", conflicts_with = "signatures")]
+    pub bundle: Option<PathBuf>,
+    /// Detached signatures as `cosign download signature` prints them (JSON lines or array).
+    #[arg(long, value_name = "FILE", requires = "digest")]
+    pub signatures: Option<PathBuf>,
+    /// The manifest digest the --signatures must sign.
+    #[arg(long, value_name = "sha256:HEX", requires = "signatures")]
+    pub digest: Option<String>,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+    #[command(flatten)]
+    pub trust: TrustArgs,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
 
-pub async fn run(_args: VerifyArgs, _ui: &Ui) -> anyhow::Result<u8> {
-    anyhow::bail!("sealift verify: not implemented yet")
+fn usage(message: impl Into<String>) -> anyhow::Error {
+    Failure::new(exit::USAGE, message).into()
+}
+
+pub async fn run(args: VerifyArgs, _ui: &Ui) -> anyhow::Result<u8> {
+    let policy = trust::required_policy(&args.trust)?;
+    // The only clock read: verification takes "now" as an input.
+    let now = Utc::now();
+    let assessments = if let Some(file) = &args.signatures {
+        vec![detached(&args, &policy, file, now)?]
+    } else if let Some(bundle) = &args.bundle {
+        offline(&args.refs, bundle, &policy, now).await?
+    } else {
+        if args.refs.is_empty() {
+            return Err(usage("no images given: name them, or use --bundle FILE or --signatures FILE --digest D"));
+        }
+        online(&args, &policy, now).await?
+    };
+    print(&assessments, args.output, &policy);
+    Ok(if assessments.iter().all(|a| a.passed) { exit::OK } else { exit::REJECTED })
+}
+
+fn print(assessments: &[ImageAssessment], output: OutputFormat, policy: &Policy) {
+    match output {
+        OutputFormat::Json => {
+            let doc = serde_json::json!({
+                "version": REPORT_VERSION,
+                "policy": policy.origin(),
+                "passed": assessments.iter().all(|a| a.passed),
+                "images": assessments.iter().map(image_json).collect::<Vec<_>>(),
+            });
+            println!("{}", serde_json::to_string_pretty(&doc).expect("plain data"));
+        }
+        OutputFormat::Text => {
+            for a in assessments {
+                print!("{}", image_text(a));
+            }
+            let passed = assessments.iter().filter(|a| a.passed).count();
+            println!("{passed} of {} image(s) passed (policy: {})", assessments.len(), policy.origin());
+        }
+    }
+}
+
+/// `--signatures FILE --digest D [REF]`: the optional REF names the repository the policy
+/// rule is chosen by (and docker-reference is checked against).
+fn detached(
+    args: &VerifyArgs,
+    policy: &Policy,
+    file: &std::path::Path,
+    now: chrono::DateTime<Utc>,
+) -> anyhow::Result<ImageAssessment> {
+    let digest_text = args.digest.as_deref().unwrap_or_default();
+    let digest: Digest =
+        digest_text.parse().map_err(|_| usage(format!("--digest {digest_text:?} is not sha256:<64 hex>")))?;
+    let repository = match args.refs.as_slice() {
+        [] => String::new(),
+        [r] => r.parse::<Reference>()?.repository_name(),
+        _ => return Err(usage("--signatures takes at most one REF (naming the repository)")),
+    };
+    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let holder = Digest::of(text.as_bytes());
+    let sigs = crate::cosign::signatures_from_download(&text).with_context(|| format!("{}", file.display()))?;
+    let evidence = Evidence {
+        signatures: sigs
+            .into_iter()
+            .take(crate::assess::evidence::MAX_SIGNATURES)
+            .map(|s| FoundSignature {
+                format: Format::LegacySig,
+                holder: holder.clone(),
+                signature: Some(s),
+                bundle_json: None,
+            })
+            .collect(),
+        ..Default::default()
+    };
+    let reference =
+        if repository.is_empty() { format!("{}@{digest}", file.display()) } else { format!("{repository}@{digest}") };
+    Ok(assess(policy, &repository, &reference, &digest, &evidence, now))
+}
+
+/// `--bundle`: everything from the bundle's metadata; no registry, no network.
+async fn offline(
+    refs: &[String],
+    bundle: &std::path::Path,
+    policy: &Policy,
+    now: chrono::DateTime<Utc>,
+) -> anyhow::Result<Vec<ImageAssessment>> {
+    let meta: Metadata = if bundle.is_dir() {
+        read_dir_metadata(&LayoutDir::open(bundle)?)?
+    } else {
+        read_tar_metadata(bundle).await?.0
+    };
+    let all = assess_bundle(&meta, policy, now);
+    if refs.is_empty() {
+        return Ok(all.into_iter().map(|(_, a)| a).collect());
+    }
+    let mut out = Vec::new();
+    for r in refs {
+        let found = all.iter().find(|(i, _)| entry_matches(&meta, *i, r));
+        match found {
+            Some((_, a)) => out.push(a.clone()),
+            None => {
+                return Err(Failure::new(exit::FAILED, format!("{r} is not an image of {}", bundle.display())).into())
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Whether bundle entry `i` is what the user named: its digest, its saved name
+/// (`host:port/repo:tag`), or `repo@digest` / `repo:tag@digest`.
+fn entry_matches(meta: &Metadata, i: usize, wanted: &str) -> bool {
+    let e = &meta.contents.entries[i];
+    if !matches!(e.role, Role::Image | Role::Platform) {
+        return false;
+    }
+    let d = &e.descriptor.digest;
+    if wanted.parse::<Digest>().is_ok_and(|w| &w == d) {
+        return true;
+    }
+    if entry_reference(&e.repository, e.tag.as_deref(), d) == wanted {
+        return true;
+    }
+    match wanted.parse::<Reference>() {
+        Ok(r) if r.repository_name() == e.repository => match (&r.digest, &r.tag) {
+            (Some(rd), _) => rd == d,
+            (None, Some(t)) => e.tag.as_deref() == Some(t.as_str()),
+            (None, None) => e.tag.as_deref() == Some("latest"),
+        },
+        _ => false,
+    }
+}
+
+/// Online: resolve each reference at its registry and read its attachments there.
+async fn online(
+    args: &VerifyArgs,
+    policy: &Policy,
+    now: chrono::DateTime<Utc>,
+) -> anyhow::Result<Vec<ImageAssessment>> {
+    let opts = settings::registry_options(&args.registry)?;
+    let mut registries: std::collections::BTreeMap<String, Registry> = Default::default();
+    let mut out = Vec::new();
+    for text in &args.refs {
+        let r: Reference = text.parse()?;
+        let registry = match registries.get(&r.registry) {
+            Some(reg) => reg.clone(),
+            None => {
+                let reg = Registry::new(&r.registry, &opts)?;
+                registries.insert(r.registry.clone(), reg.clone());
+                reg
+            }
+        };
+        let manifest = registry
+            .get_manifest(&r.repository, &r.manifest_reference())
+            .await?
+            .ok_or_else(|| Failure::new(exit::FAILED, format!("{r}: no such image")))?;
+        let evidence = evidence_from_registry(&registry, &r.repository, &manifest.digest).await?;
+        out.push(assess(policy, &r.repository_name(), &r.to_string(), &manifest.digest, &evidence, now));
+    }
+    Ok(out)
 }
