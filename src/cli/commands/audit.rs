@@ -11,15 +11,14 @@ use crate::assess::assess_bundle;
 use crate::audit::{self, AuditReport, ImageFacts, PolicyInfo, PolicySource, RuleInfo, Subject};
 use crate::cli::args::{RegistryArgs, TrustArgs};
 use crate::cli::commands::inspect::metadata;
-use crate::cli::commands::Failure;
 use crate::cli::progress::Ui;
 use crate::cli::settings;
-use crate::exit;
+use crate::cli::trust::{policy_from_args, TrustArgsError};
 use crate::oci::Digest;
 use crate::registry::Registry;
 use crate::seal::SealVerdict;
 use crate::transfer::load::Metadata;
-use crate::trust::policy::{IdentitySpec, Policy, PolicyError, Rule, RuleSpec};
+use crate::trust::policy::{Policy, Rule};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum AuditFormat {
@@ -60,68 +59,6 @@ fn seal_verdict(meta: &Metadata) -> SealVerdict {
     } else {
         SealVerdict::Absent
     }
-}
-
-/// `--policy FILE`, or the shorthand flags as a one-rule policy covering every repository.
-///
-/// TRUST: to be replaced by the shared `crate::cli::trust` resolution (wip/assess) once it
-/// lands, so `verify`, `load` and `audit` read trust flags identically.
-fn policy_from_args(t: &TrustArgs) -> anyhow::Result<Policy> {
-    let classify = |e: PolicyError| {
-        let code = if e.is_io() { exit::FAILED } else { exit::USAGE };
-        anyhow::Error::new(Failure::new(code, e.to_string()))
-    };
-    let shorthand = !t.keys.is_empty()
-        || t.ca_roots.is_some()
-        || t.ca_intermediates.is_some()
-        || t.trusted_root.is_some()
-        || !t.rekor_key.is_empty()
-        || t.certificate_identity.is_some()
-        || t.certificate_identity_regexp.is_some()
-        || t.certificate_oidc_issuer.is_some()
-        || t.certificate_oidc_issuer_regexp.is_some();
-    if let Some(path) = &t.policy {
-        if shorthand {
-            return Err(Failure::new(
-                exit::USAGE,
-                "give --policy or the trust flags (--key, --ca-roots, ...), not both",
-            )
-            .into());
-        }
-        return Policy::load(path).map_err(classify);
-    }
-    if !shorthand {
-        return Err(Failure::new(
-            exit::USAGE,
-            "no trust given: use --policy FILE or --key / --ca-roots / --trusted-root (an audit without trust would refuse everything)",
-        )
-        .into());
-    }
-    let identity = t.certificate_identity.is_some() || t.certificate_identity_regexp.is_some();
-    let spec = RuleSpec {
-        name: Some("command line".to_owned()),
-        repositories: vec!["**".to_owned()],
-        keys: t.keys.clone(),
-        ca_roots: t.ca_roots.iter().cloned().collect(),
-        ca_intermediates: t.ca_intermediates.iter().cloned().collect(),
-        trusted_root: t.trusted_root.clone(),
-        rekor_keys: t.rekor_key.clone(),
-        identities: if identity {
-            vec![IdentitySpec {
-                identity: t.certificate_identity.clone(),
-                identity_regexp: t.certificate_identity_regexp.clone(),
-                issuer: t.certificate_oidc_issuer.clone(),
-                issuer_regexp: t.certificate_oidc_issuer_regexp.clone(),
-            }]
-        } else {
-            Vec::new()
-        },
-        threshold: Some(t.threshold),
-        at: t.at.clone(),
-        ..RuleSpec::default()
-    };
-    let rule = Rule::from_spec(spec, 0, Path::new(""), "command line").map_err(classify)?;
-    Ok(Policy::single(rule))
 }
 
 /// One line per rule: what it trusts and requires.
@@ -190,7 +127,8 @@ async fn bundle_subject(path: &Path, meta_is_dir: bool) -> anyhow::Result<Subjec
 pub async fn run(args: AuditArgs, ui: &Ui) -> anyhow::Result<u8> {
     // The command line reads the clock; everything below takes `now`.
     let now = Utc::now();
-    let policy = policy_from_args(&args.trust)?;
+    // An audit without trust would refuse everything: a usage error, as for `verify`.
+    let policy = policy_from_args(&args.trust)?.ok_or(TrustArgsError::NoTrust)?;
     let (subject, seal, images) = match (&args.source, &args.registry) {
         (Some(source), _) => {
             let meta = metadata(source).await?;
