@@ -5,6 +5,7 @@
 //! a command and maps its error to an exit code ([`exit`]).
 
 pub mod assess;
+pub mod audit;
 pub mod bundle;
 pub mod cli;
 pub mod cosign;

@@ -4,6 +4,7 @@
 mod support;
 
 mod access;
+mod audit;
 mod gate;
 mod registry;
 mod save_load;

@@ -40,7 +40,7 @@ pub enum Command {
     #[command(subcommand)]
     Attach(crate::cli::commands::attach::AttachCommand),
     /// Verify image signatures, online or fully offline against a bundle.
-    Verify(crate::cli::commands::verify::VerifyArgs),
+    Verify(Box<crate::cli::commands::verify::VerifyArgs>),
     /// Offline verification audit of a bundle (or of what landed in a registry).
     Audit(crate::cli::commands::audit::AuditArgs),
 }

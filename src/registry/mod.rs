@@ -20,6 +20,7 @@
 //!   present are skipped).
 
 mod auth;
+mod catalog;
 mod error;
 mod referrers;
 mod transport;

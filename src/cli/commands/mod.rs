@@ -39,7 +39,7 @@ pub async fn run(command: Command, ui: &Ui) -> anyhow::Result<u8> {
         Command::Certs(a) => certs::run(a, ui).await,
         Command::Sign(a) => sign::run(a, ui).await,
         Command::Attach(a) => attach::run(a, ui).await,
-        Command::Verify(a) => verify::run(a, ui).await,
+        Command::Verify(a) => verify::run(*a, ui).await,
         Command::Audit(a) => audit::run(a, ui).await,
     }
 }
