@@ -470,7 +470,8 @@ impl AuditReport {
             subject,
             policy,
             seal: seal.map(SealReport::from),
-            verdict: Outcome::of(totals.failed == 0 && seal_ok),
+            // An audit that found nothing to audit (a mistyped prefix) is not a pass.
+            verdict: Outcome::of(totals.failed == 0 && seal_ok && !images.is_empty()),
             totals,
             images,
         }

@@ -26,7 +26,7 @@ pub enum Command {
     /// Walk images with their signatures, attestations and referrers into one bundle file.
     Save(SaveArgs),
     /// Check a bundle and push it into a registry, digest for digest.
-    Load(LoadArgs),
+    Load(Box<LoadArgs>),
     /// Show what a bundle holds.
     Inspect(InspectArgs),
     /// Print the cosign simple-signing payload for an image, for an external signer.

@@ -189,6 +189,13 @@ fn reject(reason: impl Into<String>) -> SealVerdict {
     SealVerdict::Rejected { reason: reason.into() }
 }
 
+/// [`verify_seal`] for a bundle's metadata: the seal files, `index.json`, the content
+/// graph and the small blobs no manifest references.
+pub fn verify_bundle_seal(meta: &crate::transfer::load::Metadata, trust: Option<&SealTrust>, now: i64) -> SealVerdict {
+    let unlisted = meta.unlisted();
+    verify_seal(&meta.seal, &meta.index_json, &meta.contents, &unlisted, trust, now).0
+}
+
 /// Checks a seal: its signature (key or certificate path at `now`), then that the index
 /// describes exactly this bundle's `index.json` and blob set (manifests and every blob
 /// they reference, with sizes). Layers are checked again as they stream.

@@ -45,20 +45,16 @@ pub struct AuditArgs {
     #[arg(short = 'o', long = "output-file", value_name = "OUT")]
     pub output_file: Option<PathBuf>,
     #[command(flatten)]
+    pub seal: Box<crate::cli::args::SealTrustArgs>,
+    #[command(flatten)]
     pub registry_args: Box<RegistryArgs>,
 }
 
-/// The seal's verdict for the report.
-///
-/// SEAL: the single call site to swap for `crate::seal::verify_seal(...)` once seal
-/// verification lands (with the bundle trust flags). Until then a present seal is
-/// reported as not checked.
-fn seal_verdict(meta: &Metadata) -> SealVerdict {
-    if meta.seal.contains_key("sealift-index.json") {
-        SealVerdict::NotChecked
-    } else {
-        SealVerdict::Absent
-    }
+/// The seal's verdict for the report: checked when bundle trust (`--bundle-key`,
+/// `--bundle-ca-roots`) is given; a rejected seal fails the audit.
+fn seal_verdict(meta: &Metadata, args: &AuditArgs, now: i64) -> anyhow::Result<SealVerdict> {
+    let trust = settings::seal_trust(&args.seal)?;
+    Ok(crate::seal::verify_bundle_seal(meta, trust.as_ref(), now))
 }
 
 /// One line per rule: what it trusts and requires.
@@ -139,7 +135,7 @@ pub async fn run(args: AuditArgs, ui: &Ui) -> anyhow::Result<u8> {
                     (a, facts)
                 })
                 .collect();
-            (bundle_subject(source, source.is_dir()).await?, Some(seal_verdict(&meta)), images)
+            (bundle_subject(source, source.is_dir()).await?, Some(seal_verdict(&meta, &args, now.timestamp())?), images)
         }
         (None, Some(target)) => {
             let t = settings::Target::parse(target)?;

@@ -93,8 +93,7 @@ pub async fn run(args: LoadArgs, ui: &Ui) -> anyhow::Result<u8> {
     let seal_trust = settings::seal_trust(&args.seal)?;
     let now = chrono::Utc::now().timestamp();
     let unlisted = meta.unlisted();
-    let (seal, _) =
-        crate::seal::verify_seal(&meta.seal, &meta.index_json, &meta.contents, &unlisted, seal_trust.as_ref(), now);
+    let seal = crate::seal::verify_bundle_seal(&meta, seal_trust.as_ref(), now);
     if !unlisted.is_empty() {
         ui.warn(&format!(
             "{} blob(s) in the bundle are not referenced by index.json and are ignored (first: {})",

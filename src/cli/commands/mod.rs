@@ -33,7 +33,7 @@ impl Failure {
 pub async fn run(command: Command, ui: &Ui) -> anyhow::Result<u8> {
     match command {
         Command::Save(a) => save::run(a, ui).await,
-        Command::Load(a) => load::run(a, ui).await,
+        Command::Load(a) => load::run(*a, ui).await,
         Command::Inspect(a) => inspect::run(a, ui).await,
         Command::Generate(a) => generate::run(a, ui).await,
         Command::Certs(a) => certs::run(a, ui).await,

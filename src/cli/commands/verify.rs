@@ -36,6 +36,8 @@ pub struct VerifyArgs {
     /// Verify offline against a bundle file (or OCI layout directory) from `sealift save`.
     #[arg(long, value_name = "FILE", conflicts_with = "signatures")]
     pub bundle: Option<PathBuf>,
+    #[command(flatten)]
+    pub seal: crate::cli::args::SealTrustArgs,
     /// Detached signatures as `cosign download signature` prints them (JSON lines or array).
     #[arg(long, value_name = "FILE", requires = "digest")]
     pub signatures: Option<PathBuf>,
@@ -61,7 +63,7 @@ pub async fn run(args: VerifyArgs, _ui: &Ui) -> anyhow::Result<u8> {
     let assessments = if let Some(file) = &args.signatures {
         vec![detached(&args, &policy, file, now)?]
     } else if let Some(bundle) = &args.bundle {
-        offline(&args.refs, bundle, &policy, now).await?
+        offline(&args.refs, bundle, &policy, now, &args.seal).await?
     } else {
         if args.refs.is_empty() {
             return Err(usage("no images given: name them, or use --bundle FILE or --signatures FILE --digest D"));
@@ -136,12 +138,24 @@ async fn offline(
     bundle: &std::path::Path,
     policy: &Policy,
     now: chrono::DateTime<Utc>,
+    seal: &crate::cli::args::SealTrustArgs,
 ) -> anyhow::Result<Vec<ImageAssessment>> {
     let meta: Metadata = if bundle.is_dir() {
         read_dir_metadata(&LayoutDir::open(bundle)?)?
     } else {
         read_tar_metadata(bundle).await?.0
     };
+    // The seal first, when bundle trust is given: a bundle whose seal fails is not looked into.
+    let seal_trust = crate::cli::settings::seal_trust(seal)?;
+    match crate::seal::verify_bundle_seal(&meta, seal_trust.as_ref(), now.timestamp()) {
+        crate::seal::SealVerdict::Rejected { reason } => {
+            return Err(Failure::new(exit::REJECTED, format!("bundle seal rejected: {reason}")).into())
+        }
+        crate::seal::SealVerdict::Verified { signer, algorithm, .. } => {
+            eprintln!("seal verified: signed by {signer} ({algorithm})")
+        }
+        _ => {}
+    }
     let all = assess_bundle(&meta, policy, now);
     if refs.is_empty() {
         return Ok(all.into_iter().map(|(_, a)| a).collect());
