@@ -250,14 +250,22 @@ pub fn generate_pki(kt: KeyType, subject_cn: &str, sans: Vec<SanSpec>, days: u32
     Ok(Pki { root, root_key, sub, sub_key, leaf, leaf_key })
 }
 
+/// Writes atomically: a temporary file in the same directory (created with `mode`, so a
+/// private key is never readable by others, even briefly), synced, then renamed.
 fn write(path: &Path, bytes: &[u8], mode: u32) -> Result<(), CertError> {
     use std::io::Write as _;
-    use std::os::unix::fs::OpenOptionsExt as _;
+    use std::os::unix::fs::PermissionsExt as _;
     let err = |source| CertError::Write { path: path.to_owned(), source };
-    let mut f =
-        std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(mode).open(path).map_err(err)?;
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let mut f = tempfile::Builder::new()
+        .prefix(".sealift-")
+        .permissions(std::fs::Permissions::from_mode(mode))
+        .tempfile_in(dir)
+        .map_err(err)?;
     f.write_all(bytes).map_err(err)?;
-    f.sync_all().map_err(err)
+    f.as_file().sync_all().map_err(err)?;
+    f.persist(path).map_err(|e| err(e.error))?;
+    Ok(())
 }
 
 /// `certs create`: generates a PKI and writes `ca.crt`, `sub.crt`, `leaf.crt`, `leaf.key`
