@@ -5,7 +5,7 @@
 #   bench/run.sh                 # 4 x 256 MiB layers (1 GiB) + a 1 GiB single-layer image
 #   LAYER_MIB=64 BIG_MIB=256 bench/run.sh   # smaller, for a quick look
 #
-# Needs: target/release/sealift (make build), docker-registry, skopeo, openssl, /usr/bin/time.
+# Needs: target/release/sealift (make build), docker-registry, skopeo, openssl, curl, bc, /usr/bin/time.
 # Numbers depend on the machine and its page cache; run twice and read the second run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -73,6 +73,12 @@ for img in multi big; do
   row "sealift load $img -> fresh registry" "$t" "$(mibs "$sz" "$t")" "$(rss_mib)MiB"
   t=$(secs skopeo copy -q --dest-tls-verify=false "oci-archive:$work/$img.skopeo.tar:1" "docker://$D2/bench/$img:1")
   row "skopeo copy oci-archive: -> fresh registry $img" "$t" "$(mibs "$sz" "$t")" "-"
+  # The registry's own ingest limit: the same bytes as one streamed monolithic upload by curl.
+  D3=$(start_registry)
+  loc=$(curl -s -i -X POST "http://$D3/v2/raw/blobs/uploads/" | grep -i '^location:' | tr -d '\r' | cut -d' ' -f2)
+  bd=$(openssl dgst -sha256 -r "$work/$img.sealift.tar" | cut -d' ' -f1)
+  t=$(secs curl -sf -T "$work/$img.sealift.tar" -X PUT -H 'Content-Type: application/octet-stream' "$loc&digest=sha256:$bd")
+  row "curl PUT of the bundle bytes as one blob (registry ingest)" "$t" "$(mibs "$sz" "$t")" "-"
   t=$(secs "$SEALIFT" -q save "$ref" -o "$work/$img.sealift.tar.zst"); row "sealift save $img -> .tar.zst" "$t" "$(mibs "$sz" "$t")" "$(rss_mib)MiB"
   t=$(secs openssl dgst -sha256 "$work/$img.sealift.tar"); row "openssl sha256 of the bundle (hash limit)" "$t" "$(mibs "$sz" "$t")" "-"
   t=$(secs cat "$work/$img.sealift.tar"); row "cat bundle > /dev/null (read, page cache)" "$t" "$(mibs "$sz" "$t")" "-"
