@@ -243,7 +243,13 @@ fn audit_of_a_registry_reports_what_landed() {
     let f = Fixture::new();
     let bundle = f.save(&["a", "b", "c"], "abc.tar");
     let dst = TestRegistry::start();
-    ok(&sealift(&["load", "--insecure-skip-verify", bundle.to_str().unwrap(), "--to", &format!("{}/mirror", dst.addr)]));
+    ok(&sealift(&[
+        "load",
+        "--insecure-skip-verify",
+        bundle.to_str().unwrap(),
+        "--to",
+        &format!("{}/mirror", dst.addr),
+    ]));
     // Something outside the prefix is not audited.
     random_image(&dst.addr, "elsewhere/x", "1.0", &[100]);
     let policy = f.dir.path().join("policy.toml");

@@ -5,6 +5,7 @@ mod support;
 
 mod access;
 mod audit;
+mod faults;
 mod gate;
 mod registry;
 mod save_load;
