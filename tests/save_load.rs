@@ -347,20 +347,19 @@ fn a_flipped_byte_in_a_layer_pushes_no_tag() {
     bytes[offset as usize + 1000] ^= 0x01;
     std::fs::write(&bundle, &bytes).unwrap();
 
-    let dst = TestRegistry::start();
-    let out = sealift(&["load", "--insecure-skip-verify", bundle.to_str().unwrap(), "--to", &dst.addr]);
-    assert_eq!(
-        out.status.code(),
-        Some(4),
-        "corrupt bundle exit code; stderr: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains(&base.to_string()), "the error names the blob: {err}");
-    assert_eq!(err.trim().lines().last().unwrap().matches("error").count(), 1);
-    for r in ["team/app:1.0", "other/tool:2.0", "team/multi:1.0"] {
-        let o = skopeo(&["inspect", "--raw", "--tls-verify=false", &format!("docker://{}/{r}", dst.addr)]);
-        assert!(!o.status.success(), "{r} must not exist at the target");
+    // Concurrent uploads (the default for an uncompressed bundle) and one at a time.
+    for jobs in ["4", "1"] {
+        let dst = TestRegistry::start();
+        let out =
+            sealift(&["load", "--insecure-skip-verify", "--jobs", jobs, bundle.to_str().unwrap(), "--to", &dst.addr]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(4), "corrupt bundle exit code with --jobs {jobs}; stderr: {err}");
+        assert!(err.contains(&base.to_string()), "the error names the blob: {err}");
+        assert_eq!(err.trim().lines().last().unwrap().matches("error").count(), 1);
+        for r in ["team/app:1.0", "other/tool:2.0", "team/multi:1.0"] {
+            let o = skopeo(&["inspect", "--raw", "--tls-verify=false", &format!("docker://{}/{r}", dst.addr)]);
+            assert!(!o.status.success(), "{r} must not exist at the target");
+        }
     }
 }
 

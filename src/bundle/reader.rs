@@ -156,6 +156,8 @@ pub struct Entries<'a> {
 struct OpenBlob<'a> {
     reader: VerifyingReader<tar::Entry<'a, Tracker>>,
     name: String,
+    /// Where the blob's bytes start in the (decompressed) tar stream.
+    offset: u64,
     source: Arc<Mutex<Source>>,
     /// Set when the blob reached its end (Ok) or failed (the error, handed out once more by
     /// the next `next_entry`).
@@ -302,9 +304,15 @@ impl<'a> Entries<'a> {
             }
             let size = entry.size();
             if let EntryName::Blob(digest) = class {
+                let offset = entry.raw_file_position();
                 let reader = VerifyingReader::new(entry, digest, size);
-                self.current =
-                    Some(OpenBlob { reader, name: canonical.clone(), source: self.source.clone(), outcome: None });
+                self.current = Some(OpenBlob {
+                    reader,
+                    name: canonical.clone(),
+                    offset,
+                    source: self.source.clone(),
+                    outcome: None,
+                });
                 self.last = canonical;
                 return Ok(Some(Step::Blob));
             }
@@ -395,6 +403,12 @@ impl BlobEntry<'_, '_> {
 
     pub fn size(&self) -> u64 {
         self.blob.reader.size()
+    }
+
+    /// Where the blob's bytes start in the decompressed tar stream; for an uncompressed
+    /// bundle, the offset in the file (lets `load` upload several layers at once).
+    pub fn offset(&self) -> u64 {
+        self.blob.offset
     }
 
     /// Reads a small blob whole; refuses one larger than `max` without reading it.

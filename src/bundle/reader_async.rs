@@ -50,6 +50,9 @@ pub enum AsyncEntry {
 pub struct AsyncBlob {
     pub digest: Digest,
     pub size: u64,
+    /// For an uncompressed bundle, where the blob's bytes start in the file: they can be
+    /// read again from there (and must be verified again: see `load`).
+    pub file_offset: Option<u64>,
     pub body: BlobBody,
 }
 
@@ -128,6 +131,7 @@ fn run(path: PathBuf, tx: mpsc::Sender<Event>) {
         Ok(r) => r,
         Err(e) => return fail(e),
     };
+    let plain = reader.compression() == super::writer::Compression::None;
     let mut entries = match reader.entries() {
         Ok(e) => e,
         Err(e) => return fail(e),
@@ -166,7 +170,8 @@ fn run(path: PathBuf, tx: mpsc::Sender<Event>) {
         let (btx, brx) = mpsc::channel(BODY_DEPTH);
         let finished = Arc::new(AtomicBool::new(false));
         let body = BlobBody { rx: brx, finished, digest: blob.digest().clone(), ended: false };
-        let event = AsyncBlob { digest: blob.digest().clone(), size: blob.size(), body };
+        let file_offset = plain.then(|| blob.offset());
+        let event = AsyncBlob { digest: blob.digest().clone(), size: blob.size(), file_offset, body };
         if tx.blocking_send(Event::Entry(AsyncEntry::Blob(event))).is_err() {
             return;
         }

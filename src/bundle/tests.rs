@@ -715,3 +715,35 @@ fn throughput() {
         std::fs::remove_file(&path).unwrap();
     }
 }
+
+/// The async reader's `file_offset` of an uncompressed bundle points at the blob's bytes
+/// in the file (load re-reads layers from there to upload several at once).
+#[test]
+fn plain_bundles_report_where_each_blob_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = sample();
+    for c in [Compression::None, Compression::Zstd] {
+        let path = dir.path().join(format!("o-{c}.tar"));
+        write_sample(&path, c);
+        let file = std::fs::read(&path).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        rt.block_on(async {
+            let mut r = AsyncBundleReader::open(&path).unwrap();
+            let mut blobs = 0;
+            while let Some(e) = r.next().await.unwrap() {
+                if let AsyncEntry::Blob(b) = e {
+                    let want = &s.blobs.iter().find(|(d, _)| *d == b.digest).unwrap().1;
+                    match (c, b.file_offset) {
+                        (Compression::None, Some(off)) => {
+                            assert_eq!(&file[off as usize..off as usize + b.size as usize], want.as_slice())
+                        }
+                        (Compression::None, None) => panic!("plain bundle without offsets"),
+                        (_, off) => assert_eq!(off, None, "offsets only for uncompressed bundles"),
+                    }
+                    blobs += 1;
+                }
+            }
+            assert_eq!(blobs, s.blobs.len());
+        });
+    }
+}

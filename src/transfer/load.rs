@@ -203,6 +203,9 @@ async fn collect_body(blob: AsyncBlob) -> Result<Bytes, BundleError> {
 pub struct TarRest {
     reader: AsyncBundleReader,
     pending: Option<AsyncBlob>,
+    /// The bundle file: layers of an uncompressed bundle are re-read from it to upload
+    /// several at once.
+    path: std::path::PathBuf,
 }
 
 /// Phase 1 for a tar: reads until the first layer.
@@ -262,7 +265,7 @@ pub async fn read_tar_metadata(path: &Path) -> Result<(Metadata, TarRest), LoadE
         return Err(LoadError::Bundle(BundleError::BadLayout { name: "index.json".into(), reason: "missing".into() }));
     }
     meta.missing_manifests(&closure)?;
-    Ok((meta, TarRest { reader, pending }))
+    Ok((meta, TarRest { reader, pending, path: path.to_owned() }))
 }
 
 /// Phase 1 for a layout directory (sealift's, or one written by `cosign save`).
@@ -493,6 +496,10 @@ impl Loader<'_> {
         Ok(report)
     }
 
+    /// Phase 3 for a tar. Layers stream from the tar into their upload; for an uncompressed
+    /// bundle up to `jobs` uploads run at once, each re-reading its layer from the file at
+    /// the offset the reader reported and verifying it again, while the reader goes on
+    /// through the tar checking every entry (names, sizes, digests).
     async fn stream_tar(
         &self,
         meta: &Metadata,
@@ -502,8 +509,17 @@ impl Loader<'_> {
         holder: &mut BTreeMap<Digest, String>,
         report: &mut LoadReport,
     ) -> Result<(), LoadError> {
-        let TarRest { mut reader, mut pending } = rest;
+        let TarRest { mut reader, mut pending, path } = rest;
         let mut seen = BTreeSet::new();
+        let mut inflight: tokio::task::JoinSet<Result<(Digest, String, u64), LoadError>> = tokio::task::JoinSet::new();
+        let mut done = |r: Result<(Digest, String, u64), LoadError>, present: &mut Present| -> Result<(), LoadError> {
+            let (d, repo, n) = r?;
+            self.reporter.blob_finished(&d);
+            report.uploaded_blobs += 1;
+            report.uploaded_bytes += n;
+            present.insert((d, repo));
+            Ok(())
+        };
         loop {
             let blob = match pending.take() {
                 Some(b) => b,
@@ -516,16 +532,7 @@ impl Loader<'_> {
                         }
                         .into())
                     }
-                    None => {
-                        // Every blob the bundle's manifests reference must be in the bundle,
-                        // even one the target already has: a bundle lacking one is corrupt.
-                        let missing =
-                            meta.contents.blobs.keys().find(|d| !seen.contains(*d) && !meta.small.contains_key(*d));
-                        return match missing {
-                            Some(d) => Err(LoadError::MissingBlob { digest: d.clone() }),
-                            None => Ok(()),
-                        };
-                    }
+                    None => break,
                 },
             };
             seen.insert(blob.digest.clone());
@@ -544,6 +551,17 @@ impl Loader<'_> {
             let Some(repo) = target.cloned() else { continue };
             let (digest, size) = (blob.digest.clone(), blob.size);
             self.reporter.blob_started(&digest, size);
+            holder.insert(digest.clone(), repo.clone());
+            if let (Some(offset), true) = (blob.file_offset, self.jobs > 1) {
+                // Dropping the body lets the reader skip on, still hashing the bytes.
+                drop(blob);
+                while inflight.len() >= self.jobs {
+                    done(joined(inflight.join_next().await), present)?;
+                }
+                let (registry, reporter, path) = (self.registry.clone(), self.reporter.clone(), path.clone());
+                inflight.spawn(upload_range(registry, reporter, path, offset, repo, digest, size));
+                continue;
+            }
             let reporter = self.reporter.clone();
             let body = blob.body.inspect_ok(move |c| reporter.bytes(c.len() as u64));
             if let Err(source) = self.registry.put_blob_stream(&repo, &digest, size, body).await {
@@ -552,11 +570,16 @@ impl Loader<'_> {
                 reader.next().await?;
                 return Err(LoadError::Upload { digest, repository: repo, source: Box::new(source) });
             }
-            self.reporter.blob_finished(&digest);
-            report.uploaded_blobs += 1;
-            report.uploaded_bytes += size;
-            holder.insert(digest.clone(), repo.clone());
-            present.insert((digest, repo));
+            done(Ok((digest, repo, size)), present)?;
+        }
+        while let Some(r) = inflight.join_next().await {
+            done(joined(Some(r)), present)?;
+        }
+        // Every blob the bundle's manifests reference must be in the bundle, even one the
+        // target already has: a bundle lacking one is corrupt.
+        match meta.contents.blobs.keys().find(|d| !seen.contains(*d) && !meta.small.contains_key(*d)) {
+            Some(d) => Err(LoadError::MissingBlob { digest: d.clone() }),
+            None => Ok(()),
         }
     }
 
@@ -600,6 +623,50 @@ impl Loader<'_> {
             present.insert((d, r));
         }
         Ok(())
+    }
+}
+
+/// The result of a finished upload task.
+fn joined(
+    r: Option<Result<Result<(Digest, String, u64), LoadError>, tokio::task::JoinError>>,
+) -> Result<(Digest, String, u64), LoadError> {
+    match r {
+        Some(Ok(r)) => r,
+        Some(Err(_)) | None => Err(BundleError::WorkerGone { what: "upload" }.into()),
+    }
+}
+
+/// Uploads one layer of an uncompressed bundle from its place in the file, verifying its
+/// digest and size again on the way (the file is read twice: by the reader and here).
+async fn upload_range(
+    registry: Registry,
+    reporter: std::sync::Arc<dyn Reporter>,
+    path: std::path::PathBuf,
+    offset: u64,
+    repo: String,
+    digest: Digest,
+    size: u64,
+) -> Result<(Digest, String, u64), LoadError> {
+    let open = || -> Result<crate::bundle::VerifyingReader<std::io::Take<std::fs::File>>, BundleError> {
+        use std::io::{Read as _, Seek as _};
+        let mut f = std::fs::File::open(&path).map_err(|e| BundleError::Io { path: path.clone(), source: e })?;
+        f.seek(std::io::SeekFrom::Start(offset)).map_err(|e| BundleError::Io { path: path.clone(), source: e })?;
+        Ok(crate::bundle::VerifyingReader::new(f.take(size), digest.clone(), size))
+    };
+    let stream = read_stream(open()?).inspect_ok(move |c: &Bytes| reporter.bytes(c.len() as u64));
+    match registry.put_blob_stream(&repo, &digest, size, stream).await {
+        Ok(()) => Ok((digest, repo, size)),
+        Err(source) => {
+            // The bundle's fault (a corrupt layer) rather than the registry's? Check the bytes.
+            let mut check = open()?;
+            let verdict = tokio::task::spawn_blocking(move || std::io::copy(&mut check, &mut std::io::sink()))
+                .await
+                .map_err(|_| BundleError::WorkerGone { what: "upload check" })?;
+            if let Err(e) = verdict {
+                return Err(body_error(e).into());
+            }
+            Err(LoadError::Upload { digest, repository: repo, source: Box::new(source) })
+        }
     }
 }
 
