@@ -511,8 +511,8 @@ impl Loader<'_> {
     ) -> Result<(), LoadError> {
         let TarRest { mut reader, mut pending, path } = rest;
         let mut seen = BTreeSet::new();
-        let mut inflight: tokio::task::JoinSet<Result<(Digest, String, u64), LoadError>> = tokio::task::JoinSet::new();
-        let mut done = |r: Result<(Digest, String, u64), LoadError>, present: &mut Present| -> Result<(), LoadError> {
+        let mut inflight: tokio::task::JoinSet<Uploaded> = tokio::task::JoinSet::new();
+        let mut done = |r: Uploaded, present: &mut Present| -> Result<(), LoadError> {
             let (d, repo, n) = r?;
             self.reporter.blob_finished(&d);
             report.uploaded_blobs += 1;
@@ -626,10 +626,11 @@ impl Loader<'_> {
     }
 }
 
+/// What an upload task gives back: the blob, the repository it went to, its size.
+type Uploaded = Result<(Digest, String, u64), LoadError>;
+
 /// The result of a finished upload task.
-fn joined(
-    r: Option<Result<Result<(Digest, String, u64), LoadError>, tokio::task::JoinError>>,
-) -> Result<(Digest, String, u64), LoadError> {
+fn joined(r: Option<Result<Uploaded, tokio::task::JoinError>>) -> Uploaded {
     match r {
         Some(Ok(r)) => r,
         Some(Err(_)) | None => Err(BundleError::WorkerGone { what: "upload" }.into()),
@@ -646,7 +647,7 @@ async fn upload_range(
     repo: String,
     digest: Digest,
     size: u64,
-) -> Result<(Digest, String, u64), LoadError> {
+) -> Uploaded {
     let open = || -> Result<crate::bundle::VerifyingReader<std::io::Take<std::fs::File>>, BundleError> {
         use std::io::{Read as _, Seek as _};
         let mut f = std::fs::File::open(&path).map_err(|e| BundleError::Io { path: path.clone(), source: e })?;
