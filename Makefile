@@ -6,7 +6,8 @@ SEALIFT = target/release/sealift
 SPEC ?= bundles/demo.toml
 BUNDLE ?= out/bundle.tar
 TO ?= 127.0.0.1:5001/mirror
-LOAD_FLAGS ?= --insecure-skip-verify
+# Trust for `make unpack`, e.g. LOAD_FLAGS="--policy site-policy.toml --bundle-key seal.pub".
+LOAD_FLAGS ?=
 
 .PHONY: all build deps test lint demo e2e pack unpack bench clean
 

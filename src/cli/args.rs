@@ -1,4 +1,7 @@
 //! clap types. Kept apart from the commands so the command-line surface reads in one place.
+// Doc comments here are also `--help` texts, where `[:PORT]`-style brackets are literal
+// command-line syntax, not rustdoc links.
+#![allow(rustdoc::broken_intra_doc_links)]
 
 use std::path::PathBuf;
 

@@ -2,6 +2,9 @@
 //! or, with `--registry`, of what a registry holds under a prefix. Writes a text, JSON or
 //! HTML report to stdout or atomically to `-o FILE`; exits 0 when everything passed, 1
 //! (rejected) otherwise, 2 on a usage error, 3 when it could not check.
+// Doc comments here are also `--help` texts, where `[:PORT]`-style brackets are literal
+// command-line syntax, not rustdoc links.
+#![allow(rustdoc::broken_intra_doc_links)]
 
 use std::path::{Path, PathBuf};
 
