@@ -9,40 +9,11 @@
 
 use base64::Engine as _;
 use openssl::x509::X509;
-use serde::Deserialize;
 
 use super::{AttestationAssessment, FoundAttestation};
 use crate::oci::Digest;
-use crate::verify::sigstore_bundle::pae;
+use crate::verify::dsse::{pae, Envelope, Statement};
 use crate::verify::{crypto, PublicKey, Rejection, RekorStatus, SignatureReport, Signer, TrustPolicy, Verdict};
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Envelope {
-    payload_type: String,
-    payload: String,
-    signatures: Vec<EnvSig>,
-}
-
-#[derive(Deserialize)]
-struct EnvSig {
-    sig: String,
-}
-
-#[derive(Deserialize)]
-struct Statement {
-    #[serde(rename = "_type")]
-    kind: String,
-    subject: Vec<Subject>,
-    #[serde(rename = "predicateType")]
-    predicate_type: String,
-}
-
-#[derive(Deserialize)]
-struct Subject {
-    #[serde(default)]
-    digest: std::collections::BTreeMap<String, String>,
-}
 
 /// Verifies `att` as an attestation of `digest`.
 pub fn assess_attestation(policy: &TrustPolicy, att: &FoundAttestation, digest: &Digest) -> AttestationAssessment {

@@ -124,7 +124,7 @@ impl World {
             "predicate": {"builder": {"id": "test"}},
         });
         let payload = serde_json::to_vec(&statement).unwrap();
-        let pae = crate::verify::sigstore_bundle::pae("application/vnd.in-toto+json", &payload);
+        let pae = crate::verify::dsse::pae("application/vnd.in-toto+json", &payload);
         let sig = sign(key, &pae, SignatureAlgorithm::EcdsaP256Sha256).unwrap();
         let envelope = serde_json::to_vec(&serde_json::json!({
             "payloadType": "application/vnd.in-toto+json",

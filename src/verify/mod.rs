@@ -20,6 +20,7 @@
 pub mod certs;
 pub mod crypto;
 pub mod der;
+pub mod dsse;
 pub mod error;
 pub mod rekor;
 pub mod sigstore_bundle;

@@ -17,6 +17,8 @@ use base64::Engine as _;
 use openssl::x509::X509;
 use serde::Deserialize;
 
+use super::dsse::{pae, Envelope, Statement};
+
 use super::error::RekorRejection;
 use super::{
     check_certificate, crypto, rekor, PublicKey, Rejection, RekorEntry, RekorStatus, SignatureReport, TimeSource,
@@ -84,44 +86,10 @@ struct Promise {
     signed_entry_timestamp: String,
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Envelope {
-    payload: String,
-    payload_type: String,
-    signatures: Vec<EnvSig>,
-}
-
-#[derive(Deserialize)]
-struct EnvSig {
-    sig: String,
-}
-
-#[derive(Deserialize)]
-struct Statement {
-    #[serde(rename = "_type")]
-    kind: String,
-    subject: Vec<Subject>,
-    #[serde(rename = "predicateType")]
-    predicate_type: String,
-}
-
-#[derive(Deserialize)]
-struct Subject {
-    digest: std::collections::BTreeMap<String, String>,
-}
-
 fn b64(s: &str, what: &str) -> Result<Vec<u8>, Rejection> {
     base64::engine::general_purpose::STANDARD
         .decode(s)
         .map_err(|_| Rejection::SigstoreBundle(format!("{what} is not base64")))
-}
-
-/// DSSE pre-authentication encoding.
-pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
-    let mut out = format!("DSSEv1 {} {} {} ", payload_type.len(), payload_type, payload.len()).into_bytes();
-    out.extend_from_slice(payload);
-    out
 }
 
 /// Verifies a Sigstore bundle (its JSON bytes) as a signature of `expected`.
