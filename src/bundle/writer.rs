@@ -178,6 +178,23 @@ impl std::fmt::Debug for BundleWriter {
     }
 }
 
+/// Checks a non-blob file (`oci-layout`, `index.json`, a seal file) before it is written,
+/// for the bundle and the layout directory alike: never write what our reader refuses.
+pub(crate) fn check_layout_file(name: &str, entry: &EntryName, bytes: &[u8]) -> Result<(), BundleError> {
+    if matches!(entry, EntryName::Blob(_)) {
+        return Err(BundleError::ForbiddenEntry { name: name.to_owned(), reason: "use add_blob_* for blobs" });
+    }
+    if let Some(max) = entry.cap() {
+        if bytes.len() as u64 > max {
+            return Err(BundleError::TooLarge { name: name.to_owned(), size: bytes.len() as u64, max });
+        }
+    }
+    if *entry == EntryName::OciLayout {
+        super::reader::check_oci_layout(bytes)?;
+    }
+    Ok(())
+}
+
 impl BundleWriter {
     /// Starts a bundle that will appear at `final_path` on [`finish`](Self::finish).
     pub fn create(final_path: impl Into<PathBuf>, compression: Compression) -> Result<Self, BundleError> {
@@ -207,18 +224,7 @@ impl BundleWriter {
     /// Adds `oci-layout`, `index.json` or a seal file.
     pub fn add_file(&mut self, name: &str, bytes: &[u8]) -> Result<(), BundleError> {
         let entry = self.admit(name)?;
-        if matches!(entry, EntryName::Blob(_)) {
-            return Err(BundleError::ForbiddenEntry { name: name.to_owned(), reason: "use add_blob_* for blobs" });
-        }
-        if let Some(max) = entry.cap() {
-            if bytes.len() as u64 > max {
-                return Err(BundleError::TooLarge { name: name.to_owned(), size: bytes.len() as u64, max });
-            }
-        }
-        if entry == EntryName::OciLayout {
-            // Never write a bundle this crate's reader would refuse.
-            super::reader::check_oci_layout(bytes)?;
-        }
+        check_layout_file(name, &entry, bytes)?;
         self.write_entry(&entry, bytes.len() as u64, &mut &bytes[..], None)
     }
 

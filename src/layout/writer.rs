@@ -8,7 +8,6 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 use crate::bundle::names::{classify, EntryName};
-use crate::bundle::reader::check_oci_layout;
 use crate::bundle::verify::from_io_or;
 use crate::bundle::writer::COPY_BUF;
 use crate::bundle::BundleError;
@@ -39,18 +38,7 @@ impl LayoutWriter {
     /// Writes `oci-layout`, `index.json` or a seal file.
     pub fn add_file(&mut self, name: &str, bytes: &[u8]) -> Result<(), BundleError> {
         let entry = self.admit(name)?;
-        if matches!(entry, EntryName::Blob(_)) {
-            return Err(BundleError::ForbiddenEntry { name: name.to_owned(), reason: "use add_blob_* for blobs" });
-        }
-        if let Some(max) = entry.cap() {
-            if bytes.len() as u64 > max {
-                return Err(BundleError::TooLarge { name: name.to_owned(), size: bytes.len() as u64, max });
-            }
-        }
-        if entry == EntryName::OciLayout {
-            // Never write an oci-layout this crate would refuse to open.
-            check_oci_layout(bytes)?;
-        }
+        crate::bundle::writer::check_layout_file(name, &entry, bytes)?;
         self.write_atomic(name, &mut &bytes[..], bytes.len() as u64, None)
     }
 
