@@ -59,7 +59,12 @@ impl Transport {
             if let Some(body) = &req.body {
                 builder = builder.body(body.clone());
             }
-            let delay = match builder.send().await {
+            let sent = builder.send().await;
+            if let Ok(resp) = &sent {
+                // The path only: never query strings or headers (tokens, upload state).
+                tracing::debug!(host = %self.host, method = %req.method, path = req.url.path(), status = resp.status().as_u16(), "registry answered");
+            }
+            let delay = match sent {
                 Ok(resp) if resp.status() == StatusCode::UNAUTHORIZED => {
                     if authenticated {
                         return Err(RegistryError::Unauthorized {

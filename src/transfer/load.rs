@@ -265,6 +265,12 @@ pub async fn read_tar_metadata(path: &Path) -> Result<(Metadata, TarRest), LoadE
         return Err(LoadError::Bundle(BundleError::BadLayout { name: "index.json".into(), reason: "missing".into() }));
     }
     meta.missing_manifests(&closure)?;
+    tracing::info!(
+        entries = meta.contents.entries.len(),
+        manifests = meta.contents.manifests.len(),
+        metadata_blobs = meta.small.len(),
+        "bundle metadata read (before the first layer)"
+    );
     Ok((meta, TarRest { reader, pending, path: path.to_owned() }))
 }
 
@@ -551,6 +557,7 @@ impl Loader<'_> {
             let Some(repo) = target.cloned() else { continue };
             let (digest, size) = (blob.digest.clone(), blob.size);
             self.reporter.blob_started(&digest, size);
+            tracing::info!(%digest, size, repository = %repo, concurrent = blob.file_offset.is_some() && self.jobs > 1, "uploading layer");
             holder.insert(digest.clone(), repo.clone());
             if let (Some(offset), true) = (blob.file_offset, self.jobs > 1) {
                 // Dropping the body lets the reader skip on, still hashing the bytes.

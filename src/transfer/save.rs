@@ -154,6 +154,11 @@ pub async fn write(
     reporter: Arc<dyn Reporter>,
 ) -> Result<SaveSummary, SaveError> {
     let metadata = fetch_metadata(registries, contents, options.jobs).await?;
+    tracing::info!(
+        manifests = contents.manifests.len(),
+        metadata_blobs = metadata.len(),
+        "metadata fetched; writing the bundle"
+    );
     let mut writer = AsyncBundleWriter::create(output, options.compression).await?;
     writer.add_file("oci-layout", Bytes::from_static(OCI_LAYOUT)).await?;
     let index_json = contents.index_json();
@@ -182,6 +187,7 @@ pub async fn write(
         let (host, repo) = split_repository(&info.repository);
         let registry = registries.get(host)?;
         reporter.blob_started(digest, info.size);
+        tracing::info!(%digest, size = info.size, from = %info.repository, "streaming layer into the bundle");
         let stream = registry.get_blob(repo, digest).await?;
         let rep = reporter.clone();
         let stream = stream.inspect_ok(move |chunk| rep.bytes(chunk.len() as u64));
