@@ -53,7 +53,7 @@ mibs() { echo "$1 / $2 / 1048576" | bc -l | xargs printf '%.0f'; } # bytes secon
 rss_mib() { echo "$(cat "$work/rss") / 1024" | bc -l | xargs printf '%.0f'; }
 
 command -v bc >/dev/null || { echo "bench needs bc (apt-get install bc)" >&2; exit 2; }
-SRC=$(start_registry)
+start_registry SRC
 layers=(); for _ in $(seq 1 "$LAYERS"); do layers+=("$LAYER_MIB"); done
 echo "building images in $SRC: multi ${LAYERS}x${LAYER_MIB} MiB, big 1x${BIG_MIB} MiB ..."
 make_image multi "${layers[@]}"
@@ -68,13 +68,13 @@ for img in multi big; do
   row "sealift save $img -> .tar" "$t" "$(mibs "$sz" "$t")" "$(rss_mib)MiB"
   t=$(secs skopeo copy -q --src-tls-verify=false "docker://$ref" "oci-archive:$work/$img.skopeo.tar:1")
   row "skopeo copy docker:// -> oci-archive: $img" "$t" "$(mibs "$sz" "$t")" "-"
-  D1=$(start_registry); D2=$(start_registry)
+  start_registry D1; start_registry D2
   t=$(secs "$SEALIFT" -q load --insecure-skip-verify "$work/$img.sealift.tar" --to "$D1/mirror")
   row "sealift load $img -> fresh registry" "$t" "$(mibs "$sz" "$t")" "$(rss_mib)MiB"
   t=$(secs skopeo copy -q --dest-tls-verify=false "oci-archive:$work/$img.skopeo.tar:1" "docker://$D2/bench/$img:1")
   row "skopeo copy oci-archive: -> fresh registry $img" "$t" "$(mibs "$sz" "$t")" "-"
   # The registry's own ingest limit: the same bytes as one streamed monolithic upload by curl.
-  D3=$(start_registry)
+  start_registry D3
   loc=$(curl -s -i -X POST "http://$D3/v2/raw/blobs/uploads/" | grep -i '^location:' | tr -d '\r' | cut -d' ' -f2)
   bd=$(openssl dgst -sha256 -r "$work/$img.sealift.tar" | cut -d' ' -f1)
   t=$(secs curl -sf -T "$work/$img.sealift.tar" -X PUT -H 'Content-Type: application/octet-stream' "$loc&digest=sha256:$bd")

@@ -16,7 +16,7 @@ step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 run() { printf '$ %s\n' "$*" >&2; "$@"; }
 
 step "starting two throwaway registries (source and target)"
-SRC=$(start_registry); DST=$(start_registry)
+start_registry SRC; start_registry DST
 echo "source: $SRC   target: $DST"
 
 step "building a small sample image with umoci and pushing it with skopeo"

@@ -1,5 +1,8 @@
 # Sourced by the demo and bench scripts: start throwaway registries on free loopback ports.
-# start_registry NAME -> prints the address; the process is killed by cleanup_registries.
+#   start_registry VAR   sets VAR to the registry's address (127.0.0.1:PORT);
+#   cleanup_registries   stops every registry started so and removes its storage.
+# Not `VAR=$(start_registry)`: a command substitution is a subshell, and the process would
+# be recorded there and never stopped.
 
 REG_PIDS=()
 REG_DIRS=()
@@ -14,7 +17,7 @@ free_port() {
 }
 
 start_registry() {
-  local dir port
+  local var=$1 dir port
   dir=$(mktemp -d "${TMPDIR:-/tmp}/sealift-registry.XXXXXX")
   port=$(free_port)
   cat > "$dir/config.yml" <<YML
@@ -30,7 +33,7 @@ YML
   REG_PIDS+=($!)
   REG_DIRS+=("$dir")
   for _ in $(seq 1 100); do
-    if (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; then echo "127.0.0.1:$port"; return 0; fi
+    if (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; then printf -v "$var" '%s' "127.0.0.1:$port"; return 0; fi
     sleep 0.1
   done
   echo "registry did not start: $(cat "$dir/log")" >&2; return 1

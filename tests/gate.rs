@@ -252,3 +252,33 @@ fn a_signature_removed_from_the_bundle_refuses_its_image() {
     assert!(block(&rep, "good/key").to_lowercase().contains("no signature"), "{rep}");
     assert!(!exists(&dst, "good/key:1") && !exists(&dst, "good/cert:1"));
 }
+
+/// `--platform` carries the index only for its signatures: its verdict must not block the
+/// chosen platform, which passes on its own signature.
+#[test]
+fn a_platform_save_loads_when_the_platform_is_signed() {
+    let s = site();
+    let child = random_image(&s.src.addr, "multi/app", "child", &[1000]);
+    let other = random_image(&s.src.addr, "multi/app", "other", &[1200]);
+    let index = serde_json::json!({"schemaVersion": 2, "mediaType": media::OCI_INDEX, "manifests": [
+        {"mediaType": media::OCI_MANIFEST, "size": child.manifest.len(), "digest": child.digest.to_string(), "platform": {"os": "linux", "architecture": "arm64"}},
+        {"mediaType": media::OCI_MANIFEST, "size": other.manifest.len(), "digest": other.digest.to_string(), "platform": {"os": "linux", "architecture": "amd64"}},
+    ]});
+    push_manifest(&s.src.addr, "multi/app", "1", &serde_json::to_vec(&index).unwrap(), media::OCI_INDEX);
+    sign_image(&s.src, "multi/app", &child.digest, &s.dir.path().join("trusted.key"), None, None);
+    let bundle = s.dir.path().join("arm.tar");
+    ok(&sealift(&[
+        "save",
+        &format!("{}/multi/app:1", s.src.addr),
+        "--platform",
+        "linux/arm64",
+        "-o",
+        bundle.to_str().unwrap(),
+    ]));
+    let dst = TestRegistry::start();
+    let key = s.dir.path().join("trusted.pub");
+    let out = sealift(&["load", bundle.to_str().unwrap(), "--to", &dst.addr, "--key", key.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", report(&out));
+    assert!(exists(&dst, "multi/app:1-linux-arm64"));
+    assert!(!exists(&dst, "multi/app:1"), "the partial index is not pushed");
+}

@@ -29,6 +29,11 @@ pub struct ReferenceError {
 
 pub const DOCKER_HUB: &str = "docker.io";
 
+/// Whether `tag` is a valid tag (`[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`).
+pub fn is_valid_tag(tag: &str) -> bool {
+    valid_tag(tag)
+}
+
 fn valid_tag(tag: &str) -> bool {
     let b = tag.as_bytes();
     !b.is_empty()

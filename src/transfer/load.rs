@@ -502,10 +502,12 @@ impl Loader<'_> {
         Ok(report)
     }
 
-    /// Phase 3 for a tar. Layers stream from the tar into their upload; for an uncompressed
-    /// bundle up to `jobs` uploads run at once, each re-reading its layer from the file at
-    /// the offset the reader reported and verifying it again, while the reader goes on
-    /// through the tar checking every entry (names, sizes, digests).
+    /// Phase 3 for a tar. An uncompressed bundle is first read to its end by the checking
+    /// reader (every entry's name, size and digest), and only then are its layers uploaded,
+    /// `jobs` at a time, each re-read from the file at the offset the reader reported and
+    /// verified again: a tampered `.tar` never changes the target at all. A compressed
+    /// bundle cannot be re-read cheaply, so its layers stream from the reader straight into
+    /// their uploads; blobs before a corrupt one may then be uploaded (never a manifest).
     async fn stream_tar(
         &self,
         meta: &Metadata,
@@ -517,58 +519,34 @@ impl Loader<'_> {
     ) -> Result<(), LoadError> {
         let TarRest { mut reader, mut pending, path } = rest;
         let mut seen = BTreeSet::new();
-        let mut inflight: tokio::task::JoinSet<Uploaded> = tokio::task::JoinSet::new();
-        let mut done = |r: Uploaded, present: &mut Present| -> Result<(), LoadError> {
-            let (d, repo, n) = r?;
-            self.reporter.blob_finished(&d);
-            report.uploaded_blobs += 1;
-            report.uploaded_bytes += n;
-            present.insert((d, repo));
-            Ok(())
-        };
+        let mut deferred = Vec::new();
         loop {
             let blob = match pending.take() {
                 Some(b) => b,
                 None => match reader.next().await? {
                     Some(AsyncEntry::Blob(b)) => b,
-                    Some(_) => {
-                        return Err(BundleError::BadLayout {
-                            name: "bundle".into(),
-                            reason: "layout file after the blobs".into(),
-                        }
-                        .into())
-                    }
+                    Some(_) => return Err(layout_after_blobs()),
                     None => break,
                 },
             };
             seen.insert(blob.digest.clone());
             let Some(repos) = plan.blobs.get(&blob.digest) else {
-                if meta.contents.blobs.contains_key(&blob.digest)
-                    || meta.small.contains_key(&blob.digest)
-                    || meta.contents.manifests.contains_key(&blob.digest)
-                {
-                    continue; // belongs to an entry not selected for this load; dropping skips it
-                }
-                return Err(LoadError::Unlisted { digest: blob.digest });
+                check_known(meta, &blob.digest)?;
+                continue; // belongs to an entry not selected for this load; dropping skips it
             };
             let target = repos.iter().find(|r| {
                 !present.contains(&(blob.digest.clone(), (*r).clone())) && !holder.contains_key(&blob.digest)
             });
             let Some(repo) = target.cloned() else { continue };
             let (digest, size) = (blob.digest.clone(), blob.size);
-            self.reporter.blob_started(&digest, size);
-            tracing::info!(%digest, size, repository = %repo, concurrent = blob.file_offset.is_some() && self.jobs > 1, "uploading layer");
             holder.insert(digest.clone(), repo.clone());
-            if let (Some(offset), true) = (blob.file_offset, self.jobs > 1) {
-                // Dropping the body lets the reader skip on, still hashing the bytes.
-                drop(blob);
-                while inflight.len() >= self.jobs {
-                    done(joined(inflight.join_next().await), present)?;
-                }
-                let (registry, reporter, path) = (self.registry.clone(), self.reporter.clone(), path.clone());
-                inflight.spawn(upload_range(registry, reporter, path, offset, repo, digest, size));
+            if let Some(offset) = blob.file_offset {
+                // Dropping the body lets the reader go on, still hashing the bytes.
+                deferred.push((digest, offset, size, repo));
                 continue;
             }
+            self.reporter.blob_started(&digest, size);
+            tracing::info!(%digest, size, repository = %repo, "uploading layer while reading the bundle");
             let reporter = self.reporter.clone();
             let body = blob.body.inspect_ok(move |c| reporter.bytes(c.len() as u64));
             if let Err(source) = self.registry.put_blob_stream(&repo, &digest, size, body).await {
@@ -577,17 +555,29 @@ impl Loader<'_> {
                 reader.next().await?;
                 return Err(LoadError::Upload { digest, repository: repo, source: Box::new(source) });
             }
-            done(Ok((digest, repo, size)), present)?;
+            self.reporter.blob_finished(&digest);
+            report.uploaded_blobs += 1;
+            report.uploaded_bytes += size;
+            present.insert((digest, repo));
         }
-        while let Some(r) = inflight.join_next().await {
-            done(joined(Some(r)), present)?;
+        check_complete(meta, &seen)?;
+        // Every blob checked: now the uploads.
+        let uploads = futures_util::stream::iter(deferred)
+            .map(|(digest, offset, size, repo)| {
+                self.reporter.blob_started(&digest, size);
+                tracing::info!(%digest, size, repository = %repo, "uploading layer");
+                upload_range(self.registry.clone(), self.reporter.clone(), path.clone(), offset, repo, digest, size)
+            })
+            .buffer_unordered(self.jobs.max(1));
+        futures_util::pin_mut!(uploads);
+        while let Some(r) = uploads.next().await {
+            let (d, repo, n) = r?;
+            self.reporter.blob_finished(&d);
+            report.uploaded_blobs += 1;
+            report.uploaded_bytes += n;
+            present.insert((d, repo));
         }
-        // Every blob the bundle's manifests reference must be in the bundle, even one the
-        // target already has: a bundle lacking one is corrupt.
-        match meta.contents.blobs.keys().find(|d| !seen.contains(*d) && !meta.small.contains_key(*d)) {
-            Some(d) => Err(LoadError::MissingBlob { digest: d.clone() }),
-            None => Ok(()),
-        }
+        Ok(())
     }
 
     async fn push_dir(
@@ -633,14 +623,93 @@ impl Loader<'_> {
     }
 }
 
-/// What an upload task gives back: the blob, the repository it went to, its size.
-type Uploaded = Result<(Digest, String, u64), LoadError>;
+fn layout_after_blobs() -> LoadError {
+    BundleError::BadLayout { name: "bundle".into(), reason: "layout file after the blobs".into() }.into()
+}
 
-/// The result of a finished upload task.
-fn joined(r: Option<Result<Uploaded, tokio::task::JoinError>>) -> Uploaded {
-    match r {
-        Some(Ok(r)) => r,
-        Some(Err(_)) | None => Err(BundleError::WorkerGone { what: "upload" }.into()),
+/// A blob the plan does not push must still belong to the bundle's content graph.
+fn check_known(meta: &Metadata, digest: &Digest) -> Result<(), LoadError> {
+    if meta.contents.blobs.contains_key(digest)
+        || meta.small.contains_key(digest)
+        || meta.contents.manifests.contains_key(digest)
+    {
+        Ok(())
+    } else {
+        Err(LoadError::Unlisted { digest: digest.clone() })
+    }
+}
+
+/// Every blob the bundle's manifests reference must be in the bundle, even one the target
+/// already has: a bundle lacking one is corrupt.
+fn check_complete(meta: &Metadata, seen: &BTreeSet<Digest>) -> Result<(), LoadError> {
+    match meta.contents.blobs.keys().find(|d| !seen.contains(*d) && !meta.small.contains_key(*d)) {
+        Some(d) => Err(LoadError::MissingBlob { digest: d.clone() }),
+        None => Ok(()),
+    }
+}
+
+/// Reads the rest of a tar after the metadata phase and checks every blob (name, size,
+/// digest) and that the bundle holds exactly the blobs its manifests reference. For
+/// `verify --bundle` and `audit` with bundle trust, and `load --dry-run`.
+pub async fn check_rest(meta: &Metadata, rest: TarRest) -> Result<(), LoadError> {
+    let TarRest { mut reader, pending, .. } = rest;
+    let mut seen = BTreeSet::new();
+    if let Some(b) = pending {
+        check_known(meta, &b.digest)?;
+        seen.insert(b.digest.clone());
+    }
+    loop {
+        match reader.next().await? {
+            Some(AsyncEntry::Blob(b)) => {
+                check_known(meta, &b.digest)?;
+                seen.insert(b.digest.clone());
+            }
+            Some(_) => return Err(layout_after_blobs()),
+            None => break,
+        }
+    }
+    check_complete(meta, &seen)
+}
+
+/// The same for a layout directory: every referenced blob is read and hashed.
+pub async fn check_dir(meta: &Metadata, dir: &LayoutDir) -> Result<(), LoadError> {
+    for digest in meta.contents.blobs.keys() {
+        let (mut reader, _) = dir.open_blob(digest)?;
+        tokio::task::block_in_place(|| std::io::copy(&mut reader, &mut std::io::sink())).map_err(body_error)?;
+    }
+    Ok(())
+}
+
+/// Reads a bundle file or layout directory and checks its seal against `trust`; when the
+/// seal verifies, also every blob (the tar to its end, or every layout blob), because the
+/// seal promises exactly these blobs with these digests. A blob that fails turns the
+/// verdict into `Rejected` with the reason. For `verify --bundle` and `audit`.
+pub async fn read_sealed(
+    source: &Path,
+    trust: Option<&crate::seal::SealTrust>,
+    now: i64,
+) -> Result<(Metadata, crate::seal::SealVerdict), LoadError> {
+    use crate::seal::{verify_bundle_seal, SealVerdict};
+    let (meta, rest, dir) = if source.is_dir() {
+        let dir = LayoutDir::open(source)?;
+        (read_dir_metadata(&dir)?, None, Some(dir))
+    } else {
+        let (m, r) = read_tar_metadata(source).await?;
+        (m, Some(r), None)
+    };
+    let verdict = verify_bundle_seal(&meta, trust, now);
+    if !matches!(verdict, SealVerdict::Verified { .. }) {
+        return Ok((meta, verdict));
+    }
+    let checked = match (rest, &dir) {
+        (Some(rest), _) => check_rest(&meta, rest).await,
+        (None, Some(dir)) => check_dir(&meta, dir).await,
+        (None, None) => Ok(()),
+    };
+    match checked {
+        Ok(()) => Ok((meta, verdict)),
+        Err(e) if e.is_bad_bundle() => Ok((meta, SealVerdict::Rejected { reason: e.to_string() })),
+        Err(e) => Err(e),
     }
 }
 
@@ -654,7 +723,7 @@ async fn upload_range(
     repo: String,
     digest: Digest,
     size: u64,
-) -> Uploaded {
+) -> Result<(Digest, String, u64), LoadError> {
     let open = || -> Result<crate::bundle::VerifyingReader<std::io::Take<std::fs::File>>, BundleError> {
         use std::io::{Read as _, Seek as _};
         let mut f = std::fs::File::open(&path).map_err(|e| BundleError::Io { path: path.clone(), source: e })?;

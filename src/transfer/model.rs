@@ -126,6 +126,21 @@ impl Entry {
             (None, Some(name)) => split_ref_name(&name),
             (None, None) => (String::new(), None),
         };
+        // Names from a bundle are untrusted: they become registry paths and terminal text,
+        // so anything that is not a valid repository or tag is refused here.
+        if let Some(t) = &tag {
+            if !crate::oci::reference::is_valid_tag(t) {
+                return Err(ModelError::BadAnnotation { digest: d.digest.clone(), key: ANN_SEALIFT_TAG });
+            }
+        }
+        if !repository.is_empty() {
+            let ok = repository
+                .parse::<crate::oci::Reference>()
+                .is_ok_and(|r| r.tag.is_none() && r.digest.is_none() && r.repository_name() == repository);
+            if !ok {
+                return Err(ModelError::BadAnnotation { digest: d.digest.clone(), key: ANN_SEALIFT_REPOSITORY });
+            }
+        }
         let subject = match ann(ANN_SEALIFT_SUBJECT) {
             Some(s) => Some(
                 s.parse()

@@ -124,10 +124,11 @@ impl Plan {
                     // The index cannot exist at the target without all its children.
                     continue;
                 }
-                let tag = if top {
-                    e.tag.clone().or_else(|| dest.default_tag.clone().filter(|_| e.role == Role::Image))
-                } else {
-                    None
+                // A tag given in --to (for a layout without repository names) wins.
+                let tag = match (top, e.role, e.repository.is_empty()) {
+                    (true, Role::Image, true) => dest.default_tag.clone().or_else(|| e.tag.clone()),
+                    (true, _, _) => e.tag.clone(),
+                    (false, _, _) => None,
                 };
                 let referrer_of = if top && e.role == Role::Referrer { e.subject.clone() } else { None };
                 if seen.insert((repo.clone(), d.clone(), tag.clone())) {

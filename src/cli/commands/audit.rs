@@ -13,14 +13,11 @@ use chrono::Utc;
 use crate::assess::assess_bundle;
 use crate::audit::{self, AuditReport, ImageFacts, PolicyInfo, PolicySource, RuleInfo, Subject};
 use crate::cli::args::{RegistryArgs, TrustArgs};
-use crate::cli::commands::inspect::metadata;
 use crate::cli::progress::Ui;
 use crate::cli::settings;
 use crate::cli::trust::{policy_from_args, TrustArgsError};
 use crate::oci::Digest;
 use crate::registry::Registry;
-use crate::seal::SealVerdict;
-use crate::transfer::load::Metadata;
 use crate::trust::policy::{Policy, Rule};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -51,13 +48,6 @@ pub struct AuditArgs {
     pub seal: Box<crate::cli::args::SealTrustArgs>,
     #[command(flatten)]
     pub registry_args: Box<RegistryArgs>,
-}
-
-/// The seal's verdict for the report: checked when bundle trust (`--bundle-key`,
-/// `--bundle-ca-roots`) is given; a rejected seal fails the audit.
-fn seal_verdict(meta: &Metadata, args: &AuditArgs, now: i64) -> anyhow::Result<SealVerdict> {
-    let trust = settings::seal_trust(&args.seal)?;
-    Ok(crate::seal::verify_bundle_seal(meta, trust.as_ref(), now))
 }
 
 /// One line per rule: what it trusts and requires.
@@ -130,7 +120,8 @@ pub async fn run(args: AuditArgs, ui: &Ui) -> anyhow::Result<u8> {
     let policy = policy_from_args(&args.trust)?.ok_or(TrustArgsError::NoTrust)?;
     let (subject, seal, images) = match (&args.source, &args.registry) {
         (Some(source), _) => {
-            let meta = metadata(source).await?;
+            let seal_trust = settings::seal_trust(&args.seal)?;
+            let (meta, seal) = crate::transfer::load::read_sealed(source, seal_trust.as_ref(), now.timestamp()).await?;
             let images: Vec<(crate::assess::ImageAssessment, ImageFacts)> = assess_bundle(&meta, &policy, now)
                 .into_iter()
                 .map(|(i, a)| {
@@ -138,7 +129,7 @@ pub async fn run(args: AuditArgs, ui: &Ui) -> anyhow::Result<u8> {
                     (a, facts)
                 })
                 .collect();
-            (bundle_subject(source, source.is_dir()).await?, Some(seal_verdict(&meta, &args, now.timestamp())?), images)
+            (bundle_subject(source, source.is_dir()).await?, Some(seal), images)
         }
         (None, Some(target)) => {
             let t = settings::Target::parse(target)?;

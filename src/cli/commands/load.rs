@@ -15,6 +15,35 @@ use crate::transfer::inspect::human;
 use crate::transfer::load::{self, read_dir_metadata, read_tar_metadata, Layers, Loader};
 use crate::transfer::plan::Destination;
 
+/// A tag in `--to` is for a layout whose images carry no repository name (`cosign save`,
+/// plain OCI layouts): for a sealift bundle it would be silently meaningless, so refuse it.
+/// And an image that would end up with no tag at all is refused rather than pushed untagged.
+fn check_target_names(meta: &load::Metadata, dest: &Destination, to: &str) -> anyhow::Result<()> {
+    let named = meta.contents.entries.iter().any(|e| !e.repository.is_empty());
+    if named && dest.default_tag.is_some() {
+        return Err(Failure::new(
+            exit::USAGE,
+            format!(
+                "--to {to:?}: this bundle names its repositories and tags; give HOST[:PORT][/PREFIX] without a tag"
+            ),
+        )
+        .into());
+    }
+    let untagged = meta
+        .contents
+        .entries
+        .iter()
+        .any(|e| e.role == crate::transfer::model::Role::Image && e.repository.is_empty() && e.tag.is_none());
+    if untagged && dest.default_tag.is_none() {
+        return Err(Failure::new(
+            exit::USAGE,
+            format!("--to {to:?}: the layout's image has no tag; give one as HOST/REPO:TAG"),
+        )
+        .into());
+    }
+    Ok(())
+}
+
 /// Verify before push: which `index.json` entries may be pushed. `Err(code)` when the
 /// load stops here (every image was reported; nothing was pushed).
 /// `Ok((entries to push, number of images refused))`.
@@ -36,6 +65,16 @@ fn gate(args: &LoadArgs, meta: &load::Metadata, ui: &Ui) -> anyhow::Result<Resul
     let mut passed = BTreeSet::new();
     let mut refused = Vec::new();
     for (i, mut a) in assessments {
+        let entry = &meta.contents.entries[i];
+        if entry.descriptor.annotations.contains_key(crate::oci::media::ANN_SEALIFT_PARTIAL) {
+            // Saved with --platform: the index is carried for its signatures (which may
+            // cover its platforms) but never pushed, so its own verdict decides nothing.
+            ui.status(&format!(
+                "{} ({}): partial index, carried for its signatures, not pushed; its platforms are judged on their own",
+                a.reference, a.digest
+            ));
+            continue;
+        }
         if a.rule.is_none() && args.allow_unsigned {
             a.passed = true;
             a.notes.push("no policy rule covers this repository; admitted unverified (--allow-unsigned)".into());
@@ -68,6 +107,15 @@ fn gate(args: &LoadArgs, meta: &load::Metadata, ui: &Ui) -> anyhow::Result<Resul
 /// `--to`: for a bundle, `HOST[:PORT][/PREFIX]`; for a layout without repository names
 /// (from `cosign save`), the full target reference `HOST/REPO[:TAG]`.
 fn destination(to: &str) -> anyhow::Result<Destination> {
+    if to.contains('@') {
+        return Err(Failure::new(
+            exit::USAGE,
+            format!(
+                "--to {to:?}: a target takes no digest (HOST[:PORT][/PREFIX], or HOST/REPO[:TAG] for a cosign layout)"
+            ),
+        )
+        .into());
+    }
     let t = settings::Target::parse(to)?;
     match t.prefix.rsplit_once(':') {
         Some((path, _)) => {
@@ -115,6 +163,7 @@ pub async fn run(args: LoadArgs, ui: &Ui) -> anyhow::Result<u8> {
         }
         SealVerdict::Absent => {}
     }
+    check_target_names(&meta, &dest, &args.to)?;
     let (selected, refused) = match gate(&args, &meta, ui)? {
         Ok(s) => s,
         Err(code) => return Ok(code),
@@ -140,11 +189,18 @@ pub async fn run(args: LoadArgs, ui: &Ui) -> anyhow::Result<u8> {
             .map(|(d, _)| meta.contents.blobs.get(d).map_or(0, |b| b.size))
             .sum();
         println!(
-            "blobs: {} to push ({}), {} already present; nothing pushed (dry run)",
+            "blobs: {} to push ({}), {} already present",
             pairs - present.len(),
             human(missing_bytes),
             present.len()
         );
+        // A dry run reads the whole bundle: it says whether the real load would succeed.
+        match (&dir, rest) {
+            (Some(d), _) => load::check_dir(&meta, d).await?,
+            (None, Some(r)) => load::check_rest(&meta, r).await?,
+            (None, None) => {}
+        }
+        println!("every blob of the bundle checked (digest and size); nothing pushed (dry run)");
         return Ok(if refused > 0 { exit::REJECTED } else { exit::OK });
     }
 
