@@ -181,8 +181,6 @@ fn hostile_names_dry_runs_and_targets_are_refused_before_any_push() {
     assert_eq!(out.status.code(), Some(4), "{}", String::from_utf8_lossy(&out.stderr));
 
     // Offline checks of a sealed bundle read every layer too.
-    let out = sealift(&["audit", flipped.to_str().unwrap(), "--insecure-skip-verify", "--bundle-key", &public]);
-    let _ = out; // audit needs trust; the seal check is what matters here:
     let out =
         sealift(&["audit", flipped.to_str().unwrap(), "--key", &public, "--bundle-key", &public, "--output", "json"]);
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
