@@ -79,6 +79,9 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
         if let Some(e) = cause.downcast_ref::<crate::sign::SignError>() {
             return e.exit_code();
         }
+        if let Some(settings::SettingsError::File { .. }) = cause.downcast_ref::<settings::SettingsError>() {
+            return exit::FAILED; // a file named on the command line could not be read
+        }
         if cause.is::<crate::oci::reference::ReferenceError>()
             || cause.is::<settings::SettingsError>()
             || cause.is::<crate::verify::crypto::KeyError>()

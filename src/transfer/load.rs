@@ -488,8 +488,8 @@ impl Loader<'_> {
                 let current = self.registry.head_manifest(&p.repository, tag).await?;
                 if current.as_ref().map(|c| &c.0) != Some(&p.digest) {
                     self.registry.put_manifest(&p.repository, tag, &m.bytes, &m.media_type).await?;
+                    report.tags.push(format!("{}/{}:{tag}", self.registry.host(), p.repository));
                 }
-                report.tags.push(format!("{}/{}:{tag}", self.registry.host(), p.repository));
             }
             if let (Some(subject), false) = (&p.referrer_of, referrers_api) {
                 let e = &meta.contents.entries[p.entry];

@@ -118,6 +118,8 @@ pub struct WalkedImage {
     pub digest: Digest,
     /// True when `--platform` dropped some children of the index.
     pub partial: bool,
+    /// Whether the reference names an index (a multi-platform image).
+    pub is_index: bool,
     pub platforms: Vec<String>,
     pub attachments: usize,
 }
@@ -260,7 +262,8 @@ impl<'a> Walker<'a> {
             }
         }
         let attachments = self.contents.entries.len() - before;
-        Ok(WalkedImage { reference: reference.clone(), digest: top.digest, partial, platforms, attachments })
+        let is_index = media::is_index(&stored.media_type);
+        Ok(WalkedImage { reference: reference.clone(), digest: top.digest, partial, is_index, platforms, attachments })
     }
 
     /// Legacy cosign tags and OCI referrers of `subject`, recursively for referrers.

@@ -18,6 +18,15 @@ pub async fn run(args: SaveArgs, ui: &Ui) -> anyhow::Result<u8> {
         Some(CompressionArg::Gzip) => Compression::Gzip,
         None => Compression::from_path(&args.output),
     };
+    // The output directory first: no point in walking registries to fail at the end.
+    let parent = args.output.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    if !parent.is_dir() {
+        return Err(crate::cli::commands::Failure::new(
+            exit::FAILED,
+            format!("cannot write {}: {} is not a directory", args.output.display(), parent.display()),
+        )
+        .into());
+    }
     let seal = settings::seal_signer(&args)?;
     let mut registries = Registries::new(settings::registry_options(&args.registry)?);
     let (contents, images) = save::walk(&mut registries, &refs, &platforms).await?;
@@ -28,6 +37,9 @@ pub async fn run(args: SaveArgs, ui: &Ui) -> anyhow::Result<u8> {
         }
         line.push_str(&format!("  {} attachment(s)", img.attachments));
         ui.status(&line);
+        if !platforms.is_empty() && !img.is_index {
+            ui.warn(&format!("{}: not a multi-platform image; --platform does not apply to it", img.reference));
+        }
         if img.partial {
             ui.warn(&format!(
                 "{}: --platform keeps only some children of the index (partial); the index is carried for its signatures but cannot be recreated at the target, so its chosen platform manifests are pushed by digest with their own tags",
