@@ -33,7 +33,7 @@ pub enum BundleError {
     Truncated { after: String },
     /// The tar structure itself is broken (bad header checksum, bad size field...). The
     /// parser's message can quote raw header bytes, so it is shown with control and
-    /// invalid characters escaped (construct it with [`BundleError::corrupt`] so the
+    /// invalid characters escaped (sealift builds it with `BundleError::corrupt`, so the
     /// source in the error chain is escaped too).
     #[error("bundle is corrupt after {after}: {}", printable(&.source.to_string()))]
     Corrupt { after: String, source: io::Error },
