@@ -22,6 +22,12 @@ fn ok(out: &Output) -> String {
     String::from_utf8(out.stdout.clone()).unwrap()
 }
 
+/// Asserts success and returns stderr, where status lines go (stdout carries only data).
+fn ok_status(out: &Output) -> String {
+    ok(out);
+    String::from_utf8(out.stderr.clone()).unwrap()
+}
+
 /// Asserts exit code `code` and a stderr naming `needle`; returns stderr.
 fn fails(out: &Output, code: i32, needle: &str) -> String {
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
@@ -121,7 +127,7 @@ fn proof_of_concept_flow_with_openssl_verifies_with_only_the_root() {
             d.join("certificate_chain.pem").to_str().unwrap(),
         ])
     };
-    let out = ok(&attach("sig.b64"));
+    let out = ok_status(&attach("sig.b64"));
     assert!(out.contains(&img.digest.to_string()) && out.contains("rsa-pkcs1-sha256"), "{out}");
 
     openssl(
@@ -191,7 +197,7 @@ fn sign_with_each_key_type_verifies() {
             args.extend(["--signature-algorithm".into(), a.into()]);
         }
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let out = ok(&sealift(&args));
+        let out = ok_status(&sealift(&args));
         assert!(out.contains(&format!("signed {}/{repo}@{}", reg.addr, img.digest)), "{out}");
         assert!(out.contains(expected.name()), "{out}");
         let (_, reports) = verify_all(&reg.addr, &repo, &img.digest, &d.join("ca.crt"), "https://ci.example/build");
@@ -265,7 +271,7 @@ fn sign_interoperates_with_openssl_and_appends() {
         &key,
         &[],
     );
-    assert!(ok(&out).contains("(2 signature(s))"));
+    assert!(ok_status(&out).contains("(2 signature(s))"));
     let second: Value = serde_json::from_slice(&sig_manifest(&reg.addr, "interop/app", &img.digest)).unwrap();
     let layers = second["layers"].as_array().unwrap();
     assert_eq!(layers.len(), 2);
@@ -275,7 +281,7 @@ fn sign_interoperates_with_openssl_and_appends() {
 
     // An external signer command, checked against the certificate.
     let cmd = format!("openssl dgst -sha256 -sign {} | base64", p("leaf.key"));
-    let out = ok(&sealift(&["sign", &reference, "--signer-cmd", &cmd, "--certificate", &p("leaf.crt")]));
+    let out = ok_status(&sealift(&["sign", &reference, "--signer-cmd", &cmd, "--certificate", &p("leaf.crt")]));
     assert!(out.contains("(3 signature(s))"), "{out}");
 }
 
@@ -438,7 +444,7 @@ fn generate_is_byte_exact() {
 fn certs_create_passes_openssl_strict_and_refuses_overwrite() {
     let dir = tempdir();
     let d = dir.path();
-    let out = ok(&sealift(&["certs", "create", "--out", d.to_str().unwrap(), "--subject", "Release Signer"]));
+    let out = ok_status(&sealift(&["certs", "create", "--out", d.to_str().unwrap(), "--subject", "Release Signer"]));
     for f in ["ca.crt", "sub.crt", "leaf.crt", "leaf.key", "certificate_chain.pem"] {
         assert!(out.contains(f), "{out}");
         assert!(d.join(f).exists());
@@ -452,4 +458,44 @@ fn certs_create_passes_openssl_strict_and_refuses_overwrite() {
     ok(&sealift(&["certs", "create", "--out", d.to_str().unwrap(), "--force", "--key-type", "ed25519"]));
     assert_ne!(std::fs::read(d.join("leaf.key")).unwrap(), before);
     assert_eq!(sealift(&["certs", "create", "--out", d.to_str().unwrap(), "--key-type", "dsa"]).status.code(), Some(2));
+}
+
+/// With `-q`, `certs create`, `sign` and `attach signature` print nothing on success;
+/// `generate -q` still prints its payload (data, not status).
+#[test]
+fn quiet_signing_commands_print_nothing() {
+    let reg = TestRegistry::start();
+    let img = random_image(&reg.addr, "quiet/app", "v1", &[64]);
+    let dir = tempdir();
+    let d = dir.path();
+    let p = |f: &str| d.join(f).to_str().unwrap().to_owned();
+    let silent = |what: &str, out: &Output| {
+        assert!(out.status.success(), "{what} failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "", "{what} -q stdout");
+        assert_eq!(String::from_utf8_lossy(&out.stderr), "", "{what} -q stderr");
+    };
+    silent("certs create", &sealift(&["-q", "certs", "create", "--out", d.to_str().unwrap()]));
+    let reference = format!("{}/quiet/app:v1", reg.addr);
+    silent("sign", &sealift(&["sign", "-q", &reference, "--key", &p("leaf.key"), "--certificate", &p("leaf.crt")]));
+
+    let out = sealift(&["-q", "generate", &reference]);
+    assert!(out.status.success() && out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.stdout, simple_signing_payload(&format!("{}/quiet/app", reg.addr), &img.digest, &BTreeMap::new()));
+    std::fs::write(d.join("payload.json"), &out.stdout).unwrap();
+    openssl(d, &["dgst", "-sha256", "-sign", "leaf.key", "-out", "sig.bin", "payload.json"]);
+    let attach = sealift(&[
+        "attach",
+        "signature",
+        &reference,
+        "-q",
+        "--payload",
+        &p("payload.json"),
+        "--signature",
+        &p("sig.bin"),
+        "--certificate",
+        &p("leaf.crt"),
+    ]);
+    silent("attach signature", &attach);
+    let m: Value = serde_json::from_slice(&sig_manifest(&reg.addr, "quiet/app", &img.digest)).unwrap();
+    assert_eq!(m["layers"].as_array().unwrap().len(), 2, "sign and attach both pushed");
 }

@@ -345,3 +345,54 @@ fn policy_file_drives_verify() {
     assert_eq!(code(&out), 2);
     assert!(String::from_utf8_lossy(&out.stderr).contains("bogus"), "{}", text(&out));
 }
+
+/// A platform manifest of a saved index is not an `index.json` entry, but it and its own
+/// `.sig` are in the bundle: verifying it offline by digest assesses it, under the index
+/// entry's repository, instead of saying it is not in the bundle.
+#[test]
+fn offline_verify_of_a_platform_digest_of_a_saved_index() {
+    use crate::save_load::{image, put};
+    let reg = TestRegistry::start();
+    let addr = reg.addr.clone();
+    let dir = tempdir();
+    let p = |n: &str| dir.path().join(n).display().to_string();
+    let key = generate_key(KeyType::EcP256).unwrap();
+    std::fs::write(p("k1.pub"), key.public_key().to_pem()).unwrap();
+    let amd64 = image(&reg, "team/multi", None, &[crate::support::random_bytes(100)], false, "amd64");
+    let arm64 = image(&reg, "team/multi", None, &[crate::support::random_bytes(100)], false, "arm64");
+    let child = |m: &crate::save_load::Pushed, arch: &str| {
+        serde_json::json!({"mediaType": m.media_type, "size": m.bytes.len(), "digest": m.digest.to_string(),
+            "platform": {"architecture": arch, "os": "linux"}})
+    };
+    put(
+        &reg,
+        "team/multi",
+        Some("1.0"),
+        &serde_json::json!({"schemaVersion": 2, "mediaType": media::OCI_INDEX,
+            "manifests": [child(&amd64, "amd64"), child(&arm64, "arm64")]}),
+    );
+    attach(&addr, "team/multi", &arm64.digest, &key, None, None);
+    let bundle = p("sealed.tar");
+    let out = sealift(&["save", "-o", &bundle, &format!("{addr}/team/multi:1.0")]);
+    assert!(out.status.success(), "{}", text(&out));
+    drop(reg);
+
+    let trust = ["--key", &p("k1.pub")];
+    let arm_ref = format!("{addr}/team/multi@{}", arm64.digest);
+    for wanted in [arm_ref.clone(), arm64.digest.to_string()] {
+        let (got, v, t) = verify(&trust, &["--bundle", &bundle, &wanted]);
+        assert_eq!(got, 0, "{wanted}: {t}");
+        let img = &v["images"][0];
+        assert_eq!((img["passed"].as_bool(), img["reference"].as_str()), (Some(true), Some(arm_ref.as_str())), "{t}");
+        assert_eq!(img["digest"], arm64.digest.to_string());
+        assert_eq!(img["signatures"][0]["verdict"], "verified", "{t}");
+    }
+    // The unsigned sibling is assessed (and rejected), not "not an image of".
+    let (got, v, t) = verify(&trust, &["--bundle", &bundle, &format!("{addr}/team/multi@{}", amd64.digest)]);
+    assert_eq!((got, v["images"][0]["passed"].as_bool()), (1, Some(false)), "{t}");
+    // The child digest under another repository, or a digest the bundle lacks: could not check.
+    let (got, _, t) = verify(&trust, &["--bundle", &bundle, &format!("{addr}/team/other@{}", arm64.digest)]);
+    assert_eq!(got, 3, "{t}");
+    let (got, _, t) = verify(&trust, &["--bundle", &bundle, &Digest::of(b"absent").to_string()]);
+    assert_eq!(got, 3, "{t}");
+}

@@ -31,9 +31,15 @@ pub enum BundleError {
     /// The tar or its compression stream ends before the end-of-archive marker.
     #[error("bundle is truncated after {after}")]
     Truncated { after: String },
-    /// The tar structure itself is broken (bad header checksum, bad size field...).
-    #[error("bundle is corrupt after {after}: {source}")]
+    /// The tar structure itself is broken (bad header checksum, bad size field...). The
+    /// parser's message can quote raw header bytes, so it is shown with control and
+    /// invalid characters escaped (sealift builds it with `BundleError::corrupt`, so the
+    /// source in the error chain is escaped too).
+    #[error("bundle is corrupt after {after}: {}", printable(&.source.to_string()))]
     Corrupt { after: String, source: io::Error },
+    /// The very first tar header is not a tar header: the file is something else entirely.
+    #[error("{file} is not a sealift bundle ({detail})")]
+    NotABundle { file: String, detail: &'static str },
     /// Non-zero bytes after the end-of-archive marker.
     #[error("bundle has unexpected data after its end-of-archive marker (after {after})")]
     TrailingData { after: String },
@@ -67,7 +73,32 @@ pub enum BundleError {
     WorkerGone { what: &'static str },
 }
 
+/// `s` with control characters, the replacement character (what undecodable bytes became)
+/// and invisible direction or zero-width marks escaped, so a message quoting hostile bytes
+/// stays one clean line on a terminal.
+pub fn printable(s: &str) -> String {
+    let hidden = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
+            || c == char::REPLACEMENT_CHARACTER
+    };
+    s.chars().fold(String::with_capacity(s.len()), |mut out, c| {
+        if hidden(c) {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+        out
+    })
+}
+
 impl BundleError {
+    /// A [`BundleError::Corrupt`] whose source message is escaped with [`printable`].
+    pub(crate) fn corrupt(after: impl Into<String>, source: io::Error) -> Self {
+        let source = io::Error::new(source.kind(), printable(&source.to_string()));
+        BundleError::Corrupt { after: after.into(), source }
+    }
+
     pub(crate) fn io(path: impl Into<PathBuf>, source: io::Error) -> Self {
         BundleError::Io { path: path.into(), source }
     }
@@ -87,6 +118,7 @@ impl BundleError {
             TooLarge { name, size, max } => TooLarge { name: name.clone(), size: *size, max: *max },
             Truncated { after } => Truncated { after: after.clone() },
             Corrupt { after, source } => Corrupt { after: after.clone(), source: dup_io(source) },
+            NotABundle { file, detail } => NotABundle { file: file.clone(), detail },
             TrailingData { after } => TrailingData { after: after.clone() },
             Mismatch(m) => Mismatch(m.clone()),
             Io { path, source } => Io { path: path.clone(), source: dup_io(source) },

@@ -74,6 +74,12 @@ impl HeaderGuard {
         }
         let mut h = tar::Header::new_old();
         h.as_mut_bytes().copy_from_slice(&self.header);
+        // Not a valid header at all: the parser refuses it (and says so); judging its
+        // fields here would only report noise as "too large".
+        if !checksum_ok(&h) {
+            self.next_header = u64::MAX;
+            return Ok(());
+        }
         let Ok(mut size) = h.entry_size() else {
             // The parser reports a broken size field itself.
             self.next_header = u64::MAX;
@@ -105,6 +111,18 @@ impl HeaderGuard {
         self.next_header = self.pos.saturating_add(size.div_ceil(BLOCK).saturating_mul(BLOCK));
         Ok(())
     }
+}
+
+/// The header checksum as the tar crate checks it: the unsigned byte sum with the checksum
+/// field counted as spaces.
+fn checksum_ok(h: &tar::Header) -> bool {
+    let sum: u32 = h
+        .as_bytes()
+        .iter()
+        .enumerate()
+        .map(|(i, &b)| if (148..156).contains(&i) { u32::from(b' ') } else { u32::from(b) })
+        .sum();
+    h.cksum().is_ok_and(|c| c == sum)
 }
 
 /// The first `size` record, exactly as the tar crate reads it.

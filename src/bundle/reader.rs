@@ -34,6 +34,8 @@ struct Source {
     reader: Box<dyn Read + Send>,
     /// A read returned 0: the stream ended.
     eof: bool,
+    /// A read of the (decompressed) stream failed: an error is the stream's, not the tar's.
+    read_failed: bool,
     guard: HeaderGuard,
 }
 
@@ -43,7 +45,7 @@ struct Tracker(Arc<Mutex<Source>>);
 impl Read for Tracker {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let mut s = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        let n = s.reader.read(buf)?;
+        let n = s.reader.read(buf).inspect_err(|_| s.read_failed = true)?;
         if n == 0 && !buf.is_empty() {
             s.eof = true;
         }
@@ -57,16 +59,20 @@ pub struct BundleReader {
     archive: tar::Archive<Tracker>,
     source: Arc<Mutex<Source>>,
     compression: Compression,
+    /// Names the input in [`BundleError::NotABundle`].
+    file: String,
 }
 
 impl BundleReader {
     /// Opens a bundle file, detecting its compression from its first bytes.
     pub fn open(path: &Path) -> Result<Self, BundleError> {
         let file = File::open(path).map_err(|e| BundleError::io(path, e))?;
-        Self::from_reader(file).map_err(|e| match e {
+        let mut reader = Self::from_reader(file).map_err(|e| match e {
             BundleError::Io { source, .. } => BundleError::io(path, source),
             other => other,
-        })
+        })?;
+        reader.file = path.display().to_string();
+        Ok(reader)
     }
 
     /// Reads a bundle from any byte stream (a file, stdin), detecting its compression.
@@ -87,9 +93,9 @@ impl BundleReader {
             // silently ignore everything after the first member.
             Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(buf)),
         };
-        let source = Arc::new(Mutex::new(Source { reader, eof: false, guard: HeaderGuard::new() }));
+        let source = Arc::new(Mutex::new(Source { reader, eof: false, read_failed: false, guard: HeaderGuard::new() }));
         let archive = tar::Archive::new(Tracker(source.clone()));
-        Ok(BundleReader { archive, source, compression })
+        Ok(BundleReader { archive, source, compression, file: "the input".into() })
     }
 
     pub fn compression(&self) -> Compression {
@@ -98,9 +104,12 @@ impl BundleReader {
 
     /// The entries, in archive order. Call once.
     pub fn entries(&mut self) -> Result<Entries<'_>, BundleError> {
-        let inner = self.archive.entries().map_err(|e| BundleError::Corrupt { after: START.into(), source: e })?;
+        let inner = self.archive.entries().map_err(|e| BundleError::corrupt(START, e))?;
         Ok(Entries {
             inner,
+            file: self.file.clone(),
+            compression: self.compression,
+            any_header: false,
             source: self.source.clone(),
             seen: HashSet::new(),
             current: None,
@@ -145,6 +154,11 @@ impl std::fmt::Debug for Entry<'_, '_> {
 /// Iterates over a bundle's entries (a lending iterator: each entry borrows it).
 pub struct Entries<'a> {
     inner: tar::Entries<'a, Tracker>,
+    file: String,
+    compression: Compression,
+    /// The tar parser accepted a header: from then on a broken header is corruption, before
+    /// it the input is not a tar at all.
+    any_header: bool,
     source: Arc<Mutex<Source>>,
     seen: HashSet<String>,
     current: Option<OpenBlob<'a>>,
@@ -210,7 +224,7 @@ fn classify_io(e: io::Error, source: &Arc<Mutex<Source>>, after: &str) -> Bundle
     if eof || e.kind() == io::ErrorKind::UnexpectedEof {
         BundleError::Truncated { after: after.to_owned() }
     } else {
-        BundleError::Corrupt { after: after.to_owned(), source: e }
+        BundleError::corrupt(after, e)
     }
 }
 
@@ -261,8 +275,11 @@ impl<'a> Entries<'a> {
                     }
                     return Ok(None);
                 }
-                Some(Err(e)) => return Err(classify_io(e, &self.source, &self.last)),
-                Some(Ok(entry)) => entry,
+                Some(Err(e)) => return Err(self.not_a_tar(classify_io(e, &self.source, &self.last))),
+                Some(Ok(entry)) => {
+                    self.any_header = true;
+                    entry
+                }
             };
             let raw = entry.path_bytes();
             let name = match std::str::from_utf8(&raw) {
@@ -337,6 +354,24 @@ impl<'a> Entries<'a> {
         }
     }
 
+    /// A first header the tar parser refuses (and a stream that read fine, so the fault is
+    /// not the decompressor's) means the input is no tar: say so in one line instead of
+    /// quoting the parser on its bytes.
+    fn not_a_tar(&self, e: BundleError) -> BundleError {
+        let stream_failed = self.source.lock().unwrap_or_else(PoisonError::into_inner).read_failed;
+        match e {
+            BundleError::Corrupt { .. } if !self.any_header && !stream_failed => BundleError::NotABundle {
+                file: self.file.clone(),
+                detail: match self.compression {
+                    Compression::None => "not a tar, tar.zst or tar.gz file",
+                    Compression::Zstd => "a zstd stream that does not hold a tar",
+                    Compression::Gzip => "a gzip stream that does not hold a tar",
+                },
+            },
+            other => other,
+        }
+    }
+
     /// After the tar's first end-marker block: the stream must not have simply stopped (a
     /// cut at an entry boundary), and what follows must be zero padding (at least the second
     /// marker block) up to a clean end of the
@@ -363,7 +398,7 @@ impl<'a> Entries<'a> {
                 Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
                     return Err(BundleError::Truncated { after: self.last.clone() })
                 }
-                Err(e) => return Err(BundleError::Corrupt { after: self.last.clone(), source: e }),
+                Err(e) => return Err(BundleError::corrupt(self.last.clone(), e)),
             };
             total += n as u64;
             if total > MAX_TRAILING_ZEROS || buf[..n].iter().any(|&b| b != 0) {

@@ -747,3 +747,92 @@ fn plain_bundles_report_where_each_blob_starts() {
         });
     }
 }
+
+// ---- inputs that are not bundles at all ----
+
+/// Deterministic pseudo-random bytes (xorshift), full of control and non-UTF-8 bytes.
+fn noise(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9e3779b97f4a7c15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+fn assert_clean_line(e: &BundleError) {
+    let text = e.to_string();
+    assert!(!text.chars().any(|c| c.is_control() || c == char::REPLACEMENT_CHARACTER), "raw bytes in: {text:?}");
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        let t = c.to_string();
+        assert!(!t.chars().any(|c| c.is_control() || c == char::REPLACEMENT_CHARACTER), "raw bytes in cause: {t:?}");
+        cause = c.source();
+    }
+}
+
+#[test]
+fn random_bytes_are_not_a_bundle() {
+    let dir = tempfile::tempdir().unwrap();
+    for seed in 1..=20 {
+        let path = dir.path().join(format!("garbage-{seed}.tar"));
+        std::fs::write(&path, noise(seed, 64 * 1024)).unwrap();
+        let e = read_all(&path).unwrap_err();
+        assert!(
+            matches!(&e, BundleError::NotABundle { file, detail: "not a tar, tar.zst or tar.gz file" }
+                if *file == path.display().to_string()),
+            "seed {seed}: {e:?}"
+        );
+        assert_eq!(
+            e.to_string(),
+            format!("{} is not a sealift bundle (not a tar, tar.zst or tar.gz file)", path.display())
+        );
+        assert_clean_line(&e);
+    }
+}
+
+#[test]
+fn compressed_random_bytes_are_not_a_bundle() {
+    for seed in 1..=5 {
+        let random = noise(seed, 64 * 1024);
+        let zst = zstd::encode_all(&random[..], 3).unwrap();
+        let e = read_bytes(zst).unwrap_err();
+        assert!(
+            matches!(e, BundleError::NotABundle { detail: "a zstd stream that does not hold a tar", .. }),
+            "seed {seed}: {e:?}"
+        );
+        assert_eq!(e.to_string(), "the input is not a sealift bundle (a zstd stream that does not hold a tar)");
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&random).unwrap();
+        let e = read_bytes(gz.finish().unwrap()).unwrap_err();
+        assert!(matches!(e, BundleError::NotABundle { detail: "a gzip stream that does not hold a tar", .. }), "{e:?}");
+        // A zstd magic followed by noise: the decompressor's fault, reported as such, cleanly.
+        let mut fake = vec![0x28, 0xb5, 0x2f, 0xfd];
+        fake.extend(noise(seed, 4096));
+        let e = read_bytes(fake).unwrap_err();
+        assert!(!matches!(e, BundleError::NotABundle { .. }), "{e:?}");
+        assert_clean_line(&e);
+    }
+}
+
+/// A broken header after a good entry is corruption, and the parser's quote of the raw
+/// header bytes is escaped.
+#[test]
+fn corrupt_header_message_is_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("b.tar");
+    write_sample(&path, Compression::None);
+    let mut bytes = std::fs::read(&path).unwrap();
+    // oci-layout: one header block and one data block; the next header starts at 1024.
+    let next = &mut bytes[1024..1536];
+    next.copy_from_slice(&noise(7, 512));
+    next[148..156].copy_from_slice(b"\x1b[31m\xff\x07\n");
+    let e = read_bytes(bytes).unwrap_err();
+    assert!(matches!(&e, BundleError::Corrupt { after, .. } if after == OCI_LAYOUT), "{e:?}");
+    let text = e.to_string();
+    assert!(text.contains("\\u{1b}[31m\\u{fffd}\\u{7}\\n"), "{text}");
+    assert_clean_line(&e);
+}

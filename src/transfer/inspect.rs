@@ -1,7 +1,8 @@
 //! What a bundle holds, for people (`--output text`) and scripts (`--output json`):
 //! images, tags, digests, platforms, sizes, and per manifest digest its signatures,
-//! attestations, SBOMs and referrers; total bytes (as if every image were copied alone)
-//! against unique bytes (what the bundle stores).
+//! attestations, SBOMs and referrers; total bytes (as if every image were copied alone,
+//! with its signatures and other attachments) against unique bytes (what the bundle
+//! stores, each blob and manifest once), so unique <= total.
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -16,7 +17,8 @@ pub struct Summary {
     pub images: Vec<ImageSummary>,
     pub manifests: usize,
     pub blobs: usize,
-    /// Sum over images of everything each needs (shared blobs counted per image).
+    /// Sum over images of everything each needs, its attachments included (shared blobs
+    /// counted per image), plus anything no image needs, once.
     pub total_bytes: u64,
     /// What the bundle stores: every blob and manifest once.
     pub unique_bytes: u64,
@@ -32,6 +34,8 @@ pub struct ImageSummary {
     pub role: Role,
     /// Present when saved with `--platform`: the index is carried only for its signatures.
     pub partial: bool,
+    /// Everything this image needs: its manifests, their blobs, and its attachments (with
+    /// their payloads), each once.
     pub size: u64,
     pub manifests: Vec<ManifestSummary>,
 }
@@ -55,14 +59,45 @@ pub struct AttachmentSummary {
     pub layers: usize,
 }
 
+/// Every manifest an image needs: its own (an index and its children) and, transitively,
+/// the attachments whose subject is one of them (a referrer of a signature included).
+fn needed_manifests(contents: &Contents, own: &[Digest]) -> BTreeSet<Digest> {
+    let mut needed: BTreeSet<Digest> = own.iter().cloned().collect();
+    let mut queue = own.to_vec();
+    while let Some(m) = queue.pop() {
+        for a in contents.entries.iter().filter(|a| a.role.is_attachment() && a.subject.as_ref() == Some(&m)) {
+            for d in contents.manifests_under(&a.descriptor.digest).unwrap_or_default() {
+                if needed.insert(d.clone()) {
+                    queue.push(d);
+                }
+            }
+        }
+    }
+    needed
+}
+
 pub fn summarize(contents: &Contents) -> Summary {
     let mut images = Vec::new();
     let mut total_bytes = 0;
+    // What some image needs; the rest (orphans) is added to the total once.
+    let mut reached_manifests = BTreeSet::new();
+    let mut reached_blobs = BTreeSet::new();
     for e in contents.entries.iter().filter(|e| !e.role.is_attachment()) {
         let d = &e.descriptor.digest;
         let under = contents.manifests_under(d).unwrap_or_default();
         let mut blobs = BTreeSet::new();
         let mut size = 0u64;
+        for m in needed_manifests(contents, &under) {
+            let Some(stored) = contents.manifests.get(&m) else { continue };
+            size += stored.bytes.len() as u64;
+            for b in stored.parsed.blobs() {
+                if blobs.insert(b.digest.clone()) {
+                    size += b.size;
+                }
+            }
+            reached_manifests.insert(m);
+        }
+        reached_blobs.extend(blobs);
         let mut manifests = Vec::new();
         // Platforms come from the parent index's descriptors.
         let platform_of = |digest: &Digest| {
@@ -76,12 +111,6 @@ pub fn summarize(contents: &Contents) -> Summary {
         };
         for m in under.iter().rev() {
             let Some(stored) = contents.manifests.get(m) else { continue };
-            size += stored.bytes.len() as u64;
-            for b in stored.parsed.blobs() {
-                if blobs.insert(b.digest.clone()) {
-                    size += b.size;
-                }
-            }
             let attachments = contents
                 .entries
                 .iter()
@@ -120,6 +149,13 @@ pub fn summarize(contents: &Contents) -> Summary {
             manifests,
         });
     }
+    total_bytes += contents
+        .manifests
+        .iter()
+        .filter(|(d, _)| !reached_manifests.contains(*d))
+        .map(|(_, m)| m.bytes.len() as u64)
+        .sum::<u64>();
+    total_bytes += contents.blobs.iter().filter(|(d, _)| !reached_blobs.contains(*d)).map(|(_, b)| b.size).sum::<u64>();
     Summary {
         images,
         manifests: contents.manifests.len(),
@@ -190,7 +226,8 @@ pub fn render_text(s: &Summary) -> String {
     }
     let _ = writeln!(
         out,
-        "{} image(s), {} manifests, {} blobs; total {} ({} bytes), unique {} ({} bytes)",
+        "{} image(s), {} manifests, {} blobs; total {} ({} bytes: each image with its attachments, shared blobs \
+         counted per image), unique {} ({} bytes: what the bundle stores, each blob once)",
         s.images.iter().filter(|i| i.role == Role::Image).count(),
         s.manifests,
         s.blobs,
@@ -200,4 +237,79 @@ pub fn render_text(s: &Summary) -> String {
         s.unique_bytes
     );
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::oci::Descriptor;
+    use crate::transfer::model::Entry;
+
+    const REPO: &str = "127.0.0.1:5000/team/app";
+
+    /// A manifest whose config and layers are `(digest, size)`; returns its digest and length.
+    fn manifest(c: &mut Contents, config: (&Digest, u64), layers: &[(&Digest, u64)]) -> (Digest, u64) {
+        let desc = |mt: &str, (d, s): (&Digest, u64)| serde_json::json!({"mediaType": mt, "digest": d, "size": s});
+        let bytes = serde_json::to_vec(&serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": media::OCI_MANIFEST,
+            "config": desc(media::OCI_CONFIG, config),
+            "layers": layers.iter().map(|l| desc("application/vnd.oci.image.layer.v1.tar", *l)).collect::<Vec<_>>(),
+        }))
+        .unwrap();
+        let d = Digest::of(&bytes);
+        let len = bytes.len() as u64;
+        c.add_manifest(REPO, d.clone(), Bytes::from(bytes), None, false).unwrap();
+        (d, len)
+    }
+
+    fn entry(c: &mut Contents, role: Role, (d, len): &(Digest, u64), subject: Option<&Digest>) {
+        c.entries.push(Entry {
+            descriptor: Descriptor::new(media::OCI_MANIFEST, d.clone(), *len),
+            role,
+            repository: REPO.into(),
+            tag: None,
+            subject: subject.cloned(),
+        });
+    }
+
+    /// Two images share a layer; one has a signature. The shared layer counts twice in the
+    /// total and once in unique; the signature (manifest, config, payload) counts in both.
+    #[test]
+    fn totals_count_attachments_and_shared_blobs_per_image() {
+        let mut c = Contents::default();
+        let [shared, cfg_a, cfg_b, own_b, sig_cfg, payload] =
+            [&b"shared"[..], b"a", b"b", b"own", b"{}", b"payload"].map(Digest::of);
+        let a = manifest(&mut c, (&cfg_a, 10), &[(&shared, 1000)]);
+        let b = manifest(&mut c, (&cfg_b, 20), &[(&shared, 1000), (&own_b, 500)]);
+        let sig = manifest(&mut c, (&sig_cfg, 2), &[(&payload, 300)]);
+        entry(&mut c, Role::Image, &a, None);
+        entry(&mut c, Role::Image, &b, None);
+        entry(&mut c, Role::Signature, &sig, Some(&a.0));
+
+        let s = summarize(&c);
+        let image_a = a.1 + 10 + 1000 + sig.1 + 2 + 300;
+        let image_b = b.1 + 20 + 1000 + 500;
+        assert_eq!(s.images.iter().map(|i| i.size).collect::<Vec<_>>(), vec![image_a, image_b]);
+        assert_eq!(s.total_bytes, image_a + image_b);
+        assert_eq!(s.unique_bytes, a.1 + b.1 + sig.1 + 10 + 20 + 1000 + 500 + 2 + 300);
+        assert!(s.unique_bytes < s.total_bytes);
+        assert_eq!(s.total_bytes - s.unique_bytes, 1000, "only the shared layer is counted twice");
+    }
+
+    /// Content no image needs (an orphan attachment) is still in the total, once.
+    #[test]
+    fn unique_never_exceeds_total() {
+        let mut c = Contents::default();
+        let (cfg, layer, payload) = (Digest::of(b"c"), Digest::of(b"l"), Digest::of(b"p"));
+        let img = manifest(&mut c, (&cfg, 5), &[(&layer, 50)]);
+        let orphan = manifest(&mut c, (&cfg, 5), &[(&payload, 7)]);
+        entry(&mut c, Role::Image, &img, None);
+        entry(&mut c, Role::Signature, &orphan, Some(&Digest::of(b"not in the bundle")));
+        let s = summarize(&c);
+        assert_eq!(s.unique_bytes, s.total_bytes);
+        assert_eq!(s.total_bytes, img.1 + 5 + 50 + orphan.1 + 7);
+    }
 }

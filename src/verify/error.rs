@@ -26,6 +26,10 @@ pub enum Rejection {
     ReferenceMismatch { expected: String, found: String },
     #[error("the signature carries no certificate but only roots are configured")]
     NoCertificate,
+    #[error(
+        "the signature is signed with a certificate, but no certificate trust (--ca-roots/--trusted-root) is configured"
+    )]
+    NoCertificateTrust,
     #[error("the certificate cannot be parsed: {0}")]
     MalformedCertificate(String),
     #[error("the certificate does not chain to a configured root")]

@@ -3,7 +3,9 @@
 //!
 //! Checks run in this order, and the first failure is the reported [`Rejection`]:
 //! 1. the signature over the exact payload bytes (a configured key, else the certificate's
-//!    key when roots are configured), and the algorithm policy;
+//!    key; a certificate signature with no roots configured is rejected as
+//!    [`Rejection::NoCertificateTrust`], after its signature checked out), and the
+//!    algorithm policy;
 //! 2. strict payload parse; 3. `docker-manifest-digest` == the expected digest (and the
 //!    `docker-reference` when the policy names one);
 //! 4. the Rekor bundle, when Rekor keys are configured (then a bundle is *required*, as
@@ -233,13 +235,18 @@ fn check(
             break;
         }
     }
-    if material.is_none() && !policy.roots.is_empty() {
+    if material.is_none() {
         let Some(pem) = &sig.certificate_pem else {
             return Err(if policy.keys.is_empty() { Rejection::NoCertificate } else { Rejection::BadSignature });
         };
         let cert = X509::from_pem(pem.as_bytes()).map_err(|e| Rejection::MalformedCertificate(e.to_string()))?;
         let key = cert.public_key().map_err(|e| Rejection::MalformedCertificate(e.to_string()))?;
         let alg = crypto::verify(&PublicKey(key), &sig.payload, &signature)?;
+        // The certificate's key signed these bytes; without roots nothing can vouch for
+        // that key, and "does not verify" would be false, so say what is missing.
+        if policy.roots.is_empty() {
+            return Err(Rejection::NoCertificateTrust);
+        }
         report.algorithm = Some(alg);
         material = Some(Material::Cert(cert));
     }

@@ -128,7 +128,7 @@ fn check(policy: &TrustPolicy, bytes: &[u8], expected: &Digest, report: &mut Sig
     let Some(env) = &bundle.dsse_envelope else {
         return Err(Outcome::Unsupported("bundle holds a message signature, not a DSSE envelope".into()));
     };
-    if policy.roots.is_empty() {
+    if policy.roots.is_empty() && policy.keys.is_empty() {
         return Err(Rejection::NoTrustConfigured.into());
     }
     let leaf = X509::from_der(&leaf_der).map_err(|e| Rejection::MalformedCertificate(e.to_string()))?;
@@ -140,6 +140,10 @@ fn check(policy: &TrustPolicy, bytes: &[u8], expected: &Digest, report: &mut Sig
     let signature = crypto::decode_base64_signature(&sig.sig)?;
     let key = PublicKey(leaf.public_key().map_err(|e| Rejection::MalformedCertificate(e.to_string()))?);
     let alg = crypto::verify(&key, &pae(&env.payload_type, &payload), &signature)?;
+    // Signed by the leaf's key, but with keys only and no roots nothing vouches for it.
+    if policy.roots.is_empty() {
+        return Err(Rejection::NoCertificateTrust.into());
+    }
     report.algorithm = Some(alg);
     if let Some(allowed) = &policy.allowed_algorithms {
         if !allowed.contains(&alg) {
@@ -278,6 +282,14 @@ mod tests {
             verify_sigstore_bundle(&p, B1, &B1_DIGEST.parse().unwrap()).verdict,
             Verdict::Rejected(Rejection::Expired { .. })
         ));
+        let mut p = TrustPolicy::new(policy().now);
+        let cosign_pub = include_bytes!("../../tests/data/cosign-real/containers-image/keys/cosign.pub");
+        p.keys = vec![crypto::load_public_key(cosign_pub, "cosign.pub").unwrap()];
+        assert_eq!(
+            verify_sigstore_bundle(&p, B1, &B1_DIGEST.parse().unwrap()).verdict,
+            Verdict::Rejected(Rejection::NoCertificateTrust),
+            "keys only: the bundle's certificate is not trusted, its signature is fine"
+        );
         let mut p = policy();
         p.identities[0].issuer = Some(StringMatch::Exact("https://accounts.google.com".into()));
         assert!(matches!(

@@ -527,6 +527,27 @@ fn table() -> Vec<Row> {
         ),
         row("nothing configured", k1.clone(), D_K1, TrustPolicy::new(now()), No(Rejection::NoTrustConfigured)),
         row("roots only, key signature", k1.clone(), D_K1, pki_policy(), No(Rejection::NoCertificate)),
+        row(
+            "F1 keys only: certificate signature, no certificate trust",
+            f1.clone(),
+            D_F1,
+            key_policy("containers-image/keys/cosign.pub"),
+            No(Rejection::NoCertificateTrust),
+        ),
+        row(
+            "P1 keys only: certificate signature, no certificate trust",
+            p1.clone(),
+            D_P1,
+            key_policy("containers-image/keys/cosign.pub"),
+            No(Rejection::NoCertificateTrust),
+        ),
+        row(
+            "F1 keys only, payload byte flipped: still a bad signature",
+            with(f1.clone(), |s| s.payload[20] ^= 1),
+            D_F1,
+            key_policy("containers-image/keys/cosign.pub"),
+            No(Rejection::BadSignature),
+        ),
     ]
 }
 

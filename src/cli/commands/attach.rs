@@ -45,7 +45,7 @@ pub enum AttachCommand {
     },
 }
 
-pub async fn run(args: AttachCommand, _ui: &Ui) -> anyhow::Result<u8> {
+pub async fn run(args: AttachCommand, ui: &Ui) -> anyhow::Result<u8> {
     let AttachCommand::Signature {
         reference,
         payload,
@@ -91,7 +91,8 @@ pub async fn run(args: AttachCommand, _ui: &Ui) -> anyhow::Result<u8> {
     };
     let checked = sign::check_attachment(&attachment, &digest)?;
     let pushed = sign::append_and_push(&registry, &reference.repository, &digest, &checked.layer).await?;
-    println!("attached to {}@{digest} ({})", reference.repository_name(), checked.algorithm);
-    println!("pushed {}@{} ({} signature(s))", pushed.reference, pushed.manifest_digest, pushed.layers);
+    // Status, not data: stderr, and nothing with -q.
+    ui.status(&format!("attached to {}@{digest} ({})", reference.repository_name(), checked.algorithm));
+    ui.status(&format!("pushed {}@{} ({} signature(s))", pushed.reference, pushed.manifest_digest, pushed.layers));
     Ok(exit::OK)
 }

@@ -51,7 +51,7 @@ fn parse_san(s: &str) -> Result<SanSpec, String> {
     s.parse().map_err(|e: crate::verify::certs::CertError| e.to_string())
 }
 
-pub async fn run(args: CertsCommand, _ui: &Ui) -> anyhow::Result<u8> {
+pub async fn run(args: CertsCommand, ui: &Ui) -> anyhow::Result<u8> {
     let CertsCommand::Create { out, key_type, subject, sans, days, force } = args;
     if !force {
         for (name, _) in FILES {
@@ -66,8 +66,9 @@ pub async fn run(args: CertsCommand, _ui: &Ui) -> anyhow::Result<u8> {
         }
     }
     let pki = create_pki(&out, key_type, &subject, sans, days, chrono::Utc::now().timestamp())?;
+    // Status, not data: stderr, and nothing with -q.
     for (name, what) in FILES {
-        println!("{}  {what}", out.join(name).display());
+        ui.status(&format!("{}  {what}", out.join(name).display()));
     }
     let sans: Vec<String> = pki
         .leaf
@@ -85,7 +86,7 @@ pub async fn run(args: CertsCommand, _ui: &Ui) -> anyhow::Result<u8> {
         })
         .unwrap_or_default();
     if !sans.is_empty() {
-        println!("leaf identity: {}", sans.join(", "));
+        ui.status(&format!("leaf identity: {}", sans.join(", ")));
     }
     Ok(exit::OK)
 }

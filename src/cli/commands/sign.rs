@@ -60,7 +60,7 @@ enum Signer {
     Command { command: String },
 }
 
-pub async fn run(args: SignArgs, _ui: &Ui) -> anyhow::Result<u8> {
+pub async fn run(args: SignArgs, ui: &Ui) -> anyhow::Result<u8> {
     let reference: Reference = args.reference.parse()?;
     let annotations = sign::parse_annotations(&args.annotations)?;
     let certificate = match &args.certificate {
@@ -134,8 +134,9 @@ pub async fn run(args: SignArgs, _ui: &Ui) -> anyhow::Result<u8> {
         rekor_bundle: None,
     };
     let pushed = sign::append_and_push(&registry, &reference.repository, &digest, &layer).await?;
-    println!("signed {}@{digest} ({})", reference.repository_name(), signed.algorithm);
-    println!("pushed {}@{} ({} signature(s))", pushed.reference, pushed.manifest_digest, pushed.layers);
+    // Status, not data: stderr, and nothing with -q.
+    ui.status(&format!("signed {}@{digest} ({})", reference.repository_name(), signed.algorithm));
+    ui.status(&format!("pushed {}@{} ({} signature(s))", pushed.reference, pushed.manifest_digest, pushed.layers));
     Ok(exit::OK)
 }
 

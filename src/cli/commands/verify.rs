@@ -13,7 +13,8 @@ use chrono::Utc;
 
 use crate::assess::report::{image_json, image_text, REPORT_VERSION};
 use crate::assess::{
-    assess, assess_bundle, entry_reference, evidence_from_registry, Evidence, Format, FoundSignature, ImageAssessment,
+    assess, assess_bundle, entry_reference, evidence_from_bundle, evidence_from_registry, Evidence, Format,
+    FoundSignature, ImageAssessment,
 };
 use crate::cli::args::{OutputFormat, RegistryArgs, TrustArgs};
 use crate::cli::commands::Failure;
@@ -163,9 +164,14 @@ async fn offline(
     let mut out = Vec::new();
     for r in refs {
         let found = all.iter().find(|(i, _)| entry_matches(&meta, *i, r));
-        match found {
-            Some((_, a)) => out.push(a.clone()),
-            None => {
+        match (found, listed_child(&meta, r)) {
+            (Some((_, a)), _) => out.push(a.clone()),
+            (None, Some((repository, digest))) => {
+                let reference = format!("{repository}@{digest}");
+                let evidence = evidence_from_bundle(&meta, &digest);
+                out.push(assess(policy, &repository, &reference, &digest, &evidence, now));
+            }
+            (None, None) => {
                 return Err(Failure::new(exit::FAILED, format!("{r} is not an image of {}", bundle.display())).into())
             }
         }
@@ -195,6 +201,32 @@ fn entry_matches(meta: &Metadata, i: usize, wanted: &str) -> bool {
         },
         _ => false,
     }
+}
+
+/// A platform manifest of a saved index: not an `index.json` entry of its own (only the
+/// index is), but its bytes and its attachments are in the bundle. `wanted` is its digest
+/// or `repo[:tag]@digest`; returns the repository of the index entry that lists it.
+fn listed_child(meta: &Metadata, wanted: &str) -> Option<(String, Digest)> {
+    let (repository, digest) = match wanted.parse::<Digest>() {
+        Ok(d) => (None, d),
+        Err(_) => {
+            let r = wanted.parse::<Reference>().ok()?;
+            (Some(r.repository_name()), r.digest?)
+        }
+    };
+    if !meta.contents.manifests.contains_key(&digest) {
+        return None;
+    }
+    let parent = meta.contents.entries.iter().find(|e| {
+        matches!(e.role, Role::Image | Role::Platform)
+            && repository.as_ref().is_none_or(|r| r == &e.repository)
+            && meta
+                .contents
+                .manifests
+                .get(&e.descriptor.digest)
+                .is_some_and(|m| m.parsed.manifests.iter().any(|c| c.digest == digest))
+    })?;
+    Some((parent.repository.clone(), digest))
 }
 
 /// Online: resolve each reference at its registry and read its attachments there.
