@@ -187,6 +187,10 @@ fn hostile_names_dry_runs_and_targets_are_refused_before_any_push() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["seal"]["verdict"], "rejected", "{v}");
     assert!(v["seal"]["reason"].as_str().unwrap().contains(&base.to_string()));
+    let out = sealift(&["verify", "--bundle", flipped.to_str().unwrap(), "--key", &public, "--bundle-key", &public]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("seal rejected") && err.contains(&base.to_string()), "{err}");
 
     // A hostile tag annotation: the bundle is refused up front (exit 4), for load and inspect.
     let hostile = dir.path().join("hostile.tar");

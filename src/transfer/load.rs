@@ -87,7 +87,7 @@ pub fn is_bundle_fault(e: &BundleError) -> bool {
 }
 
 fn body_error(e: std::io::Error) -> BundleError {
-    BundleError::from_io(e).unwrap_or_else(|e| BundleError::Corrupt { after: "a blob body".into(), source: e })
+    BundleError::from_io(e).unwrap_or_else(|e| BundleError::corrupt("a blob body", e))
 }
 
 /// Everything of a bundle but its layers.

@@ -21,10 +21,9 @@ use crate::cli::commands::Failure;
 use crate::cli::progress::Ui;
 use crate::cli::{settings, trust};
 use crate::exit;
-use crate::layout::LayoutDir;
 use crate::oci::{Digest, Reference};
 use crate::registry::Registry;
-use crate::transfer::load::{read_dir_metadata, read_tar_metadata, Metadata};
+use crate::transfer::load::Metadata;
 use crate::transfer::model::Role;
 use crate::trust::policy::Policy;
 
@@ -141,14 +140,12 @@ async fn offline(
     now: chrono::DateTime<Utc>,
     seal: &crate::cli::args::SealTrustArgs,
 ) -> anyhow::Result<Vec<ImageAssessment>> {
-    let meta: Metadata = if bundle.is_dir() {
-        read_dir_metadata(&LayoutDir::open(bundle)?)?
-    } else {
-        read_tar_metadata(bundle).await?.0
-    };
-    // The seal first, when bundle trust is given: a bundle whose seal fails is not looked into.
+    // The seal first, when bundle trust is given (then every blob is read and checked too):
+    // a bundle whose seal fails is not looked into.
     let seal_trust = crate::cli::settings::seal_trust(seal)?;
-    match crate::seal::verify_bundle_seal(&meta, seal_trust.as_ref(), now.timestamp()) {
+    let (meta, seal_verdict) = crate::transfer::load::read_sealed(bundle, seal_trust.as_ref(), now.timestamp()).await?;
+    let meta: Metadata = meta;
+    match seal_verdict {
         crate::seal::SealVerdict::Rejected { reason } => {
             return Err(Failure::new(exit::REJECTED, format!("bundle seal rejected: {reason}")).into())
         }
