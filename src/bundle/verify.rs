@@ -133,3 +133,51 @@ impl<R: Read> Read for VerifyingReader<R> {
         Ok(n)
     }
 }
+
+/// Copies exactly the bytes of one entry from `reader` to `sink`, refusing more than `size`
+/// bytes and, with `verify`, checking the digest and size at the end. Shared by the bundle
+/// writer and the layout writer. `io_err` names the file being written.
+pub(crate) fn copy_checked(
+    reader: &mut dyn std::io::Read,
+    sink: &mut dyn std::io::Write,
+    size: u64,
+    verify: Option<&Digest>,
+    io_err: &dyn Fn(std::io::Error) -> BundleError,
+) -> Result<u64, BundleError> {
+    use std::io::ErrorKind;
+    let mut hasher = crate::oci::digest::Hasher::new();
+    let cap = super::writer::COPY_BUF;
+    let mut buf = vec![0u8; cap.min(usize::try_from(size.saturating_add(1)).unwrap_or(cap)).max(1)];
+    let mut written = 0u64;
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) => {
+                return Err(match verify {
+                    Some(d) => from_io_or(e, d),
+                    None => io_err(e),
+                })
+            }
+        };
+        if written + n as u64 > size {
+            let digest = verify.cloned().unwrap_or_else(|| Digest::of(b""));
+            return Err(crate::oci::digest::ContentMismatch::Size {
+                digest,
+                expected: size,
+                actual: written + n as u64,
+            }
+            .into());
+        }
+        if verify.is_some() {
+            hasher.update(&buf[..n]);
+        }
+        sink.write_all(&buf[..n]).map_err(io_err)?;
+        written += n as u64;
+    }
+    if let Some(digest) = verify {
+        crate::oci::digest::check(digest, Some(size), hasher)?;
+    }
+    Ok(written)
+}

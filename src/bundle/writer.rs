@@ -332,39 +332,7 @@ impl BundleWriter {
         let header = entry_header(&name, size).map_err(io_err)?;
         sink.write_all(header.as_bytes()).map_err(io_err)?;
 
-        let mut hasher = Hasher::new();
-        let mut buf = vec![0u8; COPY_BUF.min(usize::try_from(size.saturating_add(1)).unwrap_or(COPY_BUF)).max(1)];
-        let mut written = 0u64;
-        loop {
-            let n = match reader.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    return Err(match verify {
-                        Some(d) => super::verify::from_io_or(e, d),
-                        None => io_err(e),
-                    })
-                }
-            };
-            if written + n as u64 > size {
-                let digest = verify.cloned().unwrap_or_else(|| Digest::of(b""));
-                return Err(crate::oci::digest::ContentMismatch::Size {
-                    digest,
-                    expected: size,
-                    actual: written + n as u64,
-                }
-                .into());
-            }
-            if verify.is_some() {
-                hasher.update(&buf[..n]);
-            }
-            sink.write_all(&buf[..n]).map_err(io_err)?;
-            written += n as u64;
-        }
-        if let Some(digest) = verify {
-            check(digest, Some(size), hasher)?;
-        }
+        let written = super::verify::copy_checked(reader, sink, size, verify, &io_err)?;
         // In-memory files are written with their own length as size.
         debug_assert_eq!(written, size, "{name}");
         let pad = (512 - (size % 512)) % 512;

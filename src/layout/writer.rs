@@ -4,14 +4,13 @@
 
 use std::collections::HashSet;
 use std::fs::{self, File};
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use crate::bundle::names::{classify, EntryName};
-use crate::bundle::verify::from_io_or;
 use crate::bundle::writer::COPY_BUF;
 use crate::bundle::BundleError;
-use crate::oci::digest::{check, ContentMismatch, Hasher};
+use crate::oci::digest::{check, Hasher};
 use crate::oci::Digest;
 
 /// Writes a layout directory; see the module documentation.
@@ -102,34 +101,7 @@ impl LayoutWriter {
         let (file, temp) = temp.into_parts();
         let io_err = |e| BundleError::io(&*temp, e);
         let mut out = io::BufWriter::with_capacity(COPY_BUF, file);
-        let mut hasher = Hasher::new();
-        let mut buf = vec![0u8; COPY_BUF];
-        let mut written = 0u64;
-        loop {
-            let n = match reader.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    return Err(match verify {
-                        Some(d) => from_io_or(e, d),
-                        None => io_err(e),
-                    })
-                }
-            };
-            written += n as u64;
-            if let Some(digest) = verify {
-                if written > size {
-                    let m = ContentMismatch::Size { digest: digest.clone(), expected: size, actual: written };
-                    return Err(m.into());
-                }
-                hasher.update(&buf[..n]);
-            }
-            out.write_all(&buf[..n]).map_err(io_err)?;
-        }
-        if let Some(digest) = verify {
-            check(digest, Some(size), hasher)?;
-        }
+        crate::bundle::verify::copy_checked(reader, &mut out, size, verify, &io_err)?;
         let file = out.into_inner().map_err(|e| io_err(e.into_error()))?;
         file.sync_all().map_err(io_err)?;
         #[cfg(unix)]
