@@ -102,6 +102,16 @@ fn check(
             alg = Some(a);
         }
     }
+    if alg.is_none() && policy.roots.is_empty() {
+        // Signed with a certificate that verifies, but only keys are trusted: say that,
+        // rather than "bad signature" (the same rule as for image signatures).
+        if let Some(pem) = &att.certificate_pem {
+            let key = X509::from_pem(pem.as_bytes()).ok().and_then(|c| c.public_key().ok()).map(PublicKey);
+            if key.is_some_and(|k| sigs.iter().any(|s| crypto::verify(&k, &signed, s).is_ok())) {
+                return Err(Rejection::NoCertificateTrust.to_string());
+            }
+        }
+    }
     let alg = alg.ok_or_else(|| Rejection::BadSignature.to_string())?;
     if let Some(allowed) = &policy.allowed_algorithms {
         if !allowed.contains(&alg) {

@@ -391,3 +391,35 @@ fn unreadable_attachments_are_reported() {
     assert_eq!(a.reasons[0], "no signatures found");
     assert!(a.reasons[1].starts_with("attachment "), "{:?}", a.reasons);
 }
+
+/// An attestation signed with a certificate, under a policy that trusts only keys, is
+/// refused for the real reason (no certificate trust), not as a bad signature.
+#[test]
+fn certificate_attestation_under_a_keys_only_policy_names_the_missing_trust() {
+    use crate::verify::certs::{generate_pki, KeyType};
+    let pki =
+        generate_pki(KeyType::EcP256, "att signer", vec!["email:a@example.com".parse().unwrap()], 1, now().timestamp())
+            .unwrap();
+    let img = Digest::of(b"image");
+    let statement = serde_json::json!({"_type": "https://in-toto.io/Statement/v1",
+        "subject": [{"name": REPO, "digest": {"sha256": img.hex()}}], "predicateType": SLSA, "predicate": {}});
+    let payload = serde_json::to_vec(&statement).unwrap();
+    let pae = crate::verify::dsse::pae("application/vnd.in-toto+json", &payload);
+    let sig = sign(&pki.leaf_key, &pae, SignatureAlgorithm::EcdsaP256Sha256).unwrap();
+    let envelope = serde_json::to_vec(&serde_json::json!({"payloadType": "application/vnd.in-toto+json",
+        "payload": b64(&payload), "signatures": [{"keyid": "", "sig": b64(&sig)}]}))
+    .unwrap();
+    let att = FoundAttestation {
+        holder: Digest::of(b"att"),
+        predicate_type: Some(SLSA.into()),
+        envelope,
+        certificate_pem: Some(String::from_utf8(pki.leaf.to_pem().unwrap()).unwrap()),
+        chain_pem: None,
+        rekor_bundle: None,
+    };
+    let mut policy = crate::verify::TrustPolicy::new(now());
+    policy.keys.push(generate_key(KeyType::EcP256).unwrap().public_key());
+    let a = attest::assess_attestation(&policy, &att, &img);
+    assert!(!a.verified);
+    assert_eq!(a.reason.as_deref(), Some(crate::verify::Rejection::NoCertificateTrust.to_string().as_str()));
+}
