@@ -5,8 +5,8 @@
 use sealift::oci::media;
 use serde_json::json;
 
-use crate::save_load::{ok, World};
-use crate::support::{random_image, sealift, sealift_with, skopeo_inspect_raw, tempdir, Raw, TestRegistry};
+use crate::save_load::World;
+use crate::support::{ok_all, random_image, sealift, sealift_with, skopeo_inspect_raw, tempdir, Raw, TestRegistry};
 
 #[test]
 fn basic_auth_from_stdin_and_docker_config_and_wrong_password() {
@@ -19,7 +19,7 @@ fn basic_auth_from_stdin_and_docker_config_and_wrong_password() {
 
     let out =
         sealift_with(&["save", &reference, "-o", b, "--username", "alice", "--password-stdin"], b"s3cret-pw\n", &[]);
-    ok(&out);
+    ok_all(&out);
     assert!(bundle.exists());
 
     let out = sealift_with(&["save", &reference, "-o", b, "--username", "alice", "--password-stdin"], b"wrong\n", &[]);
@@ -37,7 +37,7 @@ fn basic_auth_from_stdin_and_docker_config_and_wrong_password() {
     std::fs::write(cfg.path().join("config.json"), json!({"auths": {src.addr.clone(): {"auth": auth}}}).to_string())
         .unwrap();
     let out = sealift_with(&["save", &reference, "-o", b], b"", &[("DOCKER_CONFIG", cfg.path().to_str().unwrap())]);
-    ok(&out);
+    ok_all(&out);
 
     // And load into an authenticated target.
     let dst = TestRegistry::start_with_auth("bob", "pw2");
@@ -46,7 +46,7 @@ fn basic_auth_from_stdin_and_docker_config_and_wrong_password() {
         b"pw2",
         &[],
     );
-    ok(&out);
+    ok_all(&out);
     let raw = Raw::new(&dst.addr).with_basic("bob", "pw2");
     let r =
         raw.request("GET", &format!("/v2/team/app/manifests/{}", img.digest), &[("Accept", media::OCI_MANIFEST)], b"");
@@ -66,16 +66,16 @@ fn tls_registry_with_ca_cert() {
     let dir = tempdir();
     let bundle = dir.path().join("b.tar");
     let b = bundle.to_str().unwrap();
-    ok(&sealift(&["save", &format!("{}/team/app:1.0", src.addr), "-o", b]));
+    ok_all(&sealift(&["save", &format!("{}/team/app:1.0", src.addr), "-o", b]));
 
     let (tls, ca) = TestRegistry::start_tls();
     let ca = ca.to_str().unwrap();
-    ok(&sealift(&["load", "--insecure-skip-verify", b, "--to", &tls.addr, "--ca-cert", ca]));
+    ok_all(&sealift(&["load", "--insecure-skip-verify", b, "--to", &tls.addr, "--ca-cert", ca]));
     // Back out of the TLS registry, then into a plain one: same digest.
     let again = dir.path().join("again.tar");
-    ok(&sealift(&["save", &format!("{}/team/app:1.0", tls.addr), "-o", again.to_str().unwrap(), "--ca-cert", ca]));
+    ok_all(&sealift(&["save", &format!("{}/team/app:1.0", tls.addr), "-o", again.to_str().unwrap(), "--ca-cert", ca]));
     let dst = TestRegistry::start();
-    ok(&sealift(&["load", "--insecure-skip-verify", again.to_str().unwrap(), "--to", &dst.addr]));
+    ok_all(&sealift(&["load", "--insecure-skip-verify", again.to_str().unwrap(), "--to", &dst.addr]));
     assert_eq!(skopeo_inspect_raw(&format!("{}/team/app:1.0", dst.addr)), img.manifest);
 
     // Without the CA: a TLS error naming the registry, exit 3.
@@ -89,7 +89,7 @@ fn load_an_extracted_bundle_directory() {
     let w = World::new();
     let dir = tempdir();
     let bundle = dir.path().join("b.tar");
-    ok(&w.save(&bundle, &[]));
+    ok_all(&w.save(&bundle, &[]));
     let layout = dir.path().join("layout");
     std::fs::create_dir(&layout).unwrap();
     let o = std::process::Command::new("tar")
@@ -98,7 +98,7 @@ fn load_an_extracted_bundle_directory() {
         .unwrap();
     assert!(o.status.success());
     let dst = TestRegistry::start();
-    ok(&sealift(&["load", "--insecure-skip-verify", layout.to_str().unwrap(), "--to", &format!("{}/m", dst.addr)]));
+    ok_all(&sealift(&["load", "--insecure-skip-verify", layout.to_str().unwrap(), "--to", &format!("{}/m", dst.addr)]));
     assert_eq!(skopeo_inspect_raw(&format!("{}/m/team/multi:1.0", dst.addr)), w.index.bytes);
     assert_eq!(skopeo_inspect_raw(&format!("{}/m/other/tool:2.0", dst.addr)), w.tool.bytes);
     // A layout missing a blob is refused before anything is tagged.
@@ -117,7 +117,7 @@ fn load_a_cosign_save_layout() {
     let w = World::new();
     let dir = tempdir();
     let bundle = dir.path().join("b.tar");
-    ok(&sealift(&["save", &format!("{}/team/app:1.0", w.src.addr), "-o", bundle.to_str().unwrap()]));
+    ok_all(&sealift(&["save", &format!("{}/team/app:1.0", w.src.addr), "-o", bundle.to_str().unwrap()]));
     let layout = dir.path().join("cosign");
     std::fs::create_dir(&layout).unwrap();
     let o = std::process::Command::new("tar")
@@ -133,7 +133,7 @@ fn load_a_cosign_save_layout() {
     ]});
     std::fs::write(layout.join("index.json"), serde_json::to_vec_pretty(&index).unwrap()).unwrap();
     let dst = TestRegistry::start();
-    ok(&sealift(&[
+    ok_all(&sealift(&[
         "load",
         "--insecure-skip-verify",
         layout.to_str().unwrap(),

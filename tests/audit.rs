@@ -17,7 +17,7 @@ use sealift::verify::crypto::sign;
 use sealift::verify::{PrivateKey, SignatureAlgorithm};
 use serde_json::Value;
 
-use crate::support::{push_blob, push_manifest, random_image, sealift, tempdir, TestRegistry};
+use crate::support::{ok, push_blob, push_manifest, random_image, sealift, tempdir, TestRegistry};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 
@@ -81,17 +81,6 @@ impl Fixture {
         ok(&sealift(&args));
         out
     }
-}
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "sealift failed ({:?}):\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn code(out: &Output) -> Option<i32> {

@@ -5,8 +5,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use crate::save_load::ok;
-use crate::support::{random_image, sealift, tempdir, FakeResponse, FakeServer, TestRegistry};
+use crate::support::{ok_all, random_image, sealift, tempdir, FakeResponse, FakeServer, TestRegistry};
 
 #[test]
 fn a_target_failing_mid_push_gets_no_manifest_and_a_clear_error() {
@@ -14,7 +13,7 @@ fn a_target_failing_mid_push_gets_no_manifest_and_a_clear_error() {
     random_image(&src.addr, "team/app", "1.0", &[50_000, 60_000, 70_000]);
     let dir = tempdir();
     let bundle = dir.path().join("b.tar");
-    ok(&sealift(&["save", &format!("{}/team/app:1.0", src.addr), "-o", bundle.to_str().unwrap()]));
+    ok_all(&sealift(&["save", &format!("{}/team/app:1.0", src.addr), "-o", bundle.to_str().unwrap()]));
 
     let uploads = Arc::new(AtomicUsize::new(0));
     let counter = uploads.clone();

@@ -11,9 +11,8 @@ use sealift::cosign::signature::{append_signature, NewSignatureLayer};
 use sealift::oci::{media, Digest};
 use sealift::verify::crypto::{self, SignatureAlgorithm};
 
-use crate::save_load::ok;
 use crate::seal::{openssl_keypair, rewrite_tar};
-use crate::support::{push_blob, push_manifest, random_image, sealift, skopeo, tempdir, TestRegistry};
+use crate::support::{ok_all, push_blob, push_manifest, random_image, sealift, skopeo, tempdir, TestRegistry};
 
 /// Signs `payload_for` (default: `digest`) and attaches the signature as the legacy `.sig`
 /// of `digest` in `repo`.
@@ -142,7 +141,7 @@ fn save(s: &Site, repos: &[&str], name: &str) -> String {
     let mut args = vec!["save"];
     args.extend(refs.iter().map(String::as_str));
     args.extend(["-o", bundle.to_str().unwrap()]);
-    ok(&sealift(&args));
+    ok_all(&sealift(&args));
     bundle.to_str().unwrap().to_owned()
 }
 
@@ -216,7 +215,7 @@ fn load_verifies_every_image_before_pushing_anything() {
     assert_eq!(out.status.code(), Some(0), "{}", report(&out));
     assert!(report(&out).contains("PASSED"));
     assert!(!exists(&dst, "good/key:1"));
-    ok(&sealift(&["load", &good, "--to", &dst.addr, "--policy", &s.policy]));
+    ok_all(&sealift(&["load", &good, "--to", &dst.addr, "--policy", &s.policy]));
     assert!(exists(&dst, "good/key:1") && exists(&dst, "good/cert:1"));
 
     // No trust at all: refused unless --insecure-skip-verify.
@@ -267,7 +266,7 @@ fn a_platform_save_loads_when_the_platform_is_signed() {
     push_manifest(&s.src.addr, "multi/app", "1", &serde_json::to_vec(&index).unwrap(), media::OCI_INDEX);
     sign_image(&s.src, "multi/app", &child.digest, &s.dir.path().join("trusted.key"), None, None);
     let bundle = s.dir.path().join("arm.tar");
-    ok(&sealift(&[
+    ok_all(&sealift(&[
         "save",
         &format!("{}/multi/app:1", s.src.addr),
         "--platform",

@@ -8,7 +8,7 @@ use sealift::oci::{media, Digest};
 use serde_json::{json, Value};
 
 use crate::support::{
-    push_blob, push_manifest, random_bytes, sealift, skopeo, skopeo_inspect_raw, tempdir, TestRegistry,
+    ok_all, push_blob, push_manifest, random_bytes, sealift, skopeo, skopeo_inspect_raw, tempdir, TestRegistry,
 };
 
 const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/cosign-real");
@@ -196,17 +196,6 @@ impl World {
     }
 }
 
-pub fn ok(out: &std::process::Output) -> String {
-    assert!(
-        out.status.success(),
-        "sealift failed ({:?}):\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout)
-}
-
 /// Tar entry names and (offset, size) of each entry's data.
 pub fn tar_entries(path: &Path) -> Vec<(String, u64, u64)> {
     let mut a = tar::Archive::new(std::fs::File::open(path).unwrap());
@@ -224,7 +213,7 @@ fn save_then_load_keeps_every_digest_and_signature() {
     let w = World::new();
     let dir = tempdir();
     let bundle = dir.path().join("bundle.tar");
-    ok(&w.save(&bundle, &[]));
+    ok_all(&w.save(&bundle, &[]));
 
     // Layout: oci-layout, index.json, metadata, then layers; each blob once.
     let entries = tar_entries(&bundle);
@@ -251,7 +240,7 @@ fn save_then_load_keeps_every_digest_and_signature() {
     // Load under a prefix into a fresh registry.
     let dst = TestRegistry::start();
     let to = format!("{}/mirror", dst.addr);
-    let first = ok(&sealift(&["load", "--insecure-skip-verify", bundle.to_str().unwrap(), "--to", &to]));
+    let first = ok_all(&sealift(&["load", "--insecure-skip-verify", bundle.to_str().unwrap(), "--to", &to]));
     assert!(first.contains("uploaded"), "load reports what it uploaded: {first}");
     for (repo, tag, m) in [("team/multi", "1.0", &w.index), ("team/app", "1.0", &w.app), ("other/tool", "2.0", &w.tool)]
     {
@@ -287,7 +276,7 @@ fn save_then_load_keeps_every_digest_and_signature() {
     }
 
     // A second identical load uploads nothing.
-    let second = ok(&sealift(&["load", "--insecure-skip-verify", bundle.to_str().unwrap(), "--to", &to]));
+    let second = ok_all(&sealift(&["load", "--insecure-skip-verify", bundle.to_str().unwrap(), "--to", &to]));
     assert!(second.contains("uploaded 0 blobs"), "second load must upload no blob: {second}");
 }
 
@@ -296,12 +285,12 @@ fn save_is_deterministic_and_inspect_shows_everything() {
     let w = World::new();
     let dir = tempdir();
     let (a, b) = (dir.path().join("a.tar"), dir.path().join("b.tar"));
-    ok(&w.save(&a, &[]));
-    ok(&w.save(&b, &[]));
+    ok_all(&w.save(&a, &[]));
+    ok_all(&w.save(&b, &[]));
     assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap(), "same inputs, byte-identical bundle");
 
     let out = sealift(&["inspect", a.to_str().unwrap(), "--output", "json"]);
-    ok(&out);
+    ok_all(&out);
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     let images = v["images"].as_array().unwrap();
     assert_eq!(images.iter().filter(|i| i["role"] == "image").count(), 3);
@@ -314,7 +303,7 @@ fn save_is_deterministic_and_inspect_shows_everything() {
         .sum();
     assert_eq!(attachments, w.attachments.len());
     assert!(v["unique_bytes"].as_u64().unwrap() < v["total_bytes"].as_u64().unwrap(), "the shared base counts once");
-    let text = ok(&sealift(&["inspect", a.to_str().unwrap()]));
+    let text = ok_all(&sealift(&["inspect", a.to_str().unwrap()]));
     assert!(
         text.contains("linux/arm64/v8") && text.contains("referrer application/vnd.dev.sigstore.bundle.v0.3+json"),
         "{text}"
@@ -327,9 +316,9 @@ fn compressed_bundles_round_trip() {
     let dir = tempdir();
     for name in ["b.tar.zst", "b.tar.gz"] {
         let bundle = dir.path().join(name);
-        ok(&w.save(&bundle, &[]));
+        ok_all(&w.save(&bundle, &[]));
         let dst = TestRegistry::start();
-        ok(&sealift(&["load", "--insecure-skip-verify", bundle.to_str().unwrap(), "--to", &dst.addr]));
+        ok_all(&sealift(&["load", "--insecure-skip-verify", bundle.to_str().unwrap(), "--to", &dst.addr]));
         assert_eq!(skopeo_inspect_raw(&format!("{}/other/tool:2.0", dst.addr)), w.tool.bytes);
         assert_eq!(skopeo_inspect_raw(&format!("{}/team/multi:1.0", dst.addr)), w.index.bytes);
     }
@@ -340,7 +329,7 @@ fn a_flipped_byte_in_a_layer_pushes_no_tag() {
     let w = World::new();
     let dir = tempdir();
     let bundle = dir.path().join("bundle.tar");
-    ok(&w.save(&bundle, &[]));
+    ok_all(&w.save(&bundle, &[]));
     let base = Digest::of(&w.base);
     let (_, offset, _) = tar_entries(&bundle).into_iter().find(|e| e.0 == base.blob_path()).unwrap();
     let mut bytes = std::fs::read(&bundle).unwrap();
@@ -376,10 +365,10 @@ fn platform_filter_pushes_the_chosen_platform_with_its_signatures() {
         "-o",
         bundle.to_str().unwrap(),
     ]);
-    let said = ok(&out);
+    let said = ok_all(&out);
     assert!(said.contains("partial") || said.contains("--platform"), "save says the index is partial: {said}");
     let dst = TestRegistry::start();
-    ok(&sealift(&["load", "--insecure-skip-verify", bundle.to_str().unwrap(), "--to", &dst.addr]));
+    ok_all(&sealift(&["load", "--insecure-skip-verify", bundle.to_str().unwrap(), "--to", &dst.addr]));
     assert_eq!(skopeo_inspect_raw(&format!("{}/team/multi:1.0-linux-arm64-v8", dst.addr)), w.arm64.bytes);
     assert!(skopeo_inspect_raw(&format!("{}/team/multi:{}.sig", dst.addr, w.arm64.digest.tag_prefix())).len() > 10);
     let o = skopeo(&["inspect", "--raw", "--tls-verify=false", &format!("docker://{}/team/multi:1.0", dst.addr)]);
@@ -398,10 +387,10 @@ fn dry_run_pushes_nothing() {
     let w = World::new();
     let dir = tempdir();
     let bundle = dir.path().join("bundle.tar");
-    ok(&w.save(&bundle, &[]));
+    ok_all(&w.save(&bundle, &[]));
     let dst = TestRegistry::start();
     let said =
-        ok(&sealift(&["load", "--insecure-skip-verify", bundle.to_str().unwrap(), "--to", &dst.addr, "--dry-run"]));
+        ok_all(&sealift(&["load", "--insecure-skip-verify", bundle.to_str().unwrap(), "--to", &dst.addr, "--dry-run"]));
     assert!(said.contains("team/app:1.0"), "{said}");
     let o = skopeo(&["inspect", "--raw", "--tls-verify=false", &format!("docker://{}/team/app:1.0", dst.addr)]);
     assert!(!o.status.success());

@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
-use crate::save_load::{ok, World};
-use crate::support::{sealift, skopeo, tempdir, TestRegistry};
+use crate::save_load::World;
+use crate::support::{ok_all, sealift, skopeo, tempdir, TestRegistry};
 
 /// An EC P-256 key pair made by the openssl CLI: (private PEM path, public PEM path).
 pub fn openssl_keypair(dir: &Path, name: &str) -> (String, String) {
@@ -70,14 +70,14 @@ fn a_sealed_bundle_loads_and_every_tampering_is_refused() {
     let (key, public) = openssl_keypair(dir.path(), "seal");
     let (_, other_public) = openssl_keypair(dir.path(), "other");
     let sealed = dir.path().join("sealed.tar");
-    let said = ok(&w.save(&sealed, &["--sign-key", &key]));
+    let said = ok_all(&w.save(&sealed, &["--sign-key", &key]));
     assert!(said.contains("sealed"), "{said}");
     let names: Vec<String> = crate::save_load::tar_entries(&sealed).into_iter().map(|e| e.0).collect();
     assert_eq!(&names[..4], ["oci-layout", "index.json", "sealift-index.json", "sealift-index.json.sig"]);
 
     // Good: loads, and says the seal verified.
     let dst = TestRegistry::start();
-    let said = ok(&load(&sealed, &dst, &public));
+    let said = ok_all(&load(&sealed, &dst, &public));
     assert!(said.contains("seal verified"), "{said}");
 
     let case = |name: &str, edit: &dyn Fn(&Path), key: &str, code: i32, reason: &str| {
@@ -153,7 +153,7 @@ fn hostile_names_dry_runs_and_targets_are_refused_before_any_push() {
     let dir = tempdir();
     let (key, public) = openssl_keypair(dir.path(), "seal");
     let bundle = dir.path().join("b.tar");
-    ok(&w.save(&bundle, &["--sign-key", &key]));
+    ok_all(&w.save(&bundle, &["--sign-key", &key]));
     let b = bundle.to_str().unwrap();
     let dst = TestRegistry::start();
 

@@ -15,12 +15,7 @@ use sealift::verify::{
 };
 use serde_json::Value;
 
-use crate::support::{random_image, sealift, sealift_with, skopeo_inspect_raw, tempdir, Raw, TestRegistry};
-
-fn ok(out: &Output) -> String {
-    assert!(out.status.success(), "sealift failed ({}): {}", out.status, String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout.clone()).unwrap()
-}
+use crate::support::{ok, random_image, sealift, sealift_with, skopeo_inspect_raw, tempdir, Raw, TestRegistry};
 
 /// Asserts success and returns stderr, where status lines go (stdout carries only data).
 fn ok_status(out: &Output) -> String {

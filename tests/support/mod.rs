@@ -74,3 +74,21 @@ pub fn skopeo_inspect_raw(reference: &str) -> Vec<u8> {
     );
     out.stdout
 }
+
+/// Asserts that sealift succeeded (showing both streams if not) and returns its stdout.
+pub fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "sealift failed ({:?}):\nstdout: {}\nstderr: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Like [`ok`], returning stderr (status lines) followed by stdout (data).
+pub fn ok_all(out: &Output) -> String {
+    ok(out);
+    String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout)
+}
