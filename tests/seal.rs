@@ -74,6 +74,8 @@ fn a_sealed_bundle_loads_and_every_tampering_is_refused() {
     assert!(said.contains("sealed"), "{said}");
     let names: Vec<String> = crate::save_load::tar_entries(&sealed).into_iter().map(|e| e.0).collect();
     assert_eq!(&names[..4], ["oci-layout", "index.json", "sealift-index.json", "sealift-index.json.sig"]);
+    let shown = ok_all(&sealift(&["inspect", sealed.to_str().unwrap(), "--output", "json"]));
+    assert!(shown.contains("\"sealed\": true"), "{shown}");
 
     // Good: loads, and says the seal verified.
     let dst = TestRegistry::start();

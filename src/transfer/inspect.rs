@@ -22,6 +22,8 @@ pub struct Summary {
     pub total_bytes: u64,
     /// What the bundle stores: every blob and manifest once.
     pub unique_bytes: u64,
+    /// Whether the bundle carries a seal (checked only by load/verify/audit with bundle trust).
+    pub sealed: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -162,6 +164,7 @@ pub fn summarize(contents: &Contents) -> Summary {
         blobs: contents.blobs.len(),
         total_bytes,
         unique_bytes: contents.unique_bytes(),
+        sealed: false,
     }
 }
 
@@ -236,6 +239,11 @@ pub fn render_text(s: &Summary) -> String {
         human(s.unique_bytes),
         s.unique_bytes
     );
+    if s.sealed {
+        out.push_str(
+            "sealed: yes (check the seal with load, verify --bundle or audit and --bundle-key/--bundle-ca-roots)\n",
+        );
+    }
     out
 }
 

@@ -20,7 +20,8 @@ pub async fn metadata(source: &std::path::Path) -> anyhow::Result<Metadata> {
 
 pub async fn run(args: InspectArgs, _ui: &Ui) -> anyhow::Result<u8> {
     let meta = metadata(&args.source).await?;
-    let summary = summarize(&meta.contents);
+    let mut summary = summarize(&meta.contents);
+    summary.sealed = meta.seal.contains_key(crate::seal::SEAL_INDEX);
     match args.output {
         OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&summary)?),
         OutputFormat::Text => print!("{}", render_text(&summary)),
