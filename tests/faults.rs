@@ -49,3 +49,76 @@ fn a_target_failing_mid_push_gets_no_manifest_and_a_clear_error() {
         reqs.iter().map(|r| format!("{} {}", r.method, r.target)).collect::<Vec<_>>()
     );
 }
+
+/// The target's repository list, straight from the registry.
+fn catalog(reg: &TestRegistry) -> serde_json::Value {
+    let r = crate::support::Raw::new(&reg.addr).request("GET", "/v2/_catalog", &[], b"");
+    serde_json::from_slice(&r.body).unwrap()
+}
+
+/// A corrupt uncompressed bundle or layout directory is refused before anything at all is
+/// uploaded: the target's catalog stays empty. Reports about it refuse it too.
+#[test]
+fn corrupt_tar_or_directory_leaves_the_target_untouched() {
+    let w = crate::save_load::World::new();
+    let dir = tempdir();
+    let bundle = dir.path().join("b.tar");
+    ok_all(&w.save(&bundle, &[]));
+    let base = sealift::oci::Digest::of(&w.base);
+    let (_, offset, _) = crate::save_load::tar_entries(&bundle).into_iter().find(|e| e.0 == base.blob_path()).unwrap();
+    let mut bytes = std::fs::read(&bundle).unwrap();
+    bytes[offset as usize + 100] ^= 0x40;
+    std::fs::write(&bundle, &bytes).unwrap();
+    let layout = dir.path().join("layout");
+    std::fs::create_dir(&layout).unwrap();
+    assert!(std::process::Command::new("tar")
+        .args(["-xf", bundle.to_str().unwrap(), "-C", layout.to_str().unwrap()])
+        .status()
+        .unwrap()
+        .success());
+    for source in [&bundle, &layout] {
+        let dst = TestRegistry::start();
+        let out = sealift(&["load", "--insecure-skip-verify", source.to_str().unwrap(), "--to", &dst.addr]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(4), "{}: {err}", source.display());
+        assert!(err.contains(&base.to_string()), "{err}");
+        assert_eq!(catalog(&dst)["repositories"], serde_json::json!([]), "{} changed the target", source.display());
+    }
+    // verify --bundle and audit read every blob too, sealed or not.
+    let key = crate::seal::openssl_keypair(dir.path(), "k").1;
+    for args in [
+        vec!["verify", "--bundle", bundle.to_str().unwrap(), "--key", &key],
+        vec!["audit", bundle.to_str().unwrap(), "--key", &key],
+    ] {
+        let out = sealift(&args);
+        assert_eq!(out.status.code(), Some(4), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+}
+
+/// Outputs are replaced by a rename: never over a device, a link or "-"; malformed inputs
+/// are usage errors (2), unreadable ones could-not-check (3).
+#[test]
+fn outputs_and_inputs_named_on_the_command_line() {
+    let src = TestRegistry::start();
+    random_image(&src.addr, "a/b", "1", &[100]);
+    let dir = tempdir();
+    let r = format!("{}/a/b:1", src.addr);
+    let target = dir.path().join("target.tar");
+    std::fs::write(&target, b"keep me").unwrap();
+    let link = dir.path().join("link.tar");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    for out in [link.to_str().unwrap(), "-"] {
+        let o = sealift(&["save", &r, "-o", out]);
+        assert_eq!(o.status.code(), Some(2), "{out}: {}", String::from_utf8_lossy(&o.stderr));
+    }
+    assert_eq!(std::fs::read(&target).unwrap(), b"keep me");
+    assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+    let (_, public) = crate::seal::openssl_keypair(dir.path(), "k");
+    let bundle = dir.path().join("b.tar");
+    let o = sealift(&["save", &r, "-o", bundle.to_str().unwrap(), "--sign-key", &public]);
+    assert_eq!(o.status.code(), Some(2), "a public key as --sign-key: {}", String::from_utf8_lossy(&o.stderr));
+    let o = sealift(&["save", &r, "-o", bundle.to_str().unwrap(), "--sign-key", "/nonexistent/key.pem"]);
+    assert_eq!(o.status.code(), Some(3), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = sealift(&["load", "--insecure-skip-verify", bundle.to_str().unwrap(), "--to", "127.0.0.1:1:5000"]);
+    assert_eq!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stderr));
+}

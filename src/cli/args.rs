@@ -64,7 +64,7 @@ pub enum CompressionArg {
 /// How to reach registries (save, load, verify).
 #[derive(Debug, Clone, Args)]
 pub struct RegistryArgs {
-    /// Use plain HTTP for non-loopback registries (loopback hosts always use HTTP).
+    /// Use plain HTTP for non-loopback registries (loopback hosts use HTTP unless --ca-cert is given).
     #[arg(long)]
     pub plain_http: bool,
     /// Extra CA certificate (PEM) to trust for registry TLS; repeatable.

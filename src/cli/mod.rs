@@ -50,8 +50,12 @@ fn init_tracing(quiet: bool, verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("SEALIFT_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("sealift={level}")));
-    let _ =
-        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(false)
+        .try_init();
 }
 
 /// The error and its causes on one line, without repeating a cause the message already says.

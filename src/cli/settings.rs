@@ -25,6 +25,8 @@ pub enum SettingsError {
     File { what: &'static str, path: PathBuf, reason: String },
     #[error("invalid {flag} {value:?}: {reason}")]
     Flag { flag: &'static str, value: String, reason: String },
+    #[error("output {path}: {reason}")]
+    Output { path: PathBuf, reason: &'static str },
     #[error("cannot tell the compression of {path}: use .tar, .tar.zst or .tar.gz, or --compression")]
     Compression { path: PathBuf },
 }
@@ -90,6 +92,11 @@ impl Target {
         if host.is_empty() || host.contains(['@', ' ']) {
             return Err(err("expected HOST[:PORT][/PREFIX]"));
         }
+        // The host must be one a reference could name (host, IPv4/IPv6, optional port).
+        let host_ok = format!("{host}/x").parse::<Reference>().is_ok_and(|r| r.registry == host);
+        if !host_ok {
+            return Err(err("invalid registry host (HOST[:PORT])"));
+        }
         if !prefix.is_empty() {
             // The prefix must itself be a valid repository path.
             format!("{host}/{prefix}")
@@ -110,16 +117,37 @@ impl Target {
     }
 }
 
+/// An output sealift replaces atomically (a temporary file, then a rename) must be a
+/// regular file or not exist yet: renaming over `/dev/null` or a symlink would replace it.
+pub fn check_output_file(path: &Path) -> Result<(), SettingsError> {
+    let err = |reason| SettingsError::Output { path: path.into(), reason };
+    if path.as_os_str() == "-" {
+        return Err(err("writing to standard output is not supported; give a file name"));
+    }
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => {
+            Err(err("is a symbolic link; sealift replaces its output by a rename and will not replace a link"))
+        }
+        Ok(m) if !m.is_file() => Err(err("exists and is not a regular file")),
+        _ => Ok(()),
+    }
+}
+
 /// Reads a file given on the command line (a usage error names the flag when unreadable).
 pub fn read_file(what: &'static str, path: &Path) -> Result<Vec<u8>, SettingsError> {
     std::fs::read(path).map_err(|e| SettingsError::File { what, path: path.into(), reason: e.to_string() })
+}
+
+/// A file that was read but does not hold what the flag needs: a usage error (exit 2).
+fn malformed(flag: &'static str, path: &Path, e: crate::verify::crypto::KeyError) -> SettingsError {
+    SettingsError::Flag { flag, value: path.display().to_string(), reason: e.to_string() }
 }
 
 /// The seal signer from `save --sign-key ...`.
 pub fn seal_signer(a: &super::args::SaveArgs) -> Result<Option<crate::seal::SealSigner>, SettingsError> {
     let Some(key_path) = &a.sign_key else { return Ok(None) };
     let key = crate::verify::crypto::load_private_key(&read_file("--sign-key", key_path)?, None, "--sign-key")
-        .map_err(|e| SettingsError::File { what: "--sign-key", path: key_path.clone(), reason: e.to_string() })?;
+        .map_err(|e| malformed("--sign-key", key_path, e))?;
     let algorithm = match &a.sign_algorithm {
         Some(s) => Some(s.parse().map_err(|e: crate::verify::crypto::UnknownAlgorithm| SettingsError::Flag {
             flag: "--sign-algorithm",
@@ -152,12 +180,12 @@ pub fn seal_trust(a: &super::args::SealTrustArgs) -> Result<Option<crate::seal::
     let mut t = crate::seal::SealTrust::default();
     for p in &a.bundle_keys {
         let k = crypto::load_public_key(&read_file("--bundle-key", p)?, "--bundle-key")
-            .map_err(|e| SettingsError::File { what: "--bundle-key", path: p.clone(), reason: e.to_string() })?;
+            .map_err(|e| malformed("--bundle-key", p, e))?;
         t.keys.push(k);
     }
     if let Some(p) = &a.bundle_ca_roots {
         let certs = crypto::load_certificates(&read_file("--bundle-ca-roots", p)?, "--bundle-ca-roots")
-            .map_err(|e| SettingsError::File { what: "--bundle-ca-roots", path: p.clone(), reason: e.to_string() })?;
+            .map_err(|e| malformed("--bundle-ca-roots", p, e))?;
         t.roots = certs.into_iter().map(Into::into).collect();
     }
     let re = |flag: &'static str, v: &Option<String>| -> Result<Option<crate::verify::StringMatch>, SettingsError> {

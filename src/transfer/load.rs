@@ -206,6 +206,8 @@ pub struct TarRest {
     /// The bundle file: layers of an uncompressed bundle are re-read from it to upload
     /// several at once.
     path: std::path::PathBuf,
+    /// zstd or gzip: layers cannot be re-read cheaply and stream into their uploads.
+    compressed: bool,
 }
 
 /// Phase 1 for a tar: reads until the first layer.
@@ -271,7 +273,8 @@ pub async fn read_tar_metadata(path: &Path) -> Result<(Metadata, TarRest), LoadE
         metadata_blobs = meta.small.len(),
         "bundle metadata read (before the first layer)"
     );
-    Ok((meta, TarRest { reader, pending, path: path.to_owned() }))
+    let compressed = is_compressed(path).map_err(|e| BundleError::Io { path: path.to_owned(), source: e })?;
+    Ok((meta, TarRest { reader, pending, path: path.to_owned(), compressed }))
 }
 
 /// Phase 1 for a layout directory (sealift's, or one written by `cosign save`).
@@ -412,6 +415,23 @@ impl Loader<'_> {
         // Where each blob already is (for mounting into the other repositories).
         let mut holder: BTreeMap<Digest, String> = present.iter().map(|(d, r)| (d.clone(), r.clone())).collect();
 
+        // An uncompressed bundle or a directory is checked whole before anything is
+        // uploaded: a corrupt or tampered one leaves the target untouched.
+        let mut layers = Some(layers);
+        let mut checked: Option<(std::path::PathBuf, Vec<Deferred>)> = None;
+        match layers.take().expect("set above") {
+            Layers::Tar(rest) if !rest.compressed => {
+                let path = rest.path.clone();
+                let deferred = self.tar_pass(meta, plan, rest, &mut present, &mut holder, &mut report).await?;
+                checked = Some((path, deferred));
+            }
+            Layers::Dir(dir) => {
+                check_dir(meta, dir).await?;
+                layers = Some(Layers::Dir(dir));
+            }
+            other => layers = Some(other),
+        }
+
         // Small blobs from memory.
         let small: Vec<(Digest, String, Bytes)> = plan
             .blobs
@@ -445,9 +465,14 @@ impl Loader<'_> {
         }
 
         // Layers: upload each once, then mount into the other repositories.
-        match layers {
-            Layers::Tar(rest) => self.stream_tar(meta, plan, rest, &mut present, &mut holder, &mut report).await?,
-            Layers::Dir(dir) => self.push_dir(plan, dir, &mut present, &mut holder, &mut report).await?,
+        match (layers, checked) {
+            (_, Some((path, deferred))) => self.upload_deferred(&path, deferred, &mut present, &mut report).await?,
+            (Some(Layers::Tar(rest)), None) => {
+                let deferred = self.tar_pass(meta, plan, rest, &mut present, &mut holder, &mut report).await?;
+                debug_assert!(deferred.is_empty(), "a compressed bundle has no file offsets");
+            }
+            (Some(Layers::Dir(dir)), None) => self.push_dir(plan, dir, &mut present, &mut holder, &mut report).await?,
+            (None, None) => unreachable!("layers are set unless checked"),
         }
         for (d, repos) in &plan.blobs {
             for r in repos {
@@ -502,13 +527,12 @@ impl Loader<'_> {
         Ok(report)
     }
 
-    /// Phase 3 for a tar. An uncompressed bundle is first read to its end by the checking
-    /// reader (every entry's name, size and digest), and only then are its layers uploaded,
-    /// `jobs` at a time, each re-read from the file at the offset the reader reported and
-    /// verified again: a tampered `.tar` never changes the target at all. A compressed
-    /// bundle cannot be re-read cheaply, so its layers stream from the reader straight into
-    /// their uploads; blobs before a corrupt one may then be uploaded (never a manifest).
-    async fn stream_tar(
+    /// The pass over the rest of a tar: every entry is checked (name, size, digest, that
+    /// the bundle holds exactly the blobs its manifests reference). Layers of a compressed
+    /// bundle stream from the reader straight into their uploads (they cannot be re-read
+    /// cheaply; blobs before a corrupt one may then land, never a manifest). Layers of an
+    /// uncompressed bundle are returned, to be uploaded only after the pass succeeded.
+    async fn tar_pass(
         &self,
         meta: &Metadata,
         plan: &Plan,
@@ -516,8 +540,8 @@ impl Loader<'_> {
         present: &mut Present,
         holder: &mut BTreeMap<Digest, String>,
         report: &mut LoadReport,
-    ) -> Result<(), LoadError> {
-        let TarRest { mut reader, mut pending, path } = rest;
+    ) -> Result<Vec<Deferred>, LoadError> {
+        let TarRest { mut reader, mut pending, .. } = rest;
         let mut seen = BTreeSet::new();
         let mut deferred = Vec::new();
         loop {
@@ -542,7 +566,7 @@ impl Loader<'_> {
             holder.insert(digest.clone(), repo.clone());
             if let Some(offset) = blob.file_offset {
                 // Dropping the body lets the reader go on, still hashing the bytes.
-                deferred.push((digest, offset, size, repo));
+                deferred.push(Deferred { digest, offset, size, repository: repo });
                 continue;
             }
             self.reporter.blob_started(&digest, size);
@@ -561,12 +585,24 @@ impl Loader<'_> {
             present.insert((digest, repo));
         }
         check_complete(meta, &seen)?;
-        // Every blob checked: now the uploads.
+        Ok(deferred)
+    }
+
+    /// Uploads the layers of an uncompressed bundle, `jobs` at a time, each re-read from
+    /// the file at the offset the reader reported and verified again.
+    async fn upload_deferred(
+        &self,
+        path: &Path,
+        deferred: Vec<Deferred>,
+        present: &mut Present,
+        report: &mut LoadReport,
+    ) -> Result<(), LoadError> {
         let uploads = futures_util::stream::iter(deferred)
-            .map(|(digest, offset, size, repo)| {
-                self.reporter.blob_started(&digest, size);
-                tracing::info!(%digest, size, repository = %repo, "uploading layer");
-                upload_range(self.registry.clone(), self.reporter.clone(), path.clone(), offset, repo, digest, size)
+            .map(|d| {
+                self.reporter.blob_started(&d.digest, d.size);
+                tracing::info!(digest = %d.digest, size = d.size, repository = %d.repository, "uploading layer");
+                let (registry, reporter) = (self.registry.clone(), self.reporter.clone());
+                upload_range(registry, reporter, path.to_owned(), d.offset, d.repository, d.digest, d.size)
             })
             .buffer_unordered(self.jobs.max(1));
         futures_util::pin_mut!(uploads);
@@ -627,6 +663,22 @@ fn layout_after_blobs() -> LoadError {
     BundleError::BadLayout { name: "bundle".into(), reason: "layout file after the blobs".into() }.into()
 }
 
+/// Whether a bundle file is zstd- or gzip-compressed (by its magic bytes).
+fn is_compressed(path: &Path) -> std::io::Result<bool> {
+    use std::io::Read as _;
+    let mut magic = [0u8; 4];
+    let n = std::fs::File::open(path)?.read(&mut magic)?;
+    Ok(n >= 4 && magic == [0x28, 0xb5, 0x2f, 0xfd] || n >= 2 && magic[..2] == [0x1f, 0x8b])
+}
+
+/// A layer of an uncompressed bundle to upload once the whole bundle checked out.
+struct Deferred {
+    digest: Digest,
+    offset: u64,
+    size: u64,
+    repository: String,
+}
+
 /// A blob the plan does not push must still belong to the bundle's content graph.
 fn check_known(meta: &Metadata, digest: &Digest) -> Result<(), LoadError> {
     if meta.contents.blobs.contains_key(digest)
@@ -680,10 +732,10 @@ pub async fn check_dir(meta: &Metadata, dir: &LayoutDir) -> Result<(), LoadError
     Ok(())
 }
 
-/// Reads a bundle file or layout directory and checks its seal against `trust`; when the
-/// seal verifies, also every blob (the tar to its end, or every layout blob), because the
-/// seal promises exactly these blobs with these digests. A blob that fails turns the
-/// verdict into `Rejected` with the reason. For `verify --bundle` and `audit`.
+/// Reads a bundle file or layout directory, checks its seal against `trust`, and checks
+/// every blob (the tar to its end, or every layout blob). A blob that fails turns a
+/// verified seal into `Rejected` (the seal promised exactly these blobs); without a
+/// verified seal it is a bad-bundle error. For `verify --bundle` and `audit`.
 pub async fn read_sealed(
     source: &Path,
     trust: Option<&crate::seal::SealTrust>,
@@ -698,18 +750,23 @@ pub async fn read_sealed(
         (m, Some(r), None)
     };
     let verdict = verify_bundle_seal(&meta, trust, now);
-    if !matches!(verdict, SealVerdict::Verified { .. }) {
+    if matches!(verdict, SealVerdict::Rejected { .. }) {
         return Ok((meta, verdict));
     }
+    // Every blob is read and checked: a report about a bundle must not pass one that load
+    // would refuse.
     let checked = match (rest, &dir) {
         (Some(rest), _) => check_rest(&meta, rest).await,
         (None, Some(dir)) => check_dir(&meta, dir).await,
         (None, None) => Ok(()),
     };
-    match checked {
-        Ok(()) => Ok((meta, verdict)),
-        Err(e) if e.is_bad_bundle() => Ok((meta, SealVerdict::Rejected { reason: e.to_string() })),
-        Err(e) => Err(e),
+    match (checked, verdict) {
+        (Ok(()), verdict) => Ok((meta, verdict)),
+        // A sealed bundle that differs from its seal: the seal's promise is broken.
+        (Err(e), SealVerdict::Verified { .. }) if e.is_bad_bundle() => {
+            Ok((meta, SealVerdict::Rejected { reason: e.to_string() }))
+        }
+        (Err(e), _) => Err(e),
     }
 }
 

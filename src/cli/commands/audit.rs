@@ -117,6 +117,9 @@ pub async fn run(args: AuditArgs, ui: &Ui) -> anyhow::Result<u8> {
     // The command line reads the clock; everything below takes `now`.
     let now = Utc::now();
     // An audit without trust would refuse everything: a usage error, as for `verify`.
+    if let Some(out) = &args.output_file {
+        settings::check_output_file(out)?;
+    }
     let policy = policy_from_args(&args.trust)?.ok_or(TrustArgsError::NoTrust)?;
     let (subject, seal, images) = match (&args.source, &args.registry) {
         (Some(source), _) => {

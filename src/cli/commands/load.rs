@@ -129,6 +129,8 @@ fn destination(to: &str) -> anyhow::Result<Destination> {
 pub async fn run(args: LoadArgs, ui: &Ui) -> anyhow::Result<u8> {
     let dest = destination(&args.to)?;
     let registry = Registry::new(&dest.host, &settings::registry_options(&args.registry)?)?;
+    // Reach the target first: a clear error (auth, TLS, plain http against https) before any work.
+    registry.ping().await?;
     let dir = if args.source.is_dir() { Some(LayoutDir::open(&args.source)?) } else { None };
     let (meta, rest) = match &dir {
         Some(d) => (read_dir_metadata(d)?, None),

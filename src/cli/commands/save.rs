@@ -18,6 +18,7 @@ pub async fn run(args: SaveArgs, ui: &Ui) -> anyhow::Result<u8> {
         Some(CompressionArg::Gzip) => Compression::Gzip,
         None => Compression::from_path(&args.output),
     };
+    settings::check_output_file(&args.output)?;
     // The output directory first: no point in walking registries to fail at the end.
     let parent = args.output.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
     if !parent.is_dir() {
