@@ -167,6 +167,7 @@ pub struct InspectArgs {
     /// A bundle file or OCI layout directory.
     #[arg(value_name = "FILE|DIR")]
     pub source: PathBuf,
+    /// Report format: text for people, json for scripts.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
 }

@@ -150,7 +150,7 @@ pub fn sign_with_key(
     alg: Option<SignatureAlgorithm>,
     check: (&PublicKey, &str),
 ) -> Result<SignedPayload, SignError> {
-    let kind = || format!("{:?}", key.0.id());
+    let kind = || crypto::describe_key(&key.0);
     let algorithm = match alg {
         Some(a) => a,
         None => crypto::default_algorithm(key)

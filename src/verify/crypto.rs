@@ -221,6 +221,25 @@ fn candidates<T: openssl::pkey::HasPublic>(key: &PKey<T>) -> Vec<SignatureAlgori
 
 /// The algorithm sealift signs with by default for this key: the curve's own hash for
 /// ECDSA, PKCS#1 v1.5 SHA-256 for RSA (what cosign verifies), Ed25519.
+/// A key's type for messages: `RSA-3072`, `EC P-256`, `Ed25519`.
+pub fn describe_key<T: openssl::pkey::HasPublic>(key: &openssl::pkey::PKeyRef<T>) -> String {
+    match key.id() {
+        Id::RSA => format!("RSA-{}", key.bits()),
+        Id::EC => {
+            let curve = key.ec_key().ok().and_then(|k| k.group().curve_name());
+            let name = match curve {
+                Some(openssl::nid::Nid::X9_62_PRIME256V1) => "P-256",
+                Some(openssl::nid::Nid::SECP384R1) => "P-384",
+                Some(openssl::nid::Nid::SECP521R1) => "P-521",
+                _ => "(other curve)",
+            };
+            format!("EC {name}")
+        }
+        Id::ED25519 => "Ed25519".to_owned(),
+        other => format!("unsupported key type {}", other.as_raw()),
+    }
+}
+
 pub fn default_algorithm(key: &PrivateKey) -> Option<SignatureAlgorithm> {
     candidates(&key.0).first().copied()
 }
@@ -229,7 +248,7 @@ pub fn default_algorithm(key: &PrivateKey) -> Option<SignatureAlgorithm> {
 /// salt as long as the digest.
 pub fn sign(key: &PrivateKey, payload: &[u8], alg: SignatureAlgorithm) -> Result<Vec<u8>, KeyError> {
     if !candidates(&key.0).contains(&alg) {
-        return Err(KeyError::AlgorithmKeyMismatch { alg, kind: format!("{:?}", key.0.id()) });
+        return Err(KeyError::AlgorithmKeyMismatch { alg, kind: describe_key(&key.0) });
     }
     let e = |e: openssl::error::ErrorStack| KeyError::Sign(e.to_string());
     let mut signer = match alg.digest() {

@@ -176,6 +176,12 @@ pub async fn run(args: LoadArgs, ui: &Ui) -> anyhow::Result<u8> {
     let present = loader.present_blobs(&plan).await?;
 
     if args.dry_run {
+        // A dry run reads the whole bundle first: it says whether the real load would succeed.
+        match (&dir, rest) {
+            (Some(d), _) => load::check_dir(&meta, d).await?,
+            (None, Some(r)) => load::check_rest(&meta, r).await?,
+            (None, None) => {}
+        }
         let pairs: usize = plan.blobs.values().map(|r| r.len()).sum();
         for p in &plan.manifests {
             let there = registry.head_manifest(&p.repository, &p.digest.to_string()).await?.is_some();
@@ -196,12 +202,6 @@ pub async fn run(args: LoadArgs, ui: &Ui) -> anyhow::Result<u8> {
             human(missing_bytes),
             present.len()
         );
-        // A dry run reads the whole bundle: it says whether the real load would succeed.
-        match (&dir, rest) {
-            (Some(d), _) => load::check_dir(&meta, d).await?,
-            (None, Some(r)) => load::check_rest(&meta, r).await?,
-            (None, None) => {}
-        }
         println!("every blob of the bundle checked (digest and size); nothing pushed (dry run)");
         return Ok(if refused > 0 { exit::REJECTED } else { exit::OK });
     }

@@ -44,6 +44,7 @@ pub struct VerifyArgs {
     /// The manifest digest the --signatures must sign.
     #[arg(long, value_name = "sha256:HEX", requires = "signatures")]
     pub digest: Option<String>,
+    /// Report format: text for people, json for scripts.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
     #[command(flatten)]
