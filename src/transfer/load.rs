@@ -70,6 +70,10 @@ pub enum LoadError {
 }
 
 impl LoadError {
+    fn upload(digest: Digest, repository: String, source: RegistryError) -> Self {
+        LoadError::Upload { digest, repository, source: Box::new(source) }
+    }
+
     /// True when the bundle itself is at fault (exit code 4), not the registry or disk.
     pub fn is_bad_bundle(&self) -> bool {
         match self {
@@ -381,6 +385,15 @@ pub struct LoadReport {
     pub tags: Vec<String>,
 }
 
+impl LoadReport {
+    /// Counts a finished upload and records where the blob now is.
+    fn uploaded(&mut self, present: &mut Present, digest: Digest, repository: String, size: u64) {
+        self.uploaded_blobs += 1;
+        self.uploaded_bytes += size;
+        present.insert((digest, repository));
+    }
+}
+
 pub struct Loader<'r> {
     pub registry: &'r Registry,
     pub jobs: usize,
@@ -447,21 +460,18 @@ impl Loader<'_> {
         let pushed: Vec<(Digest, String, u64)> = futures_util::stream::iter(small)
             .map(|(d, r, b)| async move {
                 let n = b.len() as u64;
-                self.registry.put_blob_bytes(&r, &d, b).await.map_err(|source| LoadError::Upload {
-                    digest: d.clone(),
-                    repository: r.clone(),
-                    source: Box::new(source),
-                })?;
+                self.registry
+                    .put_blob_bytes(&r, &d, b)
+                    .await
+                    .map_err(|e| LoadError::upload(d.clone(), r.clone(), e))?;
                 Ok::<_, LoadError>((d, r, n))
             })
             .buffer_unordered(self.jobs.max(1))
             .try_collect()
             .await?;
         for (d, r, n) in pushed {
-            report.uploaded_blobs += 1;
-            report.uploaded_bytes += n;
             holder.entry(d.clone()).or_insert_with(|| r.clone());
-            present.insert((d, r));
+            report.uploaded(&mut present, d, r, n);
         }
 
         // Layers: upload each once, then mount into the other repositories.
@@ -484,13 +494,8 @@ impl Loader<'_> {
                     report.mounted_blobs += 1;
                     present.insert((d.clone(), r.clone()));
                 } else {
-                    return Err(LoadError::Upload {
-                        digest: d.clone(),
-                        repository: r.clone(),
-                        source: Box::new(RegistryError::NotFound {
-                            what: format!("blob {d} could not be mounted from {from}"),
-                        }),
-                    });
+                    let what = format!("blob {d} could not be mounted from {from}");
+                    return Err(LoadError::upload(d.clone(), r.clone(), RegistryError::NotFound { what }));
                 }
             }
         }
@@ -577,12 +582,10 @@ impl Loader<'_> {
                 // A body that failed its digest check makes the upload fail too: report
                 // the bundle's fault, which the reader returns next.
                 reader.next().await?;
-                return Err(LoadError::Upload { digest, repository: repo, source: Box::new(source) });
+                return Err(LoadError::upload(digest, repo, source));
             }
             self.reporter.blob_finished(&digest);
-            report.uploaded_blobs += 1;
-            report.uploaded_bytes += size;
-            present.insert((digest, repo));
+            report.uploaded(present, digest, repo, size);
         }
         check_complete(meta, &seen)?;
         Ok(deferred)
@@ -609,9 +612,7 @@ impl Loader<'_> {
         while let Some(r) = uploads.next().await {
             let (d, repo, n) = r?;
             self.reporter.blob_finished(&d);
-            report.uploaded_blobs += 1;
-            report.uploaded_bytes += n;
-            present.insert((d, repo));
+            report.uploaded(present, d, repo, n);
         }
         Ok(())
     }
@@ -639,21 +640,18 @@ impl Loader<'_> {
                 self.reporter.blob_started(&d, size);
                 let reporter = self.reporter.clone();
                 let stream = stream.inspect_ok(move |c: &Bytes| reporter.bytes(c.len() as u64));
-                self.registry.put_blob_stream(&r, &d, size, stream).await.map_err(|source| LoadError::Upload {
-                    digest: d.clone(),
-                    repository: r.clone(),
-                    source: Box::new(source),
-                })?;
+                self.registry
+                    .put_blob_stream(&r, &d, size, stream)
+                    .await
+                    .map_err(|e| LoadError::upload(d.clone(), r.clone(), e))?;
                 Ok::<_, LoadError>((d, r, size))
             })
             .buffer_unordered(self.jobs.max(1))
             .try_collect()
             .await?;
         for (d, r, n) in done {
-            report.uploaded_blobs += 1;
-            report.uploaded_bytes += n;
             holder.insert(d.clone(), r.clone());
-            present.insert((d, r));
+            report.uploaded(present, d, r, n);
         }
         Ok(())
     }
@@ -799,7 +797,7 @@ async fn upload_range(
             if let Err(e) = verdict {
                 return Err(body_error(e).into());
             }
-            Err(LoadError::Upload { digest, repository: repo, source: Box::new(source) })
+            Err(LoadError::upload(digest, repo, source))
         }
     }
 }
