@@ -90,13 +90,7 @@ fn load_an_extracted_bundle_directory() {
     let dir = tempdir();
     let bundle = dir.path().join("b.tar");
     ok_all(&w.save(&bundle, &[]));
-    let layout = dir.path().join("layout");
-    std::fs::create_dir(&layout).unwrap();
-    let o = std::process::Command::new("tar")
-        .args(["-xf", bundle.to_str().unwrap(), "-C", layout.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(o.status.success());
+    let layout = crate::support::extract_bundle(&bundle, dir.path(), "layout");
     let dst = TestRegistry::start();
     ok_all(&sealift(&["load", "--insecure-skip-verify", layout.to_str().unwrap(), "--to", &format!("{}/m", dst.addr)]));
     assert_eq!(skopeo_inspect_raw(&format!("{}/m/team/multi:1.0", dst.addr)), w.index.bytes);
@@ -118,13 +112,7 @@ fn load_a_cosign_save_layout() {
     let dir = tempdir();
     let bundle = dir.path().join("b.tar");
     ok_all(&sealift(&["save", &format!("{}/team/app:1.0", w.src.addr), "-o", bundle.to_str().unwrap()]));
-    let layout = dir.path().join("cosign");
-    std::fs::create_dir(&layout).unwrap();
-    let o = std::process::Command::new("tar")
-        .args(["-xf", bundle.to_str().unwrap(), "-C", layout.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(o.status.success());
+    let layout = crate::support::extract_bundle(&bundle, dir.path(), "cosign");
     // Rewrite index.json as cosign writes it: image + sigs, `kind` only.
     let sig = w.attachments.iter().find(|(r, _)| r == "team/app").unwrap().1.clone();
     let index = json!({"schemaVersion": 2, "mediaType": media::OCI_INDEX, "manifests": [

@@ -69,13 +69,7 @@ fn corrupt_tar_or_directory_leaves_the_target_untouched() {
     let mut bytes = std::fs::read(&bundle).unwrap();
     bytes[offset as usize + 100] ^= 0x40;
     std::fs::write(&bundle, &bytes).unwrap();
-    let layout = dir.path().join("layout");
-    std::fs::create_dir(&layout).unwrap();
-    assert!(std::process::Command::new("tar")
-        .args(["-xf", bundle.to_str().unwrap(), "-C", layout.to_str().unwrap()])
-        .status()
-        .unwrap()
-        .success());
+    let layout = crate::support::extract_bundle(&bundle, dir.path(), "layout");
     for source in [&bundle, &layout] {
         let dst = TestRegistry::start();
         let out = sealift(&["load", "--insecure-skip-verify", source.to_str().unwrap(), "--to", &dst.addr]);

@@ -92,3 +92,15 @@ pub fn ok_all(out: &Output) -> String {
     ok(out);
     String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout)
 }
+
+/// Unpacks an uncompressed bundle into `dir/name` with the tar command; returns the layout path.
+pub fn extract_bundle(bundle: &std::path::Path, dir: &std::path::Path, name: &str) -> std::path::PathBuf {
+    let layout = dir.join(name);
+    std::fs::create_dir(&layout).expect("creating the layout directory");
+    let out = Command::new("tar")
+        .args(["-xf", bundle.to_str().unwrap(), "-C", layout.to_str().unwrap()])
+        .output()
+        .expect("tar not installed");
+    assert!(out.status.success(), "tar -xf failed: {}", String::from_utf8_lossy(&out.stderr));
+    layout
+}
