@@ -4,6 +4,7 @@
 mod support;
 
 mod access;
+mod admission;
 mod audit;
 mod faults;
 mod gate;

@@ -34,6 +34,9 @@ use crate::registry::{Registry, RegistryError};
 /// A blob not yet known as a layer but at most this big is held in memory during the
 /// metadata phase (it may be a manifest or signature payload of a bundle in foreign order).
 pub const MAX_SMALL_BLOB: u64 = 4 * 1024 * 1024;
+/// One metadata blob (config, signature payload, attestation) held in memory: the cap
+/// `save` applies when it fetches one.
+pub const MAX_METADATA_BLOB: u64 = super::save::MAX_METADATA_BLOB as u64;
 /// Metadata blobs held in memory, all together.
 pub const MAX_METADATA_TOTAL: u64 = 1024 * 1024 * 1024;
 
@@ -48,6 +51,8 @@ pub enum LoadError {
     Model(#[from] ModelError),
     #[error(transparent)]
     Plan(#[from] PlanError),
+    #[error(transparent)]
+    Entry(#[from] super::admit::EntryError),
     #[error("bundle has no index.json before its first blob {digest} that index.json would describe")]
     NoIndex { digest: Digest },
     #[error("bundle has no oci-layout file")]
@@ -60,6 +65,8 @@ pub enum LoadError {
     MissingBlob { digest: Digest },
     #[error("metadata blobs total over {MAX_METADATA_TOTAL} bytes")]
     MetadataTotal,
+    #[error("{what} {digest} is {size} bytes, over the {limit}-byte limit for metadata held in memory")]
+    MetadataTooLarge { what: &'static str, digest: Digest, size: u64, limit: u64 },
     #[error("upload of blob {digest} to {repository} failed: {source}")]
     Upload {
         digest: Digest,
@@ -249,6 +256,16 @@ pub async fn read_tar_metadata(path: &Path) -> Result<(Metadata, TarRest), LoadE
                     }
                     return Err(LoadError::OutOfOrder { digest: blob.digest, size: blob.size });
                 }
+                // Caps before a byte of the body is read: a small compressed bundle can
+                // announce a huge blob (issue 7: 32 KiB of zstd, 1000 MiB of config).
+                let (what, limit) = if wanted_manifest {
+                    ("manifest", MAX_MANIFEST_BYTES as u64)
+                } else {
+                    ("metadata blob", MAX_METADATA_BLOB)
+                };
+                if blob.size > limit {
+                    return Err(LoadError::MetadataTooLarge { what, digest: blob.digest, size: blob.size, limit });
+                }
                 total += blob.size;
                 if total > MAX_METADATA_TOTAL {
                     return Err(LoadError::MetadataTotal);
@@ -271,6 +288,7 @@ pub async fn read_tar_metadata(path: &Path) -> Result<(Metadata, TarRest), LoadE
         return Err(LoadError::Bundle(BundleError::BadLayout { name: "index.json".into(), reason: "missing".into() }));
     }
     meta.missing_manifests(&closure)?;
+    super::admit::check_entries(&mut meta.contents)?;
     tracing::info!(
         entries = meta.contents.entries.len(),
         manifests = meta.contents.manifests.len(),
@@ -309,10 +327,19 @@ pub fn read_dir_metadata(dir: &LayoutDir) -> Result<Metadata, LoadError> {
         }
     }
     meta.missing_manifests(&closure)?;
+    super::admit::check_entries(&mut meta.contents)?;
     let metadata_blobs: Vec<(Digest, u64)> =
         meta.contents.blobs.iter().filter(|(_, b)| b.metadata).map(|(d, b)| (d.clone(), b.size)).collect();
     let mut total = 0;
     for (d, size) in metadata_blobs {
+        if size > MAX_METADATA_BLOB {
+            return Err(LoadError::MetadataTooLarge {
+                what: "metadata blob",
+                digest: d,
+                size,
+                limit: MAX_METADATA_BLOB,
+            });
+        }
         total += size;
         if total > MAX_METADATA_TOTAL {
             return Err(LoadError::MetadataTotal);
@@ -828,7 +855,7 @@ fn read_stream(
     futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) })
 }
 
-/// Builds the plan for the entries `selected` and returns it with the destination.
-pub fn plan(meta: &Metadata, dest: &Destination, selected: &BTreeSet<usize>) -> Result<Plan, LoadError> {
-    Ok(Plan::build(&meta.contents, dest, selected)?)
+/// Builds the plan for what admission let through.
+pub fn plan(meta: &Metadata, dest: &Destination, admitted: &super::admit::Admitted) -> Result<Plan, LoadError> {
+    Ok(Plan::build(&meta.contents, dest, admitted)?)
 }

@@ -86,6 +86,14 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// The reference the entry was saved under: `repo:tag`, else `repo@digest`.
+    pub fn reference(&self) -> String {
+        match &self.tag {
+            Some(t) => format!("{}:{t}", self.repository),
+            None => format!("{}@{}", self.repository, self.descriptor.digest),
+        }
+    }
+
     /// The descriptor written into `index.json`, with sealift's and cosign's annotations.
     pub fn to_descriptor(&self, cosign_kind: Option<&str>) -> Descriptor {
         let mut d = self.descriptor.clone();
@@ -98,11 +106,7 @@ impl Entry {
             d.annotations.insert(ANN_SEALIFT_SUBJECT.into(), s.to_string());
         }
         if self.role == Role::Image {
-            let name = match &self.tag {
-                Some(t) => format!("{}:{t}", self.repository),
-                None => format!("{}@{}", self.repository, self.descriptor.digest),
-            };
-            d.annotations.insert(ANN_REF_NAME.into(), name);
+            d.annotations.insert(ANN_REF_NAME.into(), self.reference());
         }
         if let Some(k) = cosign_kind {
             d.annotations.insert(ANN_COSIGN_KIND.into(), k.into());

@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::admit::Admitted;
 use super::model::{Contents, Entry, ModelError, Role};
 use crate::oci::Digest;
 
@@ -67,9 +68,8 @@ pub enum PlanError {
 }
 
 impl Plan {
-    /// Builds the plan for `entries` (a subset of `contents.entries` may be given, e.g.
-    /// only the images that passed verification; `selected` holds their indexes).
-    pub fn build(contents: &Contents, dest: &Destination, selected: &BTreeSet<usize>) -> Result<Plan, PlanError> {
+    /// Builds the plan for the entries admission let through: nothing else can be pushed.
+    pub fn build(contents: &Contents, dest: &Destination, admitted: &Admitted) -> Result<Plan, PlanError> {
         let mut plan = Plan::default();
         let mut seen = BTreeSet::new();
         let order = |e: &Entry| match e.role {
@@ -77,7 +77,7 @@ impl Plan {
             Role::Image => 1,
             _ => 2,
         };
-        let mut idx: Vec<usize> = selected.iter().copied().filter(|i| *i < contents.entries.len()).collect();
+        let mut idx: Vec<usize> = admitted.entries().filter(|i| *i < contents.entries.len()).collect();
         idx.sort_by_key(|i| (order(&contents.entries[*i]), *i));
         for i in idx {
             let e = &contents.entries[i];

@@ -1,7 +1,5 @@
 //! `sealift load`: check a bundle, then push it to the target digest for digest.
 
-use std::collections::BTreeSet;
-
 use crate::cli::args::LoadArgs;
 use crate::cli::commands::Failure;
 use crate::cli::progress::Ui;
@@ -11,6 +9,7 @@ use crate::layout::LayoutDir;
 use crate::oci::Reference;
 use crate::registry::Registry;
 use crate::seal::SealVerdict;
+use crate::transfer::admit::{admit, AdmitOptions, Admitted, Decision, Judge, Outcome, Refusal};
 use crate::transfer::inspect::human;
 use crate::transfer::load::{self, read_dir_metadata, read_tar_metadata, Layers, Loader};
 use crate::transfer::plan::Destination;
@@ -44,64 +43,74 @@ fn check_target_names(meta: &load::Metadata, dest: &Destination, to: &str) -> an
     Ok(())
 }
 
-/// Verify before push: which `index.json` entries may be pushed. `Err(code)` when the
-/// load stops here (every image was reported; nothing was pushed).
-/// `Ok((entries to push, number of images refused))`.
-fn gate(args: &LoadArgs, meta: &load::Metadata, ui: &Ui) -> anyhow::Result<Result<(BTreeSet<usize>, usize), u8>> {
-    let all: BTreeSet<usize> = (0..meta.contents.entries.len()).collect();
-    let Some(policy) = crate::cli::trust::policy_from_args(&args.trust)? else {
-        if !args.insecure_skip_verify {
+/// Verify before push: admission decides (src/transfer/admit); this only prints its
+/// decisions. `Err(code)` when the load stops here (every image was reported; nothing
+/// was pushed).
+fn gate(args: &LoadArgs, meta: &load::Metadata, ui: &Ui) -> anyhow::Result<Result<Admitted, u8>> {
+    let policy = crate::cli::trust::policy_from_args(&args.trust)?;
+    let now = chrono::Utc::now();
+    let judge = match &policy {
+        Some(policy) => Judge::Policy { policy, now },
+        None if args.insecure_skip_verify => Judge::SkipVerify,
+        None => {
             return Err(Failure::new(
                 exit::USAGE,
                 "no trust given: pass --policy FILE or --key/--ca-roots/--trusted-root (see `sealift load --help`), or --insecure-skip-verify to load without verifying signatures",
             )
-            .into());
+            .into())
         }
-        ui.warn("--insecure-skip-verify: NO SIGNATURE IS VERIFIED; every image in the bundle is pushed as it is");
-        return Ok(Ok((all, 0)));
     };
-    let now = chrono::Utc::now();
-    let assessments = crate::assess::assess_bundle(meta, &policy, now);
-    let mut passed = BTreeSet::new();
-    let mut refused = Vec::new();
-    for (i, mut a) in assessments {
-        let entry = &meta.contents.entries[i];
-        if entry.descriptor.annotations.contains_key(crate::oci::media::ANN_SEALIFT_PARTIAL) {
-            // Saved with --platform: the index is carried for its signatures (which may
-            // cover its platforms) but never pushed, so its own verdict decides nothing.
+    let seal_trust = settings::seal_trust(&args.seal)?;
+    let options = AdmitOptions { partial: args.partial, allow_unsigned: args.allow_unsigned };
+    let admitted = match admit(meta, seal_trust.as_ref(), judge, options, now) {
+        Ok(a) => a,
+        Err(Refusal::Seal { reason }) => {
+            return Err(
+                Failure::new(exit::REJECTED, format!("bundle seal rejected: {reason}; nothing was pushed")).into()
+            );
+        }
+        Err(refusal @ Refusal::Images { .. }) => {
+            if let Refusal::Images { decisions } = &refusal {
+                print_decisions(decisions, ui);
+            }
             ui.status(&format!(
-                "{} ({}): partial index, carried for its signatures, not pushed; its platforms are judged on their own",
-                a.reference, a.digest
+                "refused: {refusal}; nothing was pushed (use --partial to push the images that passed)"
             ));
-            continue;
+            return Ok(Err(exit::REJECTED));
         }
-        if a.rule.is_none() && args.allow_unsigned {
-            a.passed = true;
-            a.notes.push("no policy rule covers this repository; admitted unverified (--allow-unsigned)".into());
-            a.reasons.clear();
+    };
+    match admitted.seal() {
+        SealVerdict::Verified { signer, algorithm, .. } => {
+            ui.status(&format!("seal verified: signed by {signer} ({algorithm})"))
         }
-        ui.status(crate::assess::report::image_text(&a).trim_end());
-        if a.passed {
-            passed.insert(i);
-        } else {
-            refused.push(a.reference.clone());
+        SealVerdict::NotChecked => {
+            ui.warn("the bundle is sealed but no --bundle-key/--bundle-ca-roots was given: seal not checked")
         }
+        SealVerdict::Absent | SealVerdict::Rejected { .. } => {}
     }
-    if !refused.is_empty() && !args.partial {
-        ui.status(&format!(
-            "refused: {} image(s) did not pass verification ({}); nothing was pushed (use --partial to push the images that passed)",
-            refused.len(),
-            refused.join(", ")
-        ));
-        return Ok(Err(exit::REJECTED));
+    if !admitted.is_verified() {
+        ui.warn("--insecure-skip-verify: NO SIGNATURE IS VERIFIED; every image in the bundle is pushed as it is");
     }
+    print_decisions(admitted.decisions(), ui);
+    let refused: Vec<&str> =
+        admitted.decisions().iter().filter(|d| d.outcome == Outcome::Refused).map(|d| d.reference.as_str()).collect();
     if !refused.is_empty() {
         ui.warn(&format!("--partial: refusing {} image(s): {}", refused.len(), refused.join(", ")));
     }
-    // Attachments go with the images they belong to (the plan drops the others).
-    let attachments = meta.contents.entries.iter().enumerate().filter(|(_, e)| e.role.is_attachment()).map(|(i, _)| i);
-    passed.extend(attachments);
-    Ok(Ok((passed, refused.len())))
+    Ok(Ok(admitted))
+}
+
+fn print_decisions(decisions: &[Decision], ui: &Ui) {
+    for d in decisions {
+        match (&d.outcome, &d.assessment) {
+            (Outcome::CarriedOnly, _) => ui.status(&format!(
+                "{} ({}): partial index, carried for its signatures, not pushed; its platforms are judged on their own",
+                d.reference, d.digest
+            )),
+            (_, Some(a)) => ui.status(crate::assess::report::image_text(a).trim_end()),
+            (_, None) => {}
+        }
+    }
 }
 
 /// `--to`: for a bundle, `HOST[:PORT][/PREFIX]`; for a layout without repository names
@@ -139,11 +148,7 @@ pub async fn run(args: LoadArgs, ui: &Ui) -> anyhow::Result<u8> {
             (m, Some(r))
         }
     };
-    // The seal first: nothing is pushed from a bundle whose seal does not hold.
-    let seal_trust = settings::seal_trust(&args.seal)?;
-    let now = chrono::Utc::now().timestamp();
     let unlisted = meta.unlisted();
-    let seal = crate::seal::verify_bundle_seal(&meta, seal_trust.as_ref(), now);
     if !unlisted.is_empty() {
         ui.warn(&format!(
             "{} blob(s) in the bundle are not referenced by index.json and are ignored (first: {})",
@@ -151,26 +156,14 @@ pub async fn run(args: LoadArgs, ui: &Ui) -> anyhow::Result<u8> {
             unlisted[0]
         ));
     }
-    match &seal {
-        SealVerdict::Rejected { reason } => {
-            return Err(
-                Failure::new(exit::REJECTED, format!("bundle seal rejected: {reason}; nothing was pushed")).into()
-            );
-        }
-        SealVerdict::Verified { signer, algorithm, .. } => {
-            ui.status(&format!("seal verified: signed by {signer} ({algorithm})"))
-        }
-        SealVerdict::NotChecked => {
-            ui.warn("the bundle is sealed but no --bundle-key/--bundle-ca-roots was given: seal not checked")
-        }
-        SealVerdict::Absent => {}
-    }
     check_target_names(&meta, &dest, &args.to)?;
-    let (selected, refused) = match gate(&args, &meta, ui)? {
-        Ok(s) => s,
+    // The seal first, then every image: nothing is pushed that admission did not let through.
+    let admitted = match gate(&args, &meta, ui)? {
+        Ok(a) => a,
         Err(code) => return Ok(code),
     };
-    let plan = load::plan(&meta, &dest, &selected)?;
+    let refused = admitted.refused();
+    let plan = load::plan(&meta, &dest, &admitted)?;
     let loader =
         Loader { registry: &registry, jobs: args.registry.jobs as usize, reporter: std::sync::Arc::new(ui.clone()) };
     let present = loader.present_blobs(&plan).await?;

@@ -1,0 +1,387 @@
+//! Admission (issue 7): an unsealed bundle's `index.json` annotations are not believed.
+//! Each hostile bundle here is a real saved one, unpacked, its `index.json` edited and
+//! repacked in sealift's order; the load runs with real certificate trust, and the target
+//! registry is checked (catalog, tag lists, skopeo) to hold nothing afterwards.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use serde_json::{json, Value};
+
+use crate::support::{ok, random_image, sealift, skopeo, tempdir, Raw, TestRegistry};
+
+const IDENTITY: &str = "signer@example.test";
+
+/// A signed `team/app:1.0` and an unsigned `evil/x:1` saved into one unsealed bundle.
+struct Fixture {
+    src: TestRegistry,
+    dir: tempfile::TempDir,
+    /// The signed image's digest.
+    d1: String,
+    /// The unsigned image's digest.
+    evil: String,
+    bundle: PathBuf,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let src = TestRegistry::start();
+        let dir = tempdir();
+        let pki = dir.path().join("pki");
+        let p = |f: &str| pki.join(f).to_str().unwrap().to_owned();
+        ok(&sealift(&["certs", "create", "--out", pki.to_str().unwrap(), "--san", &format!("email:{IDENTITY}")]));
+        let app = random_image(&src.addr, "team/app", "1.0", &[3000, 2000]);
+        let evil = random_image(&src.addr, "evil/x", "1", &[1500]);
+        let app_ref = format!("{}/team/app:1.0", src.addr);
+        ok(&sealift(&[
+            "sign",
+            &app_ref,
+            "--key",
+            &p("leaf.key"),
+            "--certificate",
+            &p("leaf.crt"),
+            "--certificate-chain",
+            &p("certificate_chain.pem"),
+        ]));
+        let bundle = dir.path().join("both.tar");
+        ok(&sealift(&["save", &app_ref, &format!("{}/evil/x:1", src.addr), "-o", bundle.to_str().unwrap()]));
+        Fixture { src, d1: app.digest.to_string(), evil: evil.digest.to_string(), bundle, dir }
+    }
+
+    fn trust(&self) -> Vec<String> {
+        let ca = self.dir.path().join("pki/ca.crt");
+        vec!["--ca-roots".into(), ca.to_str().unwrap().into(), "--certificate-identity".into(), IDENTITY.into()]
+    }
+
+    /// A copy of the bundle whose `index.json` entries went through `edit`, with `extra`
+    /// blobs placed right after `index.json` (where sealift puts metadata).
+    fn hostile(&self, name: &str, extra: &[Vec<u8>], edit: impl FnOnce(&mut Vec<Value>)) -> PathBuf {
+        let mut entries = read_tar(&self.bundle);
+        let at = entries.iter().position(|(n, _)| n == "index.json").expect("a bundle has index.json");
+        let mut index: Value = serde_json::from_slice(&entries[at].1).unwrap();
+        edit(index["manifests"].as_array_mut().unwrap());
+        entries[at].1 = serde_json::to_vec_pretty(&index).unwrap();
+        for (k, blob) in extra.iter().enumerate() {
+            let name = format!("blobs/sha256/{}", sha256_hex(blob));
+            entries.insert(at + 1 + k, (name, blob.clone()));
+        }
+        let out = self.dir.path().join(format!("{name}.tar"));
+        write_tar(&out, &entries);
+        out
+    }
+
+    /// The `index.json` entry of the unsigned image, turned into an attachment of the
+    /// signed one that claims its repository and tag (the issue's reproduction).
+    fn evil_as(&self, role: &str, tag: Option<&str>) -> impl FnOnce(&mut Vec<Value>) + '_ {
+        let role = role.to_owned();
+        let tag = tag.map(str::to_owned);
+        move |entries: &mut Vec<Value>| {
+            let e = entries.iter_mut().find(|e| e["digest"] == self.evil.as_str()).expect("evil entry");
+            let mut ann = json!({
+                "dev.sealift.role": role,
+                "dev.sealift.subject": self.d1,
+                "dev.sealift.repository": format!("{}/team/app", self.src.addr),
+            });
+            if let Some(t) = tag {
+                ann["dev.sealift.tag"] = json!(t);
+            }
+            e["annotations"] = ann;
+        }
+    }
+}
+
+fn sha256_hex(b: &[u8]) -> String {
+    sealift::oci::Digest::of(b).hex().to_owned()
+}
+
+/// Every entry of an uncompressed tar, in order.
+fn read_tar(path: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut a = tar::Archive::new(std::fs::File::open(path).unwrap());
+    a.entries()
+        .unwrap()
+        .map(|e| {
+            let mut e = e.unwrap();
+            let name = e.path().unwrap().to_string_lossy().into_owned();
+            let mut bytes = Vec::new();
+            std::io::Read::read_to_end(&mut e, &mut bytes).unwrap();
+            (name, bytes)
+        })
+        .collect()
+}
+
+fn write_tar(path: &Path, entries: &[(String, Vec<u8>)]) {
+    let mut b = tar::Builder::new(std::fs::File::create(path).unwrap());
+    for (name, bytes) in entries {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(bytes.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append_data(&mut h, name, bytes.as_slice()).unwrap();
+    }
+    b.finish().unwrap();
+}
+
+fn catalog(reg: &TestRegistry) -> Value {
+    let r = Raw::new(&reg.addr).request("GET", "/v2/_catalog", &[], b"");
+    assert_eq!(r.status, 200, "catalog of {}", reg.addr);
+    serde_json::from_slice(&r.body).unwrap()
+}
+
+/// Nothing reached the target: no repository, no `team/app` tags, and skopeo finds no
+/// `mirror/team/app:1.0`.
+fn assert_untouched(dst: &TestRegistry) {
+    assert_eq!(catalog(dst)["repositories"], json!([]), "the target holds repositories");
+    let tags = Raw::new(&dst.addr).request("GET", "/v2/mirror/team/app/tags/list", &[], b"");
+    assert_ne!(tags.status, 200, "tags at the target: {}", String::from_utf8_lossy(&tags.body));
+    let s = skopeo(&["inspect", "--raw", "--tls-verify=false", &format!("docker://{}/mirror/team/app:1.0", dst.addr)]);
+    assert!(!s.status.success(), "skopeo found mirror/team/app:1.0 at the target");
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// `load`, `verify --bundle`, `audit` and `inspect` all refuse `bundle` with exit 4 and a
+/// one-line error containing `needle`; the target stays empty.
+fn refused_everywhere(fx: &Fixture, bundle: &Path, needle: &str) {
+    let dst = TestRegistry::start();
+    let b = bundle.to_str().unwrap();
+    let to = format!("{}/mirror", dst.addr);
+    let trust = fx.trust();
+    let t: Vec<&str> = trust.iter().map(String::as_str).collect();
+    let image = format!("{}/team/app:1.0", fx.src.addr);
+    let runs: Vec<(&str, Vec<&str>)> = vec![
+        ("load", [&["load", b, "--to", &to][..], &t].concat()),
+        ("load --insecure-skip-verify", vec!["load", b, "--to", &to, "--insecure-skip-verify"]),
+        ("verify --bundle", [&["verify", &image, "--bundle", b][..], &t].concat()),
+        ("audit", [&["audit", b][..], &t].concat()),
+        ("inspect", vec!["inspect", b]),
+    ];
+    for (what, args) in runs {
+        let out = sealift(&args);
+        let err = stderr(&out);
+        assert_eq!(
+            out.status.code(),
+            Some(4),
+            "{what} of {b}: {err}\nstdout: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        assert!(err.contains(needle), "{what}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{what}: one-line error expected: {err}");
+    }
+    assert_untouched(&dst);
+}
+
+/// The control: the unedited bundle verifies and lands with the signed image at its tag.
+#[test]
+fn unedited_bundle_loads_with_real_trust() {
+    let fx = Fixture::new();
+    let dst = TestRegistry::start();
+    let trust = fx.trust();
+    let t: Vec<&str> = trust.iter().map(String::as_str).collect();
+    let to = format!("{}/mirror", dst.addr);
+    // evil/x is unsigned: the whole load is refused, then --partial pushes team/app only.
+    let out = sealift(&[&["load", fx.bundle.to_str().unwrap(), "--to", &to][..], &t].concat());
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_untouched(&dst);
+    let out = sealift(&[&["load", fx.bundle.to_str().unwrap(), "--to", &to, "--partial"][..], &t].concat());
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let raw = crate::support::skopeo_inspect_raw(&format!("{}/mirror/team/app:1.0", dst.addr));
+    assert_eq!(format!("sha256:{}", sha256_hex(&raw)), fx.d1);
+    assert_eq!(catalog(&dst)["repositories"], json!(["mirror/team/app"]));
+}
+
+/// The issue's reproduction, for each legacy attachment role: an unsigned image listed
+/// as an attachment of the signed one, claiming its tag. Refused, nothing tagged.
+#[test]
+fn unsigned_image_posing_as_attachment_with_the_images_tag_is_refused() {
+    let fx = Fixture::new();
+    for role in ["sbom", "signature", "attestation"] {
+        let b = fx.hostile(&format!("{role}-tag"), &[], fx.evil_as(role, Some("1.0")));
+        refused_everywhere(&fx, &b, &fx.evil);
+        // Without the tag claim, its shape still gives it away.
+        let b = fx.hostile(&format!("{role}-untagged"), &[], fx.evil_as(role, None));
+        refused_everywhere(&fx, &b, &format!("is not a {role}"));
+    }
+}
+
+/// A referrer has no tag, and its own manifest's subject must be the one it claims.
+#[test]
+fn referrer_claims_are_checked_against_its_manifest() {
+    let fx = Fixture::new();
+    let b = fx.hostile("referrer-tag", &[], fx.evil_as("referrer", Some("1.0")));
+    refused_everywhere(&fx, &b, "a referrer is pushed by digest only");
+    let b = fx.hostile("referrer-untagged", &[], fx.evil_as("referrer", None));
+    refused_everywhere(&fx, &b, "its manifest's subject is absent");
+
+    // A well-formed referrer manifest whose subject is the unsigned image, listed as a
+    // referrer of the signed one: it would enter the signed image's referrers index.
+    let empty = b"{}".to_vec();
+    let layer = b"an attacker's note".to_vec();
+    let (evil_size, evil_type) = {
+        let entries = read_tar(&fx.bundle);
+        let index: Value = serde_json::from_slice(&entries.iter().find(|(n, _)| n == "index.json").unwrap().1).unwrap();
+        let e = index["manifests"].as_array().unwrap().iter().find(|e| e["digest"] == fx.evil.as_str()).unwrap();
+        (e["size"].as_u64().unwrap(), e["mediaType"].as_str().unwrap().to_owned())
+    };
+    let manifest = serde_json::to_vec(&json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "artifactType": "application/example.note",
+        "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": format!("sha256:{}", sha256_hex(&empty)), "size": 2},
+        "layers": [{"mediaType": "text/plain", "digest": format!("sha256:{}", sha256_hex(&layer)), "size": layer.len()}],
+        "subject": {"mediaType": evil_type, "digest": fx.evil, "size": evil_size},
+    }))
+    .unwrap();
+    let referrer = format!("sha256:{}", sha256_hex(&manifest));
+    let d1 = fx.d1.clone();
+    let repo = format!("{}/team/app", fx.src.addr);
+    let (m, r) = (manifest.clone(), referrer.clone());
+    let b = fx.hostile("referrer-subject", &[manifest, empty, layer], move |entries| {
+        entries.push(json!({
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": r,
+            "size": m.len(),
+            "artifactType": "application/example.note",
+            "annotations": {"dev.sealift.role": "referrer", "dev.sealift.subject": d1, "dev.sealift.repository": repo},
+        }));
+    });
+    refused_everywhere(&fx, &b, &format!("its manifest's subject is {}", fx.evil));
+}
+
+/// A real attachment (the signed image's own `.sig`) re-tagged onto the image's tag.
+#[test]
+fn real_signature_manifest_cannot_claim_another_tag() {
+    let fx = Fixture::new();
+    let d1 = fx.d1.clone();
+    let b = fx.hostile("sig-retagged", &[], move |entries| {
+        let e = entries.iter_mut().find(|e| e["annotations"]["dev.sealift.role"] == "signature").unwrap();
+        assert_eq!(e["annotations"]["dev.sealift.subject"], d1.as_str());
+        e["annotations"]["dev.sealift.tag"] = json!("1.0");
+    });
+    refused_everywhere(&fx, &b, "claims tag \"1.0\"");
+}
+
+/// Runs sealift under `/usr/bin/time` and returns its output and peak RSS in KiB.
+fn sealift_rss(args: &[&str]) -> (Output, u64) {
+    let time = Path::new("/usr/bin/time");
+    assert!(time.exists(), "/usr/bin/time is needed to measure peak RSS: apt-get install time");
+    let out = std::process::Command::new(time)
+        .args(["-f", "maxrss-kib=%M", env!("CARGO_BIN_EXE_sealift")])
+        .args(args)
+        .env("DOCKER_CONFIG", "/nonexistent")
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    let rss = err.lines().find_map(|l| l.strip_prefix("maxrss-kib=")).expect("time's report").trim().parse().unwrap();
+    let cleaned =
+        err.lines().filter(|l| !l.starts_with("maxrss-kib=") && !l.starts_with("Command exited")).collect::<Vec<_>>();
+    (Output { stderr: (cleaned.join("\n") + "\n").into_bytes(), ..out }, rss)
+}
+
+/// A 1000 MiB config of zeros in a small `.tar.zst`: refused from its tar header (exit 4)
+/// by load, `load --dry-run`, inspect and audit, each with a small peak RSS. (The blob's
+/// name is not its digest: it is refused before a byte of it is read or hashed.)
+#[test]
+fn a_huge_metadata_blob_is_refused_before_it_is_read() {
+    const CONFIG: u64 = 1000 * 1024 * 1024;
+    let dir = tempdir();
+    let config_digest = format!("sha256:{}", sha256_hex(b"a config that is not there"));
+    let manifest = serde_json::to_vec(&json!({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": CONFIG},
+        "layers": [],
+    }))
+    .unwrap();
+    let index = serde_json::to_vec(&json!({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": format!("sha256:{}", sha256_hex(&manifest)), "size": manifest.len(),
+            "annotations": {"dev.sealift.role": "image", "dev.sealift.repository": "127.0.0.1:5000/zip/bomb", "dev.sealift.tag": "1"}}],
+    }))
+    .unwrap();
+    let tar_path = dir.path().join("bomb.tar");
+    {
+        let mut b = tar::Builder::new(std::fs::File::create(&tar_path).unwrap());
+        let mut add = |name: &str, size: u64, body: &mut dyn std::io::Read| {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(size);
+            h.set_mode(0o644);
+            h.set_cksum();
+            b.append_data(&mut h, name, body).unwrap();
+        };
+        let layout = br#"{"imageLayoutVersion":"1.0.0"}"#;
+        add("oci-layout", layout.len() as u64, &mut &layout[..]);
+        add("index.json", index.len() as u64, &mut index.as_slice());
+        add(&format!("blobs/sha256/{}", sha256_hex(&manifest)), manifest.len() as u64, &mut manifest.as_slice());
+        let mut zeros = std::io::Read::take(std::io::repeat(0), CONFIG);
+        add(&format!("blobs/sha256/{}", &config_digest[7..]), CONFIG, &mut zeros);
+        b.finish().unwrap();
+    }
+    let z = std::process::Command::new("zstd").args(["-q", "-1", "--rm", tar_path.to_str().unwrap()]).output();
+    assert!(z.is_ok_and(|o| o.status.success()), "zstd is needed: apt-get install zstd");
+    let bomb = dir.path().join("bomb.tar.zst");
+    let size = std::fs::metadata(&bomb).unwrap().len();
+    assert!(size < 256 * 1024, "the bundle is small ({size} bytes)");
+
+    let (key, _) = crate::seal::openssl_keypair(dir.path(), "k");
+    let public = key.replace(".key", ".pub");
+    let dst = TestRegistry::start();
+    let to = format!("{}/mirror", dst.addr);
+    let b = bomb.to_str().unwrap();
+    for (what, args) in [
+        ("load", vec!["load", b, "--to", &to, "--key", &public]),
+        ("load --dry-run", vec!["load", b, "--to", &to, "--key", &public, "--dry-run"]),
+        ("inspect", vec!["inspect", b]),
+        ("audit", vec!["audit", b, "--key", &public]),
+    ] {
+        let (out, rss) = sealift_rss(&args);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(4), "{what}: {err}");
+        assert!(err.contains(&config_digest[7..]) && err.contains("67108864-byte limit"), "{what}: {err}");
+        assert!(rss < 64 * 1024, "{what}: peak RSS {rss} KiB");
+    }
+    assert_untouched(&dst);
+}
+
+/// A seal made with a certificate is checked by the image verifier's certificate code:
+/// `--bundle-ca-roots` needs an identity (exit 2, as `verify`), a wrong identity is a
+/// rejected seal (exit 1), the right one verifies.
+#[test]
+fn certificate_seal_needs_and_checks_an_identity() {
+    let fx = Fixture::new();
+    let pki = fx.dir.path().join("pki");
+    let p = |f: &str| pki.join(f).to_str().unwrap().to_owned();
+    let sealed = fx.dir.path().join("sealed.tar");
+    let app_ref = format!("{}/team/app:1.0", fx.src.addr);
+    ok(&sealift(&[
+        "save",
+        &app_ref,
+        "-o",
+        sealed.to_str().unwrap(),
+        "--sign-key",
+        &p("leaf.key"),
+        "--sign-certificate",
+        &p("leaf.crt"),
+        "--sign-certificate-chain",
+        &p("certificate_chain.pem"),
+    ]));
+    let dst = TestRegistry::start();
+    let to = format!("{}/mirror", dst.addr);
+    let trust = fx.trust();
+    let t: Vec<&str> = trust.iter().map(String::as_str).collect();
+    let s = sealed.to_str().unwrap();
+    let load = |extra: &[&str]| {
+        sealift(&[&["load", s, "--to", &to, "--bundle-ca-roots", &p("ca.crt")][..], &t, extra].concat())
+    };
+    let out = load(&[]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--bundle-identity-regexp"), "{}", stderr(&out));
+    let out = load(&["--bundle-identity-regexp", "^someone-else@"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("seal certificate"), "{}", stderr(&out));
+    assert_untouched(&dst);
+    let out = load(&["--bundle-identity-regexp", &format!("^{IDENTITY}$")]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains(&format!("seal verified: signed by {IDENTITY}")), "{}", stderr(&out));
+}
