@@ -212,6 +212,16 @@ pub fn seal_trust(a: &super::args::SealTrustArgs) -> Result<Option<crate::seal::
         }
         return Ok(None);
     }
+    // As `verify` requires --certificate-identity for certificate trust: a seal is only
+    // worth something when it says who may have made it.
+    if !t.roots.is_empty() && t.identity.is_none() {
+        return Err(SettingsError::Flag {
+            flag: "--bundle-ca-roots",
+            value: a.bundle_ca_roots.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+            reason: "needs --bundle-identity-regexp (use '.*' to accept any identity under these roots deliberately)"
+                .into(),
+        });
+    }
     Ok(Some(t))
 }
 

@@ -13,8 +13,8 @@ use crate::oci::media::{ANN_CERTIFICATE, ANN_CHAIN, ANN_SIGNATURE};
 use crate::oci::Digest;
 use crate::transfer::model::Contents;
 use crate::verify::crypto::{self, PrivateKey, PublicKey, SignatureAlgorithm};
-use crate::verify::x509::{self, CertSummary, TrustAnchor};
-use crate::verify::StringMatch;
+use crate::verify::x509::{CertSummary, TrustAnchor};
+use crate::verify::{IdentityMatcher, RekorStatus, San, SignatureReport, Signer, StringMatch, TrustPolicy, Verdict};
 
 /// Name of the bundle index entry in the tar.
 pub const SEAL_INDEX: &str = "sealift-index.json";
@@ -289,6 +289,9 @@ pub fn verify_seal(
     (verdict, Some(index))
 }
 
+/// The seal's certificate path and identity, checked by the very function that checks
+/// image signature certificates ([`crate::verify`]): the same path validation, EKU rule,
+/// SAN and issuer semantics. An identity constraint is required, as `verify` requires one.
 fn verify_with_certificate(
     untrusted: &BTreeMap<String, String>,
     payload: &[u8],
@@ -304,26 +307,27 @@ fn verify_with_certificate(
         .ok_or("the seal's certificate annotation holds no certificate")?;
     let key = PublicKey(leaf.public_key().map_err(|e| format!("seal certificate key: {e}"))?);
     let alg = crypto::verify(&key, payload, sig).map_err(|e| format!("seal signature: {e}"))?;
-    let chain = match untrusted.get(ANN_CHAIN).filter(|c| !c.trim().is_empty()) {
-        Some(c) => crypto::load_certificates(c.as_bytes(), "seal chain").map_err(|e| e.to_string())?,
-        None => Vec::new(),
+    let mut policy = TrustPolicy::new(chrono::DateTime::from_timestamp(now, 0).unwrap_or_default());
+    policy.roots = trust.roots.clone();
+    policy.identities =
+        trust.identity.clone().map(|san| IdentityMatcher { san, issuer: trust.issuer.clone() }).into_iter().collect();
+    let mut report = SignatureReport {
+        verdict: Verdict::Verified,
+        payload_digest: Digest::of(payload),
+        algorithm: Some(alg),
+        signer: None,
+        chain: Vec::new(),
+        trusted_time: None,
+        docker_reference: None,
+        rekor: RekorStatus::Absent,
     };
-    let path =
-        x509::validate_path(&leaf, &chain, &[], &trust.roots, now).map_err(|e| format!("seal certificate: {e}"))?;
-    let id = x509::leaf_identity(&leaf).map_err(|e| format!("seal certificate: {e}"))?;
-    x509::check_leaf_eku(&id).map_err(|e| format!("seal certificate: {e}"))?;
-    let sans: Vec<String> = id.sans.iter().map(|s| s.value()).collect();
-    if let Some(m) = &trust.identity {
-        if !sans.iter().any(|s| m.matches(s)) {
-            return Err(format!("seal certificate identity {sans:?} does not match --bundle-identity-regexp"));
-        }
-    }
-    if let Some(m) = &trust.issuer {
-        if !id.issuer.as_deref().is_some_and(|i| m.matches(i)) {
-            return Err(format!("seal certificate issuer {:?} does not match --bundle-oidc-issuer-regexp", id.issuer));
-        }
-    }
-    Ok(SealVerdict::Verified { signer: sans.join(", "), algorithm: alg.to_string(), chain: path })
+    crate::verify::check_certificate(&policy, &leaf, untrusted.get(ANN_CHAIN).map(String::as_str), now, &mut report)
+        .map_err(|e| format!("seal certificate: {e}"))?;
+    let signer = match &report.signer {
+        Some(Signer::Certificate { sans, .. }) => sans.iter().map(San::value).collect::<Vec<_>>().join(", "),
+        _ => String::new(),
+    };
+    Ok(SealVerdict::Verified { signer, algorithm: alg.to_string(), chain: report.chain })
 }
 /// The seal's verdict, for `load`, `verify --bundle` and `audit`.
 #[derive(Debug, Clone, PartialEq, Eq)]
