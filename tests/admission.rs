@@ -324,8 +324,7 @@ fn a_huge_metadata_blob_is_refused_before_it_is_read() {
     let size = std::fs::metadata(&bomb).unwrap().len();
     assert!(size < 256 * 1024, "the bundle is small ({size} bytes)");
 
-    let (key, _) = crate::seal::openssl_keypair(dir.path(), "k");
-    let public = key.replace(".key", ".pub");
+    let (_, public) = keypair(dir.path(), "k");
     let dst = TestRegistry::start();
     let to = format!("{}/mirror", dst.addr);
     let b = bomb.to_str().unwrap();
@@ -339,6 +338,7 @@ fn a_huge_metadata_blob_is_refused_before_it_is_read() {
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(4), "{what}: {err}");
         assert!(err.contains(&config_digest[7..]) && err.contains("67108864-byte limit"), "{what}: {err}");
+        eprintln!("{what}: peak RSS {rss} KiB, bundle {size} bytes");
         assert!(rss < 64 * 1024, "{what}: peak RSS {rss} KiB");
     }
     assert_untouched(&dst);
@@ -384,4 +384,89 @@ fn certificate_seal_needs_and_checks_an_identity() {
     let out = load(&["--bundle-identity-regexp", &format!("^{IDENTITY}$")]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(stderr(&out).contains(&format!("seal verified: signed by {IDENTITY}")), "{}", stderr(&out));
+}
+
+/// An ECDSA P-256 key pair made with openssl: (private key path, public key path).
+fn keypair(dir: &Path, name: &str) -> (String, String) {
+    let key = dir.join(format!("{name}.key"));
+    let public = dir.join(format!("{name}.pub"));
+    let run = |args: &[&str]| {
+        let o = std::process::Command::new("openssl").args(args).output().expect("openssl installed");
+        assert!(o.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    };
+    run(&["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", key.to_str().unwrap()]);
+    run(&["pkey", "-in", key.to_str().unwrap(), "-pubout", "-out", public.to_str().unwrap()]);
+    (key.to_str().unwrap().to_owned(), public.to_str().unwrap().to_owned())
+}
+
+/// Issue 7, section 2 (the example in docs/policy.md): rule `prod` covers the source
+/// registry and trusts prod.pub, rule `dev` covers `dev.corp:5000` and trusts dev.pub. An
+/// image signed only by the dev key, relabelled in an unsealed bundle into dev's scope,
+/// would land at `mirror/team/app:1.0`, which prod guards: refused, nothing pushed. The
+/// same image signed by prod, unedited, loads.
+#[test]
+fn a_relabelled_image_cannot_pick_a_weaker_rule() {
+    let src = TestRegistry::start();
+    let dir = tempdir();
+    let d = dir.path();
+    let (prod_key, _) = keypair(d, "prod");
+    let (dev_key, _) = keypair(d, "dev");
+    let policy = d.join("policy.toml");
+    std::fs::write(
+        &policy,
+        format!(
+            "version = 1\n\n[[rule]]\nname = \"prod\"\nrepositories = [\"{}/**\"]\nkeys = [\"prod.pub\"]\n\n\
+             [[rule]]\nname = \"dev\"\nrepositories = [\"dev.corp:5000/**\"]\nkeys = [\"dev.pub\"]\n",
+            src.addr
+        ),
+    )
+    .unwrap();
+    let p = policy.to_str().unwrap();
+    let save_signed = |repo: &str, key: &str| {
+        random_image(&src.addr, repo, "1.0", &[1000]);
+        let r = format!("{}/{repo}:1.0", src.addr);
+        ok(&sealift(&["sign", &r, "--key", key]));
+        let bundle = d.join(format!("{}.tar", repo.replace('/', "-")));
+        ok(&sealift(&["save", &r, "-o", bundle.to_str().unwrap()]));
+        bundle
+    };
+
+    let dev_signed = save_signed("team/app", &dev_key);
+    let from = format!("{}/team/app", src.addr);
+    let mut entries = read_tar(&dev_signed);
+    let at = entries.iter().position(|(n, _)| n == "index.json").unwrap();
+    let text = String::from_utf8(entries[at].1.clone()).unwrap();
+    assert!(text.contains(&from));
+    entries[at].1 = text.replace(&from, "dev.corp:5000/team/app").into_bytes();
+    let relabelled = d.join("relabelled.tar");
+    write_tar(&relabelled, &entries);
+
+    let dst = TestRegistry::start();
+    let to = format!("{}/mirror", dst.addr);
+    let out = sealift(&["load", relabelled.to_str().unwrap(), "--to", &to, "--policy", p]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("source name dev.corp:5000/team/app is not authenticated") && err.contains("rule \"prod\""),
+        "{err}"
+    );
+    assert_untouched(&dst);
+    // --allow-unsigned changes nothing: a rule covered the image.
+    let out = sealift(&["load", relabelled.to_str().unwrap(), "--to", &to, "--policy", p, "--allow-unsigned"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_untouched(&dst);
+    // audit and verify --bundle say the same.
+    let out = sealift(&["audit", relabelled.to_str().unwrap(), "--policy", p]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    // Unedited, the dev-signed image is judged by prod and refused too.
+    let out = sealift(&["load", dev_signed.to_str().unwrap(), "--to", &to, "--policy", p]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_untouched(&dst);
+
+    // The control: signed by prod, unedited; its signed docker-reference names it.
+    let prod_signed = save_signed("team/prod", &prod_key);
+    let out = sealift(&["load", prod_signed.to_str().unwrap(), "--to", &to, "--policy", p]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let raw = crate::support::skopeo_inspect_raw(&format!("{}/mirror/team/prod:1.0", dst.addr));
+    assert!(!raw.is_empty());
 }

@@ -23,7 +23,7 @@ use crate::cosign::signature::UntrustedSignature;
 use crate::oci::Digest;
 use crate::transfer::load::Metadata;
 use crate::transfer::model::Role;
-use crate::trust::policy::Policy;
+use crate::trust::policy::{Policy, Rule};
 use crate::verify::sigstore_bundle::verify_sigstore_bundle;
 use crate::verify::{verify_signature, SignatureReport, Signer, TrustPolicy, Verdict};
 
@@ -174,7 +174,18 @@ pub fn assess(
     evidence: &Evidence,
     now: DateTime<Utc>,
 ) -> ImageAssessment {
-    let rule = policy.rule_for(repository);
+    assess_under(policy.rule_for(repository), repository, reference, digest, evidence, now)
+}
+
+/// [`assess`] under a given rule (or none), whatever rule the repository would select.
+fn assess_under(
+    rule: Option<&Rule>,
+    repository: &str,
+    reference: &str,
+    digest: &Digest,
+    evidence: &Evidence,
+    now: DateTime<Utc>,
+) -> ImageAssessment {
     let mut a = ImageAssessment {
         reference: reference.to_owned(),
         repository: repository.to_owned(),
@@ -274,6 +285,25 @@ pub fn entry_reference(repository: &str, tag: Option<&str>, digest: &Digest) -> 
     }
 }
 
+/// Whether a bundle's names (the repositories in `index.json`) are authenticated: by a
+/// verified seal, which signs `index.json` itself, or not at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Names {
+    /// The seal verified: `index.json` is as the sealer wrote it.
+    Sealed,
+    /// No verified seal: every name is whatever the last editor of the bundle wrote.
+    Unsealed,
+}
+
+impl Names {
+    pub fn of(seal: &crate::seal::SealVerdict) -> Names {
+        match seal {
+            crate::seal::SealVerdict::Verified { .. } => Names::Sealed,
+            _ => Names::Unsealed,
+        }
+    }
+}
+
 /// Assesses every image and platform entry of a bundle (offline). Returns the index of
 /// each entry in `meta.contents.entries` with its assessment, in entry order.
 ///
@@ -281,43 +311,165 @@ pub fn entry_reference(repository: &str, tag: Option<&str>, digest: &Digest) -> 
 /// passes on its own signatures, or when its parent index (the entry's subject) passes
 /// and the parent's bytes, digest-checked when the bundle was read, list this digest: a
 /// verified index signature then covers it.
-pub fn assess_bundle(meta: &Metadata, policy: &Policy, now: DateTime<Utc>) -> Vec<(usize, ImageAssessment)> {
+///
+/// The rule is chosen by the entry's source repository. When that name is not
+/// authenticated (`names` is [`Names::Unsealed`] and no verified signature's
+/// `docker-reference` equals it), an editor of the bundle could have chosen it to reach a
+/// weaker rule: the image must then also satisfy every other rule that could cover a
+/// source repository with the same path (the same target repository), see
+/// docs/policy.md and issue 7.
+pub fn assess_bundle(
+    meta: &Metadata,
+    policy: &Policy,
+    now: DateTime<Utc>,
+    names: Names,
+) -> Vec<(usize, ImageAssessment)> {
     let mut out = Vec::new();
     for (i, e) in meta.contents.entries.iter().enumerate() {
         if !matches!(e.role, Role::Image | Role::Platform) {
             continue;
         }
-        let d = &e.descriptor.digest;
-        let reference = entry_reference(&e.repository, e.tag.as_deref(), d);
-        let mut a = assess(policy, &e.repository, &reference, d, &evidence_from_bundle(meta, d), now);
-        if e.role == Role::Platform && !a.passed {
-            if let Some(parent) = &e.subject {
-                cover_by_parent(meta, policy, now, &mut a, &e.repository, parent);
+        let first = policy.rule_for(&e.repository);
+        let (mut a, signed_names) = judge_entry(meta, first, now, e);
+        let authenticated = names == Names::Sealed || signed_names.iter().any(|n| n == &e.repository);
+        if authenticated {
+            if names == Names::Unsealed {
+                a.notes.push(format!("source name {} is the docker-reference of a verified signature", e.repository));
             }
+        } else if a.passed || first.is_none() {
+            guard_target_path(meta, policy, now, e, first, &mut a);
         }
         out.push((i, a));
     }
     out
 }
 
-fn cover_by_parent(
+/// An entry under `rule`, a platform possibly covered by its index; with the
+/// `docker-reference`s of the verified signatures that made it pass.
+fn judge_entry(
+    meta: &Metadata,
+    rule: Option<&Rule>,
+    now: DateTime<Utc>,
+    e: &crate::transfer::model::Entry,
+) -> (ImageAssessment, Vec<String>) {
+    let d = &e.descriptor.digest;
+    let mut a = assess_under(rule, &e.repository, &e.reference(), d, &evidence_from_bundle(meta, d), now);
+    let mut names = signed_names(&a);
+    if e.role == Role::Platform && !a.passed {
+        if let Some(parent) = &e.subject {
+            if let Some(pa) = cover_by_parent(meta, rule, now, &mut a, &e.repository, parent) {
+                names = signed_names(&pa);
+            }
+        }
+    }
+    (a, names)
+}
+
+fn signed_names(a: &ImageAssessment) -> Vec<String> {
+    a.signatures.iter().filter(|s| s.report.is_verified()).filter_map(|s| s.report.docker_reference.clone()).collect()
+}
+
+/// The unauthenticated-name rule: every rule other than `first` that could cover
+/// `<any host>/<path>` must pass too. When no rule covered the claimed name, those rules
+/// decide alone (so `--allow-unsigned` cannot admit an image onto a guarded path).
+fn guard_target_path(
     meta: &Metadata,
     policy: &Policy,
+    now: DateTime<Utc>,
+    e: &crate::transfer::model::Entry,
+    first: Option<&Rule>,
+    a: &mut ImageAssessment,
+) {
+    let Some((_, path)) = e.repository.split_once('/') else { return };
+    // First match wins: a rule after one that takes this path from every host never applies.
+    let mut guards: Vec<&Rule> = Vec::new();
+    for r in &policy.rules {
+        if first.is_none_or(|f| !std::ptr::eq(r, f)) && could_cover_path(r, path) {
+            guards.push(r);
+        }
+        if covers_path_from_every_host(r, path) {
+            break;
+        }
+    }
+    if guards.is_empty() {
+        return;
+    }
+    if first.is_none() {
+        a.rule = Some(guards[0].name.clone());
+        a.threshold = guards[0].threshold;
+        a.reasons.clear();
+        a.passed = true;
+    }
+    for r in guards {
+        let (ra, _) = judge_entry(meta, Some(r), now, e);
+        if ra.passed {
+            a.notes.push(format!(
+                "source name {} is not authenticated; also satisfies rule {:?}, which covers the same target path {path}",
+                e.repository, r.name
+            ));
+            if first.is_none() {
+                a.distinct_signers = a.distinct_signers.max(ra.distinct_signers);
+            }
+        } else {
+            a.passed = false;
+            a.reasons.push(format!(
+                "source name {} is not authenticated (no verified seal, no verified signature naming it), and rule {:?} also covers target path {path}: {}",
+                e.repository,
+                r.name,
+                ra.reasons.join("; ")
+            ));
+        }
+    }
+}
+
+/// Whether some repository `<host>/<path>` could match one of `rule`'s globs, whatever
+/// the host: the path part of each glob (after its first `/`) is matched against `path`;
+/// a glob whose first component holds `**` is tried against `path` and `x/path`.
+fn could_cover_path(rule: &Rule, path: &str) -> bool {
+    let glob = |p: &str| globset::GlobBuilder::new(p).literal_separator(true).build().map(|g| g.compile_matcher());
+    rule.repositories.iter().any(|pattern| match pattern.split_once('/') {
+        Some((host, rest)) if !host.contains("**") => glob(rest).is_ok_and(|m| m.is_match(path)),
+        _ => glob(pattern).is_ok_and(|m| m.is_match(path) || m.is_match(format!("x/{path}"))),
+    })
+}
+
+/// Whether `rule` matches `<host>/<path>` for every host: a glob `*/<rest>` or one that
+/// starts with `**`.
+fn covers_path_from_every_host(rule: &Rule, path: &str) -> bool {
+    let glob = |p: &str| globset::GlobBuilder::new(p).literal_separator(true).build().map(|g| g.compile_matcher());
+    rule.repositories.iter().any(|pattern| match pattern.split_once('/') {
+        Some(("*", rest)) => glob(rest).is_ok_and(|m| m.is_match(path)),
+        _ if pattern.starts_with("**") => glob(pattern).is_ok_and(|m| m.is_match(format!("x/{path}"))),
+        _ => false,
+    })
+}
+
+/// A platform whose own signatures did not pass: covered when its parent index passes
+/// under the same rule and lists it. Returns the parent's assessment when it covered.
+fn cover_by_parent(
+    meta: &Metadata,
+    rule: Option<&Rule>,
     now: DateTime<Utc>,
     a: &mut ImageAssessment,
     repository: &str,
     parent: &Digest,
-) {
+) -> Option<ImageAssessment> {
     let Some(index) = meta.contents.manifests.get(parent) else {
         a.notes.push(format!("parent index {parent} is not in the bundle"));
-        return;
+        return None;
     };
     if !index.parsed.manifests.iter().any(|m| m.digest == a.digest) {
         a.notes.push(format!("parent index {parent} does not list {}", a.digest));
-        return;
+        return None;
     }
-    let pa =
-        assess(policy, repository, &format!("{repository}@{parent}"), parent, &evidence_from_bundle(meta, parent), now);
+    let pa = assess_under(
+        rule,
+        repository,
+        &format!("{repository}@{parent}"),
+        parent,
+        &evidence_from_bundle(meta, parent),
+        now,
+    );
     if pa.passed {
         a.passed = true;
         a.covered_by = Some(parent.clone());
@@ -327,7 +479,9 @@ fn cover_by_parent(
         ));
         a.reasons.clear();
         a.distinct_signers = pa.distinct_signers;
+        Some(pa)
     } else {
         a.notes.push(format!("its index {parent} did not pass either: {}", pa.reasons.join("; ")));
+        None
     }
 }

@@ -294,11 +294,11 @@ fn platform_entry_is_covered_by_its_signed_index() {
     w.entry(Role::Image, &idx, None, None);
     w.meta.contents.entries[0].subject = Some(idx.clone());
     let pol = w.policy(vec![key_rule(&["a.pub"])]);
-    let results = assess_bundle(&w.meta, &pol, now());
+    let results = assess_bundle(&w.meta, &pol, now(), Names::Unsealed);
     assert_eq!(results.len(), 2);
     assert!(results.iter().all(|(_, a)| !a.passed));
     w.sign(&k, SignatureAlgorithm::EcdsaP256Sha256, &idx, REPO);
-    let results = assess_bundle(&w.meta, &pol, now());
+    let results = assess_bundle(&w.meta, &pol, now(), Names::Unsealed);
     let (i, platform) = &results[0];
     assert_eq!(*i, 0);
     assert!(platform.passed, "{:?} {:?}", platform.reasons, platform.notes);
@@ -317,7 +317,7 @@ fn platform_entry_is_covered_by_its_signed_index() {
     w2.meta.contents.entries[0].subject = Some(idx.clone());
     w2.sign(&k2, SignatureAlgorithm::EcdsaP256Sha256, &idx, REPO);
     let pol = w2.policy(vec![key_rule(&["a.pub"])]);
-    let results = assess_bundle(&w2.meta, &pol, now());
+    let results = assess_bundle(&w2.meta, &pol, now(), Names::Unsealed);
     assert!(!results[0].1.passed);
     assert!(results[0].1.notes[0].contains("does not list"), "{:?}", results[0].1.notes);
     let _ = child;
@@ -422,4 +422,83 @@ fn certificate_attestation_under_a_keys_only_policy_names_the_missing_trust() {
     let a = attest::assess_attestation(&policy, &att, &img);
     assert!(!a.verified);
     assert_eq!(a.reason.as_deref(), Some(crate::verify::Rejection::NoCertificateTrust.to_string().as_str()));
+}
+
+/// Issue 7, section 2: a name the bundle's editor could have chosen does not choose a
+/// weaker rule. prod covers `127.0.0.1:5000/**` (prod key), dev covers `dev.corp:5000/**`
+/// (dev key); both put `team/app` at the same target path.
+#[test]
+fn an_unauthenticated_name_must_satisfy_every_rule_covering_its_target_path() {
+    let rules = |w: &World| {
+        w.policy(vec![
+            RuleSpec {
+                name: Some("prod".into()),
+                repositories: vec!["127.0.0.1:5000/**".into()],
+                keys: vec!["prod.pub".into()],
+                ..Default::default()
+            },
+            RuleSpec {
+                name: Some("dev".into()),
+                repositories: vec!["dev.corp:5000/**".into()],
+                keys: vec!["dev.pub".into()],
+                ..Default::default()
+            },
+        ])
+    };
+    const DEV_REPO: &str = "dev.corp:5000/team/app";
+    let relabelled = |signed_as: &str, keys: &[&str]| {
+        let mut w = World::new();
+        let prod = w.key("prod.pub", KeyType::EcP256);
+        let dev = w.key("dev.pub", KeyType::EcP256);
+        let img = w.image(Role::Image, None);
+        for k in keys {
+            let key = if *k == "prod" { &prod } else { &dev };
+            w.sign(key, SignatureAlgorithm::EcdsaP256Sha256, &img, signed_as);
+        }
+        w.meta.contents.entries[0].repository = DEV_REPO.into();
+        w
+    };
+
+    // Signed by dev only, as the prod image it was: relabelled into dev's scope, refused.
+    let w = relabelled(REPO, &["dev"]);
+    let pol = rules(&w);
+    let a = &assess_bundle(&w.meta, &pol, now(), Names::Unsealed)[0].1;
+    assert!(!a.passed);
+    assert_eq!(a.rule.as_deref(), Some("dev"));
+    assert!(a.reasons.iter().any(|r| r.contains("not authenticated") && r.contains("\"prod\"")), "{:?}", a.reasons);
+    // A verified seal authenticates the name.
+    assert!(assess_bundle(&w.meta, &pol, now(), Names::Sealed)[0].1.passed);
+
+    // Signed by dev under the dev name: the signed docker-reference authenticates it.
+    let w = relabelled(DEV_REPO, &["dev"]);
+    let a = &assess_bundle(&w.meta, &rules(&w), now(), Names::Unsealed)[0].1;
+    assert!(a.passed, "{:?}", a.reasons);
+    assert!(a.notes.iter().any(|n| n.contains("docker-reference")), "{:?}", a.notes);
+
+    // Signed by both keys: satisfies every rule that could cover the path.
+    let w = relabelled(REPO, &["dev", "prod"]);
+    let a = &assess_bundle(&w.meta, &rules(&w), now(), Names::Unsealed)[0].1;
+    assert!(a.passed, "{:?}", a.reasons);
+    assert!(a.notes.iter().any(|n| n.contains("also satisfies rule \"prod\"")), "{:?}", a.notes);
+
+    // A name no rule covers does not escape the rules that cover its path.
+    let mut w = relabelled(REPO, &[]);
+    w.meta.contents.entries[0].repository = "nowhere.corp/team/app".into();
+    let a = &assess_bundle(&w.meta, &rules(&w), now(), Names::Unsealed)[0].1;
+    assert!(!a.passed);
+    assert_eq!(a.rule.as_deref(), Some("prod"), "so that --allow-unsigned does not apply");
+
+    // First match wins: a catch-all after a rule taking team/** from every host guards nothing.
+    let w = relabelled(REPO, &["dev"]);
+    let pol = w.policy(vec![
+        RuleSpec {
+            name: Some("team".into()),
+            repositories: vec!["*/team/**".into()],
+            keys: vec!["dev.pub".into()],
+            ..Default::default()
+        },
+        RuleSpec { name: Some("rest".into()), repositories: vec!["**".into()], reject: true, ..Default::default() },
+    ]);
+    let a = &assess_bundle(&w.meta, &pol, now(), Names::Unsealed)[0].1;
+    assert!(a.passed, "{:?}", a.reasons);
 }

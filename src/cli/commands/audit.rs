@@ -125,13 +125,14 @@ pub async fn run(args: AuditArgs, ui: &Ui) -> anyhow::Result<u8> {
         (Some(source), _) => {
             let seal_trust = settings::seal_trust(&args.seal)?;
             let (meta, seal) = crate::transfer::load::read_sealed(source, seal_trust.as_ref(), now.timestamp()).await?;
-            let images: Vec<(crate::assess::ImageAssessment, ImageFacts)> = assess_bundle(&meta, &policy, now)
-                .into_iter()
-                .map(|(i, a)| {
-                    let facts = audit::bundle_facts(&meta, &meta.contents.entries[i]);
-                    (a, facts)
-                })
-                .collect();
+            let images: Vec<(crate::assess::ImageAssessment, ImageFacts)> =
+                assess_bundle(&meta, &policy, now, crate::assess::Names::of(&seal))
+                    .into_iter()
+                    .map(|(i, a)| {
+                        let facts = audit::bundle_facts(&meta, &meta.contents.entries[i]);
+                        (a, facts)
+                    })
+                    .collect();
             (bundle_subject(source, source.is_dir()).await?, Some(seal), images)
         }
         (None, Some(target)) => {

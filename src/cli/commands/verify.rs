@@ -146,7 +146,7 @@ async fn offline(
     let seal_trust = crate::cli::settings::seal_trust(seal)?;
     let (meta, seal_verdict) = crate::transfer::load::read_sealed(bundle, seal_trust.as_ref(), now.timestamp()).await?;
     let meta: Metadata = meta;
-    match seal_verdict {
+    match &seal_verdict {
         crate::seal::SealVerdict::Rejected { reason } => {
             return Err(Failure::new(exit::REJECTED, format!("bundle seal rejected: {reason}")).into())
         }
@@ -155,7 +155,7 @@ async fn offline(
         }
         _ => {}
     }
-    let all = assess_bundle(&meta, policy, now);
+    let all = assess_bundle(&meta, policy, now, crate::assess::Names::of(&seal_verdict));
     if refs.is_empty() {
         return Ok(all.into_iter().map(|(_, a)| a).collect());
     }

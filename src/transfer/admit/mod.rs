@@ -24,7 +24,7 @@ pub use entries::{check_entries, EntryError};
 
 use super::load::Metadata;
 use super::model::{Contents, Role};
-use crate::assess::{assess_bundle, ImageAssessment};
+use crate::assess::{assess_bundle, ImageAssessment, Names};
 use crate::oci::{media, Digest};
 use crate::seal::{verify_bundle_seal, SealTrust, SealVerdict};
 use crate::trust::policy::Policy;
@@ -160,7 +160,7 @@ pub fn admit(
                 assessment: None,
             })
             .collect(),
-        Judge::Policy { policy, now } => assess_bundle(meta, policy, now)
+        Judge::Policy { policy, now } => assess_bundle(meta, policy, now, Names::of(&seal))
             .into_iter()
             .map(|(i, mut a)| {
                 let outcome = if is_partial(meta, i) {
