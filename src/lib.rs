@@ -8,6 +8,7 @@ pub mod assess;
 pub mod audit;
 pub mod bundle;
 pub mod cli;
+pub mod content;
 pub mod cosign;
 pub mod exit;
 pub mod layout;

@@ -11,12 +11,12 @@ use std::collections::BTreeMap;
 use base64::Engine as _;
 
 use super::{Evidence, Format, FoundAttestation, FoundSignature};
+use crate::content::Metadata;
+use crate::content::Role;
 use crate::cosign::signature::signatures_from_sig_manifest;
 use crate::cosign::{att_tag, sig_tag};
 use crate::oci::{media, Digest, Manifest};
 use crate::registry::{Registry, RegistryError};
-use crate::transfer::load::Metadata;
-use crate::transfer::model::Role;
 
 /// Signatures kept per image; the rest are reported as unreadable.
 pub const MAX_SIGNATURES: usize = 1000;

@@ -19,10 +19,10 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::content::Metadata;
+use crate::content::Role;
 use crate::cosign::signature::UntrustedSignature;
 use crate::oci::Digest;
-use crate::transfer::load::Metadata;
-use crate::transfer::model::Role;
 use crate::trust::policy::{Policy, Rule};
 use crate::verify::sigstore_bundle::verify_sigstore_bundle;
 use crate::verify::{verify_signature, SignatureReport, Signer, TrustPolicy, Verdict};
@@ -350,7 +350,7 @@ fn judge_entry(
     meta: &Metadata,
     rule: Option<&Rule>,
     now: DateTime<Utc>,
-    e: &crate::transfer::model::Entry,
+    e: &crate::content::Entry,
 ) -> (ImageAssessment, Vec<String>) {
     let d = &e.descriptor.digest;
     let mut a = assess_under(rule, &e.repository, &e.reference(), d, &evidence_from_bundle(meta, d), now);
@@ -376,7 +376,7 @@ fn guard_target_path(
     meta: &Metadata,
     policy: &Policy,
     now: DateTime<Utc>,
-    e: &crate::transfer::model::Entry,
+    e: &crate::content::Entry,
     first: Option<&Rule>,
     a: &mut ImageAssessment,
 ) {

@@ -8,9 +8,9 @@ use bytes::Bytes;
 use chrono::TimeZone;
 
 use super::*;
+use crate::content::Entry;
 use crate::cosign::{append_signature, simple_signing_payload, NewSignatureLayer};
 use crate::oci::{media, Descriptor};
-use crate::transfer::model::Entry;
 use crate::trust::policy::{Policy, Rule, RuleSpec};
 use crate::verify::certs::{generate_key, KeyType};
 use crate::verify::crypto::{sign, SignatureAlgorithm};

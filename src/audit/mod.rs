@@ -17,9 +17,9 @@ mod tests;
 use std::path::{Path, PathBuf};
 
 use crate::bundle::{BundleError, BundleReader, Entry as TarEntry};
+use crate::content::Entry;
+use crate::content::Metadata;
 use crate::oci::{media, Digest, Manifest, Platform};
-use crate::transfer::load::Metadata;
-use crate::transfer::model::Entry;
 
 pub use html::{escape_html, render_html};
 pub use report::{AuditReport, ImageFacts, PolicyInfo, PolicySource, RuleInfo, Subject, SCHEMA};

@@ -92,7 +92,7 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
         {
             return exit::USAGE;
         }
-        if cause.is::<crate::oci::digest::ContentMismatch>() || cause.is::<crate::transfer::model::ModelError>() {
+        if cause.is::<crate::oci::digest::ContentMismatch>() || cause.is::<crate::content::ModelError>() {
             return exit::BAD_BUNDLE;
         }
         if let Some(e) = cause.downcast_ref::<crate::transfer::load::LoadError>() {

@@ -1,10 +1,12 @@
-//! What a bundle carries, independent of where it came from or goes: the `index.json`
-//! entries (images, platform manifests, signatures, attestations, SBOMs, referrers),
-//! the exact bytes of every manifest, the small metadata blobs, and the layer list.
+//! The content model of a bundle, below everything that moves or judges it (transfer,
+//! seal, assess, audit): the `index.json` entries (images, platform manifests,
+//! signatures, attestations, SBOMs, referrers), the exact bytes of every manifest, the
+//! small metadata blobs, and the layer list.
 //!
 //! `save` fills it from a registry, `load` fills it from a tar or a layout directory,
 //! `inspect` and the verifier read it. Manifests are kept as received and never
-//! re-serialized; only `index.json` is written by sealift, deterministically.
+//! re-serialized; only `index.json` is written by sealift, deterministically. What an
+//! entry's annotations may claim is checked in [`crate::transfer::admit`].
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -324,5 +326,25 @@ impl Contents {
             }
         }
         Ok(out)
+    }
+}
+
+/// Everything of a bundle but its layers, as read by `load`, `inspect`, `verify --bundle`
+/// and `audit`.
+#[derive(Debug, Default)]
+pub struct Metadata {
+    pub contents: Contents,
+    /// Non-manifest metadata blobs (configs, signature payloads, attestations).
+    pub small: BTreeMap<Digest, Bytes>,
+    /// Seal files (`sealift-index.json`, `.sig`), if present.
+    pub seal: BTreeMap<String, Vec<u8>>,
+    /// The exact `index.json` bytes (the seal names their digest).
+    pub index_json: Bytes,
+}
+
+impl Metadata {
+    /// Small blobs of the bundle that no manifest references (never pushed).
+    pub fn unlisted(&self) -> Vec<Digest> {
+        self.small.keys().filter(|d| !self.contents.blobs.contains_key(*d)).cloned().collect()
     }
 }

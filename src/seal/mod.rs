@@ -9,9 +9,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
+use crate::content::Contents;
 use crate::oci::media::{ANN_CERTIFICATE, ANN_CHAIN, ANN_SIGNATURE};
 use crate::oci::Digest;
-use crate::transfer::model::Contents;
 use crate::verify::crypto::{self, PrivateKey, PublicKey, SignatureAlgorithm};
 use crate::verify::x509::{CertSummary, TrustAnchor};
 use crate::verify::{IdentityMatcher, RekorStatus, San, SignatureReport, Signer, StringMatch, TrustPolicy, Verdict};
@@ -191,7 +191,7 @@ fn reject(reason: impl Into<String>) -> SealVerdict {
 
 /// [`verify_seal`] for a bundle's metadata: the seal files, `index.json`, the content
 /// graph and the small blobs no manifest references.
-pub fn verify_bundle_seal(meta: &crate::transfer::load::Metadata, trust: Option<&SealTrust>, now: i64) -> SealVerdict {
+pub fn verify_bundle_seal(meta: &crate::content::Metadata, trust: Option<&SealTrust>, now: i64) -> SealVerdict {
     let unlisted = meta.unlisted();
     verify_seal(&meta.seal, &meta.index_json, &meta.contents, &unlisted, trust, now).0
 }

@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use super::model::{Contents, Role};
+use crate::content::{Contents, Role};
 use crate::oci::{media, Digest};
 
 #[derive(Debug, Serialize)]
@@ -252,8 +252,8 @@ mod tests {
     use bytes::Bytes;
 
     use super::*;
+    use crate::content::Entry;
     use crate::oci::Descriptor;
-    use crate::transfer::model::Entry;
 
     const REPO: &str = "127.0.0.1:5000/team/app";
 

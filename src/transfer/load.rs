@@ -22,9 +22,9 @@ use std::path::Path;
 use bytes::{Bytes, BytesMut};
 use futures_util::{StreamExt, TryStreamExt};
 
-use super::model::{Contents, Entry, ModelError, Role};
 use super::plan::{Destination, Plan, PlanError};
 use crate::bundle::{AsyncBlob, AsyncBundleReader, AsyncEntry, BundleError};
+use crate::content::{Contents, Entry, Metadata, ModelError, Role};
 use crate::layout::LayoutDir;
 use crate::oci::manifest::MAX_MANIFEST_BYTES;
 use crate::oci::{media, Descriptor, Digest, Manifest};
@@ -99,25 +99,6 @@ pub fn is_bundle_fault(e: &BundleError) -> bool {
 
 fn body_error(e: std::io::Error) -> BundleError {
     BundleError::from_io(e).unwrap_or_else(|e| BundleError::corrupt("a blob body", e))
-}
-
-/// Everything of a bundle but its layers.
-#[derive(Debug, Default)]
-pub struct Metadata {
-    pub contents: Contents,
-    /// Non-manifest metadata blobs (configs, signature payloads, attestations).
-    pub small: BTreeMap<Digest, Bytes>,
-    /// Seal files (`sealift-index.json`, `.sig`), if present.
-    pub seal: BTreeMap<String, Vec<u8>>,
-    /// The exact `index.json` bytes (the seal names their digest).
-    pub index_json: Bytes,
-}
-
-impl Metadata {
-    /// Small blobs of the bundle that no manifest references (never pushed).
-    pub fn unlisted(&self) -> Vec<Digest> {
-        self.small.keys().filter(|d| !self.contents.blobs.contains_key(*d)).cloned().collect()
-    }
 }
 
 /// Manifest digests the metadata phase still waits for, with how they were described.

@@ -4,7 +4,9 @@
 pub mod admit;
 pub mod inspect;
 pub mod load;
-pub mod model;
+/// The content model moved below transfer ([`crate::content`]); this name stays for the
+/// save-side code that still uses it.
+pub use crate::content as model;
 pub mod plan;
 pub mod save;
 pub mod walk;

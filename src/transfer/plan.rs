@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::admit::Admitted;
-use super::model::{Contents, Entry, ModelError, Role};
+use crate::content::{Contents, Entry, ModelError, Role};
 use crate::oci::Digest;
 
 /// Where the bundle goes: `HOST[:PORT]` and an optional repository prefix.

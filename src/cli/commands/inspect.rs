@@ -3,10 +3,11 @@
 
 use crate::cli::args::{InspectArgs, OutputFormat};
 use crate::cli::progress::Ui;
+use crate::content::Metadata;
 use crate::exit;
 use crate::layout::LayoutDir;
 use crate::transfer::inspect::{render_text, summarize};
-use crate::transfer::load::{read_dir_metadata, read_tar_metadata, Metadata};
+use crate::transfer::load::{read_dir_metadata, read_tar_metadata};
 
 /// Reads the metadata of a bundle file or layout directory.
 pub async fn metadata(source: &std::path::Path) -> anyhow::Result<Metadata> {

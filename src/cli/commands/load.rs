@@ -17,7 +17,7 @@ use crate::transfer::plan::Destination;
 /// A tag in `--to` is for a layout whose images carry no repository name (`cosign save`,
 /// plain OCI layouts): for a sealift bundle it would be silently meaningless, so refuse it.
 /// And an image that would end up with no tag at all is refused rather than pushed untagged.
-fn check_target_names(meta: &load::Metadata, dest: &Destination, to: &str) -> anyhow::Result<()> {
+fn check_target_names(meta: &crate::content::Metadata, dest: &Destination, to: &str) -> anyhow::Result<()> {
     let named = meta.contents.entries.iter().any(|e| !e.repository.is_empty());
     if named && dest.default_tag.is_some() {
         return Err(Failure::new(
@@ -32,7 +32,7 @@ fn check_target_names(meta: &load::Metadata, dest: &Destination, to: &str) -> an
         .contents
         .entries
         .iter()
-        .any(|e| e.role == crate::transfer::model::Role::Image && e.repository.is_empty() && e.tag.is_none());
+        .any(|e| e.role == crate::content::Role::Image && e.repository.is_empty() && e.tag.is_none());
     if untagged && dest.default_tag.is_none() {
         return Err(Failure::new(
             exit::USAGE,
@@ -46,7 +46,7 @@ fn check_target_names(meta: &load::Metadata, dest: &Destination, to: &str) -> an
 /// Verify before push: admission decides (src/transfer/admit); this only prints its
 /// decisions. `Err(code)` when the load stops here (every image was reported; nothing
 /// was pushed).
-fn gate(args: &LoadArgs, meta: &load::Metadata, ui: &Ui) -> anyhow::Result<Result<Admitted, u8>> {
+fn gate(args: &LoadArgs, meta: &crate::content::Metadata, ui: &Ui) -> anyhow::Result<Result<Admitted, u8>> {
     let policy = crate::cli::trust::policy_from_args(&args.trust)?;
     let now = chrono::Utc::now();
     let judge = match &policy {

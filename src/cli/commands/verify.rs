@@ -20,11 +20,11 @@ use crate::cli::args::{OutputFormat, RegistryArgs, TrustArgs};
 use crate::cli::commands::Failure;
 use crate::cli::progress::Ui;
 use crate::cli::{settings, trust};
+use crate::content::Metadata;
+use crate::content::Role;
 use crate::exit;
 use crate::oci::{Digest, Reference};
 use crate::registry::Registry;
-use crate::transfer::load::Metadata;
-use crate::transfer::model::Role;
 use crate::trust::policy::Policy;
 
 #[derive(Debug, clap::Args)]

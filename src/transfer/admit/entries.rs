@@ -11,8 +11,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::content::{Contents, Role};
 use crate::oci::{media, Digest};
-use crate::transfer::model::{Contents, Role};
 use crate::transfer::walk::platform_tag;
 
 /// Why an `index.json` entry cannot be what it says it is.

@@ -22,9 +22,9 @@ use chrono::{DateTime, Utc};
 
 pub use entries::{check_entries, EntryError};
 
-use super::load::Metadata;
-use super::model::{Contents, Role};
 use crate::assess::{assess_bundle, ImageAssessment, Names};
+use crate::content::Metadata;
+use crate::content::{Contents, Role};
 use crate::oci::{media, Digest};
 use crate::seal::{verify_bundle_seal, SealTrust, SealVerdict};
 use crate::trust::policy::Policy;

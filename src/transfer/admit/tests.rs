@@ -12,10 +12,10 @@ use chrono::{DateTime, TimeZone, Utc};
 use serde_json::json;
 
 use super::*;
+use crate::content::Entry;
 use crate::cosign::{append_signature, simple_signing_payload, NewSignatureLayer};
 use crate::oci::{media, Descriptor, Digest};
 use crate::seal::SealTrust;
-use crate::transfer::model::Entry;
 use crate::transfer::plan::{Destination, Plan};
 use crate::trust::policy::{Policy, Rule, RuleSpec};
 use crate::verify::certs::{generate_key, KeyType};
