@@ -54,7 +54,7 @@ pub enum Rejection {
     NoIdentityPolicy,
     #[error("certificate identities {found:?} match no required identity")]
     IdentityMismatch { found: Vec<String> },
-    #[error("certificate issuer {found:?} matches no required issuer")]
+    #[error("{}", issuer_mismatch(found.as_deref()))]
     IssuerMismatch { found: Option<String> },
     #[error("a Rekor key is configured but the signature has no Rekor bundle")]
     RekorBundleMissing,
@@ -62,6 +62,15 @@ pub enum Rejection {
     RekorSet(RekorRejection),
     #[error("Sigstore bundle rejected: {0}")]
     SigstoreBundle(String),
+}
+
+fn issuer_mismatch(found: Option<&str>) -> String {
+    match found {
+        Some(i) => format!("certificate issuer {i:?} matches no required issuer"),
+        None => "the certificate has no OIDC issuer extension, and an exact issuer is required \
+                 (a regexp such as '.*' matches the missing issuer as the empty string, as in cosign)"
+            .to_owned(),
+    }
 }
 
 /// The Rekor-specific reasons, kept apart so tests can assert them.

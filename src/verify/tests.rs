@@ -98,6 +98,22 @@ fn pki_policy() -> TrustPolicy {
     p
 }
 
+/// `--certificate-oidc-issuer-regexp '.*'` on every matcher.
+fn any_issuer(p: &mut TrustPolicy) {
+    for m in &mut p.identities {
+        m.issuer = Some(StringMatch::Regex(regex::Regex::new(".*").unwrap()));
+    }
+}
+
+/// The proof of concept's `--certificate-identity-regexp '.*' --certificate-oidc-issuer-regexp '.*'`.
+fn any_identity_any_issuer(p: &mut TrustPolicy) {
+    p.allow_any_identity = false;
+    p.identities = vec![IdentityMatcher {
+        san: StringMatch::Regex(regex::Regex::new(".*").unwrap()),
+        issuer: Some(StringMatch::Regex(regex::Regex::new(".*").unwrap())),
+    }];
+}
+
 enum Expect {
     Ok,
     No(Rejection),
@@ -237,6 +253,36 @@ fn table() -> Vec<Row> {
             Ok,
         ),
         row("F3 trusted_root.json", sig_dir(F3), D_F3, tr_policy("flavio@castelli.me"), Ok),
+        // Issue 8 §1: no issuer extension is the empty string, as in cosign's
+        // CheckCertificatePolicy: the proof of concept's `--certificate-oidc-issuer-regexp '.*'`.
+        row("F3 issuer regexp .*", sig_dir(F3), D_F3, with(tr_policy("flavio@castelli.me"), any_issuer), Ok),
+        row(
+            "F3 exact issuer never equals a missing one",
+            sig_dir(F3),
+            D_F3,
+            with(tr_policy("flavio@castelli.me"), |p| p.identities[0].issuer = Some(StringMatch::Exact(GITHUB.into()))),
+            No(Rejection::IssuerMismatch { found: None }),
+        ),
+        row(
+            "F3 issuer regexp that needs text",
+            sig_dir(F3),
+            D_F3,
+            with(tr_policy("flavio@castelli.me"), |p| {
+                p.identities[0].issuer = Some(StringMatch::Regex(regex::Regex::new("^https://").unwrap()))
+            }),
+            No(Rejection::IssuerMismatch { found: None }),
+        ),
+        row("P1 identity and issuer regexp .*", p1.clone(), D_P1, with(pki_policy(), any_identity_any_issuer), Ok),
+        row(
+            "P1 issuer regexp .*, intermediates configured, no chain",
+            with(p1.clone(), |s| s.chain_pem = None),
+            D_P1,
+            with(pki_policy(), |p| {
+                any_identity_any_issuer(p);
+                p.intermediates = certs("containers-image/roots/pki_intermediate_crts.pem")
+            }),
+            Ok,
+        ),
         row("P1", p1.clone(), D_P1, pki_policy(), Ok),
         row(
             "P1 identity",
