@@ -24,6 +24,8 @@ pub mod crypto;
 pub mod der;
 pub mod dsse;
 pub mod error;
+pub mod names;
+pub mod path;
 pub mod rekor;
 pub mod sigstore_bundle;
 pub mod x509;

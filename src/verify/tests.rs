@@ -100,8 +100,9 @@ fn pki_policy() -> TrustPolicy {
 
 /// `--certificate-oidc-issuer-regexp '.*'` on every matcher.
 fn any_issuer(p: &mut TrustPolicy) {
+    let any = regex::Regex::new(".*").unwrap();
     for m in &mut p.identities {
-        m.issuer = Some(StringMatch::Regex(regex::Regex::new(".*").unwrap()));
+        m.issuer = Some(StringMatch::Regex(any.clone()));
     }
 }
 
@@ -134,6 +135,18 @@ fn row(name: &'static str, sig: UntrustedSignature, digest: &'static str, policy
 fn with<T>(mut v: T, f: impl FnOnce(&mut T)) -> T {
     f(&mut v);
     v
+}
+
+const LINUXERA_ROOT: &str = "C=ES, L=Valencia, O=IT, OU=Security, CN=Linuxera Root Certificate Authority";
+const LINUXERA_SUB: &str = "C=ES, L=Valencia, O=IT, OU=Security, CN=Linuxera Intermediate Certificate Authority";
+const LINUXERA_LEAF: &str = "C=ES, L=Valencia, O=IT, OU=Security, CN=Team A Cosign Certificate";
+
+fn no_issuer(subject: &str, issuer: &str) -> Rejection {
+    Rejection::NoIssuer { subject: subject.into(), issuer: issuer.into() }
+}
+
+fn bad_cert_sig(subject: &str, issuer: &str) -> Rejection {
+    Rejection::BadCertSignature { subject: subject.into(), issuer: issuer.into() }
 }
 
 fn expired(at: i64) -> Rejection {
@@ -421,28 +434,28 @@ fn table() -> Vec<Row> {
             f1.clone(),
             D_F1,
             with(f1_policy(), |p| p.roots = roots("containers-image/roots/pki_root_crts.pem")),
-            No(Rejection::UntrustedRoot),
+            No(no_issuer("O=sigstore.dev, CN=sigstore-intermediate", "O=sigstore.dev, CN=sigstore")),
         ),
         row(
             "F1 v0 root",
             f1.clone(),
             D_F1,
             with(f1_policy(), |p| p.roots = roots("sigstore-root-signing/fulcio.crt.pem")),
-            No(Rejection::UntrustedRoot),
+            No(bad_cert_sig("O=sigstore.dev, CN=sigstore-intermediate", "O=sigstore.dev, CN=sigstore")),
         ),
         row(
             "F1 empty chain",
             with(f1.clone(), |s| s.chain_pem = Some(String::new())),
             D_F1,
             f1_policy(),
-            No(Rejection::UntrustedRoot),
+            No(no_issuer("", "O=sigstore.dev, CN=sigstore-intermediate")),
         ),
         row(
             "F1 chain = root only",
             with(f1.clone(), |s| s.chain_pem = text("containers-image/roots/fulcio_v1.crt.pem")),
             D_F1,
             f1_policy(),
-            No(Rejection::UntrustedRoot),
+            No(no_issuer("", "O=sigstore.dev, CN=sigstore-intermediate")),
         ),
         row(
             "F1 wrong email",
@@ -510,7 +523,13 @@ fn table() -> Vec<Row> {
             with(f1_policy(), |p| p.allowed_algorithms = Some(vec![SignatureAlgorithm::Ed25519])),
             No(Rejection::AlgorithmNotAllowed { alg: SignatureAlgorithm::EcdsaP256Sha256 }),
         ),
-        row("F2 no chain", with(f2.clone(), |s| s.chain_pem = None), D_K3, f1_policy(), No(Rejection::UntrustedRoot)),
+        row(
+            "F2 no chain",
+            with(f2.clone(), |s| s.chain_pem = None),
+            D_K3,
+            f1_policy(),
+            No(no_issuer("", "O=sigstore.dev, CN=sigstore-intermediate")),
+        ),
         row(
             "F2 bundle dropped, Rekor key configured",
             with(f2.clone(), |s| s.rekor_bundle = None),
@@ -542,7 +561,7 @@ fn table() -> Vec<Row> {
             f2.clone(),
             D_K3,
             with(f1_policy(), |p| p.roots = roots("containers-image/roots/pki_root_crts.pem")),
-            No(Rejection::UntrustedRoot),
+            No(no_issuer("O=sigstore.dev, CN=sigstore-intermediate", "O=sigstore.dev, CN=sigstore")),
         ),
         row(
             "F3 v1 root",
@@ -554,16 +573,22 @@ fn table() -> Vec<Row> {
                 "flavio@castelli.me",
                 None,
             ),
-            No(Rejection::UntrustedRoot),
+            No(bad_cert_sig("", "O=sigstore.dev, CN=sigstore")),
         ),
         row(
             "P1 fulcio root",
             p1.clone(),
             D_P1,
             with(pki_policy(), |p| p.roots = roots("containers-image/roots/fulcio_v1.crt.pem")),
-            No(Rejection::UntrustedRoot),
+            No(no_issuer(LINUXERA_SUB, LINUXERA_ROOT)),
         ),
-        row("P1 no chain", with(p1.clone(), |s| s.chain_pem = None), D_P1, pki_policy(), No(Rejection::UntrustedRoot)),
+        row(
+            "P1 no chain",
+            with(p1.clone(), |s| s.chain_pem = None),
+            D_P1,
+            pki_policy(),
+            No(no_issuer(LINUXERA_LEAF, LINUXERA_SUB)),
+        ),
         row(
             "K6 wrong key",
             sig_dir("sigstore-rs/key-based"),
