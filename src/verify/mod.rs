@@ -33,6 +33,8 @@ pub mod x509;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_limbo;
+#[cfg(test)]
 mod tests_pki;
 
 use chrono::{DateTime, Utc};

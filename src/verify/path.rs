@@ -35,21 +35,41 @@ use super::x509::{subject_string, unix_time, TrustAnchor, OID_EKU_ANY, OID_EKU_C
 /// Go's `maxChainSignatureChecks`.
 pub const MAX_SIGNATURE_CHECKS: usize = 100;
 
+const AIA: &str = "1.3.6.1.5.5.7.1.1";
+
+/// A SEQUENCE of SEQUENCEs, each starting with an OID when `oid_first` (Go's
+/// structural checks of authorityInfoAccess, cRLDistributionPoints and
+/// certificatePolicies).
+fn sequence_of_sequences(v: &[u8], oid_first: bool) -> bool {
+    let Ok((mut seq, rest)) = der::expect(v, 0x30, "") else { return false };
+    if !rest.is_empty() {
+        return false;
+    }
+    while !seq.is_empty() {
+        let Ok((item, rest)) = der::expect(seq, 0x30, "") else { return false };
+        if oid_first && der::expect(item, 0x06, "").is_err() {
+            return false;
+        }
+        seq = rest;
+    }
+    true
+}
+
 /// Extensions Go's parser understands: critical ones of other types are unhandled.
 const HANDLED: [&str; 13] = [
-    "2.5.29.14",         // subjectKeyIdentifier
-    "2.5.29.15",         // keyUsage
-    "2.5.29.17",         // subjectAltName
-    "2.5.29.19",         // basicConstraints
-    "2.5.29.30",         // nameConstraints
-    "2.5.29.31",         // cRLDistributionPoints
-    "2.5.29.32",         // certificatePolicies
-    "2.5.29.33",         // policyMappings
-    "2.5.29.35",         // authorityKeyIdentifier
-    "2.5.29.36",         // policyConstraints
-    "2.5.29.37",         // extKeyUsage
-    "2.5.29.54",         // inhibitAnyPolicy
-    "1.3.6.1.5.5.7.1.1", // authorityInfoAccess
+    "2.5.29.14", // subjectKeyIdentifier
+    "2.5.29.15", // keyUsage
+    "2.5.29.17", // subjectAltName
+    "2.5.29.19", // basicConstraints
+    "2.5.29.30", // nameConstraints
+    "2.5.29.31", // cRLDistributionPoints
+    "2.5.29.32", // certificatePolicies
+    "2.5.29.33", // policyMappings
+    "2.5.29.35", // authorityKeyIdentifier
+    "2.5.29.36", // policyConstraints
+    "2.5.29.37", // extKeyUsage
+    "2.5.29.54", // inhibitAnyPolicy
+    AIA,         // authorityInfoAccess
 ];
 
 /// A certificate with the fields path validation needs, parsed as Go parses them.
@@ -77,6 +97,8 @@ pub struct ParsedCert {
     names: Vec<Name>,
     constraints: Option<NameConstraints>,
     unhandled_critical: Vec<String>,
+    /// A critical SAN with only otherName/directoryName/… entries.
+    san_unhandled: bool,
     /// The signature algorithm's digest is SHA-1 or MD5 (or older).
     insecure_signature: Option<&'static str>,
 }
@@ -157,6 +179,7 @@ impl ParsedCert {
         let mut names = Vec::new();
         let mut constraints = None;
         let mut unhandled_critical = Vec::new();
+        let mut san_unhandled = false;
         for ext in &exts {
             if !seen.insert(ext.oid.clone()) {
                 return Err(named(format!("duplicate extension {}", ext.oid)));
@@ -175,6 +198,12 @@ impl ParsedCert {
                 "2.5.29.17" => {
                     names = sans(ext.value).map_err(named)?;
                     san_value = Some(ext.value.to_vec());
+                    // Go: a critical SAN with no name it handles is unhandled. cosign
+                    // clears that for the leaf (Fulcio's otherName SANs), see
+                    // [`ParsedCert::unhandled_critical`].
+                    if ext.critical && names.iter().all(|n| *n == Name::Other) {
+                        san_unhandled = true;
+                    }
                 }
                 "2.5.29.30" => {
                     let (nc, unhandled) = name_constraints(ext.value).map_err(named)?;
@@ -186,8 +215,20 @@ impl ParsedCert {
                 "2.5.29.35" if ext.critical => {
                     return Err(named("authorityKeyIdentifier marked critical (RFC 5280 4.2.1.1)".into()))
                 }
+                "2.5.29.35" if der::expect(ext.value, 0x30, "").is_err() => return Err(bad("authorityKeyIdentifier")),
                 "2.5.29.14" if ext.critical => {
                     return Err(named("subjectKeyIdentifier marked critical (RFC 5280 4.2.1.2)".into()))
+                }
+                "2.5.29.14" if der::expect(ext.value, 0x04, "").is_err() => return Err(bad("subjectKeyIdentifier")),
+                AIA if ext.critical => {
+                    return Err(named("authorityInfoAccess marked critical (RFC 5280 4.2.2.1)".into()))
+                }
+                AIA | "2.5.29.31" | "2.5.29.32" if !sequence_of_sequences(ext.value, ext.oid != "2.5.29.31") => {
+                    return Err(bad(match ext.oid.as_str() {
+                        AIA => "authorityInfoAccess",
+                        "2.5.29.31" => "cRLDistributionPoints",
+                        _ => "certificatePolicies",
+                    }))
                 }
                 oid if ext.critical && !HANDLED.contains(&oid) => unhandled_critical.push(oid.to_owned()),
                 _ => {}
@@ -218,6 +259,7 @@ impl ParsedCert {
             names,
             constraints,
             unhandled_critical,
+            san_unhandled,
             insecure_signature,
             der: der_bytes,
         })
@@ -475,7 +517,7 @@ impl<'a> Search<'a> {
         if !ok {
             return Err(Rejection::BadCertSignature { subject: child.subject.clone(), issuer: parent.subject.clone() });
         }
-        check_common(parent, self.at)?;
+        check_common(parent, self.at, false)?;
         if let Some(nc) = &parent.constraints {
             let mut count = 0;
             for below in chain {
@@ -533,9 +575,15 @@ impl<'a> Search<'a> {
 
 /// Checks every certificate gets, leaf included: no unhandled critical extension, valid at
 /// `at` with inclusive bounds.
-fn check_common(c: &ParsedCert, at: i64) -> Result<(), Rejection> {
+fn check_common(c: &ParsedCert, at: i64, is_leaf: bool) -> Result<(), Rejection> {
     if let Some(oid) = c.unhandled_critical.first() {
         return Err(Rejection::UnhandledCriticalExtension { subject: c.subject.clone(), oid: oid.clone() });
+    }
+    if c.san_unhandled && !is_leaf {
+        return Err(Rejection::UnhandledCriticalExtension {
+            subject: c.subject.clone(),
+            oid: "2.5.29.17 (a critical SAN with no name Go handles)".into(),
+        });
     }
     if at < c.not_before {
         return Err(Rejection::NotYetValid { subject: c.subject.clone(), at: super::x509::rfc3339(at) });
@@ -550,7 +598,7 @@ fn check_common(c: &ParsedCert, at: i64) -> Result<(), Rejection> {
 /// last. The reason for a failure is the one met deepest in the search.
 pub fn build<'a>(leaf: &'a ParsedCert, pools: Pools<'a>, at: i64) -> Result<Vec<&'a ParsedCert>, Rejection> {
     leaf.check_key()?;
-    check_common(leaf, at)?;
+    check_common(leaf, at, true)?;
     let anchors = pools.anchors;
     let mut search = Search { pools, at, checks: 0, found: Vec::new(), hint: None };
     // Go: a leaf that is itself a root is its own path.
