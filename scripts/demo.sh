@@ -31,7 +31,10 @@ echo "pushed $IMG"
 
 step "certificates: root CA, intermediate, code-signing leaf (RSA-3072)"
 run "$SEALIFT" certs create --out "$work/pki" --key-type rsa-3072 --subject "demo signer" --san email:signer@demo.example
-TRUST=(--ca-roots "$work/pki/ca.crt" --certificate-identity signer@demo.example)
+# The proof of concept's verify flags, verbatim: any identity and any issuer under the
+# private root (the leaf has no Fulcio issuer extension: '.*' matches it as "", as cosign).
+TRUST=(--ca-roots "$work/pki/ca.crt" --certificate-identity-regexp '.*' --certificate-oidc-issuer-regexp '.*'
+       --private-infrastructure --insecure-ignore-sct)
 
 step "the payload to sign, exactly as cosign writes it"
 run "$SEALIFT" generate "$IMG" > "$work/payload.json"
@@ -48,6 +51,9 @@ run "$SEALIFT" attach signature "$IMG" --payload "$work/payload.json" --signatur
 
 step "verify at the source, trusting only the root CA"
 run "$SEALIFT" verify "$IMG" "${TRUST[@]}"
+
+step "the same with an exact identity: the leaf's SAN"
+run "$SEALIFT" verify "$IMG" --ca-roots "$work/pki/ca.crt" --certificate-identity signer@demo.example
 
 step "sealed save: the bundle index is signed with a separate seal key"
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$work/seal.key" 2>/dev/null

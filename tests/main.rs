@@ -13,3 +13,4 @@ mod save_load;
 mod seal;
 mod sign;
 mod verify_cli;
+mod verify_rules;

@@ -11,7 +11,7 @@ use std::net::IpAddr;
 pub struct DerError(pub &'static str);
 
 /// One TLV: tag byte, content, and what follows it.
-fn tlv(input: &[u8]) -> Result<(u8, &[u8], &[u8]), DerError> {
+pub(crate) fn tlv(input: &[u8]) -> Result<(u8, &[u8], &[u8]), DerError> {
     let (&tag, rest) = input.split_first().ok_or(DerError("truncated tag"))?;
     if tag & 0x1f == 0x1f {
         return Err(DerError("high tag numbers are not used in certificates"));
@@ -33,7 +33,7 @@ fn tlv(input: &[u8]) -> Result<(u8, &[u8], &[u8]), DerError> {
     Ok((tag, &rest[..len], &rest[len..]))
 }
 
-fn expect<'a>(input: &'a [u8], want: u8, what: &'static str) -> Result<(&'a [u8], &'a [u8]), DerError> {
+pub(crate) fn expect<'a>(input: &'a [u8], want: u8, what: &'static str) -> Result<(&'a [u8], &'a [u8]), DerError> {
     let (tag, content, rest) = tlv(input)?;
     if tag != want {
         return Err(DerError(what));

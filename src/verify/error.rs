@@ -50,11 +50,33 @@ pub enum Rejection {
     AnchorOutsideValidity { subject: String, at: String },
     #[error("the leaf certificate's extended key usage does not include codeSigning")]
     EkuNotCodeSigning,
+    #[error(
+        "CA certificate {subject:?} lists extended key usages without codeSigning or anyExtendedKeyUsage \
+         (Go requires it of every certificate of the path that lists usages)"
+    )]
+    CaEkuNotCodeSigning { subject: String },
+    #[error("certificate {subject:?} is signed with {alg}, which is refused (as Go's x509 refuses SHA-1 and MD5)")]
+    InsecureCertSignature { subject: String, alg: String },
+    #[error("certificate {subject:?} has a weak key ({key}): RSA below 2048 bits, DSA and P-192 are refused")]
+    WeakKey { subject: String, key: String },
+    #[error("certificate {subject:?} is not signed by {issuer:?}, whose subject it names as issuer")]
+    BadCertSignature { subject: String, issuer: String },
+    #[error("certificate {subject:?} violates the name constraints of CA {ca:?}: {reason}")]
+    NameConstraint { subject: String, ca: String, reason: String },
+    #[error("certificate {subject:?} has an unhandled critical extension {oid}")]
+    UnhandledCriticalExtension { subject: String, oid: String },
+    #[error(
+        "certificate {subject:?} does not chain to a configured root: no configured root or intermediate \
+         is its issuer {issuer:?}"
+    )]
+    NoIssuer { subject: String, issuer: String },
+    #[error("certificate path search gave up after 100 signature checks (as Go's x509)")]
+    PathSearchLimit,
     #[error("no identity policy is configured for certificate signatures")]
     NoIdentityPolicy,
     #[error("certificate identities {found:?} match no required identity")]
     IdentityMismatch { found: Vec<String> },
-    #[error("certificate issuer {found:?} matches no required issuer")]
+    #[error("{}", issuer_mismatch(found.as_deref()))]
     IssuerMismatch { found: Option<String> },
     #[error("a Rekor key is configured but the signature has no Rekor bundle")]
     RekorBundleMissing,
@@ -62,6 +84,15 @@ pub enum Rejection {
     RekorSet(RekorRejection),
     #[error("Sigstore bundle rejected: {0}")]
     SigstoreBundle(String),
+}
+
+fn issuer_mismatch(found: Option<&str>) -> String {
+    match found {
+        Some(i) => format!("certificate issuer {i:?} matches no required issuer"),
+        None => "the certificate has no OIDC issuer extension, and an exact issuer is required \
+                 (a regexp such as '.*' matches the missing issuer as the empty string, as in cosign)"
+            .to_owned(),
+    }
 }
 
 /// The Rekor-specific reasons, kept apart so tests can assert them.

@@ -24,12 +24,16 @@ pub mod crypto;
 pub mod der;
 pub mod dsse;
 pub mod error;
+pub mod names;
+pub mod path;
 pub mod rekor;
 pub mod sigstore_bundle;
 pub mod x509;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_limbo;
 #[cfg(test)]
 mod tests_pki;
 
@@ -59,6 +63,18 @@ impl StringMatch {
         match self {
             StringMatch::Exact(e) => e == s,
             StringMatch::Regex(r) => r.is_match(s),
+        }
+    }
+
+    /// An OIDC issuer requirement against a leaf's Fulcio issuer extension, as cosign's
+    /// `CheckCertificatePolicy` does it: a missing extension is the empty string, so a
+    /// regexp is matched against `""` (`.*` matches, `^https://` does not) and an exact
+    /// issuer never equals it. Every issuer check (verify, load, audit, policy files and
+    /// the seal) goes through here.
+    pub fn matches_issuer(&self, issuer: Option<&str>) -> bool {
+        match (self, issuer) {
+            (StringMatch::Exact(_), None) => false,
+            (m, i) => m.matches(i.unwrap_or("")),
         }
     }
 }
@@ -314,7 +330,9 @@ pub(crate) fn check_certificate(
     check_identity(policy, &identity)
 }
 
-fn check_identity(policy: &TrustPolicy, id: &x509::LeafIdentity) -> Result<(), Rejection> {
+/// The identity rule: some matcher accepts a SAN and then the issuer (see
+/// [`StringMatch::matches_issuer`]); with no matcher only `allow_any_identity` passes.
+pub fn check_identity(policy: &TrustPolicy, id: &x509::LeafIdentity) -> Result<(), Rejection> {
     if policy.identities.is_empty() {
         return if policy.allow_any_identity { Ok(()) } else { Err(Rejection::NoIdentityPolicy) };
     }
@@ -325,7 +343,7 @@ fn check_identity(policy: &TrustPolicy, id: &x509::LeafIdentity) -> Result<(), R
             san_matched = true;
             match &m.issuer {
                 None => return Ok(()),
-                Some(req) if id.issuer.as_deref().is_some_and(|i| req.matches(i)) => return Ok(()),
+                Some(req) if req.matches_issuer(id.issuer.as_deref()) => return Ok(()),
                 Some(_) => {}
             }
         }

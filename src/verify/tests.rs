@@ -98,6 +98,23 @@ fn pki_policy() -> TrustPolicy {
     p
 }
 
+/// `--certificate-oidc-issuer-regexp '.*'` on every matcher.
+fn any_issuer(p: &mut TrustPolicy) {
+    let any = regex::Regex::new(".*").unwrap();
+    for m in &mut p.identities {
+        m.issuer = Some(StringMatch::Regex(any.clone()));
+    }
+}
+
+/// The proof of concept's `--certificate-identity-regexp '.*' --certificate-oidc-issuer-regexp '.*'`.
+fn any_identity_any_issuer(p: &mut TrustPolicy) {
+    p.allow_any_identity = false;
+    p.identities = vec![IdentityMatcher {
+        san: StringMatch::Regex(regex::Regex::new(".*").unwrap()),
+        issuer: Some(StringMatch::Regex(regex::Regex::new(".*").unwrap())),
+    }];
+}
+
 enum Expect {
     Ok,
     No(Rejection),
@@ -118,6 +135,18 @@ fn row(name: &'static str, sig: UntrustedSignature, digest: &'static str, policy
 fn with<T>(mut v: T, f: impl FnOnce(&mut T)) -> T {
     f(&mut v);
     v
+}
+
+const LINUXERA_ROOT: &str = "C=ES, L=Valencia, O=IT, OU=Security, CN=Linuxera Root Certificate Authority";
+const LINUXERA_SUB: &str = "C=ES, L=Valencia, O=IT, OU=Security, CN=Linuxera Intermediate Certificate Authority";
+const LINUXERA_LEAF: &str = "C=ES, L=Valencia, O=IT, OU=Security, CN=Team A Cosign Certificate";
+
+fn no_issuer(subject: &str, issuer: &str) -> Rejection {
+    Rejection::NoIssuer { subject: subject.into(), issuer: issuer.into() }
+}
+
+fn bad_cert_sig(subject: &str, issuer: &str) -> Rejection {
+    Rejection::BadCertSignature { subject: subject.into(), issuer: issuer.into() }
 }
 
 fn expired(at: i64) -> Rejection {
@@ -237,6 +266,36 @@ fn table() -> Vec<Row> {
             Ok,
         ),
         row("F3 trusted_root.json", sig_dir(F3), D_F3, tr_policy("flavio@castelli.me"), Ok),
+        // Issue 8 §1: no issuer extension is the empty string, as in cosign's
+        // CheckCertificatePolicy: the proof of concept's `--certificate-oidc-issuer-regexp '.*'`.
+        row("F3 issuer regexp .*", sig_dir(F3), D_F3, with(tr_policy("flavio@castelli.me"), any_issuer), Ok),
+        row(
+            "F3 exact issuer never equals a missing one",
+            sig_dir(F3),
+            D_F3,
+            with(tr_policy("flavio@castelli.me"), |p| p.identities[0].issuer = Some(StringMatch::Exact(GITHUB.into()))),
+            No(Rejection::IssuerMismatch { found: None }),
+        ),
+        row(
+            "F3 issuer regexp that needs text",
+            sig_dir(F3),
+            D_F3,
+            with(tr_policy("flavio@castelli.me"), |p| {
+                p.identities[0].issuer = Some(StringMatch::Regex(regex::Regex::new("^https://").unwrap()))
+            }),
+            No(Rejection::IssuerMismatch { found: None }),
+        ),
+        row("P1 identity and issuer regexp .*", p1.clone(), D_P1, with(pki_policy(), any_identity_any_issuer), Ok),
+        row(
+            "P1 issuer regexp .*, intermediates configured, no chain",
+            with(p1.clone(), |s| s.chain_pem = None),
+            D_P1,
+            with(pki_policy(), |p| {
+                any_identity_any_issuer(p);
+                p.intermediates = certs("containers-image/roots/pki_intermediate_crts.pem")
+            }),
+            Ok,
+        ),
         row("P1", p1.clone(), D_P1, pki_policy(), Ok),
         row(
             "P1 identity",
@@ -375,28 +434,28 @@ fn table() -> Vec<Row> {
             f1.clone(),
             D_F1,
             with(f1_policy(), |p| p.roots = roots("containers-image/roots/pki_root_crts.pem")),
-            No(Rejection::UntrustedRoot),
+            No(no_issuer("O=sigstore.dev, CN=sigstore-intermediate", "O=sigstore.dev, CN=sigstore")),
         ),
         row(
             "F1 v0 root",
             f1.clone(),
             D_F1,
             with(f1_policy(), |p| p.roots = roots("sigstore-root-signing/fulcio.crt.pem")),
-            No(Rejection::UntrustedRoot),
+            No(bad_cert_sig("O=sigstore.dev, CN=sigstore-intermediate", "O=sigstore.dev, CN=sigstore")),
         ),
         row(
             "F1 empty chain",
             with(f1.clone(), |s| s.chain_pem = Some(String::new())),
             D_F1,
             f1_policy(),
-            No(Rejection::UntrustedRoot),
+            No(no_issuer("", "O=sigstore.dev, CN=sigstore-intermediate")),
         ),
         row(
             "F1 chain = root only",
             with(f1.clone(), |s| s.chain_pem = text("containers-image/roots/fulcio_v1.crt.pem")),
             D_F1,
             f1_policy(),
-            No(Rejection::UntrustedRoot),
+            No(no_issuer("", "O=sigstore.dev, CN=sigstore-intermediate")),
         ),
         row(
             "F1 wrong email",
@@ -464,7 +523,13 @@ fn table() -> Vec<Row> {
             with(f1_policy(), |p| p.allowed_algorithms = Some(vec![SignatureAlgorithm::Ed25519])),
             No(Rejection::AlgorithmNotAllowed { alg: SignatureAlgorithm::EcdsaP256Sha256 }),
         ),
-        row("F2 no chain", with(f2.clone(), |s| s.chain_pem = None), D_K3, f1_policy(), No(Rejection::UntrustedRoot)),
+        row(
+            "F2 no chain",
+            with(f2.clone(), |s| s.chain_pem = None),
+            D_K3,
+            f1_policy(),
+            No(no_issuer("", "O=sigstore.dev, CN=sigstore-intermediate")),
+        ),
         row(
             "F2 bundle dropped, Rekor key configured",
             with(f2.clone(), |s| s.rekor_bundle = None),
@@ -496,7 +561,7 @@ fn table() -> Vec<Row> {
             f2.clone(),
             D_K3,
             with(f1_policy(), |p| p.roots = roots("containers-image/roots/pki_root_crts.pem")),
-            No(Rejection::UntrustedRoot),
+            No(no_issuer("O=sigstore.dev, CN=sigstore-intermediate", "O=sigstore.dev, CN=sigstore")),
         ),
         row(
             "F3 v1 root",
@@ -508,16 +573,22 @@ fn table() -> Vec<Row> {
                 "flavio@castelli.me",
                 None,
             ),
-            No(Rejection::UntrustedRoot),
+            No(bad_cert_sig("", "O=sigstore.dev, CN=sigstore")),
         ),
         row(
             "P1 fulcio root",
             p1.clone(),
             D_P1,
             with(pki_policy(), |p| p.roots = roots("containers-image/roots/fulcio_v1.crt.pem")),
-            No(Rejection::UntrustedRoot),
+            No(no_issuer(LINUXERA_SUB, LINUXERA_ROOT)),
         ),
-        row("P1 no chain", with(p1.clone(), |s| s.chain_pem = None), D_P1, pki_policy(), No(Rejection::UntrustedRoot)),
+        row(
+            "P1 no chain",
+            with(p1.clone(), |s| s.chain_pem = None),
+            D_P1,
+            pki_policy(),
+            No(no_issuer(LINUXERA_LEAF, LINUXERA_SUB)),
+        ),
         row(
             "K6 wrong key",
             sig_dir("sigstore-rs/key-based"),

@@ -1,22 +1,17 @@
 //! Certificate path validation at an explicit trusted time, and leaf identity extraction.
 //!
-//! OpenSSL builds and checks the path (signatures, CA flags, pathLenConstraint,
-//! keyCertSign). Roots come only from configuration; the chain annotation's last element
-//! is dropped (cosign assumes it is the root and never trusts it). Validity is checked
-//! here, not by OpenSSL: OpenSSL treats `t == notAfter` as expired while cosign (Go)
-//! accepts both bounds inclusively, so OpenSSL runs with `NO_CHECK_TIME` and every
-//! certificate of the built path is then checked with `notBefore <= t <= notAfter`.
-//! OpenSSL 3.0 has no code-signing purpose, so the leaf EKU is checked here as Go does:
-//! required only if the extension is present.
+//! The path is built and checked by [`super::path`] with Go's `x509.Verify` rules for
+//! `KeyUsages: [CodeSigning]` (what cosign runs); OpenSSL only parses certificates and
+//! checks their signatures. Roots come only from configuration; the chain annotation's
+//! last element is dropped (cosign assumes it is the root and never trusts it). Validity
+//! bounds are inclusive, as Go's.
 
 use openssl::asn1::{Asn1Time, Asn1TimeRef};
-use openssl::stack::Stack;
-use openssl::x509::store::X509StoreBuilder;
-use openssl::x509::verify::{X509VerifyFlags, X509VerifyParam};
-use openssl::x509::{X509NameRef, X509Ref, X509StoreContext, X509};
+use openssl::x509::{X509NameRef, X509Ref, X509};
 
 use super::der::{self, San};
 use super::error::Rejection;
+use super::path::{self, ParsedCert};
 
 pub const OID_SAN: &str = "2.5.29.17";
 pub const OID_EKU: &str = "2.5.29.37";
@@ -109,19 +104,15 @@ pub fn leaf_identity(cert: &X509Ref) -> Result<LeafIdentity, Rejection> {
     Ok(id)
 }
 
-// OpenSSL 3.x X509_V_ERR_* codes (INVALID_CA was 24 in 1.1; 3.0 moved it to 79).
-const ERR_UNABLE_TO_GET_ISSUER_CERT: i32 = 2;
-const ERR_DEPTH_ZERO_SELF_SIGNED: i32 = 18;
-const ERR_SELF_SIGNED_IN_CHAIN: i32 = 19;
-const ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY: i32 = 20;
-const ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE: i32 = 21;
-const ERR_INVALID_CA: i32 = 79;
-const ERR_PATH_LENGTH_EXCEEDED: i32 = 25;
-const ERR_KEYUSAGE_NO_CERTSIGN: i32 = 32;
-
 /// Validates `leaf` up to one of `anchors` at unix time `at`, using as untrusted
 /// intermediates `chain_annotation[..len-1]` (the last element is dropped: cosign assumes
-/// it is the root) plus `intermediates`. Returns the path, leaf first.
+/// it is the root) plus `intermediates`, with Go's rules (see [`super::path`]). Returns
+/// the path, leaf first.
+///
+/// The leaf and the chain annotation come from the signature: a certificate there that
+/// does not parse is a rejection. A configured root or intermediate that does not parse
+/// is skipped, as Go's `CertPool.AppendCertsFromPEM` skips it, and named only if no path
+/// is found.
 pub fn validate_path(
     leaf: &X509Ref,
     chain_annotation: &[X509],
@@ -129,87 +120,48 @@ pub fn validate_path(
     anchors: &[TrustAnchor],
     at: i64,
 ) -> Result<Vec<CertSummary>, Rejection> {
-    let internal = |e: openssl::error::ErrorStack| Rejection::PathValidation { depth: 0, reason: e.to_string() };
     if anchors.is_empty() {
         return Err(Rejection::UntrustedRoot);
     }
-    let mut store = X509StoreBuilder::new().map_err(internal)?;
-    for a in anchors {
-        store.add_cert(a.cert.clone()).map_err(internal)?;
-    }
-    let mut param = X509VerifyParam::new().map_err(internal)?;
-    // Not `set_time`: OpenSSL's USE_CHECK_TIME takes precedence over NO_CHECK_TIME.
-    param.set_flags(X509VerifyFlags::NO_CHECK_TIME).map_err(internal)?;
-    store.set_param(&param).map_err(internal)?;
-    let store = store.build();
-    let mut untrusted = Stack::new().map_err(internal)?;
+    let leaf = ParsedCert::parse(leaf)?;
     let from_annotation =
         if chain_annotation.len() > 1 { &chain_annotation[..chain_annotation.len() - 1] } else { &[] };
-    for c in from_annotation.iter().chain(intermediates) {
-        untrusted.push(c.clone()).map_err(internal)?;
+    let mut pool: Vec<ParsedCert> = Vec::new();
+    for c in from_annotation {
+        let p = ParsedCert::parse(c)?;
+        if !pool.iter().any(|q| q.der == p.der) {
+            pool.push(p);
+        }
     }
-    let mut ctx = X509StoreContext::new().map_err(internal)?;
-    let outcome = ctx
-        .init(&store, leaf, &untrusted, |ctx| {
-            if ctx.verify_cert()? {
-                let chain: Vec<X509> =
-                    ctx.chain().map(|s| s.iter().map(|c| c.to_owned()).collect()).unwrap_or_default();
-                Ok(Ok(chain))
-            } else {
-                let subject = ctx.current_cert().map(|c| subject_string(c.subject_name())).unwrap_or_default();
-                Ok(Err((ctx.error().as_raw(), ctx.error().error_string().to_owned(), ctx.error_depth(), subject)))
-            }
-        })
-        .map_err(internal)?;
-    let _ = openssl::error::ErrorStack::get();
-    let chain = match outcome {
-        Ok(chain) => chain,
-        Err((code, reason, depth, subject)) => {
-            return Err(match code {
-                ERR_UNABLE_TO_GET_ISSUER_CERT
-                | ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY
-                | ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE
-                | ERR_DEPTH_ZERO_SELF_SIGNED
-                | ERR_SELF_SIGNED_IN_CHAIN => Rejection::UntrustedRoot,
-                ERR_INVALID_CA => Rejection::NotACa { subject },
-                ERR_PATH_LENGTH_EXCEEDED => Rejection::PathLength,
-                ERR_KEYUSAGE_NO_CERTSIGN => Rejection::IssuerKeyUsage { subject },
-                _ => Rejection::PathValidation { depth, reason },
-            })
-        }
-    };
-    let mut summaries = Vec::with_capacity(chain.len());
-    for c in &chain {
-        let s = CertSummary {
-            subject: subject_string(c.subject_name()),
-            not_before: unix_time(c.not_before()),
-            not_after: unix_time(c.not_after()),
-        };
-        // Inclusive bounds, as Go: fail only if t < notBefore or t > notAfter.
-        if at < s.not_before {
-            return Err(Rejection::NotYetValid { subject: s.subject, at: rfc3339(at) });
-        }
-        if at > s.not_after {
-            return Err(Rejection::Expired { subject: s.subject, at: rfc3339(at) });
-        }
-        summaries.push(s);
-    }
-    if let Some(root) = chain.last() {
-        let root_der = root.to_der().map_err(internal)?;
-        for a in anchors {
-            if a.cert.to_der().ok().as_deref() == Some(&root_der[..]) {
-                if let Some((start, end)) = a.valid_for {
-                    if at < start || end.is_some_and(|e| at > e) {
-                        return Err(Rejection::AnchorOutsideValidity {
-                            subject: subject_string(root.subject_name()),
-                            at: rfc3339(at),
-                        });
-                    }
-                }
+    let mut skipped = None;
+    for c in intermediates {
+        match ParsedCert::parse(c) {
+            Ok(p) if !pool.iter().any(|q| q.der == p.der) => pool.push(p),
+            Ok(_) => {}
+            Err(e) => {
+                skipped.get_or_insert(e);
             }
         }
     }
-    Ok(summaries)
+    let mut parsed_anchors = Vec::new();
+    for a in anchors {
+        match ParsedCert::parse(&a.cert) {
+            Ok(p) => parsed_anchors.push((p, a)),
+            Err(e) => {
+                skipped.get_or_insert(e);
+            }
+        }
+    }
+    let path = path::build(&leaf, path::Pools { anchors: &parsed_anchors, intermediates: &pool }, at).map_err(|r| {
+        match (r, skipped) {
+            (Rejection::NoIssuer { .. } | Rejection::UntrustedRoot, Some(parse_error)) => parse_error,
+            (r, _) => r,
+        }
+    })?;
+    Ok(path
+        .iter()
+        .map(|c| CertSummary { subject: c.subject.clone(), not_before: c.not_before, not_after: c.not_after })
+        .collect())
 }
 
 /// Go's rule: a leaf EKU extension, if present, must allow code signing (or any usage).
