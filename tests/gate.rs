@@ -59,15 +59,30 @@ fn site() -> Site {
     let d = dir.path();
     let (key, _) = openssl_keypair(d, "trusted");
     let rsa = d.join("rsa.key");
-    let o = std::process::Command::new("openssl")
-        .args(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", rsa.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let o = crate::support::run(
+        std::process::Command::new("openssl").args([
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+            "-out",
+            rsa.to_str().unwrap(),
+        ]),
+        b"",
+    );
     assert!(o.status.success());
-    let o = std::process::Command::new("openssl")
-        .args(["pkey", "-in", rsa.to_str().unwrap(), "-pubout", "-out", d.join("rsa.pub").to_str().unwrap()])
-        .output()
-        .unwrap();
+    let o = crate::support::run(
+        std::process::Command::new("openssl").args([
+            "pkey",
+            "-in",
+            rsa.to_str().unwrap(),
+            "-pubout",
+            "-out",
+            d.join("rsa.pub").to_str().unwrap(),
+        ]),
+        b"",
+    );
     assert!(o.status.success());
     let now = chrono::Utc::now().timestamp();
     let san = || vec!["email:signer@sealift.local".parse().unwrap()];

@@ -11,7 +11,7 @@ pub fn openssl_keypair(dir: &Path, name: &str) -> (String, String) {
     let key = dir.join(format!("{name}.key"));
     let public = dir.join(format!("{name}.pub"));
     let run = |args: &[&str]| {
-        let o = std::process::Command::new("openssl").args(args).output().expect("openssl installed");
+        let o = crate::support::run(std::process::Command::new("openssl").args(args), b"");
         assert!(o.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&o.stderr));
     };
     run(&["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", key.to_str().unwrap()]);

@@ -33,7 +33,7 @@ fn fails(out: &Output, code: i32, needle: &str) -> String {
 }
 
 fn openssl(dir: &Path, args: &[&str]) -> Output {
-    let out = Command::new("openssl").args(args).current_dir(dir).output().expect("openssl not installed");
+    let out = crate::support::run(Command::new("openssl").args(args).current_dir(dir), b"");
     assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     out
 }

@@ -6,6 +6,8 @@
 mod fake;
 mod http;
 mod images;
+mod process;
+mod proxy;
 mod registry;
 
 use std::io::Write;
@@ -14,7 +16,9 @@ use std::process::{Command, Output, Stdio};
 pub use fake::{FakeRequest, FakeResponse, FakeServer};
 pub use http::Raw;
 pub use images::{push_blob, push_manifest, random_bytes, random_image, ImageInfo};
-pub use registry::TestRegistry;
+pub use process::{require_tool, run, run_with_timeout, CHILD_TIMEOUT};
+pub use proxy::CountingProxy;
+pub use registry::{TestRegistry, MARKER_HEADER};
 
 /// Runs a future to completion on a small runtime (integration tests are plain `#[test]`s).
 pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
@@ -37,30 +41,17 @@ pub fn sealift(args: &[&str]) -> Output {
 pub fn sealift_with(args: &[&str], stdin: &[u8], envs: &[(&str, &str)]) -> Output {
     let empty_docker_config = tempdir();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_sealift"));
-    cmd.args(args)
-        .env("DOCKER_CONFIG", empty_docker_config.path())
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    cmd.args(args).env("DOCKER_CONFIG", empty_docker_config.path()).env_remove("RUST_LOG");
     for (k, v) in envs {
         cmd.env(k, v);
     }
-    let mut child = cmd.spawn().expect("spawning the sealift binary");
-    let mut input = child.stdin.take().expect("stdin is piped");
-    let stdin = stdin.to_vec();
-    // Write from a thread: a child that does not read stdin must not deadlock the test.
-    let writer = std::thread::spawn(move || {
-        let _ = input.write_all(&stdin);
-    });
-    let out = child.wait_with_output().expect("waiting for sealift");
-    let _ = writer.join();
-    out
+    run(&mut cmd, stdin)
 }
 
 /// Runs `skopeo` with `args` and returns its output (whatever the exit status).
 pub fn skopeo(args: &[&str]) -> Output {
-    Command::new("skopeo").args(args).output().expect("skopeo not installed: apt-get install skopeo")
+    require_tool("skopeo", "skopeo");
+    run(Command::new("skopeo").args(args), b"")
 }
 
 /// `skopeo inspect --raw` of `reference` (`127.0.0.1:PORT/repo:tag` or `...@sha256:...`),
@@ -97,10 +88,7 @@ pub fn ok_all(out: &Output) -> String {
 pub fn extract_bundle(bundle: &std::path::Path, dir: &std::path::Path, name: &str) -> std::path::PathBuf {
     let layout = dir.join(name);
     std::fs::create_dir(&layout).expect("creating the layout directory");
-    let out = Command::new("tar")
-        .args(["-xf", bundle.to_str().unwrap(), "-C", layout.to_str().unwrap()])
-        .output()
-        .expect("tar not installed");
+    let out = run(Command::new("tar").args(["-xf", bundle.to_str().unwrap(), "-C", layout.to_str().unwrap()]), b"");
     assert!(out.status.success(), "tar -xf failed: {}", String::from_utf8_lossy(&out.stderr));
     layout
 }
