@@ -206,7 +206,8 @@ fn docker_config_child() {
     let o = RegistryOptions { use_docker_config: true, ..opts() };
     block_on(Registry::new(&addr, &o).unwrap().ping()).unwrap();
     let none = RegistryOptions { use_docker_config: false, ..opts() };
-    assert!(block_on(Registry::new(&addr, &none).unwrap().ping()).is_err());
+    let err = block_on(Registry::new(&addr, &none).unwrap().ping()).unwrap_err();
+    assert!(matches!(&err, RegistryError::Unauthorized { with_credentials: false, .. }), "{err:?}");
 }
 
 fn base64_encode(s: &str) -> String {

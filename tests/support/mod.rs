@@ -3,6 +3,7 @@
 //! talks HTTP to the registry itself so that tests never depend on the code they test.
 #![allow(dead_code, unused_imports)]
 
+pub mod cosign;
 mod fake;
 mod http;
 mod images;
@@ -18,7 +19,7 @@ pub use http::Raw;
 pub use images::{push_blob, push_manifest, random_bytes, random_image, ImageInfo};
 pub use process::{require_tool, run, run_with_timeout, CHILD_TIMEOUT};
 pub use proxy::CountingProxy;
-pub use registry::{TestRegistry, MARKER_HEADER};
+pub use registry::{Presence, TestRegistry, MARKER_HEADER};
 
 /// Runs a future to completion on a small runtime (integration tests are plain `#[test]`s).
 pub fn block_on<F: std::future::Future>(f: F) -> F::Output {

@@ -267,3 +267,88 @@ fn make_certs(dir: &Path) {
         "server.ext",
     ]);
 }
+
+/// Whether a manifest exists at the target, as the registry itself answers it.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Presence {
+    /// 200 with these exact bytes.
+    Present(Vec<u8>),
+    /// 404 with `MANIFEST_UNKNOWN` or `NAME_UNKNOWN`.
+    Absent,
+}
+
+/// Every manifest media type sealift carries, for `Accept`.
+const ACCEPT: &str = "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json";
+
+impl TestRegistry {
+    /// `GET /v2/<repo>/manifests/<reference>` (tag or digest) on this registry. Only a 404
+    /// saying `MANIFEST_UNKNOWN`/`NAME_UNKNOWN`, from *this* registry (its marker), counts
+    /// as absence; any other answer (401, 5xx, a stranger on the port) fails the test, so
+    /// "must not exist" can never pass on a broken check.
+    pub fn manifest(&self, repo: &str, reference: &str) -> Presence {
+        let mut raw = super::Raw::new(&self.addr);
+        if let Some((u, p)) = &self.creds {
+            raw = raw.with_basic(u, p);
+        }
+        let r = raw.request("GET", &format!("/v2/{repo}/manifests/{reference}"), &[("Accept", ACCEPT)], b"");
+        assert_eq!(
+            r.header(MARKER_HEADER),
+            Some(self.marker.as_str()),
+            "{repo}:{reference}: the answer did not come from this test's registry"
+        );
+        let body = String::from_utf8_lossy(&r.body);
+        match r.status {
+            200 => Presence::Present(r.body),
+            404 if body.contains("MANIFEST_UNKNOWN") || body.contains("NAME_UNKNOWN") => Presence::Absent,
+            s => panic!("{}/{repo}:{reference}: neither present nor absent: status {s} {body}", self.addr),
+        }
+    }
+
+    /// Asserts that `repo` has no manifest at `reference` (see [`TestRegistry::manifest`]).
+    #[track_caller]
+    pub fn assert_absent(&self, repo: &str, reference: &str, why: &str) {
+        assert_eq!(self.manifest(repo, reference), Presence::Absent, "{repo}:{reference} must not exist: {why}");
+    }
+
+    /// Asserts that `repo` has the manifest `bytes` at `reference`.
+    #[track_caller]
+    pub fn assert_present(&self, repo: &str, reference: &str, bytes: &[u8]) {
+        match self.manifest(repo, reference) {
+            Presence::Present(got) => assert!(
+                got == bytes,
+                "{repo}:{reference} holds other bytes:\n got {}\nwant {}",
+                String::from_utf8_lossy(&got),
+                String::from_utf8_lossy(bytes)
+            ),
+            Presence::Absent => panic!("{repo}:{reference} is missing at {}", self.addr),
+        }
+    }
+}
+
+impl TestRegistry {
+    /// `HEAD /v2/<repo>/blobs/<digest>`: true on 200, false on 404 (from this registry);
+    /// anything else fails the test.
+    pub fn blob_present(&self, repo: &str, digest: &sealift::oci::Digest) -> bool {
+        let r = super::Raw::new(&self.addr).request("HEAD", &format!("/v2/{repo}/blobs/{digest}"), &[], b"");
+        assert_eq!(
+            r.header(MARKER_HEADER),
+            Some(self.marker.as_str()),
+            "the answer did not come from this test's registry"
+        );
+        match r.status {
+            200 => true,
+            404 => false,
+            s => panic!("HEAD {repo} blob {digest}: status {s}"),
+        }
+    }
+
+    /// The repositories this registry holds (`/v2/_catalog`), sorted.
+    pub fn catalog(&self) -> Vec<String> {
+        let r = super::Raw::new(&self.addr).expect(&[200], "GET", "/v2/_catalog", &[], b"");
+        let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        let mut repos: Vec<String> =
+            v["repositories"].as_array().unwrap().iter().map(|r| r.as_str().unwrap().to_owned()).collect();
+        repos.sort();
+        repos
+    }
+}
