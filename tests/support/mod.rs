@@ -93,3 +93,26 @@ pub fn extract_bundle(bundle: &std::path::Path, dir: &std::path::Path, name: &st
     assert!(out.status.success(), "tar -xf failed: {}", String::from_utf8_lossy(&out.stderr));
     layout
 }
+
+/// Validates `instance` against the JSON Schema (draft 2020-12) in `schema_file` (relative to
+/// the crate root), formats asserted; fails the test with every violation.
+pub fn assert_matches_schema(schema_file: &str, instance: &serde_json::Value) {
+    if let Some(e) = schema_violations(schema_file, instance) {
+        panic!("the document does not match {schema_file}: {e}\n{instance:#}");
+    }
+}
+
+/// The violations of `schema_file` in `instance`, if any (see [`assert_matches_schema`]).
+pub fn schema_violations(schema_file: &str, instance: &serde_json::Value) -> Option<String> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(schema_file);
+    let schema: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let url = format!("file://{}", path.display());
+    let mut schemas = boon::Schemas::new();
+    let mut compiler = boon::Compiler::new();
+    compiler.enable_format_assertions();
+    compiler.add_resource(&url, schema).unwrap_or_else(|e| panic!("{schema_file}: {e}"));
+    let id = compiler.compile(&url, &mut schemas).unwrap_or_else(|e| panic!("{schema_file} does not compile: {e:#}"));
+    schemas.validate(instance, id).err().map(|e| format!("{e:#}"))
+}
