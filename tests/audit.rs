@@ -2,46 +2,22 @@
 //! the trusted key, unsigned, signed by another key) audited offline as JSON and HTML (the
 //! HTML opened in headless Chromium), and the same images audited where they landed.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use base64::Engine as _;
-use openssl::ec::{EcGroup, EcKey};
-use openssl::nid::Nid;
-use openssl::pkey::PKey;
-use sealift::cosign::payload::simple_signing_payload;
-use sealift::cosign::signature::{append_signature, sig_tag, NewSignatureLayer};
-use sealift::oci::{media, Digest};
-use sealift::verify::crypto::sign;
-use sealift::verify::{PrivateKey, SignatureAlgorithm};
+use sealift::oci::Digest;
 use serde_json::Value;
 
-use crate::support::{ok, push_blob, push_manifest, random_image, sealift, tempdir, TestRegistry};
+use crate::support::cosign::{self, OpensslKey};
+use crate::support::{assert_matches_schema, ok, random_image, schema_violations, sealift, tempdir, TestRegistry};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
+const SCHEMA: &str = "docs/audit.schema.json";
 
-fn new_key(dir: &Path, name: &str) -> (PrivateKey, PathBuf) {
-    let ec = EcKey::generate(&EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap()).unwrap();
-    let key = PrivateKey(PKey::from_ec_key(ec).unwrap());
-    let path = dir.join(format!("{name}.pub"));
-    std::fs::write(&path, key.public_key().to_pem()).unwrap();
-    (key, path)
-}
-
-/// Signs `addr/repo@digest` with `key` and pushes the legacy `.sig` manifest.
-fn sign_image(addr: &str, repo: &str, digest: &Digest, key: &PrivateKey) {
-    let payload = simple_signing_payload(&format!("{addr}/{repo}"), digest, &BTreeMap::new());
-    let sig = sign(key, &payload, SignatureAlgorithm::EcdsaP256Sha256).unwrap();
-    let layer = NewSignatureLayer {
-        payload: payload.clone(),
-        base64_signature: base64::engine::general_purpose::STANDARD.encode(sig),
-        ..Default::default()
-    };
-    let built = append_signature(None, &layer).unwrap();
-    push_blob(addr, repo, &built.config);
-    push_blob(addr, repo, &built.payload);
-    push_manifest(addr, repo, &sig_tag(digest), &built.manifest, media::OCI_MANIFEST);
+/// Signs `addr/repo@digest` with `key` (openssl, over a payload the test writes) and
+/// pushes the legacy `.sig` manifest.
+fn sign_image(addr: &str, repo: &str, digest: &Digest, key: &OpensslKey) {
+    cosign::push_sig(addr, repo, &cosign::sig_tag(digest, "sig"), &format!("{addr}/{repo}"), digest, key);
 }
 
 struct Fixture {
@@ -58,8 +34,9 @@ impl Fixture {
     fn new() -> Fixture {
         let src = TestRegistry::start();
         let dir = tempdir();
-        let (good, trusted) = new_key(dir.path(), "trusted");
-        let (other, _) = new_key(dir.path(), "other");
+        let good = OpensslKey::p256(dir.path(), "trusted");
+        let other = OpensslKey::p256(dir.path(), "other");
+        let trusted = good.public.clone();
         let a = random_image(&src.addr, "team/a", "1.0", &[2000]).digest;
         let b = random_image(&src.addr, "team/b", "1.0", &[2000]).digest;
         let c = random_image(&src.addr, "team/c", "1.0", &[2000]).digest;
@@ -135,6 +112,13 @@ fn audit_of_a_bundle_reports_each_image_and_exits_rejected() {
     let out = sealift(&["audit", bundle.to_str().unwrap(), "--key", key, "--output", "json"]);
     assert_eq!(code(&out), Some(1), "{}", explain(&out));
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_matches_schema(SCHEMA, &report);
+    // The control: the schema does refuse a report that breaks it.
+    for (field, value) in [("verdict", Value::from("maybe")), ("unexpected", Value::from(1))] {
+        let mut broken = report.clone();
+        broken[field] = value;
+        assert!(schema_violations(SCHEMA, &broken).is_some(), "the schema accepted {field}");
+    }
     check_abc(&report, &f);
     assert_eq!(report["subject"]["kind"], "bundle");
     assert!(report["subject"]["index_digest"].as_str().unwrap().starts_with("sha256:"));
@@ -151,6 +135,7 @@ fn audit_of_a_bundle_reports_each_image_and_exits_rejected() {
     let good = f.save(&["a"], "a.tar");
     let out = sealift(&["audit", good.to_str().unwrap(), "--key", key, "--output", "json"]);
     assert_eq!(code(&out), Some(0), "{}", explain(&out));
+    assert_matches_schema(SCHEMA, &serde_json::from_slice(&out.stdout).unwrap());
 
     // Usage errors: no trust at all; a bundle and --registry together.
     let out = sealift(&["audit", good.to_str().unwrap()]);
@@ -166,22 +151,23 @@ fn chromium_dom(file: &Path) -> String {
         "{CHROMIUM} is missing: `make test` installs it (apt-get install chromium); the HTML report test needs a real browser"
     );
     let profile = tempdir();
-    let out = Command::new(CHROMIUM)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .arg("--dump-dom")
-        .arg(format!("file://{}", file.display()))
-        .output()
-        .expect("running chromium");
+    let out = crate::support::run(
+        Command::new(CHROMIUM)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ])
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .arg("--dump-dom")
+            .arg(format!("file://{}", file.display())),
+        b"",
+    );
     assert!(out.status.success(), "chromium failed: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
@@ -258,6 +244,7 @@ fn audit_of_a_registry_reports_what_landed() {
     ]);
     assert_eq!(code(&out), Some(1), "{}", explain(&out));
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_matches_schema(SCHEMA, &report);
     check_abc(&report, &f);
     assert_eq!(report["subject"]["kind"], "registry");
     assert_eq!(report["subject"]["prefix"], "mirror");

@@ -15,6 +15,21 @@ fn a_target_failing_mid_push_gets_no_manifest_and_a_clear_error() {
     let bundle = dir.path().join("b.tar");
     ok_all(&sealift(&["save", &format!("{}/team/app:1.0", src.addr), "-o", bundle.to_str().unwrap()]));
 
+    let (out, puts) = load_into_a_disk_full_target(&bundle);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    let last = err.trim().lines().last().unwrap();
+    assert!(last.starts_with("sealift: error:") && last.contains("disk full") && last.contains("team/app"), "{err}");
+    assert!(
+        !puts.iter().any(|p| p.contains("/manifests/")),
+        "no manifest or tag may be pushed after a failed blob: {puts:?}"
+    );
+    assert!(puts.iter().filter(|p| p.contains("/blobs/uploads/")).count() >= 2, "the fault was reached: {puts:?}");
+}
+
+/// Loads `bundle` into a fake target whose first blob upload lands and every later one fails
+/// with a 500 "disk full"; returns sealift's output and every PUT the target saw.
+fn load_into_a_disk_full_target(bundle: &std::path::Path) -> (std::process::Output, Vec<String>) {
     let uploads = Arc::new(AtomicUsize::new(0));
     let counter = uploads.clone();
     let fake = FakeServer::start(move |req, _| {
@@ -25,7 +40,6 @@ fn a_target_failing_mid_push_gets_no_manifest_and_a_clear_error() {
             "POST" if t.contains("/blobs/uploads/") => FakeResponse::new(202)
                 .header("Location", &format!("/v2/team/app/blobs/uploads/u{}", counter.load(Ordering::SeqCst))),
             "PUT" if t.contains("/blobs/uploads/") => {
-                // The first upload lands; every later one fails as a full disk would.
                 if counter.fetch_add(1, Ordering::SeqCst) == 0 {
                     FakeResponse::new(201)
                 } else {
@@ -37,17 +51,44 @@ fn a_target_failing_mid_push_gets_no_manifest_and_a_clear_error() {
     });
     let out =
         sealift(&["load", "--insecure-skip-verify", "--retries", "0", bundle.to_str().unwrap(), "--to", &fake.addr]);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(3), "{err}");
-    let last = err.trim().lines().last().unwrap();
-    assert!(last.starts_with("sealift: error:") && last.contains("disk full") && last.contains("team/app"), "{err}");
-    let reqs = fake.requests.lock().unwrap();
-    assert!(uploads.load(Ordering::SeqCst) >= 2, "the fault was reached");
-    assert!(
-        !reqs.iter().any(|r| r.method == "PUT" && r.target.contains("/manifests/")),
-        "no manifest or tag may be pushed after a failed blob: {:?}",
-        reqs.iter().map(|r| format!("{} {}", r.method, r.target)).collect::<Vec<_>>()
-    );
+    let puts = fake.requests.lock().unwrap().iter().filter(|r| r.method == "PUT").map(|r| r.target.clone()).collect();
+    (out, puts)
+}
+
+/// `--retries N` is obeyed: a target that answers every upload start with 503 sees one try
+/// with `--retries 0` and three with `--retries 2`, then a one-line error (exit 3).
+#[test]
+fn retries_flag_sets_how_often_a_failing_request_is_tried() {
+    let src = TestRegistry::start();
+    random_image(&src.addr, "team/app", "1.0", &[1000]);
+    let dir = tempdir();
+    let bundle = dir.path().join("b.tar");
+    ok_all(&sealift(&["save", &format!("{}/team/app:1.0", src.addr), "-o", bundle.to_str().unwrap()]));
+    for (retries, tries) in [("0", 1), ("2", 3)] {
+        let fake = FakeServer::start(|req, _| match req.method.as_str() {
+            "GET" if req.target == "/v2/" => FakeResponse::new(200),
+            "HEAD" => FakeResponse::new(404),
+            "POST" => FakeResponse::new(503).body(r#"{"errors":[{"code":"UNAVAILABLE","message":"try later"}]}"#),
+            _ => FakeResponse::new(404),
+        });
+        let out = sealift(&[
+            "load",
+            "--insecure-skip-verify",
+            "--jobs",
+            "1",
+            "--retries",
+            retries,
+            bundle.to_str().unwrap(),
+            "--to",
+            &fake.addr,
+        ]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{err}");
+        let errors: Vec<&str> = err.lines().filter(|l| l.contains("error")).collect();
+        assert!(errors.len() == 1 && errors[0].contains("503"), "one error line naming the answer: {err}");
+        let posts = fake.requests.lock().unwrap().iter().filter(|r| r.method == "POST").count();
+        assert_eq!(posts, tries, "--retries {retries}: {err}");
+    }
 }
 
 /// The target's repository list, straight from the registry.

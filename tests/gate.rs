@@ -1,21 +1,23 @@
 //! Verify before push (issue 4): `sealift load --policy` verifies every image offline
 //! before pushing anything; all or nothing by default, `--partial` pushes exactly the
-//! images that pass. Signatures are made with sealift's library and real crypto.
+//! images that pass. Signatures are made by `openssl dgst` over payloads and `.sig`
+//! manifests the test writes itself (`support::cosign`), never by sealift.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use base64::Engine as _;
-use sealift::cosign::payload::simple_signing_payload;
-use sealift::cosign::signature::{append_signature, NewSignatureLayer};
 use sealift::oci::{media, Digest};
-use sealift::verify::crypto::{self, SignatureAlgorithm};
+use sealift::verify::crypto::SignatureAlgorithm;
 
 use crate::seal::{openssl_keypair, rewrite_tar};
-use crate::support::{ok_all, push_blob, push_manifest, random_image, sealift, skopeo, tempdir, TestRegistry};
+use crate::support::cosign;
+use crate::support::{
+    ok_all, push_blob, push_manifest, random_image, sealift, tempdir, ImageInfo, Presence, TestRegistry,
+};
 
 /// Signs `payload_for` (default: `digest`) and attaches the signature as the legacy `.sig`
-/// of `digest` in `repo`.
+/// of `digest` in `repo`. Nothing of sealift's signing code is used: the payload and
+/// manifest are written by `support::cosign`, the signature is made by `openssl dgst`.
 pub fn sign_image(
     reg: &TestRegistry,
     repo: &str,
@@ -24,23 +26,20 @@ pub fn sign_image(
     cert: Option<(&Path, &Path)>,
     payload_for: Option<&Digest>,
 ) {
-    let payload =
-        simple_signing_payload(&format!("{}/{repo}", reg.addr), payload_for.unwrap_or(digest), &BTreeMap::new());
-    let key = crypto::load_private_key(&std::fs::read(key_pem).unwrap(), None, "test key").unwrap();
-    let alg = crypto::default_algorithm(&key).unwrap();
-    let sig = crypto::sign(&key, &payload, alg).unwrap();
+    let payload = cosign::payload(&format!("{}/{repo}", reg.addr), payload_for.unwrap_or(digest));
+    let signature = cosign::openssl_sign(key_pem, &payload);
     let read = |p: &Path| String::from_utf8(std::fs::read(p).unwrap()).unwrap();
-    let layer = NewSignatureLayer {
-        payload,
-        base64_signature: base64::engine::general_purpose::STANDARD.encode(sig),
-        certificate_pem: cert.map(|(c, _)| read(c)),
-        chain_pem: cert.map(|(_, ch)| read(ch)),
-        rekor_bundle: None,
-    };
-    let built = append_signature(None, &layer).unwrap();
-    push_blob(&reg.addr, repo, &built.config);
-    push_blob(&reg.addr, repo, &built.payload);
-    push_manifest(&reg.addr, repo, &format!("{}.sig", digest.tag_prefix()), &built.manifest, media::OCI_MANIFEST);
+    let cert = cert.map(|(c, ch)| (read(c), read(ch)));
+    let config = b"{}";
+    let manifest = cosign::sig_manifest_with_certificate(
+        &payload,
+        &signature,
+        cert.as_ref().map(|(c, ch)| (c.as_str(), ch.as_str())),
+        config,
+    );
+    push_blob(&reg.addr, repo, config);
+    push_blob(&reg.addr, repo, &payload);
+    push_manifest(&reg.addr, repo, &format!("{}.sig", digest.tag_prefix()), &manifest, media::OCI_MANIFEST);
 }
 
 struct Site {
@@ -48,6 +47,7 @@ struct Site {
     dir: tempfile::TempDir,
     policy: String,
     digests: BTreeMap<&'static str, Digest>,
+    images: BTreeMap<&'static str, ImageInfo>,
 }
 
 const GOOD: [&str; 2] = ["good/key", "good/cert"];
@@ -59,15 +59,30 @@ fn site() -> Site {
     let d = dir.path();
     let (key, _) = openssl_keypair(d, "trusted");
     let rsa = d.join("rsa.key");
-    let o = std::process::Command::new("openssl")
-        .args(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", rsa.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let o = crate::support::run(
+        std::process::Command::new("openssl").args([
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+            "-out",
+            rsa.to_str().unwrap(),
+        ]),
+        b"",
+    );
     assert!(o.status.success());
-    let o = std::process::Command::new("openssl")
-        .args(["pkey", "-in", rsa.to_str().unwrap(), "-pubout", "-out", d.join("rsa.pub").to_str().unwrap()])
-        .output()
-        .unwrap();
+    let o = crate::support::run(
+        std::process::Command::new("openssl").args([
+            "pkey",
+            "-in",
+            rsa.to_str().unwrap(),
+            "-pubout",
+            "-out",
+            d.join("rsa.pub").to_str().unwrap(),
+        ]),
+        b"",
+    );
     assert!(o.status.success());
     let now = chrono::Utc::now().timestamp();
     let san = || vec!["email:signer@sealift.local".parse().unwrap()];
@@ -91,8 +106,11 @@ fn site() -> Site {
     .unwrap();
 
     let mut digests = BTreeMap::new();
+    let mut images = BTreeMap::new();
     for repo in GOOD.iter().chain(BAD.iter()) {
-        digests.insert(*repo, random_image(&src.addr, repo, "1", &[2000, 3000]).digest);
+        let img = random_image(&src.addr, repo, "1", &[2000, 3000]);
+        digests.insert(*repo, img.digest.clone());
+        images.insert(*repo, img);
     }
     let key = Path::new(&key);
     sign_image(&src, "good/key", &digests["good/key"], key, None, None);
@@ -132,7 +150,7 @@ algorithms = ["ecdsa-p256-sha256"]
     )
     .unwrap();
     let _ = SignatureAlgorithm::EcdsaP256Sha256;
-    Site { src, policy: policy.to_str().unwrap().to_owned(), dir, digests }
+    Site { src, policy: policy.to_str().unwrap().to_owned(), dir, digests, images }
 }
 
 fn save(s: &Site, repos: &[&str], name: &str) -> String {
@@ -145,8 +163,10 @@ fn save(s: &Site, repos: &[&str], name: &str) -> String {
     bundle.to_str().unwrap().to_owned()
 }
 
+/// Whether `repo:tag` exists at `dst`; only a definite 404 from that registry is "no".
 fn exists(dst: &TestRegistry, reference: &str) -> bool {
-    skopeo(&["inspect", "--raw", "--tls-verify=false", &format!("docker://{}/{reference}", dst.addr)]).status.success()
+    let (repo, tag) = reference.rsplit_once(':').unwrap();
+    matches!(dst.manifest(repo, tag), Presence::Present(_))
 }
 
 fn report(out: &std::process::Output) -> String {
@@ -206,7 +226,22 @@ fn load_verifies_every_image_before_pushing_anything() {
     }
     for r in BAD {
         assert!(!exists(&dst, &format!("{r}:1")), "{r} is refused");
+        // Nothing of a refused image reaches the target: not by digest, not its signature,
+        // not one of its blobs.
+        let img = &s.images[r];
+        dst.assert_absent(r, &img.digest.to_string(), "refused under --partial");
+        dst.assert_absent(r, &format!("{}.sig", img.digest.tag_prefix()), "refused under --partial");
+        for (d, _) in img.layers.iter().chain([&img.config]) {
+            assert!(!dst.blob_present(r, d), "{r}: blob {d} of a refused image was uploaded");
+        }
     }
+    // The control: the passing images' blobs are there, and no other repository is.
+    for r in GOOD {
+        for (d, _) in s.images[r].layers.iter().chain([&s.images[r].config]) {
+            assert!(dst.blob_present(r, d), "{r}: blob {d}");
+        }
+    }
+    assert_eq!(dst.catalog(), ["good/cert", "good/key"], "only the passing repositories");
 
     // A bundle of good images loads with exit 0; a dry run reports verdicts and pushes nothing.
     let good = save(&s, &GOOD, "good.tar");

@@ -28,6 +28,11 @@ fn harness_starts_registries() {
     let auth = TestRegistry::start_with_auth("alice", "s3cret");
     let r = Raw::new(&auth.addr).request("GET", "/v2/", &[], b"");
     assert_eq!(r.status, 401);
+    // Each registry tells itself apart from every other one, even on a 401.
+    assert_eq!(r.header(crate::support::MARKER_HEADER), Some(auth.marker.as_str()));
+    let r = Raw::new(&reg.addr).request("GET", "/v2/", &[], b"");
+    assert_eq!(r.header(crate::support::MARKER_HEADER), Some(reg.marker.as_str()));
+    assert_ne!(reg.marker, auth.marker);
     Raw::new(&auth.addr).with_basic("alice", "s3cret").random_image("harness/auth", "v1", &[5]);
     let (tls, ca) = TestRegistry::start_tls();
     assert!(ca.exists() && tls.addr.starts_with("127.0.0.1:"));
@@ -183,12 +188,13 @@ fn docker_config_credentials_are_used() {
         .unwrap();
     // DOCKER_CONFIG is process-wide and tests run in parallel: run the check in a child
     // process of this same test binary.
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["registry::docker_config_child", "--exact", "--nocapture"])
-        .env("DOCKER_CONFIG", dir.path())
-        .env("SEALIFT_TEST_REGISTRY", &reg.addr)
-        .output()
-        .unwrap();
+    let out = crate::support::run(
+        std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["registry::docker_config_child", "--exact", "--nocapture"])
+            .env("DOCKER_CONFIG", dir.path())
+            .env("SEALIFT_TEST_REGISTRY", &reg.addr),
+        b"",
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success() && text.contains("1 passed"), "{text}{}", String::from_utf8_lossy(&out.stderr));
 }
@@ -200,7 +206,8 @@ fn docker_config_child() {
     let o = RegistryOptions { use_docker_config: true, ..opts() };
     block_on(Registry::new(&addr, &o).unwrap().ping()).unwrap();
     let none = RegistryOptions { use_docker_config: false, ..opts() };
-    assert!(block_on(Registry::new(&addr, &none).unwrap().ping()).is_err());
+    let err = block_on(Registry::new(&addr, &none).unwrap().ping()).unwrap_err();
+    assert!(matches!(&err, RegistryError::Unauthorized { with_credentials: false, .. }), "{err:?}");
 }
 
 fn base64_encode(s: &str) -> String {
@@ -225,11 +232,12 @@ fn tls_registry_needs_its_ca() {
         o.ca_certs = vec![other_ca];
         o.max_retries = 4;
         o.retry_base_delay = Duration::from_secs(5);
-        let r = Registry::new(&reg.addr, &o).unwrap();
-        let start = std::time::Instant::now();
+        // Through a proxy that counts connections: one connection means no retry.
+        let proxy = crate::support::CountingProxy::start(&reg.addr);
+        let r = Registry::new(&proxy.addr, &o).unwrap();
         let err = r.ping().await.unwrap_err();
-        assert!(matches!(&err, RegistryError::Tls { host, .. } if *host == reg.addr), "{err:?}");
-        assert!(start.elapsed() < Duration::from_secs(4), "TLS errors must not be retried");
+        assert!(matches!(&err, RegistryError::Tls { host, .. } if *host == proxy.addr), "{err:?}");
+        assert_eq!(proxy.connections(), 1, "TLS errors must not be retried: {err:?}");
 
         // Loopback without a CA means plain http, which a TLS server refuses: say so.
         let plain = Registry::new(&reg.addr, &opts()).unwrap();

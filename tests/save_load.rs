@@ -7,6 +7,7 @@ use std::path::Path;
 use sealift::oci::{media, Digest};
 use serde_json::{json, Value};
 
+use crate::support::cosign::{self, OpensslKey};
 use crate::support::{
     ok_all, push_blob, push_manifest, random_bytes, sealift, skopeo, skopeo_inspect_raw, tempdir, TestRegistry,
 };
@@ -136,8 +137,65 @@ pub fn referrer(reg: &TestRegistry, repo: &str, subject: &Pushed, bundle: bool) 
     m
 }
 
+/// A legacy `.sig` for `subject` signed by `openssl dgst` with `key` over a payload the
+/// test writes itself (see `support::cosign`): distinct for every subject.
+pub fn openssl_sig(reg: &TestRegistry, repo: &str, subject: &Digest, key: &OpensslKey) -> Pushed {
+    let tag = cosign::sig_tag(subject, "sig");
+    let s = cosign::push_sig(&reg.addr, repo, &tag, &format!("{}/{repo}", reg.addr), subject, key);
+    Pushed { bytes: s.manifest, digest: s.digest, media_type: media::OCI_MANIFEST.to_owned() }
+}
+
+/// An OCI 1.1 simple-signing referrer of `subject`, signed by `openssl dgst`, listed in the
+/// referrers tag-schema index (distribution 2.8 has no referrers API).
+pub fn openssl_referrer(reg: &TestRegistry, repo: &str, subject: &Pushed, key: &OpensslKey) -> Pushed {
+    let payload = cosign::payload(&format!("{}/{repo}", reg.addr), &subject.digest);
+    let signature = key.sign(&payload);
+    let (ld, ls) = push_blob(&reg.addr, repo, &payload);
+    let (cd, cs) = push_blob(&reg.addr, repo, b"{}");
+    let mut layer = desc(cosign::SIMPLESIGNING, &ld, ls);
+    layer["annotations"] = json!({ cosign::SIGNATURE_ANNOTATION: signature });
+    let m = put(
+        reg,
+        repo,
+        None,
+        &json!({"schemaVersion": 2, "mediaType": media::OCI_MANIFEST, "artifactType": media::COSIGN_SIG_ARTIFACT,
+            "config": desc(media::COSIGN_SIG_ARTIFACT, &cd, cs), "layers": [layer], "subject": subject.descriptor()}),
+    );
+    let mut entry = m.descriptor();
+    entry["artifactType"] = media::COSIGN_SIG_ARTIFACT.into();
+    put(
+        reg,
+        repo,
+        Some(&subject.digest.tag_prefix()),
+        &json!({"schemaVersion": 2, "mediaType": media::OCI_INDEX, "manifests": [entry]}),
+    );
+    m
+}
+
+/// A legacy cosign `.sbom` (as `cosign attach sbom` pushes it): an SPDX document naming
+/// `subject`, so that it differs from every other attachment.
+pub fn sbom(reg: &TestRegistry, repo: &str, subject: &Digest) -> Pushed {
+    let doc = serde_json::to_vec(&json!({"spdxVersion": "SPDX-2.3", "SPDXID": "SPDXRef-DOCUMENT",
+        "name": format!("sbom of {subject}"), "packages": []}))
+    .unwrap();
+    let (ld, ls) = push_blob(&reg.addr, repo, &doc);
+    let (cd, cs) = push_blob(&reg.addr, repo, b"{}");
+    put(
+        reg,
+        repo,
+        Some(&format!("{}.sbom", subject.tag_prefix())),
+        &json!({"schemaVersion": 2, "mediaType": media::OCI_MANIFEST, "config": desc(media::OCI_CONFIG, &cd, cs),
+            "layers": [desc("text/spdx+json", &ld, ls)]}),
+    )
+}
+
 /// The three images of the issue: a multi-arch index with per-platform signatures in all
 /// three representations, and two images sharing a base layer (one Docker schema2).
+///
+/// Every `.sig` and the simple-signing referrer are made by `openssl dgst` with
+/// [`World::key`] over payloads the test writes (never by sealift), each naming its own
+/// subject, so that loads can run with verification on (`--key`, [`World::trust`]) and a
+/// wrong subject-to-tag mapping cannot pass.
 pub struct World {
     pub src: TestRegistry,
     pub index: Pushed,
@@ -147,10 +205,20 @@ pub struct World {
     pub tool: Pushed,
     pub base: Vec<u8>,
     pub attachments: Vec<(String, Pushed)>,
+    /// (repository, tag, attachment): every legacy-tag attachment where it must be.
+    pub tagged: Vec<(String, String, Pushed)>,
+    /// (subject, referrer): the one referrer each referrers tag-schema index lists.
+    pub referrers: Vec<(Digest, Pushed)>,
+    /// The signing key (openssl); its public half trusts every image of the world.
+    pub key: OpensslKey,
+    /// Holds the key files.
+    pub _keys: tempfile::TempDir,
 }
 
 impl World {
     pub fn new() -> World {
+        let keys = tempdir();
+        let key = OpensslKey::p256(keys.path(), "world");
         let src = TestRegistry::start();
         let base = random_bytes(300_000);
         let amd64 = image(&src, "team/multi", None, &[random_bytes(200_000), random_bytes(1000)], false, "amd64");
@@ -167,17 +235,60 @@ impl World {
         );
         let app = image(&src, "team/app", Some("1.0"), &[base.clone(), random_bytes(50_000)], false, "amd64");
         let tool = image(&src, "other/tool", Some("2.0"), &[base.clone(), random_bytes(70_000)], true, "amd64");
-        let attachments = vec![
-            ("team/multi".to_owned(), legacy_sig(&src, "team/multi", &index.digest, "sig")),
-            ("team/multi".to_owned(), legacy_sig(&src, "team/multi", &amd64.digest, "sig")),
-            ("team/multi".to_owned(), legacy_sig(&src, "team/multi", &arm64.digest, "sig")),
-            ("team/multi".to_owned(), legacy_sig(&src, "team/multi", &arm64.digest, "att")),
-            ("team/multi".to_owned(), referrer(&src, "team/multi", &amd64, false)),
-            ("team/multi".to_owned(), referrer(&src, "team/multi", &index, true)),
-            ("team/app".to_owned(), legacy_sig(&src, "team/app", &app.digest, "sig")),
-            ("other/tool".to_owned(), legacy_sig(&src, "other/tool", &tool.digest, "sig")),
+        let mut tagged = Vec::new();
+        let mut tag = |repo: &str, subject: &Digest, suffix: &str, p: Pushed| {
+            tagged.push((repo.to_owned(), format!("{}.{suffix}", subject.tag_prefix()), p.clone()));
+            (repo.to_owned(), p)
+        };
+        let mut attachments = vec![
+            tag("team/multi", &index.digest, "sig", openssl_sig(&src, "team/multi", &index.digest, &key)),
+            tag("team/multi", &amd64.digest, "sig", openssl_sig(&src, "team/multi", &amd64.digest, &key)),
+            tag("team/multi", &arm64.digest, "sig", openssl_sig(&src, "team/multi", &arm64.digest, &key)),
+            tag("team/multi", &arm64.digest, "att", legacy_sig(&src, "team/multi", &arm64.digest, "att")),
+            tag("team/app", &app.digest, "sig", openssl_sig(&src, "team/app", &app.digest, &key)),
+            tag("team/app", &app.digest, "sbom", sbom(&src, "team/app", &app.digest)),
+            tag("other/tool", &tool.digest, "sig", openssl_sig(&src, "other/tool", &tool.digest, &key)),
         ];
-        World { src, index, amd64, arm64, app, tool, base, attachments }
+        let referrers = vec![
+            (amd64.digest.clone(), openssl_referrer(&src, "team/multi", &amd64, &key)),
+            (index.digest.clone(), referrer(&src, "team/multi", &index, true)),
+        ];
+        attachments.extend(referrers.iter().map(|(_, r)| ("team/multi".to_owned(), r.clone())));
+        World { src, index, amd64, arm64, app, tool, base, attachments, tagged, referrers, key, _keys: keys }
+    }
+
+    /// Every (repository, blob digest) the world's manifests refer to.
+    pub fn blobs_by_repository(&self) -> std::collections::BTreeSet<(String, String)> {
+        let images = [
+            ("team/multi", &self.amd64),
+            ("team/multi", &self.arm64),
+            ("team/app", &self.app),
+            ("other/tool", &self.tool),
+        ];
+        let all = images.into_iter().chain(self.attachments.iter().map(|(r, a)| (r.as_str(), a)));
+        let mut out = std::collections::BTreeSet::new();
+        for (repo, m) in all {
+            let v: Value = serde_json::from_slice(&m.bytes).unwrap();
+            let layers = v["layers"].as_array().unwrap().iter();
+            for d in std::iter::once(&v["config"]).chain(layers) {
+                out.insert((repo.to_owned(), d["digest"].as_str().unwrap().to_owned()));
+            }
+        }
+        out
+    }
+
+    /// The trust flags under which every image of the world verifies.
+    pub fn trust(&self) -> Vec<String> {
+        vec!["--key".to_owned(), self.key.public_path().to_owned()]
+    }
+
+    /// `sealift load BUNDLE --to TO` with verification on ([`World::trust`]) and `extra`.
+    pub fn load(&self, bundle: &Path, to: &str, extra: &[&str]) -> std::process::Output {
+        let trust = self.trust();
+        let mut args = vec!["load", bundle.to_str().unwrap(), "--to", to];
+        args.extend(trust.iter().map(String::as_str));
+        args.extend(extra);
+        sealift(&args)
     }
 
     pub fn refs(&self) -> Vec<String> {
@@ -194,6 +305,58 @@ impl World {
         args.extend(extra);
         sealift(&args)
     }
+}
+
+/// `skopeo copy --all` of `reference` into `dest` (an `oci:` layout, or a `dir:` for Docker
+/// schema2 images, which `oci:` would convert), digests preserved; returns every file
+/// skopeo wrote but its own bookkeeping, by name: blobs and manifests.
+pub fn skopeo_pull(reference: &str, dest: &Path, oci: bool) -> BTreeMap<String, Vec<u8>> {
+    let target = if oci { format!("oci:{}:pulled", dest.display()) } else { format!("dir:{}", dest.display()) };
+    let out = skopeo(&[
+        "--insecure-policy",
+        "copy",
+        "--all",
+        "--preserve-digests",
+        "--src-tls-verify=false",
+        &format!("docker://{reference}"),
+        &target,
+    ]);
+    assert!(out.status.success(), "skopeo copy {reference}: {}", String::from_utf8_lossy(&out.stderr));
+    let mut files = BTreeMap::new();
+    let dirs = if oci { vec![dest.join("blobs/sha256")] } else { vec![dest.to_owned()] };
+    for d in dirs {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let e = e.unwrap();
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name != "version" {
+                files.insert(name, std::fs::read(e.path()).unwrap());
+            }
+        }
+    }
+    files
+}
+
+/// The counts of load's summary line (`uploaded N blobs (SIZE), N already present, N
+/// mounted; pushed N manifests, N already present`).
+pub struct LoadCounts {
+    pub uploaded: usize,
+    pub present_blobs: usize,
+    pub mounted: usize,
+    pub pushed: usize,
+    pub present_manifests: usize,
+}
+
+pub fn load_counts(output: &str) -> LoadCounts {
+    let line = output.lines().find(|l| l.starts_with("uploaded ")).unwrap_or_else(|| panic!("no summary: {output}"));
+    let without_size = match (line.find(" ("), line.find("),")) {
+        (Some(a), Some(b)) => format!("{}{}", &line[..a], &line[b + 1..]),
+        _ => panic!("unexpected summary {line:?}"),
+    };
+    let n: Vec<usize> = without_size.split(|c: char| !c.is_ascii_digit()).filter_map(|t| t.parse().ok()).collect();
+    let [uploaded, present_blobs, mounted, pushed, present_manifests] = n[..] else {
+        panic!("unexpected summary {line:?}")
+    };
+    LoadCounts { uploaded, present_blobs, mounted, pushed, present_manifests }
 }
 
 /// Tar entry names and (offset, size) of each entry's data.
@@ -237,11 +400,22 @@ fn save_then_load_keeps_every_digest_and_signature() {
     ]);
     assert!(out.status.success(), "skopeo could not read the bundle: {}", String::from_utf8_lossy(&out.stderr));
 
-    // Load under a prefix into a fresh registry.
+    // Load under a prefix into a fresh registry, verifying every image against the key
+    // that signed it (openssl, not sealift).
     let dst = TestRegistry::start();
     let to = format!("{}/mirror", dst.addr);
-    let first = ok_all(&sealift(&["load", "--insecure-skip-verify", bundle.to_str().unwrap(), "--to", &to]));
-    assert!(first.contains("uploaded"), "load reports what it uploaded: {first}");
+    let first = ok_all(&w.load(&bundle, &to, &[]));
+    // Exactly what the world holds was sent: each (repository, blob) once, uploaded or
+    // mounted from another repository; each manifest once.
+    let manifests = 5 + w.attachments.len();
+    let blobs = w.blobs_by_repository().len();
+    let c = load_counts(&first);
+    assert_eq!(
+        (c.uploaded + c.mounted, c.present_blobs, c.pushed, c.present_manifests),
+        (blobs, 0, manifests, 0),
+        "{first}"
+    );
+    assert_eq!(c.mounted, 1, "the base layer shared by team/app and other/tool is mounted: {first}");
     for (repo, tag, m) in [("team/multi", "1.0", &w.index), ("team/app", "1.0", &w.app), ("other/tool", "2.0", &w.tool)]
     {
         assert_eq!(skopeo_inspect_raw(&format!("{to}/{repo}:{tag}")), m.bytes, "{repo}:{tag} byte-identical at target");
@@ -249,7 +423,8 @@ fn save_then_load_keeps_every_digest_and_signature() {
     for m in [&w.amd64, &w.arm64] {
         assert_eq!(skopeo_inspect_raw(&format!("{to}/team/multi@{}", m.digest)), m.bytes);
     }
-    // Every signature discoverable at the target: legacy tags and referrers.
+    // Every attachment by digest, and each legacy tag holding exactly its own subject's
+    // attachment (the attachments all differ, so a wrong mapping fails here).
     for (repo, a) in &w.attachments {
         assert_eq!(
             skopeo_inspect_raw(&format!("{to}/{repo}@{}", a.digest)),
@@ -258,26 +433,47 @@ fn save_then_load_keeps_every_digest_and_signature() {
             a.digest
         );
     }
-    for subject in [&w.index, &w.arm64, &w.amd64] {
-        let _ = subject;
+    let distinct: std::collections::BTreeSet<&Digest> = w.attachments.iter().map(|(_, a)| &a.digest).collect();
+    assert_eq!(distinct.len(), w.attachments.len(), "the test's attachments must all differ");
+    for (repo, tag, a) in &w.tagged {
+        assert_eq!(skopeo_inspect_raw(&format!("{to}/{repo}:{tag}")), a.bytes, "{repo}:{tag} is its subject's");
     }
-    for (subject, suffix) in [(&w.index, "sig"), (&w.amd64, "sig"), (&w.arm64, "sig"), (&w.arm64, "att")] {
-        let tagged = skopeo_inspect_raw(&format!("{to}/team/multi:{}.{suffix}", subject.digest.tag_prefix()));
-        assert!(w.attachments.iter().any(|(_, a)| a.bytes == tagged));
-    }
-    for subject in [&w.index, &w.amd64] {
+    // Each referrers tag-schema index lists exactly its subject's referrer.
+    for (subject, r) in &w.referrers {
         let idx: Value =
-            serde_json::from_slice(&skopeo_inspect_raw(&format!("{to}/team/multi:{}", subject.digest.tag_prefix())))
-                .unwrap();
-        let listed = idx["manifests"].as_array().unwrap();
-        assert_eq!(listed.len(), 1, "referrers tag-schema index for {}", subject.digest);
-        let d: Digest = listed[0]["digest"].as_str().unwrap().parse().unwrap();
-        assert!(w.attachments.iter().any(|(_, a)| a.digest == d));
+            serde_json::from_slice(&skopeo_inspect_raw(&format!("{to}/team/multi:{}", subject.tag_prefix()))).unwrap();
+        let listed: Vec<&str> =
+            idx["manifests"].as_array().unwrap().iter().map(|m| m["digest"].as_str().unwrap()).collect();
+        assert_eq!(listed, [r.digest.to_string()], "referrers of {subject}");
+    }
+    // An independent client pulls every image back: every blob equals the source's.
+    for (repo, tag, oci) in [("team/multi", "1.0", true), ("team/app", "1.0", true), ("other/tool", "2.0", false)] {
+        let from =
+            skopeo_pull(&format!("{}/{repo}:{tag}", w.src.addr), &dir.path().join(format!("src-{tag}-{oci}")), oci);
+        let back = skopeo_pull(&format!("{to}/{repo}:{tag}"), &dir.path().join(format!("dst-{tag}-{oci}")), oci);
+        assert!(from.len() >= 3, "{repo}:{tag}: skopeo pulled {:?}", from.keys());
+        assert_eq!(from.keys().collect::<Vec<_>>(), back.keys().collect::<Vec<_>>(), "{repo}:{tag}: the same blobs");
+        for (name, bytes) in &from {
+            assert!(back[name] == *bytes, "{repo}:{tag}: {name} differs at the target");
+        }
     }
 
     // A second identical load uploads nothing.
-    let second = ok_all(&sealift(&["load", "--insecure-skip-verify", bundle.to_str().unwrap(), "--to", &to]));
-    assert!(second.contains("uploaded 0 blobs"), "second load must upload no blob: {second}");
+    let second = ok_all(&w.load(&bundle, &to, &[]));
+    let c = load_counts(&second);
+    assert_eq!((c.uploaded, c.mounted, c.pushed), (0, 0, 0), "a second load sends nothing: {second}");
+    assert_eq!((c.present_blobs, c.present_manifests), (blobs, manifests), "{second}");
+
+    // The control: the same bundle under another key is rejected and pushes nothing, so
+    // the loads above did verify.
+    let other = OpensslKey::p256(dir.path(), "other");
+    let dst = TestRegistry::start();
+    let out = sealift(&["load", bundle.to_str().unwrap(), "--to", &dst.addr, "--key", other.public_path()]);
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    for (repo, tag) in [("team/multi", "1.0"), ("team/app", "1.0"), ("other/tool", "2.0")] {
+        dst.assert_absent(repo, tag, "its signature is not by the trusted key");
+    }
+    dst.assert_absent("team/app", &format!("{}.sig", w.app.digest.tag_prefix()), "its image was refused");
 }
 
 #[test]
@@ -318,9 +514,12 @@ fn compressed_bundles_round_trip() {
         let bundle = dir.path().join(name);
         ok_all(&w.save(&bundle, &[]));
         let dst = TestRegistry::start();
-        ok_all(&sealift(&["load", "--insecure-skip-verify", bundle.to_str().unwrap(), "--to", &dst.addr]));
+        ok_all(&w.load(&bundle, &dst.addr, &[]));
         assert_eq!(skopeo_inspect_raw(&format!("{}/other/tool:2.0", dst.addr)), w.tool.bytes);
         assert_eq!(skopeo_inspect_raw(&format!("{}/team/multi:1.0", dst.addr)), w.index.bytes);
+        for (repo, tag, a) in &w.tagged {
+            dst.assert_present(repo, tag, &a.bytes);
+        }
     }
 }
 
@@ -345,9 +544,8 @@ fn a_flipped_byte_in_a_layer_pushes_no_tag() {
         assert_eq!(out.status.code(), Some(4), "corrupt bundle exit code with --jobs {jobs}; stderr: {err}");
         assert!(err.contains(&base.to_string()), "the error names the blob: {err}");
         assert_eq!(err.trim().lines().last().unwrap().matches("error").count(), 1);
-        for r in ["team/app:1.0", "other/tool:2.0", "team/multi:1.0"] {
-            let o = skopeo(&["inspect", "--raw", "--tls-verify=false", &format!("docker://{}/{r}", dst.addr)]);
-            assert!(!o.status.success(), "{r} must not exist at the target");
+        for (repo, tag) in [("team/app", "1.0"), ("other/tool", "2.0"), ("team/multi", "1.0")] {
+            dst.assert_absent(repo, tag, "the bundle is corrupt");
         }
     }
 }
@@ -368,18 +566,13 @@ fn platform_filter_pushes_the_chosen_platform_with_its_signatures() {
     let said = ok_all(&out);
     assert!(said.contains("partial") || said.contains("--platform"), "save says the index is partial: {said}");
     let dst = TestRegistry::start();
-    ok_all(&sealift(&["load", "--insecure-skip-verify", bundle.to_str().unwrap(), "--to", &dst.addr]));
+    ok_all(&w.load(&bundle, &dst.addr, &[]));
     assert_eq!(skopeo_inspect_raw(&format!("{}/team/multi:1.0-linux-arm64-v8", dst.addr)), w.arm64.bytes);
-    assert!(skopeo_inspect_raw(&format!("{}/team/multi:{}.sig", dst.addr, w.arm64.digest.tag_prefix())).len() > 10);
-    let o = skopeo(&["inspect", "--raw", "--tls-verify=false", &format!("docker://{}/team/multi:1.0", dst.addr)]);
-    assert!(!o.status.success(), "the partial index is not pushed");
-    let o = skopeo(&[
-        "inspect",
-        "--raw",
-        "--tls-verify=false",
-        &format!("docker://{}/team/multi@{}", dst.addr, w.amd64.digest),
-    ]);
-    assert!(!o.status.success(), "the other platform is not carried");
+    let (.., arm_sig) = w.tagged.iter().find(|(_, t, _)| *t == format!("{}.sig", w.arm64.digest.tag_prefix())).unwrap();
+    dst.assert_present("team/multi", &format!("{}.sig", w.arm64.digest.tag_prefix()), &arm_sig.bytes);
+    dst.assert_absent("team/multi", "1.0", "the partial index is not pushed");
+    dst.assert_absent("team/multi", &w.amd64.digest.to_string(), "the other platform is not carried");
+    dst.assert_absent("team/multi", &format!("{}.sig", w.amd64.digest.tag_prefix()), "nor its signature");
 }
 
 #[test]
@@ -389,11 +582,13 @@ fn dry_run_pushes_nothing() {
     let bundle = dir.path().join("bundle.tar");
     ok_all(&w.save(&bundle, &[]));
     let dst = TestRegistry::start();
-    let said =
-        ok_all(&sealift(&["load", "--insecure-skip-verify", bundle.to_str().unwrap(), "--to", &dst.addr, "--dry-run"]));
+    let said = ok_all(&w.load(&bundle, &dst.addr, &["--dry-run"]));
     assert!(said.contains("team/app:1.0"), "{said}");
-    let o = skopeo(&["inspect", "--raw", "--tls-verify=false", &format!("docker://{}/team/app:1.0", dst.addr)]);
-    assert!(!o.status.success());
+    dst.assert_absent("team/app", "1.0", "a dry run pushes nothing");
+    dst.assert_absent("team/app", &w.app.digest.to_string(), "a dry run pushes nothing");
+    let catalog = crate::support::Raw::new(&dst.addr).request("GET", "/v2/_catalog", &[], b"");
+    assert_eq!(catalog.status, 200);
+    assert_eq!(serde_json::from_slice::<Value>(&catalog.body).unwrap()["repositories"], json!([]));
 }
 
 #[test]

@@ -4,14 +4,14 @@
 use std::path::Path;
 
 use crate::save_load::World;
-use crate::support::{ok_all, sealift, skopeo, tempdir, TestRegistry};
+use crate::support::{ok_all, sealift, tempdir, TestRegistry};
 
 /// An EC P-256 key pair made by the openssl CLI: (private PEM path, public PEM path).
 pub fn openssl_keypair(dir: &Path, name: &str) -> (String, String) {
     let key = dir.join(format!("{name}.key"));
     let public = dir.join(format!("{name}.pub"));
     let run = |args: &[&str]| {
-        let o = std::process::Command::new("openssl").args(args).output().expect("openssl installed");
+        let o = crate::support::run(std::process::Command::new("openssl").args(args), b"");
         assert!(o.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&o.stderr));
     };
     run(&["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", key.to_str().unwrap()]);
@@ -53,9 +53,8 @@ pub fn rewrite_tar(
 }
 
 fn assert_nothing_tagged(dst: &TestRegistry) {
-    for r in ["team/app:1.0", "other/tool:2.0", "team/multi:1.0"] {
-        let o = skopeo(&["inspect", "--raw", "--tls-verify=false", &format!("docker://{}/{r}", dst.addr)]);
-        assert!(!o.status.success(), "{r} must not exist at the target");
+    for (repo, tag) in [("team/app", "1.0"), ("other/tool", "2.0"), ("team/multi", "1.0")] {
+        dst.assert_absent(repo, tag, "the bundle was refused");
     }
 }
 
@@ -224,6 +223,5 @@ fn hostile_names_dry_runs_and_targets_are_refused_before_any_push() {
         assert_eq!(out.status.code(), Some(4), "{args:?}: {err}");
         assert!(!err.contains('\u{1b}') && !err.contains("<script>"), "{err}");
     }
-    let o = skopeo(&["inspect", "--raw", "--tls-verify=false", &format!("docker://{}/team/app:1.0", dst.addr)]);
-    assert!(!o.status.success());
+    dst.assert_absent("team/app", "1.0", "hostile bundles push nothing");
 }

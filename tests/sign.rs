@@ -33,7 +33,7 @@ fn fails(out: &Output, code: i32, needle: &str) -> String {
 }
 
 fn openssl(dir: &Path, args: &[&str]) -> Output {
-    let out = Command::new("openssl").args(args).current_dir(dir).output().expect("openssl not installed");
+    let out = crate::support::run(Command::new("openssl").args(args).current_dir(dir), b"");
     assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     out
 }
@@ -276,8 +276,37 @@ fn sign_interoperates_with_openssl_and_appends() {
 
     // An external signer command, checked against the certificate.
     let cmd = format!("openssl dgst -sha256 -sign {} | base64", p("leaf.key"));
-    let out = ok_status(&sealift(&["sign", &reference, "--signer-cmd", &cmd, "--certificate", &p("leaf.crt")]));
+    let out = ok_status(&sealift(&[
+        "sign",
+        &reference,
+        "--signer-cmd",
+        &cmd,
+        "--certificate",
+        &p("leaf.crt"),
+        "--certificate-chain",
+        &chain,
+    ]));
     assert!(out.contains("(3 signature(s))"), "{out}");
+    // The third signature is the command's, and it verifies: with openssl over the stored
+    // payload, and with the verifier under the CA.
+    let third: Value = serde_json::from_slice(&sig_manifest(&reg.addr, "interop/app", &img.digest)).unwrap();
+    let layers = third["layers"].as_array().unwrap();
+    assert_eq!(&layers[..2], &second["layers"].as_array().unwrap()[..], "earlier signatures kept");
+    let sig_b64 = layers[2]["annotations"][media::ANN_SIGNATURE].as_str().unwrap().replace('\n', "");
+    std::fs::write(d.join("sig3.bin"), base64::engine::general_purpose::STANDARD.decode(sig_b64).unwrap()).unwrap();
+    let blob = Raw::new(&reg.addr).expect(
+        &[200],
+        "GET",
+        &format!("/v2/interop/app/blobs/{}", layers[2]["digest"].as_str().unwrap()),
+        &[],
+        b"",
+    );
+    std::fs::write(d.join("payload3.json"), &blob.body).unwrap();
+    let v = openssl(d, &["dgst", "-sha256", "-verify", "pub.pem", "-signature", "sig3.bin", "payload3.json"]);
+    assert!(String::from_utf8_lossy(&v.stdout).contains("Verified OK"));
+    let (_, reports) = verify_all(&reg.addr, "interop/app", &img.digest, &d.join("ca.crt"), "signer@example.com");
+    assert_eq!(reports.len(), 3);
+    assert!(reports.iter().all(SignatureReport::is_verified), "{reports:?}");
 }
 
 /// Bad signing input is refused before anything is pushed, with a usage error.

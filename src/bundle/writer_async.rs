@@ -59,6 +59,9 @@ enum Cmd {
 pub struct AsyncBundleWriter {
     tx: mpsc::Sender<Cmd>,
     abandoned: bool,
+    /// The writer thread, so that a test can wait for its cleanup instead of polling.
+    #[cfg_attr(not(test), allow(dead_code))]
+    thread: std::thread::JoinHandle<()>,
 }
 
 impl AsyncBundleWriter {
@@ -67,7 +70,7 @@ impl AsyncBundleWriter {
         let final_path = final_path.into();
         let (tx, rx) = mpsc::channel(CHANNEL_DEPTH);
         let (ready_tx, ready_rx) = oneshot::channel();
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("bundle-writer".into())
             .spawn(move || match BundleWriter::create(final_path, compression) {
                 Ok(w) => {
@@ -80,7 +83,16 @@ impl AsyncBundleWriter {
             })
             .map_err(|e| BundleError::io("bundle-writer thread", e))?;
         ready_rx.await.map_err(|_| BundleError::WorkerGone { what: "writer" })??;
-        Ok(AsyncBundleWriter { tx, abandoned: false })
+        Ok(AsyncBundleWriter { tx, abandoned: false, thread })
+    }
+
+    /// Drops the writer without `finish` and waits until its thread has ended (and so
+    /// removed the temporary file).
+    #[cfg(test)]
+    pub(crate) fn drop_and_join(self) {
+        let AsyncBundleWriter { tx, thread, .. } = self;
+        drop(tx);
+        thread.join().expect("the writer thread panicked");
     }
 
     pub async fn add_file(&mut self, name: &str, bytes: impl Into<Bytes>) -> Result<(), BundleError> {

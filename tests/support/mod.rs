@@ -3,9 +3,12 @@
 //! talks HTTP to the registry itself so that tests never depend on the code they test.
 #![allow(dead_code, unused_imports)]
 
+pub mod cosign;
 mod fake;
 mod http;
 mod images;
+mod process;
+mod proxy;
 mod registry;
 
 use std::io::Write;
@@ -14,7 +17,9 @@ use std::process::{Command, Output, Stdio};
 pub use fake::{FakeRequest, FakeResponse, FakeServer};
 pub use http::Raw;
 pub use images::{push_blob, push_manifest, random_bytes, random_image, ImageInfo};
-pub use registry::TestRegistry;
+pub use process::{require_tool, run, run_with_timeout, CHILD_TIMEOUT};
+pub use proxy::CountingProxy;
+pub use registry::{Presence, TestRegistry, MARKER_HEADER};
 
 /// Runs a future to completion on a small runtime (integration tests are plain `#[test]`s).
 pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
@@ -37,30 +42,17 @@ pub fn sealift(args: &[&str]) -> Output {
 pub fn sealift_with(args: &[&str], stdin: &[u8], envs: &[(&str, &str)]) -> Output {
     let empty_docker_config = tempdir();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_sealift"));
-    cmd.args(args)
-        .env("DOCKER_CONFIG", empty_docker_config.path())
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    cmd.args(args).env("DOCKER_CONFIG", empty_docker_config.path()).env_remove("RUST_LOG");
     for (k, v) in envs {
         cmd.env(k, v);
     }
-    let mut child = cmd.spawn().expect("spawning the sealift binary");
-    let mut input = child.stdin.take().expect("stdin is piped");
-    let stdin = stdin.to_vec();
-    // Write from a thread: a child that does not read stdin must not deadlock the test.
-    let writer = std::thread::spawn(move || {
-        let _ = input.write_all(&stdin);
-    });
-    let out = child.wait_with_output().expect("waiting for sealift");
-    let _ = writer.join();
-    out
+    run(&mut cmd, stdin)
 }
 
 /// Runs `skopeo` with `args` and returns its output (whatever the exit status).
 pub fn skopeo(args: &[&str]) -> Output {
-    Command::new("skopeo").args(args).output().expect("skopeo not installed: apt-get install skopeo")
+    require_tool("skopeo", "skopeo");
+    run(Command::new("skopeo").args(args), b"")
 }
 
 /// `skopeo inspect --raw` of `reference` (`127.0.0.1:PORT/repo:tag` or `...@sha256:...`),
@@ -97,10 +89,30 @@ pub fn ok_all(out: &Output) -> String {
 pub fn extract_bundle(bundle: &std::path::Path, dir: &std::path::Path, name: &str) -> std::path::PathBuf {
     let layout = dir.join(name);
     std::fs::create_dir(&layout).expect("creating the layout directory");
-    let out = Command::new("tar")
-        .args(["-xf", bundle.to_str().unwrap(), "-C", layout.to_str().unwrap()])
-        .output()
-        .expect("tar not installed");
+    let out = run(Command::new("tar").args(["-xf", bundle.to_str().unwrap(), "-C", layout.to_str().unwrap()]), b"");
     assert!(out.status.success(), "tar -xf failed: {}", String::from_utf8_lossy(&out.stderr));
     layout
+}
+
+/// Validates `instance` against the JSON Schema (draft 2020-12) in `schema_file` (relative to
+/// the crate root), formats asserted; fails the test with every violation.
+pub fn assert_matches_schema(schema_file: &str, instance: &serde_json::Value) {
+    if let Some(e) = schema_violations(schema_file, instance) {
+        panic!("the document does not match {schema_file}: {e}\n{instance:#}");
+    }
+}
+
+/// The violations of `schema_file` in `instance`, if any (see [`assert_matches_schema`]).
+pub fn schema_violations(schema_file: &str, instance: &serde_json::Value) -> Option<String> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(schema_file);
+    let schema: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let url = format!("file://{}", path.display());
+    let mut schemas = boon::Schemas::new();
+    let mut compiler = boon::Compiler::new();
+    compiler.enable_format_assertions();
+    compiler.add_resource(&url, schema).unwrap_or_else(|e| panic!("{schema_file}: {e}"));
+    let id = compiler.compile(&url, &mut schemas).unwrap_or_else(|e| panic!("{schema_file} does not compile: {e:#}"));
+    schemas.validate(instance, id).err().map(|e| format!("{e:#}"))
 }

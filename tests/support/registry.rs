@@ -1,5 +1,10 @@
 //! A real distribution registry (`/usr/bin/docker-registry`, v2.8) per test, on a free
 //! 127.0.0.1 port, with its storage, config, htpasswd and certificates in a temp dir.
+//!
+//! Two tests may pick the same free port (it is free when we look, and taken a moment
+//! later): each registry is configured with a random marker that it echoes as a header on
+//! every response (`http.headers`), and a registry counts as started only when the port
+//! answers with *its own* marker. Otherwise it is killed and started again on a new port.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -8,7 +13,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const BINARY: &str = "/usr/bin/docker-registry";
-const STARTUP_TIMEOUT: Duration = Duration::from_secs(10);
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
+/// The header each test registry echoes on every response, with its own random value.
+pub const MARKER_HEADER: &str = "X-Sealift-Test-Registry";
 
 /// A running registry process; killed (and waited for) on drop.
 pub struct TestRegistry {
@@ -18,6 +25,8 @@ pub struct TestRegistry {
     pub creds: Option<(String, String)>,
     /// Holds storage, config and log; removed on drop after the process is gone.
     pub dir: tempfile::TempDir,
+    /// The value of [`MARKER_HEADER`] on every answer of this registry (and no other).
+    pub marker: String,
     child: Child,
 }
 
@@ -64,10 +73,8 @@ impl TestRegistry {
         match mode {
             Mode::Plain => {}
             Mode::Auth(user, pass) => {
-                let out = Command::new("htpasswd")
-                    .args(["-Bbn", user, pass])
-                    .output()
-                    .expect("htpasswd not installed: apt-get install apache2-utils");
+                super::require_tool("htpasswd", "apache2-utils");
+                let out = super::run(Command::new("htpasswd").args(["-Bbn", user, pass]), b"");
                 assert!(out.status.success(), "htpasswd failed: {}", String::from_utf8_lossy(&out.stderr));
                 let path = dir.path().join("htpasswd");
                 std::fs::write(&path, &out.stdout).unwrap();
@@ -78,8 +85,9 @@ impl TestRegistry {
         }
         // The port is free when we release it; another process may grab it before the
         // registry binds, so a failed start is retried on a new port.
+        let marker = hex::encode(super::random_bytes(16));
         let mut last_log = String::new();
-        for _ in 0..3 {
+        for _ in 0..5 {
             let port = free_port();
             let addr = format!("127.0.0.1:{port}");
             let tls_block = if tls {
@@ -92,7 +100,7 @@ impl TestRegistry {
                 String::new()
             };
             let config = format!(
-                "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n  maintenance:\n    uploadpurging:\n      enabled: false\nhttp:\n  addr: {addr}\n  secret: sealift-test-secret\n{tls_block}{extra}",
+                "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n  maintenance:\n    uploadpurging:\n      enabled: false\nhttp:\n  addr: {addr}\n  secret: sealift-test-secret\n  headers:\n    {MARKER_HEADER}: [\"{marker}\"]\n{tls_block}{extra}",
                 dir.path().join("data").display()
             );
             let config_path = dir.path().join("config.yml");
@@ -110,8 +118,8 @@ impl TestRegistry {
                 .spawn()
                 .unwrap_or_else(|e| panic!("starting {BINARY}: {e}"));
             let mut child = child;
-            match wait_ready(&mut child, &addr, dir.path(), tls) {
-                Ok(()) => return TestRegistry { addr, creds, dir, child },
+            match wait_ready(&mut child, &addr, dir.path(), tls, &marker) {
+                Ok(()) => return TestRegistry { addr, creds, dir, marker, child },
                 Err(log) => {
                     last_log = log;
                     let _ = child.kill();
@@ -119,42 +127,66 @@ impl TestRegistry {
                 }
             }
         }
-        panic!("docker-registry never answered GET /v2/ within {STARTUP_TIMEOUT:?}; its log:\n{last_log}");
+        panic!(
+            "docker-registry never answered GET /v2/ with its marker within {STARTUP_TIMEOUT:?}; its log:\n{last_log}"
+        );
     }
 }
 
-/// Waits until `GET /v2/` answers with any HTTP status; Err(log) if the process died or
-/// the timeout passed.
-fn wait_ready(child: &mut Child, addr: &str, dir: &Path, tls: bool) -> Result<(), String> {
+/// Waits until `GET /v2/` on `addr` answers with this registry's `marker`; Err(log) if the
+/// process died (another process holds the port), another server answers there, or the
+/// timeout passed.
+fn wait_ready(child: &mut Child, addr: &str, dir: &Path, tls: bool, marker: &str) -> Result<(), String> {
     let log = || std::fs::read_to_string(dir.join("registry.log")).unwrap_or_default();
     let start = Instant::now();
     while start.elapsed() < STARTUP_TIMEOUT {
         if let Ok(Some(status)) = child.try_wait() {
             return Err(format!("(exited with {status})\n{}", log()));
         }
-        if probe(addr, dir, tls) {
-            return Ok(());
+        match probe(addr, dir, tls) {
+            Some(head) if has_marker(&head, marker) => return Ok(()),
+            // Some other server answers on this port: ours cannot have bound it.
+            Some(head) if head.starts_with("HTTP/1.") => {
+                return Err(format!(
+                    "another server answers on {addr}: {}\n{}",
+                    head.lines().next().unwrap_or(""),
+                    log()
+                ))
+            }
+            _ => {}
         }
         std::thread::sleep(Duration::from_millis(20));
     }
     Err(log())
 }
 
-fn probe(addr: &str, dir: &Path, tls: bool) -> bool {
-    let Ok(tcp) = TcpStream::connect(addr) else { return false };
+fn has_marker(head: &str, marker: &str) -> bool {
+    head.lines()
+        .filter_map(|l| l.split_once(':'))
+        .any(|(k, v)| k.trim().eq_ignore_ascii_case(MARKER_HEADER) && v.trim() == marker)
+}
+
+/// The response head of `GET /v2/`, if anything answered.
+fn probe(addr: &str, dir: &Path, tls: bool) -> Option<String> {
+    let tcp = TcpStream::connect(addr).ok()?;
     let _ = tcp.set_read_timeout(Some(Duration::from_secs(2)));
     let request = format!("GET /v2/ HTTP/1.0\r\nHost: {addr}\r\n\r\n");
-    let mut head = [0u8; 12];
+    let mut response = Vec::new();
     if tls {
         use openssl::ssl::{SslConnector, SslMethod};
         let mut b = SslConnector::builder(SslMethod::tls_client()).unwrap();
         b.set_ca_file(dir.join("ca.pem")).unwrap();
-        let Ok(mut s) = b.build().connect("127.0.0.1", tcp) else { return false };
-        s.write_all(request.as_bytes()).is_ok() && s.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.")
+        let mut s = b.build().connect("127.0.0.1", tcp).ok()?;
+        s.write_all(request.as_bytes()).ok()?;
+        let _ = s.take(64 * 1024).read_to_end(&mut response);
     } else {
         let mut s = tcp;
-        s.write_all(request.as_bytes()).is_ok() && s.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.")
+        s.write_all(request.as_bytes()).ok()?;
+        let _ = s.take(64 * 1024).read_to_end(&mut response);
     }
+    let text = String::from_utf8_lossy(&response);
+    let head = text.split("\r\n\r\n").next().unwrap_or("");
+    (!head.is_empty()).then(|| head.to_owned())
 }
 
 impl Drop for TestRegistry {
@@ -173,11 +205,8 @@ fn free_port() -> u16 {
 /// made with the openssl CLI.
 fn make_certs(dir: &Path) {
     let run = |args: &[&str]| {
-        let out = Command::new("openssl")
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .expect("openssl CLI not installed: apt-get install openssl");
+        super::require_tool("openssl", "openssl");
+        let out = super::run(Command::new("openssl").args(args).current_dir(dir), b"");
         assert!(out.status.success(), "openssl {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
     };
     run(&[
@@ -237,4 +266,89 @@ fn make_certs(dir: &Path) {
         "-extfile",
         "server.ext",
     ]);
+}
+
+/// Whether a manifest exists at the target, as the registry itself answers it.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Presence {
+    /// 200 with these exact bytes.
+    Present(Vec<u8>),
+    /// 404 with `MANIFEST_UNKNOWN` or `NAME_UNKNOWN`.
+    Absent,
+}
+
+/// Every manifest media type sealift carries, for `Accept`.
+const ACCEPT: &str = "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json";
+
+impl TestRegistry {
+    /// `GET /v2/<repo>/manifests/<reference>` (tag or digest) on this registry. Only a 404
+    /// saying `MANIFEST_UNKNOWN`/`NAME_UNKNOWN`, from *this* registry (its marker), counts
+    /// as absence; any other answer (401, 5xx, a stranger on the port) fails the test, so
+    /// "must not exist" can never pass on a broken check.
+    pub fn manifest(&self, repo: &str, reference: &str) -> Presence {
+        let mut raw = super::Raw::new(&self.addr);
+        if let Some((u, p)) = &self.creds {
+            raw = raw.with_basic(u, p);
+        }
+        let r = raw.request("GET", &format!("/v2/{repo}/manifests/{reference}"), &[("Accept", ACCEPT)], b"");
+        assert_eq!(
+            r.header(MARKER_HEADER),
+            Some(self.marker.as_str()),
+            "{repo}:{reference}: the answer did not come from this test's registry"
+        );
+        let body = String::from_utf8_lossy(&r.body);
+        match r.status {
+            200 => Presence::Present(r.body),
+            404 if body.contains("MANIFEST_UNKNOWN") || body.contains("NAME_UNKNOWN") => Presence::Absent,
+            s => panic!("{}/{repo}:{reference}: neither present nor absent: status {s} {body}", self.addr),
+        }
+    }
+
+    /// Asserts that `repo` has no manifest at `reference` (see [`TestRegistry::manifest`]).
+    #[track_caller]
+    pub fn assert_absent(&self, repo: &str, reference: &str, why: &str) {
+        assert_eq!(self.manifest(repo, reference), Presence::Absent, "{repo}:{reference} must not exist: {why}");
+    }
+
+    /// Asserts that `repo` has the manifest `bytes` at `reference`.
+    #[track_caller]
+    pub fn assert_present(&self, repo: &str, reference: &str, bytes: &[u8]) {
+        match self.manifest(repo, reference) {
+            Presence::Present(got) => assert!(
+                got == bytes,
+                "{repo}:{reference} holds other bytes:\n got {}\nwant {}",
+                String::from_utf8_lossy(&got),
+                String::from_utf8_lossy(bytes)
+            ),
+            Presence::Absent => panic!("{repo}:{reference} is missing at {}", self.addr),
+        }
+    }
+}
+
+impl TestRegistry {
+    /// `HEAD /v2/<repo>/blobs/<digest>`: true on 200, false on 404 (from this registry);
+    /// anything else fails the test.
+    pub fn blob_present(&self, repo: &str, digest: &sealift::oci::Digest) -> bool {
+        let r = super::Raw::new(&self.addr).request("HEAD", &format!("/v2/{repo}/blobs/{digest}"), &[], b"");
+        assert_eq!(
+            r.header(MARKER_HEADER),
+            Some(self.marker.as_str()),
+            "the answer did not come from this test's registry"
+        );
+        match r.status {
+            200 => true,
+            404 => false,
+            s => panic!("HEAD {repo} blob {digest}: status {s}"),
+        }
+    }
+
+    /// The repositories this registry holds (`/v2/_catalog`), sorted.
+    pub fn catalog(&self) -> Vec<String> {
+        let r = super::Raw::new(&self.addr).expect(&[200], "GET", "/v2/_catalog", &[], b"");
+        let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        let mut repos: Vec<String> =
+            v["repositories"].as_array().unwrap().iter().map(|r| r.as_str().unwrap().to_owned()).collect();
+        repos.sort();
+        repos
+    }
 }
