@@ -7,6 +7,7 @@ mod access;
 mod audit;
 mod faults;
 mod gate;
+mod hardening;
 mod registry;
 mod save_load;
 mod seal;

@@ -224,6 +224,14 @@ impl Auth {
             host: self.host.clone(),
             what: format!("bearer challenge has an invalid realm {realm:?}"),
         })?;
+        // The realm may be another host (a registry and its auth server), named by a
+        // challenge from the registry's own origin (the caller checked); but never over
+        // plain http to a host that is not this machine.
+        if !super::transport::may_carry_credentials(&url) {
+            return Err(RegistryError::InsecureAuth {
+                what: format!("token service {}", url.origin().ascii_serialization()),
+            });
+        }
         // Ask for the registry's scope and ours: a mount needs pull on the source too.
         let mut scopes: Vec<&str> = Vec::new();
         for s in challenge_scope.into_iter().chain(scope.split(' ')) {

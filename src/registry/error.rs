@@ -51,6 +51,16 @@ pub enum RegistryError {
     #[error("registry {host}: {reason}")]
     Config { host: String, reason: String },
 
+    /// A 401 from an origin other than the registry's (a redirect target, an upload
+    /// `Location` elsewhere): credentials and tokens go only to the registry's own origin
+    /// and the token service it names, so this is not answered.
+    #[error("registry {host} sent the request on to {origin}, which asks for credentials; sealift sends them only to {host} and the token service it names")]
+    ForeignChallenge { host: String, origin: String },
+
+    /// Authentication asked for over plain http to a host that is not this machine.
+    #[error("{what} asks for credentials over plain http; sealift sends credentials and tokens only over https or to a loopback host")]
+    InsecureAuth { what: String },
+
     /// The Docker config or a credential helper could not produce credentials.
     #[error("credentials for registry {host}: {reason}")]
     Credentials { host: String, reason: String },

@@ -389,11 +389,11 @@ impl Registry {
         let builder = self
             .t()
             .client
-            .put(url)
+            .put(url.clone())
             .header(CONTENT_TYPE, "application/octet-stream")
             .header(CONTENT_LENGTH, size)
             .body(reqwest::Body::wrap_stream(body));
-        let resp = self.t().send_once(builder, &push_scope(repo)).await?;
+        let resp = self.t().send_once(builder, &url, &push_scope(repo)).await?;
         self.finish_upload(resp, repo, digest).await
     }
 

@@ -53,7 +53,7 @@ impl Transport {
         let mut authenticated = false;
         loop {
             let mut builder = self.client.request(req.method.clone(), req.url.clone()).headers(req.headers.clone());
-            if let Some(h) = self.auth.header(&req.scope) {
+            if let Some(h) = self.auth_header(&req.url, &req.scope) {
                 builder = builder.header(AUTHORIZATION, h);
             }
             if let Some(body) = &req.body {
@@ -66,6 +66,7 @@ impl Transport {
             }
             let delay = match sent {
                 Ok(resp) if resp.status() == StatusCode::UNAUTHORIZED => {
+                    self.may_answer_challenge(resp.url())?;
                     if authenticated {
                         return Err(RegistryError::Unauthorized {
                             host: self.host.clone(),
@@ -99,12 +100,49 @@ impl Transport {
 
     /// Sends a request whose body cannot be replayed (a streamed blob upload): no retries;
     /// the auth header known from earlier requests on the same scope is used.
-    pub async fn send_once(&self, builder: reqwest::RequestBuilder, scope: &str) -> Result<Response, RegistryError> {
-        let builder = match self.auth.header(scope) {
+    pub async fn send_once(
+        &self,
+        builder: reqwest::RequestBuilder,
+        url: &Url,
+        scope: &str,
+    ) -> Result<Response, RegistryError> {
+        let builder = match self.auth_header(url, scope) {
             Some(h) => builder.header(AUTHORIZATION, h),
             None => builder,
         };
         builder.send().await.map_err(|e| self.transport_error(&e, 1))
+    }
+
+    /// Whether `url` has the registry's own origin (scheme, host, port): the only place its
+    /// credentials and tokens are sent (an absolute upload `Location` may name another).
+    fn is_own_origin(&self, url: &Url) -> bool {
+        url.origin() == self.base.origin()
+    }
+
+    /// The Authorization header for a request to `url`: only to the registry's own origin,
+    /// and only over https or to a loopback host.
+    fn auth_header(&self, url: &Url, scope: &str) -> Option<HeaderValue> {
+        if !self.is_own_origin(url) || !may_carry_credentials(url) {
+            return None;
+        }
+        self.auth.header(scope)
+    }
+
+    /// A 401 is answered (credentials, a token fetched from the challenge's realm) only
+    /// when it came from the registry's own origin, over https or from a loopback host. A
+    /// redirect target or an upload location elsewhere that asks for credentials is an
+    /// error naming it.
+    fn may_answer_challenge(&self, from: &Url) -> Result<(), RegistryError> {
+        if !self.is_own_origin(from) {
+            return Err(RegistryError::ForeignChallenge {
+                host: self.host.clone(),
+                origin: from.origin().ascii_serialization(),
+            });
+        }
+        if !may_carry_credentials(from) {
+            return Err(RegistryError::InsecureAuth { what: format!("registry {}", self.host) });
+        }
+        Ok(())
     }
 
     fn backoff(&self, attempt: u32) -> Duration {
@@ -126,11 +164,14 @@ impl Transport {
         let status = resp.status();
         match status {
             StatusCode::UNAUTHORIZED => {
+                if let Err(e) = self.may_answer_challenge(resp.url()) {
+                    return e;
+                }
                 return RegistryError::Unauthorized {
                     host: self.host.clone(),
                     repo: repo.map(str::to_owned),
                     with_credentials: self.auth.has_credentials(),
-                }
+                };
             }
             StatusCode::FORBIDDEN => {
                 return RegistryError::Denied { host: self.host.clone(), repo: repo.unwrap_or("/v2/").to_owned() }
@@ -152,6 +193,11 @@ impl Transport {
         }
         RegistryError::Http { status: status.as_u16(), method: method.to_string(), url, code, message }
     }
+}
+
+/// Credentials and tokens travel only over https, or over plain http to this machine.
+pub(crate) fn may_carry_credentials(url: &Url) -> bool {
+    url.scheme() == "https" || url.host_str().is_some_and(super::is_loopback)
 }
 
 fn is_retryable(status: StatusCode) -> bool {
@@ -303,6 +349,16 @@ mod tests {
         );
         let bare = join_location(&base, "/v2/a/blobs/uploads/1").unwrap();
         assert_eq!(with_query(bare, "digest", "x").as_str(), "http://127.0.0.1:5000/v2/a/blobs/uploads/1?digest=x");
+    }
+
+    #[test]
+    fn credentials_only_over_https_or_to_loopback() {
+        for ok in ["https://reg.example/v2/", "http://127.0.0.1:5000/v2/", "http://localhost/t", "http://[::1]:80/"] {
+            assert!(may_carry_credentials(&Url::parse(ok).unwrap()), "{ok}");
+        }
+        for no in ["http://reg.example/v2/", "http://10.0.0.1:5000/token", "http://localhost.example/"] {
+            assert!(!may_carry_credentials(&Url::parse(no).unwrap()), "{no}");
+        }
     }
 
     #[test]
