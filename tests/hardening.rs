@@ -4,7 +4,6 @@
 //! bodies are faults a real registry cannot be made to show: they come from the in-process
 //! fake server, serving a tiny image built here.
 
-use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -23,7 +22,6 @@ struct FakeImage {
     config: Vec<u8>,
     config_digest: Digest,
     layer_digest: Digest,
-    layer_size: usize,
 }
 
 impl FakeImage {
@@ -38,7 +36,7 @@ impl FakeImage {
             "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer_digest.to_string(), "size": layer_size}],
         }))
         .unwrap();
-        Arc::new(FakeImage { digest: Digest::of(&manifest), manifest, config, config_digest, layer_digest, layer_size })
+        Arc::new(FakeImage { digest: Digest::of(&manifest), manifest, config, config_digest, layer_digest })
     }
 
     /// The answer for everything but the layer blob (`None` for that one).
@@ -207,4 +205,141 @@ fn credentials_in_a_reference_or_target_are_refused_without_repeating_them() {
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(!err.contains("pw2") && err.contains("credentials"), "{err}");
+}
+
+/// A fake source serving `img`, whose layer blob answers `layer()`.
+fn source_with_layer(img: &Arc<FakeImage>, layer: impl Fn() -> FakeResponse + Send + Sync + 'static) -> FakeServer {
+    let img = img.clone();
+    FakeServer::start(move |req, _| img.answer(req).unwrap_or_else(&layer))
+}
+
+fn save_from(src: &FakeServer, dir: &std::path::Path, extra: &[&str]) -> (std::process::Output, Duration) {
+    let bundle = dir.join("b.tar");
+    let mut args = vec!["save".to_owned(), format!("{}/app:1.0", src.addr), "-o".into(), bundle.display().to_string()];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let started = Instant::now();
+    let out = sealift(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let took = started.elapsed();
+    let left: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(left.is_empty(), "a failed save leaves nothing behind: {left:?}");
+    (out, took)
+}
+
+#[test]
+fn an_endless_layer_body_is_stopped_at_its_size() {
+    let img = FakeImage::new(5000);
+    let written = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counter = written.clone();
+    let src = source_with_layer(&img, move || {
+        let counter = counter.clone();
+        FakeResponse::new(200).header("Transfer-Encoding", "chunked").body_writer(move |w| {
+            // Up to 1 GiB in 64 KiB chunks, unless the client hangs up first.
+            let chunk = vec![b'x'; 64 * 1024];
+            for _ in 0..16 * 1024 {
+                write!(w, "{:x}\r\n", chunk.len())?;
+                w.write_all(&chunk)?;
+                w.write_all(b"\r\n")?;
+                counter.fetch_add(chunk.len() as u64, std::sync::atomic::Ordering::Relaxed);
+            }
+            w.write_all(b"0\r\n\r\n")
+        })
+    });
+    let dir = tempdir();
+    let (out, took) = save_from(&src, dir.path(), &[]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains(&img.layer_digest.to_string()) && err.contains("longer than the 5000 bytes"), "{err}");
+    assert!(took < Duration::from_secs(30), "took {took:?}");
+    let sent = written.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(sent < 256 * 1024 * 1024, "the server got to send {sent} bytes");
+}
+
+#[test]
+fn a_trickled_manifest_meets_the_deadline() {
+    let img = FakeImage::new(5000);
+    let manifest = img.manifest.clone();
+    let (image, body) = (img.clone(), manifest.clone());
+    let src = FakeServer::start(move |req, _| {
+        if req.target == "/v2/app/manifests/1.0" {
+            let body = body.clone();
+            return FakeResponse::new(200)
+                .header("Content-Type", media::OCI_MANIFEST)
+                .header("Content-Length", &body.len().to_string())
+                .body_writer(move |w| {
+                    for b in body {
+                        w.write_all(&[b])?;
+                        w.flush()?;
+                        std::thread::sleep(Duration::from_millis(500));
+                    }
+                    Ok(())
+                });
+        }
+        image.answer(req).unwrap_or_else(|| FakeResponse::new(404))
+    });
+    let dir = tempdir();
+    let (out, took) = save_from(&src, dir.path(), &["--timeout", "2", "--retries", "0"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains(&src.addr) && err.contains("in time"), "{err}");
+    assert!(took < Duration::from_secs(15), "took {took:?}");
+}
+
+#[test]
+fn a_trickled_layer_stalls() {
+    let img = FakeImage::new(5000);
+    let src = source_with_layer(&img, || {
+        FakeResponse::new(200).header("Content-Length", "5000").body_writer(|w| {
+            for _ in 0..500 {
+                w.write_all(&[0u8; 10])?;
+                w.flush()?;
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            Ok(())
+        })
+    });
+    let dir = tempdir();
+    let (out, took) = save_from(&src, dir.path(), &["--timeout", "2", "--retries", "0"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains(&img.layer_digest.to_string()) && err.contains("stalled"), "{err}");
+    assert!(took < Duration::from_secs(15), "took {took:?}");
+}
+
+#[test]
+fn timeout_is_documented_in_help() {
+    let out = sealift(&["save", "--help"]);
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(help.contains("--timeout <SECONDS>") && help.contains("[default: 60]"), "{help}");
+}
+
+#[test]
+fn a_target_that_never_answers_an_upload_is_given_up_on() {
+    let dir = tempdir();
+    let bundle = small_bundle(dir.path());
+    let target = FakeServer::start(|req, n| {
+        let t = req.target.as_str();
+        match req.method.as_str() {
+            "GET" if t == "/v2/" => FakeResponse::new(200),
+            "POST" if t.contains("/blobs/uploads/") => {
+                FakeResponse::new(202).header("Location", &format!("/v2/team/app/blobs/uploads/{n}"))
+            }
+            "PUT" if t.contains("/blobs/uploads/") => {
+                // Layers (3000 and 4000 bytes) arrive and are never answered in time.
+                let len: usize = req.header("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+                if len >= 3000 {
+                    std::thread::sleep(Duration::from_secs(10));
+                }
+                FakeResponse::new(201)
+            }
+            "PUT" => FakeResponse::new(201),
+            _ => FakeResponse::new(404),
+        }
+    });
+    let started = Instant::now();
+    let out =
+        sealift(&["load", "--insecure-skip-verify", "--timeout", "2", "--retries", "0", &bundle, "--to", &target.addr]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("no answer within 2 s after the upload"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(9), "took {:?}", started.elapsed());
 }

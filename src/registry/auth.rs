@@ -180,6 +180,7 @@ impl Auth {
     pub(crate) async fn on_unauthorized(
         &self,
         client: &reqwest::Client,
+        timeout: std::time::Duration,
         challenge: Option<&str>,
         scope: &str,
         repo: Option<&str>,
@@ -198,7 +199,7 @@ impl Auth {
             }
             Some(Challenge::Bearer { realm, service, scope: challenge_scope }) => {
                 let token = self
-                    .fetch_token(client, &realm, service.as_deref(), challenge_scope.as_deref(), scope, repo)
+                    .fetch_token(client, timeout, &realm, service.as_deref(), challenge_scope.as_deref(), scope, repo)
                     .await?;
                 let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
                 state.scheme = Some(Scheme::Bearer);
@@ -210,9 +211,11 @@ impl Auth {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn fetch_token(
         &self,
         client: &reqwest::Client,
+        timeout: std::time::Duration,
         realm: &str,
         service: Option<&str>,
         challenge_scope: Option<&str>,
@@ -273,7 +276,7 @@ impl Auth {
                 }
             }
         };
-        let resp = request.send().await.map_err(|e| RegistryError::Unreachable {
+        let resp = request.timeout(timeout).send().await.map_err(|e| RegistryError::Unreachable {
             host: self.host.clone(),
             reason: format!("token service: {}", super::transport::describe(&e)),
         })?;

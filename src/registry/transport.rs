@@ -28,6 +28,10 @@ pub(crate) struct Request<'a> {
     pub scope: String,
     /// The repository, for error messages.
     pub repo: Option<&'a str>,
+    /// `Some`: the whole exchange, body included, must end within it (metadata requests).
+    /// `None`: a blob whose body the caller reads under a [`super::progress::Watchdog`];
+    /// only the response headers must arrive within the transport's timeout.
+    pub deadline: Option<Duration>,
 }
 
 pub(crate) struct Transport {
@@ -37,6 +41,8 @@ pub(crate) struct Transport {
     pub auth: Auth,
     pub max_retries: u32,
     pub retry_base_delay: Duration,
+    /// Deadline of a metadata request; window of minimum progress for a blob.
+    pub timeout: Duration,
 }
 
 impl Transport {
@@ -59,7 +65,13 @@ impl Transport {
             if let Some(body) = &req.body {
                 builder = builder.body(body.clone());
             }
-            let sent = builder.send().await;
+            let sent = match req.deadline {
+                Some(d) => builder.timeout(d).send().await.map_err(|e| self.transport_error(&e, attempt + 1)),
+                None => match tokio::time::timeout(self.timeout, builder.send()).await {
+                    Ok(sent) => sent.map_err(|e| self.transport_error(&e, attempt + 1)),
+                    Err(_) => Err(self.timed_out(attempt + 1)),
+                },
+            };
             if let Ok(resp) = &sent {
                 // The path only: never query strings or headers (tokens, upload state).
                 tracing::debug!(host = %self.host, method = %req.method, path = req.url.path(), status = resp.status().as_u16(), "registry answered");
@@ -77,15 +89,16 @@ impl Transport {
                     authenticated = true;
                     let challenge =
                         resp.headers().get(WWW_AUTHENTICATE).and_then(|v| v.to_str().ok()).map(str::to_owned);
-                    self.auth.on_unauthorized(&self.client, challenge.as_deref(), &req.scope, req.repo).await?;
+                    self.auth
+                        .on_unauthorized(&self.client, self.timeout, challenge.as_deref(), &req.scope, req.repo)
+                        .await?;
                     continue;
                 }
                 Ok(resp) if is_retryable(resp.status()) && attempt < self.max_retries => {
                     retry_after(resp.headers()).unwrap_or_else(|| self.backoff(attempt))
                 }
                 Ok(resp) => return Ok(resp),
-                Err(e) => {
-                    let err = self.transport_error(&e, attempt + 1);
+                Err(err) => {
                     if matches!(err, RegistryError::Tls { .. }) || attempt >= self.max_retries {
                         return Err(err);
                     }
@@ -149,7 +162,14 @@ impl Transport {
         self.retry_base_delay.saturating_mul(2u32.saturating_pow(attempt)).min(MAX_RETRY_DELAY)
     }
 
+    fn timed_out(&self, attempts: u32) -> RegistryError {
+        RegistryError::TimedOut { host: self.host.clone(), secs: self.timeout.as_secs(), attempts }
+    }
+
     pub fn transport_error(&self, e: &reqwest::Error, attempts: u32) -> RegistryError {
+        if e.is_timeout() {
+            return self.timed_out(attempts);
+        }
         let reason = describe(e);
         if is_tls_error(e) {
             return RegistryError::Tls { host: self.host.clone(), reason };
@@ -310,6 +330,12 @@ pub(crate) async fn read_capped(
                 buf.extend_from_slice(&chunk);
             }
             Ok(None) => return Ok(buf.freeze()),
+            Err(e) if e.is_timeout() => {
+                return Err(RegistryError::Unreachable {
+                    host: host.to_owned(),
+                    reason: format!("{} did not arrive in time", what()),
+                })
+            }
             Err(e) => return Err(RegistryError::Unreachable { host: host.to_owned(), reason: describe(&e) }),
         }
     }
