@@ -8,6 +8,7 @@ mod admission;
 mod audit;
 mod faults;
 mod gate;
+mod hardening;
 mod registry;
 mod save_load;
 mod seal;

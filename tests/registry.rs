@@ -122,7 +122,7 @@ fn blobs_push_exist_get_mount() {
             big.chunks(64 * 1024).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
         r.put_blob_stream("b/one", &d_big, big.len() as u64, futures_util::stream::iter(chunks)).await.unwrap();
         assert_eq!(r.blob_exists("b/one", &d_big).await.unwrap(), Some(big.len() as u64));
-        let mut stream = r.get_blob("b/one", &d_big).await.unwrap();
+        let mut stream = r.get_blob("b/one", &d_big, big.len() as u64).await.unwrap();
         let mut got = Vec::new();
         while let Some(chunk) = stream.next().await {
             got.extend_from_slice(&chunk.unwrap());
@@ -353,7 +353,7 @@ fn digest_mismatches_are_detected() {
         assert!(matches!(err, RegistryError::DigestMismatch { .. }), "by tag, against Docker-Content-Digest: {err:?}");
         let err = r.get_blob_bytes("bad/app", &layer, 1 << 20).await.unwrap_err();
         assert!(matches!(err, RegistryError::DigestMismatch { .. }), "{err:?}");
-        let mut stream = r.get_blob("bad/app", &layer).await.unwrap();
+        let mut stream = r.get_blob("bad/app", &layer, img.layers[0].1).await.unwrap();
         let mut last = None;
         while let Some(item) = stream.next().await {
             last = Some(item);

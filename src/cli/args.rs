@@ -79,6 +79,10 @@ pub struct RegistryArgs {
     /// Retries for failed registry requests (connection resets, 5xx, 429).
     #[arg(long, default_value_t = 4, value_name = "N")]
     pub retries: u32,
+    /// Seconds a manifest, tag list or token request may take in all; a blob transfer must
+    /// move 64 KiB in every window of this length (and its registry answer within it).
+    #[arg(long, default_value_t = 60, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=86400))]
+    pub timeout: u64,
     /// Concurrent blob transfers.
     #[arg(long, short = 'j', default_value_t = 4, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
     pub jobs: u16,

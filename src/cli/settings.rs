@@ -86,6 +86,12 @@ pub struct Target {
 
 impl Target {
     pub fn parse(value: &str) -> Result<Target, SettingsError> {
+        if let Some(redacted) = crate::oci::reference::without_userinfo(value) {
+            return Err(SettingsError::Target {
+                value: redacted,
+                reason: "credentials do not belong in --to; use --username with --password-stdin or the Docker config",
+            });
+        }
         let err = |reason| SettingsError::Target { value: value.to_owned(), reason };
         let v = value.trim_end_matches('/');
         let (host, prefix) = v.split_once('/').unwrap_or((v, ""));
@@ -247,6 +253,7 @@ pub fn registry_options(a: &super::args::RegistryArgs) -> Result<crate::registry
         credentials,
         use_docker_config: true,
         max_retries: a.retries,
+        timeout: std::time::Duration::from_secs(a.timeout),
         ..Default::default()
     })
 }
@@ -263,6 +270,8 @@ mod tests {
         assert_eq!(t.repository_for("src:5000/team/app"), "team/app");
         assert!(Target::parse("127.0.0.1:5001/Mirror").is_err());
         assert!(Target::parse("").is_err());
+        let e = Target::parse("bob:pw2@127.0.0.1:5001/mirror").unwrap_err().to_string();
+        assert!(!e.contains("pw2") && e.contains("credentials"), "{e}");
     }
 
     #[test]

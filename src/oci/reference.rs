@@ -90,10 +90,34 @@ fn valid_host(h: &str) -> bool {
         && host.split('.').all(|l| !l.is_empty() && l.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-'))
 }
 
+/// If `input` starts with user info (`user:password@host/...`, maybe after `scheme://`),
+/// the input with it replaced by `<redacted>`, so that no message repeats a password.
+/// `name@sha256:...` (a digest) is not user info.
+pub fn without_userinfo(input: &str) -> Option<String> {
+    let (scheme, rest) = match input.find("://") {
+        Some(i) => input.split_at(i + 3),
+        None => ("", input),
+    };
+    let first = rest.split('/').next().unwrap_or("");
+    let at = first.rfind('@')?;
+    let after = &rest[at + 1..];
+    // `alpine@sha256:...` or `app:1@sha256:...` on Docker Hub: the part after '@' is a digest.
+    if scheme.is_empty() && after.parse::<Digest>().is_ok() {
+        return None;
+    }
+    Some(format!("{scheme}<redacted>@{after}"))
+}
+
 impl FromStr for Reference {
     type Err = ReferenceError;
 
     fn from_str(input: &str) -> Result<Self, Self::Err> {
+        if let Some(redacted) = without_userinfo(input) {
+            return Err(ReferenceError {
+                input: redacted,
+                reason: "credentials do not belong in a reference; use --username with --password-stdin or the Docker config",
+            });
+        }
         let err = |reason| ReferenceError { input: input.to_owned(), reason };
         if input.is_empty() || input.len() > 1024 {
             return Err(err("empty or too long"));
@@ -206,6 +230,20 @@ mod tests {
         assert_eq!(r.tag_or_latest(), "latest");
         let r: Reference = "me/app:2".parse().unwrap();
         assert_eq!(r.repository_name(), "docker.io/me/app");
+    }
+
+    #[test]
+    fn refuses_credentials_without_repeating_them() {
+        for input in
+            ["alice:hunter2@reg.example/app:1", "https://alice:hunter2@reg.example/app", "alice@127.0.0.1:5000/a"]
+        {
+            let e = input.parse::<Reference>().unwrap_err().to_string();
+            assert!(!e.contains("hunter2") && !e.contains("alice") && e.contains("credentials"), "{e}");
+        }
+        assert_eq!(without_userinfo("alice:pw@reg.example/app").as_deref(), Some("<redacted>@reg.example/app"));
+        assert_eq!(without_userinfo(&format!("alpine@{D}")), None);
+        assert_eq!(without_userinfo(&format!("reg.example/app@{D}")), None);
+        assert!(format!("alpine@{D}").parse::<Reference>().is_ok());
     }
 
     #[test]

@@ -180,6 +180,7 @@ impl Auth {
     pub(crate) async fn on_unauthorized(
         &self,
         client: &reqwest::Client,
+        timeout: std::time::Duration,
         challenge: Option<&str>,
         scope: &str,
         repo: Option<&str>,
@@ -198,7 +199,7 @@ impl Auth {
             }
             Some(Challenge::Bearer { realm, service, scope: challenge_scope }) => {
                 let token = self
-                    .fetch_token(client, &realm, service.as_deref(), challenge_scope.as_deref(), scope, repo)
+                    .fetch_token(client, timeout, &realm, service.as_deref(), challenge_scope.as_deref(), scope, repo)
                     .await?;
                 let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
                 state.scheme = Some(Scheme::Bearer);
@@ -210,9 +211,11 @@ impl Auth {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn fetch_token(
         &self,
         client: &reqwest::Client,
+        timeout: std::time::Duration,
         realm: &str,
         service: Option<&str>,
         challenge_scope: Option<&str>,
@@ -224,6 +227,14 @@ impl Auth {
             host: self.host.clone(),
             what: format!("bearer challenge has an invalid realm {realm:?}"),
         })?;
+        // The realm may be another host (a registry and its auth server), named by a
+        // challenge from the registry's own origin (the caller checked); but never over
+        // plain http to a host that is not this machine.
+        if !super::transport::may_carry_credentials(&url) {
+            return Err(RegistryError::InsecureAuth {
+                what: format!("token service {}", url.origin().ascii_serialization()),
+            });
+        }
         // Ask for the registry's scope and ours: a mount needs pull on the source too.
         let mut scopes: Vec<&str> = Vec::new();
         for s in challenge_scope.into_iter().chain(scope.split(' ')) {
@@ -265,7 +276,7 @@ impl Auth {
                 }
             }
         };
-        let resp = request.send().await.map_err(|e| RegistryError::Unreachable {
+        let resp = request.timeout(timeout).send().await.map_err(|e| RegistryError::Unreachable {
             host: self.host.clone(),
             reason: format!("token service: {}", super::transport::describe(&e)),
         })?;

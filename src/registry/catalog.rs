@@ -38,6 +38,7 @@ impl Registry {
                 body: None,
                 scope: "registry:catalog:*".to_owned(),
                 repo: None,
+                deadline: Some(self.t().timeout),
             };
             let resp = self.t().send(req).await?;
             if !resp.status().is_success() {

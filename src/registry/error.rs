@@ -38,6 +38,27 @@ pub enum RegistryError {
     #[error("{what}: expected digest {expected}, content hashes to {actual}")]
     DigestMismatch { what: String, expected: Digest, actual: Digest },
 
+    /// A metadata request (manifest, tag list, token, ...) without a complete answer
+    /// within the timeout (after the retries).
+    #[error("registry {host} gave no complete answer within {secs} s{}", if *.attempts > 1 { format!(" (after {attempts} attempts)") } else { String::new() })]
+    TimedOut { host: String, secs: u64, attempts: u32 },
+
+    /// A blob transfer that moved fewer than `min_bytes` in a window of `secs`.
+    #[error("{what} stalled: fewer than {min_bytes} bytes moved in {secs} s")]
+    Stalled { what: String, min_bytes: u64, secs: u64 },
+
+    /// The registry did not answer an upload whose body it had received.
+    #[error("{what}: no answer within {secs} s after the upload")]
+    NoAnswer { what: String, secs: u64 },
+
+    /// A blob body longer than its descriptor's size: stopped at byte `size + 1`.
+    #[error("{what} is longer than the {size} bytes its descriptor gives")]
+    TooLong { what: String, size: u64 },
+
+    /// A blob body that ended before its descriptor's size.
+    #[error("{what} ended after {received} of the {size} bytes its descriptor gives")]
+    TooShort { what: String, size: u64, received: u64 },
+
     /// A body over the size cap for its kind (manifest, blob read into memory, tag list).
     #[error("{what} is larger than the {limit}-byte limit")]
     TooLarge { what: String, limit: u64 },
@@ -50,6 +71,16 @@ pub enum RegistryError {
     /// Bad options: unreadable CA file, malformed host.
     #[error("registry {host}: {reason}")]
     Config { host: String, reason: String },
+
+    /// A 401 from an origin other than the registry's (a redirect target, an upload
+    /// `Location` elsewhere): credentials and tokens go only to the registry's own origin
+    /// and the token service it names, so this is not answered.
+    #[error("registry {host} sent the request on to {origin}, which asks for credentials; sealift sends them only to {host} and the token service it names")]
+    ForeignChallenge { host: String, origin: String },
+
+    /// Authentication asked for over plain http to a host that is not this machine.
+    #[error("{what} asks for credentials over plain http; sealift sends credentials and tokens only over https or to a loopback host")]
+    InsecureAuth { what: String },
 
     /// The Docker config or a credential helper could not produce credentials.
     #[error("credentials for registry {host}: {reason}")]
@@ -66,7 +97,10 @@ impl RegistryError {
     /// already retried replayable requests; this is for streamed uploads and downloads).
     pub fn is_transient(&self) -> bool {
         match self {
-            RegistryError::Unreachable { .. } => true,
+            RegistryError::Unreachable { .. }
+            | RegistryError::TimedOut { .. }
+            | RegistryError::Stalled { .. }
+            | RegistryError::NoAnswer { .. } => true,
             RegistryError::Http { status, .. } => *status == 429 || *status >= 500,
             _ => false,
         }

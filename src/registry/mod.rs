@@ -22,6 +22,7 @@
 mod auth;
 mod catalog;
 mod error;
+mod progress;
 mod referrers;
 mod transport;
 
@@ -43,6 +44,7 @@ use crate::oci::{media, Digest, Manifest};
 
 pub use auth::{parse_challenge, Challenge, Credentials};
 pub use error::RegistryError;
+pub use progress::MIN_PROGRESS;
 use transport::{header_str, read_capped, Request, Transport};
 
 /// Largest tag list page we read.
@@ -65,7 +67,14 @@ pub struct RegistryOptions {
     pub max_retries: u32,
     /// First backoff delay; doubles on every retry (capped at 30 s).
     pub retry_base_delay: Duration,
+    /// A metadata request (manifest, tags, token, small blob upload) must be answered in
+    /// full within this; a blob transfer must move [`MIN_PROGRESS`] bytes in every window
+    /// of this length, and its response headers must arrive within it.
+    pub timeout: Duration,
 }
+
+/// Default of [`RegistryOptions::timeout`].
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
 impl Default for RegistryOptions {
     fn default() -> Self {
@@ -76,6 +85,7 @@ impl Default for RegistryOptions {
             use_docker_config: true,
             max_retries: 4,
             retry_base_delay: Duration::from_millis(200),
+            timeout: DEFAULT_TIMEOUT,
         }
     }
 }
@@ -147,8 +157,9 @@ impl Registry {
             .ok_or_else(|| config_err("not a valid registry host".to_owned()))?;
         let mut builder = reqwest::Client::builder()
             .user_agent(concat!("sealift/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(30))
-            .read_timeout(Duration::from_secs(300));
+            // No read timeout: it would run from the request's start and cut long uploads.
+            // Requests get a deadline or a progress watchdog instead (see `timeout`).
+            .connect_timeout(Duration::from_secs(30).min(opts.timeout));
         for path in &opts.ca_certs {
             let pem =
                 std::fs::read(path).map_err(|e| config_err(format!("reading CA file {}: {e}", path.display())))?;
@@ -167,6 +178,7 @@ impl Registry {
             auth: auth::Auth::new(host, opts.credentials.clone(), opts.use_docker_config),
             max_retries: opts.max_retries,
             retry_base_delay: opts.retry_base_delay,
+            timeout: opts.timeout,
         };
         Ok(Registry {
             inner: Arc::new(Inner {
@@ -196,7 +208,15 @@ impl Registry {
     }
 
     fn request<'a>(&self, method: Method, path: &str, scope: String, repo: Option<&'a str>) -> Request<'a> {
-        Request { method, url: self.t().url(path), headers: HeaderMap::new(), body: None, scope, repo }
+        Request {
+            method,
+            url: self.t().url(path),
+            headers: HeaderMap::new(),
+            body: None,
+            scope,
+            repo,
+            deadline: Some(self.t().timeout),
+        }
     }
 
     /// `GET /v2/`: reachable, speaks the API, and our credentials (if asked for) work.
@@ -308,38 +328,56 @@ impl Registry {
         }
     }
 
-    /// Streams a blob. Connection failures before the first byte are retried; a failure
-    /// mid-stream, or content that does not hash to `digest`, is the stream's last item.
+    /// Streams a blob of `size` bytes (its descriptor's). Connection failures before the
+    /// first byte are retried; a failure mid-stream, a body that stalls (see
+    /// [`RegistryOptions::timeout`]), runs past `size` (stopped at byte `size + 1`) or ends
+    /// short, or content that does not hash to `digest`, is the stream's last item.
     /// A missing blob is [`RegistryError::NotFound`].
-    pub async fn get_blob(&self, repo: &str, digest: &Digest) -> Result<BlobStream, RegistryError> {
+    pub async fn get_blob(&self, repo: &str, digest: &Digest, size: u64) -> Result<BlobStream, RegistryError> {
+        self.blob_stream(repo, digest, Expect::Exact(size)).await
+    }
+
+    async fn blob_stream(&self, repo: &str, digest: &Digest, size: Expect) -> Result<BlobStream, RegistryError> {
         let what = self.what_blob(repo, digest);
-        let req = self.request(Method::GET, &format!("/v2/{repo}/blobs/{digest}"), pull_scope(repo), Some(repo));
+        let mut req = self.request(Method::GET, &format!("/v2/{repo}/blobs/{digest}"), pull_scope(repo), Some(repo));
+        req.deadline = None;
         let resp = self.t().send(req).await?;
         if !resp.status().is_success() {
             return Err(self.t().error_for(resp, &Method::GET, Some(repo), &what).await);
+        }
+        match (size, resp.content_length()) {
+            (Expect::Exact(s), Some(n)) if n > s => return Err(RegistryError::TooLong { what, size: s }),
+            (Expect::AtMost(m), Some(n)) if n > m => return Err(RegistryError::TooLarge { what, limit: m }),
+            _ => {}
         }
         let host = self.host().to_owned();
         let inner = resp.bytes_stream().map(move |r| {
             r.map_err(|e| RegistryError::Unreachable { host: host.clone(), reason: transport::describe(&e) })
         });
-        Ok(Box::pin(Verifying { inner: Box::pin(inner), hasher: Some(Hasher::new()), expected: digest.clone(), what }))
+        let known = match size {
+            Expect::Exact(s) => Some(s),
+            Expect::AtMost(_) => None,
+        };
+        Ok(Box::pin(Verifying {
+            inner: Box::pin(inner),
+            hasher: Some(Hasher::new()),
+            expected: digest.clone(),
+            size,
+            received: 0,
+            dog: progress::Watchdog::new(self.t().timeout, known, what.clone()),
+            what,
+        }))
     }
 
     /// Reads a whole blob into memory (configs, signature payloads), refusing more than
     /// `max` bytes and checking the digest.
     pub async fn get_blob_bytes(&self, repo: &str, digest: &Digest, max: usize) -> Result<Bytes, RegistryError> {
-        let what = self.what_blob(repo, digest);
-        let req = self.request(Method::GET, &format!("/v2/{repo}/blobs/{digest}"), pull_scope(repo), Some(repo));
-        let resp = self.t().send(req).await?;
-        if !resp.status().is_success() {
-            return Err(self.t().error_for(resp, &Method::GET, Some(repo), &what).await);
+        let mut stream = self.blob_stream(repo, digest, Expect::AtMost(max as u64)).await?;
+        let mut buf = bytes::BytesMut::new();
+        while let Some(chunk) = stream.next().await {
+            buf.extend_from_slice(&chunk?);
         }
-        let bytes = read_capped(resp, max, || what.clone(), self.host()).await?;
-        let actual = Digest::of(&bytes);
-        if &actual != digest {
-            return Err(RegistryError::DigestMismatch { what, expected: digest.clone(), actual });
-        }
-        Ok(bytes)
+        Ok(buf.freeze())
     }
 
     /// Starts an upload session; returns the URL to PUT to.
@@ -372,28 +410,43 @@ impl Registry {
         let url = self.start_upload(repo, digest).await?;
         let mut headers = HeaderMap::new();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
-        let req =
-            Request { method: Method::PUT, url, headers, body: Some(bytes), scope: push_scope(repo), repo: Some(repo) };
+        // One timeout per started MiB: at least MIN_PROGRESS per window, and then some.
+        let windows = 1 + u32::try_from(bytes.len() >> 20).unwrap_or(u32::MAX);
+        let req = Request {
+            method: Method::PUT,
+            url,
+            headers,
+            body: Some(bytes),
+            scope: push_scope(repo),
+            repo: Some(repo),
+            deadline: Some(self.t().timeout.saturating_mul(windows)),
+        };
         let resp = self.t().send(req).await?;
         self.finish_upload(resp, repo, digest).await
     }
 
     /// Uploads a blob of `size` bytes from a stream in one monolithic PUT with
-    /// Content-Length. Not retried (the stream cannot be replayed): on a transient error
-    /// ([`RegistryError::is_transient`]) run it again with a fresh stream.
+    /// Content-Length, which must move [`MIN_PROGRESS`] bytes per timeout window (and be
+    /// answered within one window once sent). Not retried (the stream cannot be replayed):
+    /// on a transient error ([`RegistryError::is_transient`]) run it again with a fresh stream.
     pub async fn put_blob_stream<S>(&self, repo: &str, digest: &Digest, size: u64, body: S) -> Result<(), RegistryError>
     where
         S: Stream<Item = std::io::Result<Bytes>> + Send + 'static,
     {
         let url = self.start_upload(repo, digest).await?;
+        let sent = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let body = progress::Counting { inner: Box::pin(body), sent: sent.clone() };
         let builder = self
             .t()
             .client
-            .put(url)
+            .put(url.clone())
             .header(CONTENT_TYPE, "application/octet-stream")
             .header(CONTENT_LENGTH, size)
             .body(reqwest::Body::wrap_stream(body));
-        let resp = self.t().send_once(builder, &push_scope(repo)).await?;
+        let scope = push_scope(repo);
+        let upload = self.t().send_once(builder, &url, &scope);
+        let what = self.what_blob(repo, digest);
+        let resp = progress::watch_upload(upload, sent, size, self.t().timeout, what).await??;
         self.finish_upload(resp, repo, digest).await
     }
 
@@ -431,6 +484,7 @@ impl Registry {
                 body: None,
                 scope: pull_scope(repo),
                 repo: Some(repo),
+                deadline: Some(self.t().timeout),
             };
             let resp = self.t().send(req).await?;
             if !resp.status().is_success() {
@@ -482,12 +536,32 @@ fn manifest_media_type(content_type: Option<&str>, bytes: &[u8]) -> String {
     }
 }
 
-/// Hashes a blob stream as it passes and fails at EOF on a digest mismatch.
+/// How long a blob body may be.
+#[derive(Debug, Clone, Copy)]
+enum Expect {
+    /// Exactly this many bytes (a descriptor's size).
+    Exact(u64),
+    /// At most this many (a cap for a blob read into memory).
+    AtMost(u64),
+}
+
+/// Hashes a blob stream as it passes and fails at EOF on a digest mismatch; fails as soon
+/// as the body runs past its size or stalls.
 struct Verifying {
     inner: BlobStream,
     hasher: Option<Hasher>,
     expected: Digest,
     what: String,
+    size: Expect,
+    received: u64,
+    dog: progress::Watchdog,
+}
+
+impl Verifying {
+    fn fail(&mut self, e: RegistryError) -> Poll<Option<Result<Bytes, RegistryError>>> {
+        self.hasher = None;
+        Poll::Ready(Some(Err(e)))
+    }
 }
 
 impl Stream for Verifying {
@@ -495,18 +569,39 @@ impl Stream for Verifying {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
-        let Some(hasher) = this.hasher.as_mut() else { return Poll::Ready(None) };
+        if this.hasher.is_none() {
+            return Poll::Ready(None);
+        }
         match this.inner.as_mut().poll_next(cx) {
-            Poll::Pending => Poll::Pending,
+            Poll::Pending => match this.dog.poll_stalled(cx) {
+                Poll::Ready(e) => this.fail(e),
+                Poll::Pending => Poll::Pending,
+            },
             Poll::Ready(Some(Ok(chunk))) => {
-                hasher.update(&chunk);
+                this.received += chunk.len() as u64;
+                match this.size {
+                    Expect::Exact(size) if this.received > size => {
+                        return this.fail(RegistryError::TooLong { what: this.what.clone(), size })
+                    }
+                    Expect::AtMost(limit) if this.received > limit => {
+                        return this.fail(RegistryError::TooLarge { what: this.what.clone(), limit })
+                    }
+                    _ => {}
+                }
+                if let Err(e) = this.dog.moved(chunk.len() as u64) {
+                    return this.fail(e);
+                }
+                this.hasher.as_mut().expect("checked above").update(&chunk);
                 Poll::Ready(Some(Ok(chunk)))
             }
-            Poll::Ready(Some(Err(e))) => {
-                self.hasher = None;
-                Poll::Ready(Some(Err(e)))
-            }
+            Poll::Ready(Some(Err(e))) => this.fail(e),
             Poll::Ready(None) => {
+                if let Expect::Exact(size) = this.size {
+                    if this.received < size {
+                        let (what, received) = (this.what.clone(), this.received);
+                        return this.fail(RegistryError::TooShort { what, size, received });
+                    }
+                }
                 let actual = self.hasher.take().expect("checked above").finish();
                 if actual == self.expected {
                     Poll::Ready(None)

@@ -28,6 +28,10 @@ pub(crate) struct Request<'a> {
     pub scope: String,
     /// The repository, for error messages.
     pub repo: Option<&'a str>,
+    /// `Some`: the whole exchange, body included, must end within it (metadata requests).
+    /// `None`: a blob whose body the caller reads under a [`super::progress::Watchdog`];
+    /// only the response headers must arrive within the transport's timeout.
+    pub deadline: Option<Duration>,
 }
 
 pub(crate) struct Transport {
@@ -37,6 +41,8 @@ pub(crate) struct Transport {
     pub auth: Auth,
     pub max_retries: u32,
     pub retry_base_delay: Duration,
+    /// Deadline of a metadata request; window of minimum progress for a blob.
+    pub timeout: Duration,
 }
 
 impl Transport {
@@ -53,19 +59,26 @@ impl Transport {
         let mut authenticated = false;
         loop {
             let mut builder = self.client.request(req.method.clone(), req.url.clone()).headers(req.headers.clone());
-            if let Some(h) = self.auth.header(&req.scope) {
+            if let Some(h) = self.auth_header(&req.url, &req.scope) {
                 builder = builder.header(AUTHORIZATION, h);
             }
             if let Some(body) = &req.body {
                 builder = builder.body(body.clone());
             }
-            let sent = builder.send().await;
+            let sent = match req.deadline {
+                Some(d) => builder.timeout(d).send().await.map_err(|e| self.transport_error(&e, attempt + 1)),
+                None => match tokio::time::timeout(self.timeout, builder.send()).await {
+                    Ok(sent) => sent.map_err(|e| self.transport_error(&e, attempt + 1)),
+                    Err(_) => Err(self.timed_out(attempt + 1)),
+                },
+            };
             if let Ok(resp) = &sent {
                 // The path only: never query strings or headers (tokens, upload state).
                 tracing::debug!(host = %self.host, method = %req.method, path = req.url.path(), status = resp.status().as_u16(), "registry answered");
             }
             let delay = match sent {
                 Ok(resp) if resp.status() == StatusCode::UNAUTHORIZED => {
+                    self.may_answer_challenge(resp.url())?;
                     if authenticated {
                         return Err(RegistryError::Unauthorized {
                             host: self.host.clone(),
@@ -76,15 +89,16 @@ impl Transport {
                     authenticated = true;
                     let challenge =
                         resp.headers().get(WWW_AUTHENTICATE).and_then(|v| v.to_str().ok()).map(str::to_owned);
-                    self.auth.on_unauthorized(&self.client, challenge.as_deref(), &req.scope, req.repo).await?;
+                    self.auth
+                        .on_unauthorized(&self.client, self.timeout, challenge.as_deref(), &req.scope, req.repo)
+                        .await?;
                     continue;
                 }
                 Ok(resp) if is_retryable(resp.status()) && attempt < self.max_retries => {
                     retry_after(resp.headers()).unwrap_or_else(|| self.backoff(attempt))
                 }
                 Ok(resp) => return Ok(resp),
-                Err(e) => {
-                    let err = self.transport_error(&e, attempt + 1);
+                Err(err) => {
                     if matches!(err, RegistryError::Tls { .. }) || attempt >= self.max_retries {
                         return Err(err);
                     }
@@ -99,19 +113,63 @@ impl Transport {
 
     /// Sends a request whose body cannot be replayed (a streamed blob upload): no retries;
     /// the auth header known from earlier requests on the same scope is used.
-    pub async fn send_once(&self, builder: reqwest::RequestBuilder, scope: &str) -> Result<Response, RegistryError> {
-        let builder = match self.auth.header(scope) {
+    pub async fn send_once(
+        &self,
+        builder: reqwest::RequestBuilder,
+        url: &Url,
+        scope: &str,
+    ) -> Result<Response, RegistryError> {
+        let builder = match self.auth_header(url, scope) {
             Some(h) => builder.header(AUTHORIZATION, h),
             None => builder,
         };
         builder.send().await.map_err(|e| self.transport_error(&e, 1))
     }
 
+    /// Whether `url` has the registry's own origin (scheme, host, port): the only place its
+    /// credentials and tokens are sent (an absolute upload `Location` may name another).
+    fn is_own_origin(&self, url: &Url) -> bool {
+        url.origin() == self.base.origin()
+    }
+
+    /// The Authorization header for a request to `url`: only to the registry's own origin,
+    /// and only over https or to a loopback host.
+    fn auth_header(&self, url: &Url, scope: &str) -> Option<HeaderValue> {
+        if !self.is_own_origin(url) || !may_carry_credentials(url) {
+            return None;
+        }
+        self.auth.header(scope)
+    }
+
+    /// A 401 is answered (credentials, a token fetched from the challenge's realm) only
+    /// when it came from the registry's own origin, over https or from a loopback host. A
+    /// redirect target or an upload location elsewhere that asks for credentials is an
+    /// error naming it.
+    fn may_answer_challenge(&self, from: &Url) -> Result<(), RegistryError> {
+        if !self.is_own_origin(from) {
+            return Err(RegistryError::ForeignChallenge {
+                host: self.host.clone(),
+                origin: from.origin().ascii_serialization(),
+            });
+        }
+        if !may_carry_credentials(from) {
+            return Err(RegistryError::InsecureAuth { what: format!("registry {}", self.host) });
+        }
+        Ok(())
+    }
+
     fn backoff(&self, attempt: u32) -> Duration {
         self.retry_base_delay.saturating_mul(2u32.saturating_pow(attempt)).min(MAX_RETRY_DELAY)
     }
 
+    fn timed_out(&self, attempts: u32) -> RegistryError {
+        RegistryError::TimedOut { host: self.host.clone(), secs: self.timeout.as_secs(), attempts }
+    }
+
     pub fn transport_error(&self, e: &reqwest::Error, attempts: u32) -> RegistryError {
+        if e.is_timeout() {
+            return self.timed_out(attempts);
+        }
         let reason = describe(e);
         if is_tls_error(e) {
             return RegistryError::Tls { host: self.host.clone(), reason };
@@ -126,11 +184,14 @@ impl Transport {
         let status = resp.status();
         match status {
             StatusCode::UNAUTHORIZED => {
+                if let Err(e) = self.may_answer_challenge(resp.url()) {
+                    return e;
+                }
                 return RegistryError::Unauthorized {
                     host: self.host.clone(),
                     repo: repo.map(str::to_owned),
                     with_credentials: self.auth.has_credentials(),
-                }
+                };
             }
             StatusCode::FORBIDDEN => {
                 return RegistryError::Denied { host: self.host.clone(), repo: repo.unwrap_or("/v2/").to_owned() }
@@ -152,6 +213,11 @@ impl Transport {
         }
         RegistryError::Http { status: status.as_u16(), method: method.to_string(), url, code, message }
     }
+}
+
+/// Credentials and tokens travel only over https, or over plain http to this machine.
+pub(crate) fn may_carry_credentials(url: &Url) -> bool {
+    url.scheme() == "https" || url.host_str().is_some_and(super::is_loopback)
 }
 
 fn is_retryable(status: StatusCode) -> bool {
@@ -264,6 +330,12 @@ pub(crate) async fn read_capped(
                 buf.extend_from_slice(&chunk);
             }
             Ok(None) => return Ok(buf.freeze()),
+            Err(e) if e.is_timeout() => {
+                return Err(RegistryError::Unreachable {
+                    host: host.to_owned(),
+                    reason: format!("{} did not arrive in time", what()),
+                })
+            }
             Err(e) => return Err(RegistryError::Unreachable { host: host.to_owned(), reason: describe(&e) }),
         }
     }
@@ -303,6 +375,16 @@ mod tests {
         );
         let bare = join_location(&base, "/v2/a/blobs/uploads/1").unwrap();
         assert_eq!(with_query(bare, "digest", "x").as_str(), "http://127.0.0.1:5000/v2/a/blobs/uploads/1?digest=x");
+    }
+
+    #[test]
+    fn credentials_only_over_https_or_to_loopback() {
+        for ok in ["https://reg.example/v2/", "http://127.0.0.1:5000/v2/", "http://localhost/t", "http://[::1]:80/"] {
+            assert!(may_carry_credentials(&Url::parse(ok).unwrap()), "{ok}");
+        }
+        for no in ["http://reg.example/v2/", "http://10.0.0.1:5000/token", "http://localhost.example/"] {
+            assert!(!may_carry_credentials(&Url::parse(no).unwrap()), "{no}");
+        }
     }
 
     #[test]

@@ -145,6 +145,17 @@ async fn fetch_metadata(
     Ok(fetched.into_iter().collect())
 }
 
+/// A layer stream that failed because of the source registry (a body too long, short,
+/// stalled or of the wrong digest) is the registry's fault, not the bundle's.
+fn source_error(e: BundleError) -> SaveError {
+    if let BundleError::Source { source, .. } = &e {
+        if let Some(r) = source.get_ref().and_then(|s| s.downcast_ref::<RegistryError>()) {
+            return SaveError::Registry(r.clone());
+        }
+    }
+    SaveError::Bundle(e)
+}
+
 /// Writes the bundle for an already walked content graph.
 pub async fn write(
     registries: &mut Registries,
@@ -188,10 +199,10 @@ pub async fn write(
         let registry = registries.get(host)?;
         reporter.blob_started(digest, info.size);
         tracing::info!(%digest, size = info.size, from = %info.repository, "streaming layer into the bundle");
-        let stream = registry.get_blob(repo, digest).await?;
+        let stream = registry.get_blob(repo, digest, info.size).await?;
         let rep = reporter.clone();
         let stream = stream.inspect_ok(move |chunk| rep.bytes(chunk.len() as u64));
-        writer.add_blob_stream(digest, info.size, stream).await?;
+        writer.add_blob_stream(digest, info.size, stream).await.map_err(source_error)?;
         reporter.blob_finished(digest);
         layer_bytes += info.size;
     }

@@ -33,11 +33,17 @@ pub struct FakeResponse {
     pub body: Vec<u8>,
     /// Send no Content-Length: the body ends when the connection closes.
     pub close_delimited: bool,
+    /// Writes the body itself after the headers (an endless, chunked or trickled body);
+    /// no Content-Length is added, `body` is ignored.
+    pub body_writer: Option<BodyWriter>,
 }
+
+/// See [`FakeResponse::body_writer`]. A write error means the client hung up: stop.
+pub type BodyWriter = Box<dyn FnOnce(&mut dyn Write) -> std::io::Result<()> + Send>;
 
 impl FakeResponse {
     pub fn new(status: u16) -> Self {
-        FakeResponse { status, headers: Vec::new(), body: Vec::new(), close_delimited: false }
+        FakeResponse { status, headers: Vec::new(), body: Vec::new(), close_delimited: false, body_writer: None }
     }
     /// Closes the connection without a response.
     pub fn hang_up() -> Self {
@@ -53,6 +59,12 @@ impl FakeResponse {
     }
     pub fn body(mut self, b: impl Into<Vec<u8>>) -> Self {
         self.body = b.into();
+        self
+    }
+    /// The body comes from `f`, which writes to the connection as it likes.
+    pub fn body_writer(mut self, f: impl FnOnce(&mut dyn Write) -> std::io::Result<()> + Send + 'static) -> Self {
+        self.body_writer = Some(Box::new(f));
+        self.close_delimited = true;
         self
     }
 }
@@ -143,6 +155,12 @@ fn serve(conn: TcpStream, reqs: &Mutex<Vec<FakeRequest>>, handler: &Handler) {
     out.push_str("\r\n");
     let mut conn = conn;
     let _ = conn.write_all(out.as_bytes());
+    if let Some(writer) = resp.body_writer {
+        let _ = conn.flush();
+        let _ = writer(&mut conn);
+        let _ = conn.flush();
+        return;
+    }
     // HEAD responses carry no body.
     if req.method != "HEAD" {
         let _ = conn.write_all(&resp.body);

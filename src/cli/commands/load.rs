@@ -116,7 +116,8 @@ fn print_decisions(decisions: &[Decision], ui: &Ui) {
 /// `--to`: for a bundle, `HOST[:PORT][/PREFIX]`; for a layout without repository names
 /// (from `cosign save`), the full target reference `HOST/REPO[:TAG]`.
 fn destination(to: &str) -> anyhow::Result<Destination> {
-    if to.contains('@') {
+    // (`user:password@HOST` is refused by Target::parse, without repeating it.)
+    if to.contains('@') && crate::oci::reference::without_userinfo(to).is_none() {
         return Err(Failure::new(
             exit::USAGE,
             format!(

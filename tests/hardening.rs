@@ -1,0 +1,345 @@
+//! Hardening against a hostile registry and an impatient operator (issue 9): credentials
+//! stay with their origin, every read is bounded in size and time. The off-origin upload
+//! `Location`, the redirect to an origin that asks for credentials, endless and trickled
+//! bodies are faults a real registry cannot be made to show: they come from the in-process
+//! fake server, serving a tiny image built here.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use sealift::oci::{media, Digest};
+use serde_json::json;
+
+use crate::support::{
+    random_bytes, random_image, sealift, sealift_with, tempdir, FakeRequest, FakeResponse, FakeServer, TestRegistry,
+};
+
+/// A one-layer image served by a fake registry as `app:1.0`.
+struct FakeImage {
+    manifest: Vec<u8>,
+    digest: Digest,
+    config: Vec<u8>,
+    config_digest: Digest,
+    layer_digest: Digest,
+}
+
+impl FakeImage {
+    fn new(layer_size: usize) -> Arc<FakeImage> {
+        let config = br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#.to_vec();
+        let layer = random_bytes(layer_size);
+        let (config_digest, layer_digest) = (Digest::of(&config), Digest::of(&layer));
+        let manifest = serde_json::to_vec(&json!({
+            "schemaVersion": 2,
+            "mediaType": media::OCI_MANIFEST,
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest.to_string(), "size": config.len()},
+            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer_digest.to_string(), "size": layer_size}],
+        }))
+        .unwrap();
+        Arc::new(FakeImage { digest: Digest::of(&manifest), manifest, config, config_digest, layer_digest })
+    }
+
+    /// The answer for everything but the layer blob (`None` for that one).
+    fn answer(&self, req: &FakeRequest) -> Option<FakeResponse> {
+        let t = req.target.as_str();
+        if t == "/v2/" {
+            return Some(FakeResponse::new(200));
+        }
+        if t == "/v2/app/manifests/1.0" || t == format!("/v2/app/manifests/{}", self.digest) {
+            return Some(
+                FakeResponse::new(200)
+                    .header("Content-Type", media::OCI_MANIFEST)
+                    .header("Docker-Content-Digest", &self.digest.to_string())
+                    .body(self.manifest.clone()),
+            );
+        }
+        if t == format!("/v2/app/blobs/{}", self.config_digest) {
+            return Some(FakeResponse::new(200).body(self.config.clone()));
+        }
+        if t == format!("/v2/app/blobs/{}", self.layer_digest) {
+            return None;
+        }
+        Some(FakeResponse::new(404))
+    }
+}
+
+fn basic(user: &str, password: &str) -> String {
+    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")))
+}
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A bundle of a small image saved from a real registry.
+fn small_bundle(dir: &std::path::Path) -> String {
+    let src = TestRegistry::start();
+    random_image(&src.addr, "team/app", "1.0", &[3000, 4000]);
+    let bundle = dir.join("b.tar");
+    crate::support::ok_all(&sealift(&["save", &format!("{}/team/app:1.0", src.addr), "-o", bundle.to_str().unwrap()]));
+    bundle.to_str().unwrap().to_owned()
+}
+
+/// A target with Basic auth whose uploads go to `upload_origin` (an absolute `Location`).
+fn basic_auth_target(password: &'static str, upload_origin: String) -> FakeServer {
+    FakeServer::start(move |req, n| {
+        if req.header("authorization") != Some(basic("bob", password).as_str()) {
+            return FakeResponse::new(401).header("WWW-Authenticate", r#"Basic realm="fake""#);
+        }
+        let t = req.target.as_str();
+        match req.method.as_str() {
+            "GET" if t == "/v2/" => FakeResponse::new(200),
+            "POST" if t.contains("/blobs/uploads/") => {
+                FakeResponse::new(202).header("Location", &format!("{upload_origin}/upload/{n}"))
+            }
+            "PUT" if t.contains("/manifests/") => FakeResponse::new(201),
+            _ => FakeResponse::new(404),
+        }
+    })
+}
+
+#[test]
+fn load_sends_no_credentials_to_an_upload_location_on_another_origin() {
+    let dir = tempdir();
+    let bundle = small_bundle(dir.path());
+    let elsewhere = FakeServer::start(|req, _| match req.method.as_str() {
+        "PUT" => FakeResponse::new(201),
+        _ => FakeResponse::new(404),
+    });
+    let target = basic_auth_target("pw2", format!("http://{}", elsewhere.addr));
+    let out = sealift_with(
+        &["load", "--insecure-skip-verify", &bundle, "--to", &target.addr, "--username", "bob", "--password-stdin"],
+        b"pw2",
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let puts: Vec<_> = elsewhere.requests().into_iter().filter(|r| r.method == "PUT").collect();
+    assert!(!puts.is_empty(), "the blobs went to the Location origin");
+    for r in &puts {
+        assert_eq!(r.header("authorization"), None, "credentials reached another origin: {}", r.target);
+    }
+}
+
+#[test]
+fn an_upload_location_elsewhere_that_asks_for_credentials_is_an_error_naming_it() {
+    let dir = tempdir();
+    let bundle = small_bundle(dir.path());
+    let elsewhere =
+        FakeServer::start(|_, _| FakeResponse::new(401).header("WWW-Authenticate", r#"Basic realm="elsewhere""#));
+    let target = basic_auth_target("pw2", format!("http://{}", elsewhere.addr));
+    let out = sealift_with(
+        &[
+            "load",
+            "--insecure-skip-verify",
+            "--retries",
+            "0",
+            &bundle,
+            "--to",
+            &target.addr,
+            "--username",
+            "bob",
+            "--password-stdin",
+        ],
+        b"pw2",
+        &[],
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains(&format!("http://{}", elsewhere.addr)) && !err.contains("pw2"), "{err}");
+    assert!(elsewhere.requests().iter().all(|r| r.header("authorization").is_none()));
+}
+
+#[test]
+fn save_answers_no_challenge_from_a_redirect_target() {
+    let img = FakeImage::new(5000);
+    // Another origin that, reached by a redirect, names its own token service.
+    let elsewhere = Arc::new(std::sync::OnceLock::<String>::new());
+    let realm_addr = elsewhere.clone();
+    let other = FakeServer::start(move |_, _| {
+        let realm = format!(r#"Bearer realm="http://{}/token",service="x""#, realm_addr.get().unwrap());
+        FakeResponse::new(401).header("WWW-Authenticate", &realm)
+    });
+    elsewhere.set(other.addr.clone()).unwrap();
+    let (image, other_addr) = (img.clone(), other.addr.clone());
+    let src = FakeServer::start(move |req, _| {
+        if req.header("authorization") != Some(basic("alice", "s3cret-pw").as_str()) {
+            return FakeResponse::new(401).header("WWW-Authenticate", r#"Basic realm="fake""#);
+        }
+        image.answer(req).unwrap_or_else(|| {
+            FakeResponse::new(307).header("Location", &format!("http://{other_addr}/blob/{}", image.layer_digest))
+        })
+    });
+    let dir = tempdir();
+    let bundle = dir.path().join("b.tar");
+    let out = sealift_with(
+        &[
+            "save",
+            &format!("{}/app:1.0", src.addr),
+            "-o",
+            bundle.to_str().unwrap(),
+            "--username",
+            "alice",
+            "--password-stdin",
+        ],
+        b"s3cret-pw",
+        &[],
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains(&format!("http://{}", other.addr)) && !err.contains("s3cret"), "{err}");
+    let seen = other.requests();
+    assert!(!seen.is_empty(), "the redirect was followed");
+    assert!(seen.iter().all(|r| r.header("authorization").is_none() && !r.target.starts_with("/token")), "{seen:?}");
+    assert!(!bundle.exists());
+}
+
+#[test]
+fn credentials_in_a_reference_or_target_are_refused_without_repeating_them() {
+    let out = sealift(&["save", "alice:hunter2@127.0.0.1:5000/app:1.0", "-o", "/tmp/never.tar"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(!err.contains("hunter2") && err.contains("credentials"), "{err}");
+    let dir = tempdir();
+    let bundle = small_bundle(dir.path());
+    let out = sealift(&["load", "--insecure-skip-verify", &bundle, "--to", "bob:pw2@127.0.0.1:5001/mirror"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(!err.contains("pw2") && err.contains("credentials"), "{err}");
+}
+
+/// A fake source serving `img`, whose layer blob answers `layer()`.
+fn source_with_layer(img: &Arc<FakeImage>, layer: impl Fn() -> FakeResponse + Send + Sync + 'static) -> FakeServer {
+    let img = img.clone();
+    FakeServer::start(move |req, _| img.answer(req).unwrap_or_else(&layer))
+}
+
+fn save_from(src: &FakeServer, dir: &std::path::Path, extra: &[&str]) -> (std::process::Output, Duration) {
+    let bundle = dir.join("b.tar");
+    let mut args = vec!["save".to_owned(), format!("{}/app:1.0", src.addr), "-o".into(), bundle.display().to_string()];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let started = Instant::now();
+    let out = sealift(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let took = started.elapsed();
+    let left: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(left.is_empty(), "a failed save leaves nothing behind: {left:?}");
+    (out, took)
+}
+
+#[test]
+fn an_endless_layer_body_is_stopped_at_its_size() {
+    let img = FakeImage::new(5000);
+    let written = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counter = written.clone();
+    let src = source_with_layer(&img, move || {
+        let counter = counter.clone();
+        FakeResponse::new(200).header("Transfer-Encoding", "chunked").body_writer(move |w| {
+            // Up to 1 GiB in 64 KiB chunks, unless the client hangs up first.
+            let chunk = vec![b'x'; 64 * 1024];
+            for _ in 0..16 * 1024 {
+                write!(w, "{:x}\r\n", chunk.len())?;
+                w.write_all(&chunk)?;
+                w.write_all(b"\r\n")?;
+                counter.fetch_add(chunk.len() as u64, std::sync::atomic::Ordering::Relaxed);
+            }
+            w.write_all(b"0\r\n\r\n")
+        })
+    });
+    let dir = tempdir();
+    let (out, took) = save_from(&src, dir.path(), &[]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains(&img.layer_digest.to_string()) && err.contains("longer than the 5000 bytes"), "{err}");
+    assert!(took < Duration::from_secs(30), "took {took:?}");
+    let sent = written.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(sent < 256 * 1024 * 1024, "the server got to send {sent} bytes");
+}
+
+#[test]
+fn a_trickled_manifest_meets_the_deadline() {
+    let img = FakeImage::new(5000);
+    let manifest = img.manifest.clone();
+    let (image, body) = (img.clone(), manifest.clone());
+    let src = FakeServer::start(move |req, _| {
+        if req.target == "/v2/app/manifests/1.0" {
+            let body = body.clone();
+            return FakeResponse::new(200)
+                .header("Content-Type", media::OCI_MANIFEST)
+                .header("Content-Length", &body.len().to_string())
+                .body_writer(move |w| {
+                    for b in body {
+                        w.write_all(&[b])?;
+                        w.flush()?;
+                        std::thread::sleep(Duration::from_millis(500));
+                    }
+                    Ok(())
+                });
+        }
+        image.answer(req).unwrap_or_else(|| FakeResponse::new(404))
+    });
+    let dir = tempdir();
+    let (out, took) = save_from(&src, dir.path(), &["--timeout", "2", "--retries", "0"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains(&src.addr) && err.contains("in time"), "{err}");
+    assert!(took < Duration::from_secs(15), "took {took:?}");
+}
+
+#[test]
+fn a_trickled_layer_stalls() {
+    let img = FakeImage::new(5000);
+    let src = source_with_layer(&img, || {
+        FakeResponse::new(200).header("Content-Length", "5000").body_writer(|w| {
+            for _ in 0..500 {
+                w.write_all(&[0u8; 10])?;
+                w.flush()?;
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            Ok(())
+        })
+    });
+    let dir = tempdir();
+    let (out, took) = save_from(&src, dir.path(), &["--timeout", "2", "--retries", "0"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains(&img.layer_digest.to_string()) && err.contains("stalled"), "{err}");
+    assert!(took < Duration::from_secs(15), "took {took:?}");
+}
+
+#[test]
+fn timeout_is_documented_in_help() {
+    let out = sealift(&["save", "--help"]);
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(help.contains("--timeout <SECONDS>") && help.contains("[default: 60]"), "{help}");
+}
+
+#[test]
+fn a_target_that_never_answers_an_upload_is_given_up_on() {
+    let dir = tempdir();
+    let bundle = small_bundle(dir.path());
+    let target = FakeServer::start(|req, n| {
+        let t = req.target.as_str();
+        match req.method.as_str() {
+            "GET" if t == "/v2/" => FakeResponse::new(200),
+            "POST" if t.contains("/blobs/uploads/") => {
+                FakeResponse::new(202).header("Location", &format!("/v2/team/app/blobs/uploads/{n}"))
+            }
+            "PUT" if t.contains("/blobs/uploads/") => {
+                // Layers (3000 and 4000 bytes) arrive and are never answered in time.
+                let len: usize = req.header("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+                if len >= 3000 {
+                    std::thread::sleep(Duration::from_secs(10));
+                }
+                FakeResponse::new(201)
+            }
+            "PUT" => FakeResponse::new(201),
+            _ => FakeResponse::new(404),
+        }
+    });
+    let started = Instant::now();
+    let out =
+        sealift(&["load", "--insecure-skip-verify", "--timeout", "2", "--retries", "0", &bundle, "--to", &target.addr]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("no answer within 2 s after the upload"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(9), "took {:?}", started.elapsed());
+}
