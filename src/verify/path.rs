@@ -77,8 +77,11 @@ const HANDLED: [&str; 13] = [
 pub struct ParsedCert {
     pub x509: X509,
     pub der: Vec<u8>,
-    /// `CN=…, O=…` for messages.
+    /// The certificate as rejections name it: its subject (`CN=…, O=…`), or for an empty
+    /// subject (Fulcio leaves) `(empty subject, SAN …)`.
     pub subject: String,
+    /// The subject as written (`""` for an empty one), for reports.
+    pub dn: String,
     raw_subject: Vec<u8>,
     raw_issuer: Vec<u8>,
     /// The issuer name, for messages.
@@ -242,9 +245,20 @@ impl ParsedCert {
                 Nid::MD2 => Some("MD2"),
                 _ => None,
             });
+        let first_san = names.iter().find_map(|n| match n {
+            Name::Dns(v) | Name::Email(v) | Name::Uri(v) => Some(v.clone()),
+            Name::Ip(ip) => Some(ip.to_string()),
+            Name::Other => None,
+        });
+        let display = match (subject.is_empty(), first_san) {
+            (false, _) => subject.clone(),
+            (true, Some(san)) => format!("(empty subject, SAN {san})"),
+            (true, None) => "(empty subject)".to_owned(),
+        };
         Ok(ParsedCert {
             x509: x509.to_owned(),
-            subject,
+            dn: subject,
+            subject: display,
             raw_subject: raw_subject.to_vec(),
             raw_issuer: raw_issuer.to_vec(),
             issuer: subject_string(x509.issuer_name()),

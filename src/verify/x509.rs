@@ -164,7 +164,7 @@ pub fn validate_path(
     })?;
     Ok(path
         .iter()
-        .map(|c| CertSummary { subject: c.subject.clone(), not_before: c.not_before, not_after: c.not_after })
+        .map(|c| CertSummary { subject: c.dn.clone(), not_before: c.not_before, not_after: c.not_after })
         .collect())
 }
 
