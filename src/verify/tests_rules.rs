@@ -330,3 +330,45 @@ fn cosign_pairing_p384_sha256_and_the_allow_list() {
     let sig = signed(&l, &[], None);
     assert_eq!(verify_signature(&strict, &sig, &digest()).verdict, Verdict::Verified);
 }
+
+/// cosign's own BYO-PKI test chains (tests/data/cosign-testdata, see PROVENANCE.md).
+#[test]
+fn cosign_testdata_chains() {
+    let load = |f: &str| {
+        let path = format!("{}/tests/data/cosign-testdata/{f}", env!("CARGO_MANIFEST_DIR"));
+        crypto::load_certificates(&std::fs::read(path).unwrap(), f).unwrap()
+    };
+    let at = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap().timestamp();
+    let (leaf1, chain1, root1) =
+        (load("test_attach_leafcert.pem"), load("test_attach_certchain.pem"), load("test_attach_rootcert.pem"));
+    let (leaf2, chain2, root2) = (
+        load("test_attach_second_leafcert.pem"),
+        load("test_attach_second_certchain.pem"),
+        load("test_attach_second_rootcert.pem"),
+    );
+    let anchors = |r: &[X509]| r.iter().cloned().map(TrustAnchor::from).collect::<Vec<_>>();
+    let sub1 = "C=IN, ST=DEL, L=DEL, O=example.com, OU=sigstore-sub, CN=sigstore-sub, emailAddress=foo@example.com";
+    let root1_name = "C=IN, ST=DEL, L=DEL, O=example.com, OU=sigstore, CN=sigstore, emailAddress=foo@example.com";
+    let t = at("2024-06-01T00:00:00Z");
+    // Good: each leaf through its chain annotation, or through configured intermediates.
+    let path = x509::validate_path(&leaf1[0], &chain1, &[], &anchors(&root1), t).unwrap();
+    assert_eq!(path.len(), 3);
+    assert_eq!(path[2].subject, root1_name);
+    assert!(x509::validate_path(&leaf1[0], &[], &chain1[..1], &anchors(&root1), t).is_ok());
+    assert!(x509::validate_path(&leaf2[0], &chain2, &[], &anchors(&root2), t).is_ok());
+    // Bad: the other root (the annotation's own root is never trusted), the other chain,
+    // and after the leaf's notAfter.
+    assert_eq!(
+        x509::validate_path(&leaf1[0], &chain1, &[], &anchors(&root2), t),
+        Err(Rejection::NoIssuer { subject: sub1.into(), issuer: root1_name.into() })
+    );
+    assert!(matches!(
+        x509::validate_path(&leaf2[0], &chain1, &[], &anchors(&root1), t),
+        Err(Rejection::NoIssuer { .. })
+    ));
+    let late = at("2028-06-01T00:00:00Z");
+    assert!(matches!(
+        x509::validate_path(&leaf1[0], &chain1, &[], &anchors(&root1), late),
+        Err(Rejection::Expired { subject, .. }) if subject.ends_with("CN=sigstore-leaf, emailAddress=foo@example.com")
+    ));
+}
