@@ -547,7 +547,7 @@ impl<'a> Search<'a> {
         }
         if let Some((_, Some(max))) = parent.basic {
             if chain.len() - 1 > max as usize {
-                return Err(Rejection::PathLength);
+                return Err(Rejection::PathLength { subject: parent.subject.clone() });
             }
         }
         Ok(())

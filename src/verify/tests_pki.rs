@@ -200,7 +200,7 @@ fn path_length_exceeded() {
     let mut s = spec(KeyType::EcP256);
     s.root.basic_constraints = Some((true, Some(0)));
     let m = make(s);
-    assert_eq!(run(&m, &policy(&m.root)), no(Rejection::PathLength));
+    assert_eq!(run(&m, &policy(&m.root)), no(Rejection::PathLength { subject: "CN=root".into() }));
 }
 
 #[test]
