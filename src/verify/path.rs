@@ -245,6 +245,8 @@ impl ParsedCert {
                 Nid::MD2 => Some("MD2"),
                 _ => None,
             });
+        let not_before = unix_time(x509.not_before()).ok_or_else(|| named("malformed notBefore".into()))?;
+        let not_after = unix_time(x509.not_after()).ok_or_else(|| named("malformed notAfter".into()))?;
         let first_san = names.iter().find_map(|n| match n {
             Name::Dns(v) | Name::Email(v) | Name::Uri(v) => Some(v.clone()),
             Name::Ip(ip) => Some(ip.to_string()),
@@ -264,8 +266,8 @@ impl ParsedCert {
             issuer: subject_string(x509.issuer_name()),
             spki: spki.to_vec(),
             version,
-            not_before: unix_time(x509.not_before()),
-            not_after: unix_time(x509.not_after()),
+            not_before,
+            not_after,
             basic,
             key_usage_cert_sign,
             eku,

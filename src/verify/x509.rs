@@ -70,11 +70,14 @@ pub fn subject_string(name: &X509NameRef) -> String {
         .join(", ")
 }
 
-/// Seconds since the Unix epoch of an ASN.1 time.
-pub fn unix_time(t: &Asn1TimeRef) -> i64 {
-    let epoch = Asn1Time::from_unix(0).expect("epoch is representable");
-    let d = epoch.diff(t).expect("certificate times are representable");
-    i64::from(d.days) * 86_400 + i64::from(d.secs)
+/// Seconds since the Unix epoch of an ASN.1 time; `None` when OpenSSL cannot compare it
+/// (a malformed time in a certificate that otherwise parsed).
+pub fn unix_time(t: &Asn1TimeRef) -> Option<i64> {
+    let epoch = Asn1Time::from_unix(0).ok()?;
+    let d = epoch.diff(t);
+    let _ = openssl::error::ErrorStack::get();
+    let d = d.ok()?;
+    Some(i64::from(d.days) * 86_400 + i64::from(d.secs))
 }
 
 /// RFC 3339 form of a unix time, for messages.
