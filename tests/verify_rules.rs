@@ -83,3 +83,62 @@ fn proof_of_concept_verify_command_accepts_a_private_ca_signature() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains("no OIDC issuer extension"), "{}", text(&out));
 }
+
+/// Go's path rules reach the command line: an intermediate whose EKU lists only
+/// serverAuth is rejected (exit 1, naming it and the rule); a `--ca-roots` file holding a
+/// certificate Go's parser refuses is the user's file's fault (exit 2, naming the file).
+#[test]
+fn path_rules_and_bad_trust_files_at_the_command_line() {
+    use sealift::verify::certs::{generate_key, issue, CertParams, KeyType, SanSpec};
+    let reg = TestRegistry::start();
+    random_image(&reg.addr, "rules/app", "1.0", &[64]);
+    let dir = tempdir();
+    let p = |f: &str| dir.path().join(f).to_str().unwrap().to_owned();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let (nb, na) = (now - 3600, now + 86_400);
+    let root_key = generate_key(KeyType::EcP256).unwrap();
+    let root = issue(&CertParams::ca("rules root", nb, na, None), &root_key, None).unwrap();
+    let sub_key = generate_key(KeyType::EcP256).unwrap();
+    let mut sub_params = CertParams::ca("tls-only intermediate", nb, na, Some(0));
+    sub_params.eku = Some(vec!["serverAuth"]);
+    let sub = issue(&sub_params, &sub_key, Some((&root, &root_key))).unwrap();
+    let leaf_key = generate_key(KeyType::EcP256).unwrap();
+    let leaf_params = CertParams::leaf("signer", nb, na, vec![SanSpec::Email("dev@rules.example".into())]);
+    let leaf = issue(&leaf_params, &leaf_key, Some((&sub, &sub_key))).unwrap();
+    std::fs::write(p("ca.crt"), root.to_pem().unwrap()).unwrap();
+    std::fs::write(p("leaf.crt"), leaf.to_pem().unwrap()).unwrap();
+    std::fs::write(p("leaf.key"), leaf_key.to_pkcs8_pem()).unwrap();
+    std::fs::write(p("chain.pem"), [sub.to_pem().unwrap(), root.to_pem().unwrap()].concat()).unwrap();
+    let reference = format!("{}/rules/app:1.0", reg.addr);
+    ok(&sealift(&[
+        "sign",
+        &reference,
+        "--key",
+        &p("leaf.key"),
+        "--certificate",
+        &p("leaf.crt"),
+        "--certificate-chain",
+        &p("chain.pem"),
+    ]));
+    let ca = p("ca.crt");
+    let mut args = vec!["verify", reference.as_str(), "--ca-roots", ca.as_str()];
+    args.extend(&POC_FLAGS[..6]);
+    let out = sealift(&args);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("\"CN=tls-only intermediate\" lists extended key usages without codeSigning"),
+        "{}",
+        text(&out)
+    );
+
+    // A root file with a certificate Go cannot parse (duplicate basicConstraints).
+    let mut dup = CertParams::ca("dup root", nb, na, None);
+    dup.extra_extensions.push(("2.5.29.19".into(), vec![0x30, 0x00]));
+    std::fs::write(p("dup.crt"), issue(&dup, &root_key, None).unwrap().to_pem().unwrap()).unwrap();
+    let dup_ca = p("dup.crt");
+    let mut args = vec!["verify", reference.as_str(), "--ca-roots", dup_ca.as_str()];
+    args.extend(&POC_FLAGS[..6]);
+    let out = sealift(&args);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("dup.crt") && text(&out).contains("duplicate extension"), "{}", text(&out));
+}

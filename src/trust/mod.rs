@@ -30,6 +30,8 @@ pub enum TrustError {
     Key(#[from] KeyError),
     #[error("{path}: not a Sigstore trusted_root.json: {reason}")]
     TrustedRoot { path: PathBuf, reason: String },
+    #[error("{path}: {reason}")]
+    Certificate { path: PathBuf, reason: String },
 }
 
 /// The files to load trust from (one field per command-line option).
@@ -55,6 +57,18 @@ fn read(path: &Path) -> Result<Vec<u8>, TrustError> {
     std::fs::read(path).map_err(|source| TrustError::Read { path: path.to_owned(), source })
 }
 
+/// The certificates of a `--ca-roots`/`--ca-intermediates` file, each parsed as Go's
+/// `ParseCertificate` would (cosign refuses the whole file otherwise): a certificate Go
+/// cannot parse is the user's file's fault, not a rejected signature.
+fn usable_certificates(p: &Path) -> Result<Vec<X509>, TrustError> {
+    let certs = crypto::load_certificates(&read(p)?, &p.display().to_string())?;
+    for c in &certs {
+        crate::verify::path::ParsedCert::parse(c)
+            .map_err(|r| TrustError::Certificate { path: p.to_owned(), reason: r.to_string() })?;
+    }
+    Ok(certs)
+}
+
 impl TrustMaterial {
     pub fn load(src: &TrustSources) -> Result<Self, TrustError> {
         let mut m = TrustMaterial::default();
@@ -62,11 +76,11 @@ impl TrustMaterial {
             m.keys.push(crypto::load_public_key(&read(p)?, &p.display().to_string())?);
         }
         for p in &src.ca_roots {
-            let certs = crypto::load_certificates(&read(p)?, &p.display().to_string())?;
+            let certs = usable_certificates(p)?;
             m.roots.extend(certs.into_iter().map(TrustAnchor::from));
         }
         for p in &src.ca_intermediates {
-            m.intermediates.extend(crypto::load_certificates(&read(p)?, &p.display().to_string())?);
+            m.intermediates.extend(usable_certificates(p)?);
         }
         for p in &src.rekor_keys {
             m.rekor_keys.push(crypto::load_public_key(&read(p)?, &p.display().to_string())?);
@@ -201,6 +215,18 @@ mod tests {
         };
         let m = TrustMaterial::load(&src).unwrap();
         assert_eq!((m.keys.len(), m.roots.len(), m.intermediates.len(), m.rekor_keys.len()), (1, 1, 1, 1));
+        // A certificate Go's parser refuses (a duplicate extension) is the file's fault.
+        let dir = tempfile::tempdir().unwrap();
+        let key = crate::verify::certs::generate_key(crate::verify::certs::KeyType::EcP256).unwrap();
+        let mut params = crate::verify::certs::CertParams::ca("dup", 0, 4_000_000_000, None);
+        params.extra_extensions.push(("2.5.29.19".into(), vec![0x30, 0x00]));
+        let cert = crate::verify::certs::issue(&params, &key, None).unwrap();
+        let file = dir.path().join("ca.pem");
+        std::fs::write(&file, cert.to_pem().unwrap()).unwrap();
+        let bad = TrustSources { ca_roots: vec![file], ..Default::default() };
+        let err = TrustMaterial::load(&bad).unwrap_err();
+        assert!(matches!(&err, TrustError::Certificate { .. }), "{err}");
+        assert!(err.to_string().contains("duplicate extension 2.5.29.19"), "{err}");
         let bad = TrustSources { keys: vec![data("containers-image/manifest-missing")], ..Default::default() };
         assert!(matches!(TrustMaterial::load(&bad), Err(TrustError::Read { .. })));
         let bad = TrustSources {

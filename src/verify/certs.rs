@@ -113,6 +113,14 @@ pub struct CertParams {
     pub sans: Vec<SanSpec>,
     /// Extra non-critical extensions as (dotted OID, DER value), e.g. Fulcio's issuer.
     pub extra_extensions: Vec<(String, Vec<u8>)>,
+    /// Extra critical extensions, same form (tests: name constraints, unknown OIDs).
+    pub critical_extensions: Vec<(String, Vec<u8>)>,
+    /// A fixed serial number instead of a random one (tests: serial 0).
+    pub serial: Option<u32>,
+    /// Leave out the authorityKeyIdentifier (tests: Go does not require it).
+    pub omit_aki: bool,
+    /// Sign with this digest ("sha1", "md5") instead of the key's default (tests).
+    pub signature_digest: Option<&'static str>,
 }
 
 impl CertParams {
@@ -126,6 +134,10 @@ impl CertParams {
             eku: None,
             sans: Vec::new(),
             extra_extensions: Vec::new(),
+            critical_extensions: Vec::new(),
+            serial: None,
+            omit_aki: false,
+            signature_digest: None,
         }
     }
     pub fn leaf(cn: &str, not_before: i64, not_after: i64, sans: Vec<SanSpec>) -> Self {
@@ -138,6 +150,10 @@ impl CertParams {
             eku: Some(vec!["codeSigning"]),
             sans,
             extra_extensions: Vec::new(),
+            critical_extensions: Vec::new(),
+            serial: None,
+            omit_aki: false,
+            signature_digest: None,
         }
     }
 }
@@ -158,7 +174,10 @@ pub fn issue(p: &CertParams, key: &PrivateKey, issuer: Option<(&X509, &PrivateKe
     let mut b = X509Builder::new()?;
     b.set_version(2)?;
     let mut serial = BigNum::new()?;
-    serial.rand(127, MsbOption::MAYBE_ZERO, false)?;
+    match p.serial {
+        Some(n) => serial = BigNum::from_u32(n)?,
+        None => serial.rand(127, MsbOption::MAYBE_ZERO, false)?,
+    }
     b.set_serial_number(&*Asn1Integer::from_bn(&serial)?)?;
     b.set_subject_name(&name)?;
     b.set_issuer_name(issuer.map(|(c, _)| c.subject_name()).unwrap_or(&name))?;
@@ -197,7 +216,7 @@ pub fn issue(p: &CertParams, key: &PrivateKey, issuer: Option<(&X509, &PrivateKe
     }
     let ski = SubjectKeyIdentifier::new().build(&b.x509v3_context(issuer.map(|(c, _)| &**c), None))?;
     b.append_extension(ski)?;
-    if let Some((ic, _)) = issuer {
+    if let Some((ic, _)) = issuer.filter(|_| !p.omit_aki) {
         let aki = AuthorityKeyIdentifier::new().keyid(true).build(&b.x509v3_context(Some(ic), None))?;
         b.append_extension(aki)?;
     }
@@ -213,12 +232,17 @@ pub fn issue(p: &CertParams, key: &PrivateKey, issuer: Option<(&X509, &PrivateKe
         let ext = san.build(&b.x509v3_context(issuer.map(|(c, _)| &**c), None))?;
         b.append_extension(ext)?;
     }
-    for (oid, value) in &p.extra_extensions {
+    let extra = p.extra_extensions.iter().map(|e| (e, false)).chain(p.critical_extensions.iter().map(|e| (e, true)));
+    for ((oid, value), critical) in extra {
         let oid = Asn1Object::from_str(oid)?;
-        b.append_extension(X509Extension::new_from_der(&oid, false, &*Asn1OctetString::new_from_bytes(value)?)?)?;
+        b.append_extension(X509Extension::new_from_der(&oid, critical, &*Asn1OctetString::new_from_bytes(value)?)?)?;
     }
     let signer = issuer.map(|(_, k)| k).unwrap_or(key);
-    b.sign(&signer.0, digest_for(signer))?;
+    let digest = match p.signature_digest {
+        Some(name) => MessageDigest::from_name(name).ok_or(openssl::error::ErrorStack::get())?,
+        None => digest_for(signer),
+    };
+    b.sign(&signer.0, digest)?;
     Ok(b.build())
 }
 

@@ -3,6 +3,14 @@
 //!
 //! cosign itself verifies ECDSA, RSA PKCS#1 v1.5 SHA-256 and Ed25519; sealift also accepts
 //! RSA PKCS#1 SHA-512 and RSA-PSS (SHA-256/512), and reports which scheme verified.
+//!
+//! Hash per key, as cosign produces them: sigstore's `signature.LoadSignerVerifier(key,
+//! crypto.SHA256)` (cosign's signing and verifying default) pairs *every* ECDSA curve with
+//! SHA-256, while `--signing-algorithm` and sigstore's default for a key type pair P-384
+//! with SHA-384 and P-521 with SHA-512. So P-384 verifies with SHA-384 or SHA-256 and
+//! P-521 with SHA-512 or SHA-256; the report names the pairing and the policy's
+//! algorithm allow-list decides. Weak keys (RSA below 2048 bits, DSA, P-192) are refused
+//! with a reason, as keys and as certificate keys.
 
 use std::fmt;
 use std::str::FromStr;
@@ -69,6 +77,8 @@ pub enum KeyError {
     Unreadable { what: String, expected: &'static str },
     #[error("{what}: unsupported key type {kind}")]
     UnsupportedKey { what: String, kind: String },
+    #[error("{what}: weak key {kind} (RSA below 2048 bits, DSA and P-192 are refused)")]
+    WeakKey { what: String, kind: String },
     #[error("signing with {alg} needs a matching key, this one is {kind}")]
     AlgorithmKeyMismatch { alg: SignatureAlgorithm, kind: String },
     #[error("signing failed: {0}")]
@@ -90,7 +100,11 @@ pub fn load_public_key(bytes: &[u8], what: &str) -> Result<PublicKey, KeyError> 
 }
 
 fn check_supported(key: &PublicKey, what: &str) -> Result<PublicKey, KeyError> {
+    let weak = |kind: String| Err(KeyError::WeakKey { what: what.to_owned(), kind });
     match key.0.id() {
+        Id::RSA if key.0.bits() < 2048 => weak(format!("RSA-{}", key.0.bits())),
+        Id::DSA => weak(format!("DSA-{}", key.0.bits())),
+        Id::EC if is_p192(&key.0) => weak("EC P-192".to_owned()),
         Id::RSA | Id::ED25519 => Ok(key.clone()),
         Id::EC if ec_curve(&key.0).is_some() => Ok(key.clone()),
         other => Err(KeyError::UnsupportedKey { what: what.to_owned(), kind: format!("{other:?}") }),
@@ -130,7 +144,9 @@ pub fn load_certificates(bytes: &[u8], what: &str) -> Result<Vec<X509>, KeyError
 pub enum SignatureAlgorithm {
     EcdsaP256Sha256,
     EcdsaP384Sha384,
+    EcdsaP384Sha256,
     EcdsaP521Sha512,
+    EcdsaP521Sha256,
     RsaPkcs1Sha256,
     RsaPkcs1Sha512,
     RsaPssSha256,
@@ -139,10 +155,12 @@ pub enum SignatureAlgorithm {
 }
 
 impl SignatureAlgorithm {
-    pub const ALL: [SignatureAlgorithm; 8] = [
+    pub const ALL: [SignatureAlgorithm; 10] = [
         Self::EcdsaP256Sha256,
         Self::EcdsaP384Sha384,
+        Self::EcdsaP384Sha256,
         Self::EcdsaP521Sha512,
+        Self::EcdsaP521Sha256,
         Self::RsaPkcs1Sha256,
         Self::RsaPkcs1Sha512,
         Self::RsaPssSha256,
@@ -154,7 +172,9 @@ impl SignatureAlgorithm {
         match self {
             Self::EcdsaP256Sha256 => "ecdsa-p256-sha256",
             Self::EcdsaP384Sha384 => "ecdsa-p384-sha384",
+            Self::EcdsaP384Sha256 => "ecdsa-p384-sha256",
             Self::EcdsaP521Sha512 => "ecdsa-p521-sha512",
+            Self::EcdsaP521Sha256 => "ecdsa-p521-sha256",
             Self::RsaPkcs1Sha256 => "rsa-pkcs1-sha256",
             Self::RsaPkcs1Sha512 => "rsa-pkcs1-sha512",
             Self::RsaPssSha256 => "rsa-pss-sha256",
@@ -165,7 +185,11 @@ impl SignatureAlgorithm {
 
     fn digest(self) -> Option<MessageDigest> {
         match self {
-            Self::EcdsaP256Sha256 | Self::RsaPkcs1Sha256 | Self::RsaPssSha256 => Some(MessageDigest::sha256()),
+            Self::EcdsaP256Sha256
+            | Self::EcdsaP384Sha256
+            | Self::EcdsaP521Sha256
+            | Self::RsaPkcs1Sha256
+            | Self::RsaPssSha256 => Some(MessageDigest::sha256()),
             Self::EcdsaP384Sha384 => Some(MessageDigest::sha384()),
             Self::EcdsaP521Sha512 | Self::RsaPkcs1Sha512 | Self::RsaPssSha512 => Some(MessageDigest::sha512()),
             Self::Ed25519 => None,
@@ -184,7 +208,7 @@ impl fmt::Display for SignatureAlgorithm {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown signature algorithm {0:?} (expected one of ecdsa-p256-sha256, ecdsa-p384-sha384, ecdsa-p521-sha512, rsa-pkcs1-sha256, rsa-pkcs1-sha512, rsa-pss-sha256, rsa-pss-sha512, ed25519)")]
+#[error("unknown signature algorithm {0:?} (expected one of ecdsa-p256-sha256, ecdsa-p384-sha384, ecdsa-p384-sha256, ecdsa-p521-sha512, ecdsa-p521-sha256, rsa-pkcs1-sha256, rsa-pkcs1-sha512, rsa-pss-sha256, rsa-pss-sha512, ed25519)")]
 pub struct UnknownAlgorithm(pub String);
 
 impl FromStr for SignatureAlgorithm {
@@ -192,6 +216,10 @@ impl FromStr for SignatureAlgorithm {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Self::ALL.into_iter().find(|a| a.name() == s).ok_or_else(|| UnknownAlgorithm(s.to_owned()))
     }
+}
+
+fn is_p192<T: openssl::pkey::HasPublic>(key: &PKey<T>) -> bool {
+    key.ec_key().ok().and_then(|k| k.group().curve_name()) == Some(Nid::X9_62_PRIME192V1)
 }
 
 fn ec_curve<T>(key: &PKey<T>) -> Option<Nid>
@@ -209,8 +237,9 @@ fn candidates<T: openssl::pkey::HasPublic>(key: &PKey<T>) -> Vec<SignatureAlgori
     match key.id() {
         Id::EC => match ec_curve(key) {
             Some(Nid::X9_62_PRIME256V1) => vec![EcdsaP256Sha256],
-            Some(Nid::SECP384R1) => vec![EcdsaP384Sha384],
-            Some(Nid::SECP521R1) => vec![EcdsaP521Sha512],
+            // The curve's own hash first (sealift signs with it), then cosign's SHA-256.
+            Some(Nid::SECP384R1) => vec![EcdsaP384Sha384, EcdsaP384Sha256],
+            Some(Nid::SECP521R1) => vec![EcdsaP521Sha512, EcdsaP521Sha256],
             _ => vec![],
         },
         Id::RSA => vec![RsaPkcs1Sha256, RsaPkcs1Sha512, RsaPssSha256, RsaPssSha512],
@@ -326,8 +355,8 @@ mod tests {
         let ec = |nid| PKey::from_ec_key(EcKey::generate(&EcGroup::from_curve_name(nid).unwrap()).unwrap()).unwrap();
         PrivateKey(match alg {
             EcdsaP256Sha256 => ec(Nid::X9_62_PRIME256V1),
-            EcdsaP384Sha384 => ec(Nid::SECP384R1),
-            EcdsaP521Sha512 => ec(Nid::SECP521R1),
+            EcdsaP384Sha384 | EcdsaP384Sha256 => ec(Nid::SECP384R1),
+            EcdsaP521Sha512 | EcdsaP521Sha256 => ec(Nid::SECP521R1),
             Ed25519 => PKey::generate_ed25519().unwrap(),
             _ => PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap(),
         })
@@ -357,6 +386,53 @@ mod tests {
             assert_eq!(verify(&key.public_key(), payload, &sig[..sig.len() - 1]), Err(Rejection::BadSignature));
         }
         assert!("rsa-pss-sha384".parse::<SignatureAlgorithm>().is_err());
+    }
+
+    /// cosign's `LoadSignerVerifier(key, crypto.SHA256)` signs with SHA-256 on every
+    /// curve: what openssl's `dgst -sha256` makes with a P-384 or P-521 key must verify,
+    /// and be reported as that pairing.
+    #[test]
+    fn cosign_pairings_p384_and_p521_with_sha256() {
+        for (alg, nid) in [
+            (SignatureAlgorithm::EcdsaP384Sha256, Nid::SECP384R1),
+            (SignatureAlgorithm::EcdsaP521Sha256, Nid::SECP521R1),
+        ] {
+            let key = PrivateKey(
+                PKey::from_ec_key(EcKey::generate(&EcGroup::from_curve_name(nid).unwrap()).unwrap()).unwrap(),
+            );
+            let mut signer = Signer::new(MessageDigest::sha256(), &key.0).unwrap();
+            let sig = signer.sign_oneshot_to_vec(b"payload").unwrap();
+            assert_eq!(verify(&key.public_key(), b"payload", &sig), Ok(alg));
+            assert_eq!(verify(&key.public_key(), b"payloaD", &sig), Err(Rejection::BadSignature));
+        }
+    }
+
+    #[test]
+    fn weak_keys_refused_with_a_reason() {
+        let rsa1024 = PKey::from_rsa(Rsa::generate(1024).unwrap()).unwrap();
+        let pem = rsa1024.public_key_to_pem().unwrap();
+        let err = load_public_key(&pem, "k.pub").unwrap_err();
+        assert_eq!(err, KeyError::WeakKey { what: "k.pub".into(), kind: "RSA-1024".into() });
+        assert!(err.to_string().contains("RSA below 2048 bits"), "{err}");
+        assert!(matches!(
+            load_private_key(&rsa1024.private_key_to_pem_pkcs8().unwrap(), None, "k"),
+            Err(KeyError::WeakKey { .. })
+        ));
+        let p192 = EcKey::generate(&EcGroup::from_curve_name(Nid::X9_62_PRIME192V1).unwrap()).unwrap();
+        let pem = PKey::from_ec_key(p192).unwrap().public_key_to_pem().unwrap();
+        assert_eq!(
+            load_public_key(&pem, "k").unwrap_err(),
+            KeyError::WeakKey { what: "k".into(), kind: "EC P-192".into() }
+        );
+        let dsa = openssl::dsa::Dsa::generate(2048).unwrap();
+        let pem = PKey::from_dsa(dsa).unwrap().public_key_to_pem().unwrap();
+        assert_eq!(
+            load_public_key(&pem, "k").unwrap_err(),
+            KeyError::WeakKey { what: "k".into(), kind: "DSA-2048".into() }
+        );
+        // 2048 is the floor, not refused.
+        let rsa2048 = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
+        assert!(load_public_key(&rsa2048.public_key_to_pem().unwrap(), "k").is_ok());
     }
 
     #[test]

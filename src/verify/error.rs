@@ -34,8 +34,6 @@ pub enum Rejection {
     MalformedCertificate(String),
     #[error("the certificate does not chain to a configured root")]
     UntrustedRoot,
-    #[error("certificate path validation failed at depth {depth}: {reason}")]
-    PathValidation { depth: u32, reason: String },
     #[error("certificate {subject:?} expired before {at}")]
     Expired { subject: String, at: String },
     #[error("certificate {subject:?} is not yet valid at {at}")]
@@ -44,8 +42,8 @@ pub enum Rejection {
     NotACa { subject: String },
     #[error("certificate {subject:?} issues certificates but lacks the keyCertSign key usage")]
     IssuerKeyUsage { subject: String },
-    #[error("the certificate path exceeds a CA's pathLenConstraint")]
-    PathLength,
+    #[error("the certificate path has more intermediates below CA {subject:?} than its pathLenConstraint allows")]
+    PathLength { subject: String },
     #[error("the trust root CA {subject:?} is not valid at {at} (trusted_root.json validFor)")]
     AnchorOutsideValidity { subject: String, at: String },
     #[error("the leaf certificate's extended key usage does not include codeSigning")]

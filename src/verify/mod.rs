@@ -36,6 +36,8 @@ mod tests;
 mod tests_limbo;
 #[cfg(test)]
 mod tests_pki;
+#[cfg(test)]
+mod tests_rules;
 
 use chrono::{DateTime, Utc};
 use openssl::x509::X509;

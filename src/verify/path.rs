@@ -77,8 +77,11 @@ const HANDLED: [&str; 13] = [
 pub struct ParsedCert {
     pub x509: X509,
     pub der: Vec<u8>,
-    /// `CN=…, O=…` for messages.
+    /// The certificate as rejections name it: its subject (`CN=…, O=…`), or for an empty
+    /// subject (Fulcio leaves) `(empty subject, SAN …)`.
     pub subject: String,
+    /// The subject as written (`""` for an empty one), for reports.
+    pub dn: String,
     raw_subject: Vec<u8>,
     raw_issuer: Vec<u8>,
     /// The issuer name, for messages.
@@ -242,16 +245,29 @@ impl ParsedCert {
                 Nid::MD2 => Some("MD2"),
                 _ => None,
             });
+        let not_before = unix_time(x509.not_before()).ok_or_else(|| named("malformed notBefore".into()))?;
+        let not_after = unix_time(x509.not_after()).ok_or_else(|| named("malformed notAfter".into()))?;
+        let first_san = names.iter().find_map(|n| match n {
+            Name::Dns(v) | Name::Email(v) | Name::Uri(v) => Some(v.clone()),
+            Name::Ip(ip) => Some(ip.to_string()),
+            Name::Other => None,
+        });
+        let display = match (subject.is_empty(), first_san) {
+            (false, _) => subject.clone(),
+            (true, Some(san)) => format!("(empty subject, SAN {san})"),
+            (true, None) => "(empty subject)".to_owned(),
+        };
         Ok(ParsedCert {
             x509: x509.to_owned(),
-            subject,
+            dn: subject,
+            subject: display,
             raw_subject: raw_subject.to_vec(),
             raw_issuer: raw_issuer.to_vec(),
             issuer: subject_string(x509.issuer_name()),
             spki: spki.to_vec(),
             version,
-            not_before: unix_time(x509.not_before()),
-            not_after: unix_time(x509.not_after()),
+            not_before,
+            not_after,
             basic,
             key_usage_cert_sign,
             eku,
@@ -533,7 +549,7 @@ impl<'a> Search<'a> {
         }
         if let Some((_, Some(max))) = parent.basic {
             if chain.len() - 1 > max as usize {
-                return Err(Rejection::PathLength);
+                return Err(Rejection::PathLength { subject: parent.subject.clone() });
             }
         }
         Ok(())
@@ -605,7 +621,11 @@ pub fn build<'a>(leaf: &'a ParsedCert, pools: Pools<'a>, at: i64) -> Result<Vec<
     if let Some(i) = anchors.iter().position(|(a, _)| a.der == leaf.der) {
         search.found.push((vec![leaf], i));
     } else {
-        search.build(vec![leaf])?;
+        // Out of signature-check budget: as Go, an error only when no path was found.
+        let searched = search.build(vec![leaf]);
+        if search.found.is_empty() {
+            searched?;
+        }
     }
     let mut first_failure = None;
     for (path, anchor) in &search.found {

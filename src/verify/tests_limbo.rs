@@ -213,3 +213,33 @@ fn limbo_codesigning_suite() {
     }
     assert!(problems.is_empty(), "{} disagreements:\n{}", problems.len(), problems.join("\n"));
 }
+
+/// Never a panic: every single-byte corruption of a few suite certificates that OpenSSL
+/// still parses goes through sealift's parser and path search and comes out as a verdict.
+#[test]
+fn corrupted_certificates_are_verdicts_not_panics() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/x509-limbo/limbo-codesigning.json");
+    let suite: Value = serde_json::from_slice(&std::fs::read(path).expect("fixture present")).expect("JSON");
+    let cases = suite["testcases"].as_array().expect("testcases");
+    let mut parsed = 0;
+    for id in ["rfc5280::nc::permitted-dns-match", "cve::cve-2024-0567", "rfc5280::pc::ica-noncritical-pc"] {
+        let case = cases.iter().find(|c| c["id"] == id).expect("case present");
+        let leaf = X509::from_pem(case["peer_certificate"].as_str().unwrap().as_bytes()).unwrap();
+        let anchors: Vec<TrustAnchor> = certs(&case["trusted_certs"]).into_iter().map(TrustAnchor::from).collect();
+        let der = leaf.to_der().unwrap();
+        for i in 0..der.len() {
+            for flip in [0x01u8, 0x80, 0xff] {
+                let mut bad = der.clone();
+                bad[i] ^= flip;
+                if let Ok(c) = X509::from_der(&bad) {
+                    parsed += 1;
+                    let _ = x509::leaf_identity(&c);
+                    let _ = x509::validate_path(&c, &[], &[], &anchors, now());
+                    // The same corruption as an anchor and as a chain annotation entry.
+                    let _ = x509::validate_path(&leaf, &[c.clone(), c.clone()], &[], &[TrustAnchor::from(c)], now());
+                }
+            }
+        }
+    }
+    assert!(parsed > 100, "only {parsed} corrupted certificates parsed");
+}

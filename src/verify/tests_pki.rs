@@ -12,18 +12,18 @@ use super::*;
 use crate::cosign::{simple_signing_payload, UntrustedSignature};
 
 /// The trusted time of every case: 2026-06-01T00:00:00Z.
-const T0: i64 = 1_780_272_000;
-const HOUR: i64 = 3600;
+pub(super) const T0: i64 = 1_780_272_000;
+pub(super) const HOUR: i64 = 3600;
 const ISSUER: &str = "https://issuer.example";
 
-struct Spec {
-    kt: KeyType,
-    root: CertParams,
-    sub: CertParams,
-    leaf: CertParams,
+pub(super) struct Spec {
+    pub kt: KeyType,
+    pub root: CertParams,
+    pub sub: CertParams,
+    pub leaf: CertParams,
 }
 
-fn spec(kt: KeyType) -> Spec {
+pub(super) fn spec(kt: KeyType) -> Spec {
     let mut leaf = CertParams::leaf("leaf", T0 - HOUR, T0 + HOUR, vec![SanSpec::Email("dev@example.com".into())]);
     // Fulcio's v2 issuer extension: DER UTF8String.
     let mut issuer_der = vec![0x0c, ISSUER.len() as u8];
@@ -37,18 +37,18 @@ fn spec(kt: KeyType) -> Spec {
     }
 }
 
-struct Made {
-    root: X509,
-    sub: X509,
-    sig: UntrustedSignature,
-    digest: Digest,
+pub(super) struct Made {
+    pub root: X509,
+    pub sub: X509,
+    pub sig: UntrustedSignature,
+    pub digest: Digest,
 }
 
-fn pem(c: &X509) -> String {
+pub(super) fn pem(c: &X509) -> String {
     String::from_utf8(c.to_pem().unwrap()).unwrap()
 }
 
-fn make(s: Spec) -> Made {
+pub(super) fn make(s: Spec) -> Made {
     let root_key = certs::generate_key(s.kt).unwrap();
     let root = certs::issue(&s.root, &root_key, None).unwrap();
     let sub_key = certs::generate_key(s.kt).unwrap();
@@ -69,7 +69,7 @@ fn make(s: Spec) -> Made {
     Made { root, sub, sig, digest }
 }
 
-fn policy(root: &X509) -> TrustPolicy {
+pub(super) fn policy(root: &X509) -> TrustPolicy {
     let mut p = TrustPolicy::new(Utc.timestamp_opt(T0 + 1000 * HOUR, 0).unwrap());
     p.roots = vec![root.clone().into()];
     p.at = Some(Utc.timestamp_opt(T0, 0).unwrap());
@@ -80,11 +80,11 @@ fn policy(root: &X509) -> TrustPolicy {
     p
 }
 
-fn run(m: &Made, p: &TrustPolicy) -> Verdict {
+pub(super) fn run(m: &Made, p: &TrustPolicy) -> Verdict {
     verify_signature(p, &m.sig, &m.digest).verdict
 }
 
-fn no(r: Rejection) -> Verdict {
+pub(super) fn no(r: Rejection) -> Verdict {
     Verdict::Rejected(r)
 }
 
@@ -200,7 +200,7 @@ fn path_length_exceeded() {
     let mut s = spec(KeyType::EcP256);
     s.root.basic_constraints = Some((true, Some(0)));
     let m = make(s);
-    assert_eq!(run(&m, &policy(&m.root)), no(Rejection::PathLength));
+    assert_eq!(run(&m, &policy(&m.root)), no(Rejection::PathLength { subject: "CN=root".into() }));
 }
 
 #[test]

@@ -70,11 +70,14 @@ pub fn subject_string(name: &X509NameRef) -> String {
         .join(", ")
 }
 
-/// Seconds since the Unix epoch of an ASN.1 time.
-pub fn unix_time(t: &Asn1TimeRef) -> i64 {
-    let epoch = Asn1Time::from_unix(0).expect("epoch is representable");
-    let d = epoch.diff(t).expect("certificate times are representable");
-    i64::from(d.days) * 86_400 + i64::from(d.secs)
+/// Seconds since the Unix epoch of an ASN.1 time; `None` when OpenSSL cannot compare it
+/// (a malformed time in a certificate that otherwise parsed).
+pub fn unix_time(t: &Asn1TimeRef) -> Option<i64> {
+    let epoch = Asn1Time::from_unix(0).ok()?;
+    let d = epoch.diff(t);
+    let _ = openssl::error::ErrorStack::get();
+    let d = d.ok()?;
+    Some(i64::from(d.days) * 86_400 + i64::from(d.secs))
 }
 
 /// RFC 3339 form of a unix time, for messages.
@@ -84,17 +87,21 @@ pub fn rfc3339(t: i64) -> String {
 
 /// Reads the identity-bearing extensions of a leaf.
 pub fn leaf_identity(cert: &X509Ref) -> Result<LeafIdentity, Rejection> {
-    let bad = |e: der::DerError| Rejection::MalformedCertificate(e.to_string());
+    let subject = subject_string(cert.subject_name());
+    let bad = |what: &'static str| {
+        let subject = subject.clone();
+        move |e: der::DerError| Rejection::MalformedCertificate(format!("certificate {subject:?}: {what}: {e}"))
+    };
     let der_bytes = cert.to_der().map_err(|e| Rejection::MalformedCertificate(e.to_string()))?;
     let mut id = LeafIdentity::default();
     let mut issuer_v1 = None;
-    for ext in der::extensions(&der_bytes).map_err(bad)? {
+    for ext in der::extensions(&der_bytes).map_err(bad("extensions"))? {
         match ext.oid.as_str() {
-            OID_SAN => id.sans = der::subject_alt_names(ext.value).map_err(bad)?,
-            OID_EKU => id.eku = Some(der::extended_key_usage(ext.value).map_err(bad)?),
+            OID_SAN => id.sans = der::subject_alt_names(ext.value).map_err(bad("subjectAltName (SAN)"))?,
+            OID_EKU => id.eku = Some(der::extended_key_usage(ext.value).map_err(bad("extKeyUsage"))?),
             // v1 stores the issuer URL as the raw extension value.
             OID_FULCIO_ISSUER_V1 => issuer_v1 = Some(String::from_utf8_lossy(ext.value).into_owned()),
-            OID_FULCIO_ISSUER_V2 => id.issuer = Some(der::utf8_string(ext.value).map_err(bad)?),
+            OID_FULCIO_ISSUER_V2 => id.issuer = Some(der::utf8_string(ext.value).map_err(bad("Fulcio OIDC issuer"))?),
             _ => {}
         }
     }
@@ -160,7 +167,7 @@ pub fn validate_path(
     })?;
     Ok(path
         .iter()
-        .map(|c| CertSummary { subject: c.subject.clone(), not_before: c.not_before, not_after: c.not_after })
+        .map(|c| CertSummary { subject: c.dn.clone(), not_before: c.not_before, not_after: c.not_after })
         .collect())
 }
 
