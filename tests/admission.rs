@@ -157,6 +157,11 @@ fn refused_everywhere(fx: &Fixture, bundle: &Path, needle: &str) {
         ("audit", [&["audit", b][..], &t].concat()),
         ("inspect", vec!["inspect", b]),
     ];
+    // The same bundle unpacked into a layout directory.
+    let name = format!("{}-dir", bundle.file_stem().unwrap().to_string_lossy());
+    let layout = crate::support::extract_bundle(bundle, fx.dir.path(), &name);
+    let l = layout.to_str().unwrap();
+    let runs = [runs, vec![("load DIR", [&["load", l, "--to", &to][..], &t].concat())]].concat();
     for (what, args) in runs {
         let out = sealift(&args);
         let err = stderr(&out);
