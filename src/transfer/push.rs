@@ -43,6 +43,10 @@ pub struct Loader<'r> {
     pub registry: &'r Registry,
     pub jobs: usize,
     pub reporter: std::sync::Arc<dyn Reporter>,
+    /// `--stream`: an uncompressed tar's layers stream from the checking read into their
+    /// uploads, as a compressed bundle's always do (read and hashed once, one at a time),
+    /// instead of the whole file being checked before the first upload.
+    pub stream: bool,
 }
 
 /// (blob, repository) pairs the target already has.
@@ -78,7 +82,7 @@ impl Loader<'_> {
         let mut layers = Some(layers);
         let mut checked: Option<(std::path::PathBuf, Vec<Deferred>)> = None;
         match layers.take().expect("set above") {
-            Layers::Tar(rest) if !rest.compressed => {
+            Layers::Tar(rest) if !rest.compressed && !self.stream => {
                 let path = rest.path.clone();
                 let deferred = self.tar_pass(meta, plan, rest, &mut present, &mut holder, &mut report).await?;
                 checked = Some((path, deferred));
@@ -124,7 +128,7 @@ impl Loader<'_> {
             (_, Some((path, deferred))) => self.upload_deferred(&path, deferred, &mut present, &mut report).await?,
             (Some(Layers::Tar(rest)), None) => {
                 let deferred = self.tar_pass(meta, plan, rest, &mut present, &mut holder, &mut report).await?;
-                debug_assert!(deferred.is_empty(), "a compressed bundle has no file offsets");
+                debug_assert!(deferred.is_empty(), "streamed layers are never deferred");
             }
             (Some(Layers::Dir(dir)), None) => self.push_dir(plan, &dir, &mut present, &mut holder, &mut report).await?,
             (None, None) => unreachable!("layers are set unless checked"),
@@ -214,7 +218,7 @@ impl Loader<'_> {
             let Some(repo) = target.cloned() else { continue };
             let (digest, size) = (blob.digest.clone(), blob.size);
             holder.insert(digest.clone(), repo.clone());
-            if let Some(offset) = blob.file_offset {
+            if let Some(offset) = blob.file_offset.filter(|_| !self.stream) {
                 // Dropping the body lets the reader go on, still hashing the bytes.
                 deferred.push(Deferred { digest, offset, size, repository: repo });
                 continue;

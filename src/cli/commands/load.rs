@@ -140,8 +140,12 @@ pub async fn run(args: LoadArgs, ui: &Ui) -> anyhow::Result<u8> {
     };
     let refused = admitted.refused();
     let plan = load::plan(&meta, &dest, &admitted)?;
-    let loader =
-        Loader { registry: &registry, jobs: args.registry.jobs as usize, reporter: std::sync::Arc::new(ui.clone()) };
+    let loader = Loader {
+        registry: &registry,
+        jobs: args.registry.jobs as usize,
+        reporter: std::sync::Arc::new(ui.clone()),
+        stream: args.stream,
+    };
     let present = loader.present_blobs(&plan).await?;
 
     if args.dry_run {
