@@ -87,12 +87,14 @@ pub struct ManifestPush {
     pub entry: usize,
 }
 
+/// What to push, built only by [`Plan::build`] from an [`Admitted`]: its fields are
+/// private, so the pusher cannot be handed anything admission did not let through.
 #[derive(Debug, Clone, Default)]
 pub struct Plan {
     /// Manifest pushes in order.
-    pub manifests: Vec<ManifestPush>,
+    manifests: Vec<ManifestPush>,
     /// Target repositories that need each blob.
-    pub blobs: BTreeMap<Digest, BTreeSet<String>>,
+    blobs: BTreeMap<Digest, BTreeSet<String>>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -184,9 +186,14 @@ impl Plan {
         Ok(plan)
     }
 
-    /// The target repositories of image entries that need `digest`.
-    pub fn repositories_needing(&self, digest: &Digest) -> Option<&BTreeSet<String>> {
-        self.blobs.get(digest)
+    /// Manifest pushes in order.
+    pub fn manifests(&self) -> &[ManifestPush] {
+        &self.manifests
+    }
+
+    /// Target repositories that need each blob.
+    pub fn blobs(&self) -> &BTreeMap<Digest, BTreeSet<String>> {
+        &self.blobs
     }
 }
 

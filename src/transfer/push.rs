@@ -56,7 +56,7 @@ impl Loader<'_> {
     /// HEAD-checks every blob of the plan at the target.
     pub async fn present_blobs(&self, plan: &Plan) -> Result<Present, LoadError> {
         let pairs: Vec<(Digest, String)> =
-            plan.blobs.iter().flat_map(|(d, repos)| repos.iter().map(move |r| (d.clone(), r.clone()))).collect();
+            plan.blobs().iter().flat_map(|(d, repos)| repos.iter().map(move |r| (d.clone(), r.clone()))).collect();
         let found: Vec<Option<(Digest, String)>> = futures_util::stream::iter(pairs)
             .map(|(d, r)| async move { Ok::<_, LoadError>(self.registry.blob_exists(&r, &d).await?.map(|_| (d, r))) })
             .buffer_unordered(self.jobs.max(1))
@@ -96,7 +96,7 @@ impl Loader<'_> {
 
         // Small blobs from memory.
         let small: Vec<(Digest, String, Bytes)> = plan
-            .blobs
+            .blobs()
             .iter()
             .filter_map(|(d, repos)| meta.small.get(d).map(|b| (d, repos, b)))
             .flat_map(|(d, repos, b)| {
@@ -133,7 +133,7 @@ impl Loader<'_> {
             (Some(Layers::Dir(dir)), None) => self.push_dir(plan, &dir, &mut present, &mut holder, &mut report).await?,
             (None, None) => unreachable!("layers are set unless checked"),
         }
-        for (d, repos) in &plan.blobs {
+        for (d, repos) in plan.blobs() {
             for r in repos {
                 if present.contains(&(d.clone(), r.clone())) {
                     continue;
@@ -150,11 +150,11 @@ impl Loader<'_> {
         }
 
         // Manifests, in plan order, only now that every blob is in place.
-        let referrers_api = match plan.manifests.iter().find(|m| m.referrer_of.is_some()) {
+        let referrers_api = match plan.manifests().iter().find(|m| m.referrer_of.is_some()) {
             Some(m) => self.registry.has_referrers_api(&m.repository).await?,
             None => false,
         };
-        for p in &plan.manifests {
+        for p in plan.manifests() {
             let m = &meta.contents.manifests[&p.digest];
             let exists = self.registry.head_manifest(&p.repository, &p.digest.to_string()).await?.is_some();
             if exists {
@@ -208,7 +208,7 @@ impl Loader<'_> {
                 },
             };
             seen.insert(blob.digest.clone());
-            let Some(repos) = plan.blobs.get(&blob.digest) else {
+            let Some(repos) = plan.blobs().get(&blob.digest) else {
                 check_known(meta, &blob.digest)?;
                 continue; // belongs to an entry not selected for this load; dropping skips it
             };
@@ -275,7 +275,7 @@ impl Loader<'_> {
         report: &mut LoadReport,
     ) -> Result<(), LoadError> {
         let todo: Vec<(Digest, String)> = plan
-            .blobs
+            .blobs()
             .iter()
             .filter(|(d, _)| !holder.contains_key(*d))
             .filter_map(|(d, repos)| {

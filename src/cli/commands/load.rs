@@ -151,15 +151,15 @@ pub async fn run(args: LoadArgs, ui: &Ui) -> anyhow::Result<u8> {
     if args.dry_run {
         // A dry run reads the whole bundle first: it says whether the real load would succeed.
         layers.check(&meta).await?;
-        let pairs: usize = plan.blobs.values().map(|r| r.len()).sum();
-        for p in &plan.manifests {
+        let pairs: usize = plan.blobs().values().map(|r| r.len()).sum();
+        for p in plan.manifests() {
             let there = registry.head_manifest(&p.repository, &p.digest.to_string()).await?.is_some();
             let what = if there { "present" } else { "push" };
             let tag = p.tag.as_ref().map(|t| format!(":{t}")).unwrap_or_default();
             println!("{what:7} {}/{}{tag}@{}", dest.host, p.repository, p.digest);
         }
         let missing_bytes: u64 = plan
-            .blobs
+            .blobs()
             .iter()
             .flat_map(|(d, repos)| repos.iter().map(move |r| (d, r)))
             .filter(|(d, r)| !present.contains(&((*d).clone(), (*r).clone())))

@@ -397,7 +397,7 @@ fn the_plan_holds_exactly_what_was_admitted() {
     let dest = Destination { host: "target:5000".into(), prefix: "mirror".into(), default_tag: None };
     let plan = Plan::build(&w.meta.contents, &dest, &a).unwrap();
     let pushed: BTreeSet<(String, Digest, Option<String>)> =
-        plan.manifests.iter().map(|m| (m.repository.clone(), m.digest.clone(), m.tag.clone())).collect();
+        plan.manifests().iter().map(|m| (m.repository.clone(), m.digest.clone(), m.tag.clone())).collect();
     let want: BTreeSet<(String, Digest, Option<String>)> = [
         ("mirror/team/app".to_owned(), d1.clone(), Some("1.0".to_owned())),
         ("mirror/team/app".to_owned(), sig, Some(format!("{}.sig", d1.tag_prefix()))),
@@ -405,6 +405,6 @@ fn the_plan_holds_exactly_what_was_admitted() {
     .into_iter()
     .collect();
     assert_eq!(pushed, want);
-    assert!(plan.blobs.values().all(|repos| !repos.contains("mirror/team/other")));
+    assert!(plan.blobs().values().all(|repos| !repos.contains("mirror/team/other")));
     let _ = evil;
 }
