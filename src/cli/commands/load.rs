@@ -68,10 +68,9 @@ fn gate(args: &LoadArgs, meta: &crate::content::Metadata, ui: &Ui) -> anyhow::Re
                 Failure::new(exit::REJECTED, format!("bundle seal rejected: {reason}; nothing was pushed")).into()
             );
         }
-        Err(refusal @ Refusal::Images { .. }) => {
-            if let Refusal::Images { decisions } = &refusal {
-                print_decisions(decisions, ui);
-            }
+        Err(Refusal::Images { decisions }) => {
+            print_decisions(&decisions, ui);
+            let refusal = Refusal::Images { decisions };
             ui.status(&format!(
                 "refused: {refusal}; nothing was pushed (use --partial to push the images that passed)"
             ));
