@@ -157,6 +157,11 @@ fn refused_everywhere(fx: &Fixture, bundle: &Path, needle: &str) {
         ("audit", [&["audit", b][..], &t].concat()),
         ("inspect", vec!["inspect", b]),
     ];
+    // The same bundle unpacked into a layout directory.
+    let name = format!("{}-dir", bundle.file_stem().unwrap().to_string_lossy());
+    let layout = crate::support::extract_bundle(bundle, fx.dir.path(), &name);
+    let l = layout.to_str().unwrap();
+    let runs = [runs, vec![("load DIR", [&["load", l, "--to", &to][..], &t].concat())]].concat();
     for (what, args) in runs {
         let out = sealift(&args);
         let err = stderr(&out);
@@ -469,4 +474,59 @@ fn a_relabelled_image_cannot_pick_a_weaker_rule() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let raw = crate::support::skopeo_inspect_raw(&format!("{}/mirror/team/prod:1.0", dst.addr));
     assert!(!raw.is_empty());
+}
+
+/// `load --stream` (issue 7, section 4): an uncompressed bundle's layers stream from the
+/// one checking read into their uploads. It lands the same bytes; a corrupt last layer is
+/// refused (exit 4) with no manifest and no tag at the target, only blobs.
+#[test]
+fn stream_lands_the_same_bytes_and_a_corrupt_layer_pushes_no_manifest() {
+    let fx = Fixture::new();
+    let app = fx.dir.path().join("app.tar");
+    ok(&sealift(&["save", &format!("{}/team/app:1.0", fx.src.addr), "-o", app.to_str().unwrap()]));
+    let trust = fx.trust();
+    let t: Vec<&str> = trust.iter().map(String::as_str).collect();
+    let dst = TestRegistry::start();
+    let to = format!("{}/mirror", dst.addr);
+    let out = sealift(&[&["load", app.to_str().unwrap(), "--to", &to, "--stream"][..], &t].concat());
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let raw = crate::support::skopeo_inspect_raw(&format!("{}/mirror/team/app:1.0", dst.addr));
+    assert_eq!(format!("sha256:{}", sha256_hex(&raw)), fx.d1);
+
+    // Flip a byte in the bundle's last blob (a layer: layers come last).
+    let (offset, name) = {
+        let mut a = tar::Archive::new(std::fs::File::open(&app).unwrap());
+        let last = a.entries().unwrap().map(|e| e.unwrap()).last().unwrap();
+        (last.raw_file_position(), last.path().unwrap().to_string_lossy().into_owned())
+    };
+    assert!(name.starts_with("blobs/sha256/"), "{name}");
+    let mut bytes = std::fs::read(&app).unwrap();
+    bytes[offset as usize + 10] ^= 0x01;
+    std::fs::write(&app, &bytes).unwrap();
+    let dst = TestRegistry::start();
+    let to = format!("{}/mirror", dst.addr);
+    let out = sealift(&[&["load", app.to_str().unwrap(), "--to", &to, "--stream"][..], &t].concat());
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert!(stderr(&out).contains(&name["blobs/sha256/".len()..]), "{}", stderr(&out));
+    let tags = Raw::new(&dst.addr).request("GET", "/v2/mirror/team/app/tags/list", &[], b"");
+    let listed: Value = serde_json::from_slice(&tags.body).unwrap_or(Value::Null);
+    assert!(listed["tags"].as_array().is_none_or(|t| t.is_empty()), "tags at the target: {listed}");
+    for r in ["1.0".to_owned(), fx.d1.clone()] {
+        let sep = if r.starts_with("sha256:") { "@" } else { ":" };
+        let s = skopeo(&[
+            "inspect",
+            "--raw",
+            "--tls-verify=false",
+            &format!("docker://{}/mirror/team/app{sep}{r}", dst.addr),
+        ]);
+        assert!(!s.status.success(), "a manifest reached the target: {r}");
+    }
+    // What a failed streamed load leaves: blobs of the admitted image (content-addressed).
+    assert_eq!(catalog(&dst)["repositories"], json!(["mirror/team/app"]));
+    // Without --stream the whole file is checked first: the target stays empty.
+    let dst = TestRegistry::start();
+    let to = format!("{}/mirror", dst.addr);
+    let out = sealift(&[&["load", app.to_str().unwrap(), "--to", &to][..], &t].concat());
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert_untouched(&dst);
 }

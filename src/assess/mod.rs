@@ -22,7 +22,7 @@ use serde::Serialize;
 use crate::content::Metadata;
 use crate::content::Role;
 use crate::cosign::signature::UntrustedSignature;
-use crate::oci::Digest;
+use crate::oci::{media, Digest};
 use crate::trust::policy::{Policy, Rule};
 use crate::verify::sigstore_bundle::verify_sigstore_bundle;
 use crate::verify::{verify_signature, SignatureReport, Signer, TrustPolicy, Verdict};
@@ -324,24 +324,54 @@ pub fn assess_bundle(
     now: DateTime<Utc>,
     names: Names,
 ) -> Vec<(usize, ImageAssessment)> {
-    let mut out = Vec::new();
-    for (i, e) in meta.contents.entries.iter().enumerate() {
-        if !matches!(e.role, Role::Image | Role::Platform) {
-            continue;
+    meta.contents
+        .entries
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| matches!(e.role, Role::Image | Role::Platform))
+        .map(|(i, e)| (i, assess_entry(meta, policy, now, names, e)))
+        .collect()
+}
+
+/// [`assess_bundle`] for a manifest of the bundle that is no entry of its own (a platform
+/// manifest of a carried index), under the source repository of the index that lists it.
+pub fn assess_listed(
+    meta: &Metadata,
+    policy: &Policy,
+    now: DateTime<Utc>,
+    names: Names,
+    repository: &str,
+    digest: &Digest,
+) -> ImageAssessment {
+    let size = meta.contents.manifests.get(digest).map_or(0, |m| m.bytes.len() as u64);
+    let e = crate::content::Entry {
+        descriptor: crate::oci::Descriptor::new(media::OCI_MANIFEST, digest.clone(), size),
+        role: Role::Image,
+        repository: repository.to_owned(),
+        tag: None,
+        subject: None,
+    };
+    assess_entry(meta, policy, now, names, &e)
+}
+
+fn assess_entry(
+    meta: &Metadata,
+    policy: &Policy,
+    now: DateTime<Utc>,
+    names: Names,
+    e: &crate::content::Entry,
+) -> ImageAssessment {
+    let first = policy.rule_for(&e.repository);
+    let (mut a, signed_names) = judge_entry(meta, first, now, e);
+    let authenticated = names == Names::Sealed || signed_names.iter().any(|n| n == &e.repository);
+    if authenticated {
+        if names == Names::Unsealed {
+            a.notes.push(format!("source name {} is the docker-reference of a verified signature", e.repository));
         }
-        let first = policy.rule_for(&e.repository);
-        let (mut a, signed_names) = judge_entry(meta, first, now, e);
-        let authenticated = names == Names::Sealed || signed_names.iter().any(|n| n == &e.repository);
-        if authenticated {
-            if names == Names::Unsealed {
-                a.notes.push(format!("source name {} is the docker-reference of a verified signature", e.repository));
-            }
-        } else if a.passed || first.is_none() {
-            guard_target_path(meta, policy, now, e, first, &mut a);
-        }
-        out.push((i, a));
+    } else if a.passed || first.is_none() {
+        guard_target_path(meta, policy, now, e, first, &mut a);
     }
-    out
+    a
 }
 
 /// An entry under `rule`, a platform possibly covered by its index; with the

@@ -468,6 +468,10 @@ fn an_unauthenticated_name_must_satisfy_every_rule_covering_its_target_path() {
     assert!(a.reasons.iter().any(|r| r.contains("not authenticated") && r.contains("\"prod\"")), "{:?}", a.reasons);
     // A verified seal authenticates the name.
     assert!(assess_bundle(&w.meta, &pol, now(), Names::Sealed)[0].1.passed);
+    // The same for a manifest verify --bundle names by digest (a child of a listed index).
+    let digest = w.meta.contents.entries[0].descriptor.digest.clone();
+    assert!(!assess_listed(&w.meta, &pol, now(), Names::Unsealed, DEV_REPO, &digest).passed);
+    assert!(assess_listed(&w.meta, &pol, now(), Names::Sealed, DEV_REPO, &digest).passed);
 
     // Signed by dev under the dev name: the signed docker-reference authenticates it.
     let w = relabelled(DEV_REPO, &["dev"]);

@@ -16,10 +16,10 @@ mod tests;
 
 use std::path::{Path, PathBuf};
 
-use crate::bundle::{BundleError, BundleReader, Entry as TarEntry};
+use crate::bundle::BundleError;
 use crate::content::Entry;
 use crate::content::Metadata;
-use crate::oci::{media, Digest, Manifest, Platform};
+use crate::oci::{media, Manifest, Platform};
 
 pub use html::{escape_html, render_html};
 pub use report::{AuditReport, ImageFacts, PolicyInfo, PolicySource, RuleInfo, Subject, SCHEMA};
@@ -60,21 +60,6 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), AuditError> {
     tmp.as_file().sync_all().map_err(err)?;
     tmp.persist(path).map_err(|e| err(e.error))?;
     Ok(())
-}
-
-/// The digest of a bundle tar's `index.json` (its second entry: reading stops there), which
-/// names the bundle's whole content without hashing a file that may be many GiB.
-pub fn tar_index_digest(path: &Path) -> Result<Option<Digest>, BundleError> {
-    let mut reader = BundleReader::open(path)?;
-    let mut entries = reader.entries()?;
-    while let Some(entry) = entries.next_entry()? {
-        match entry {
-            TarEntry::Index(bytes) => return Ok(Some(Digest::of(&bytes))),
-            TarEntry::Blob(_) => return Ok(None),
-            _ => {}
-        }
-    }
-    Ok(None)
 }
 
 /// The `os/arch[/variant]` an image config declares.

@@ -158,6 +158,11 @@ pub struct LoadArgs {
     /// Load without verifying any signature (no trust given). Says so loudly.
     #[arg(long)]
     pub insecure_skip_verify: bool,
+    /// Uncompressed .tar: stream each layer from the one checking read straight into its
+    /// upload, one at a time, instead of checking the whole file before the first upload
+    /// (the default). Blobs uploaded before a corrupt one remain; never a manifest or tag.
+    #[arg(long)]
+    pub stream: bool,
     #[command(flatten)]
     pub trust: TrustArgs,
     #[command(flatten)]

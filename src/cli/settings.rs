@@ -19,8 +19,6 @@ pub enum SettingsError {
     Platform(String),
     #[error("cannot read the password from stdin: {0}")]
     Password(String),
-    #[error("invalid --to {value:?}: {reason}")]
-    Target { value: String, reason: &'static str },
     #[error("{what} {path}: {reason}")]
     File { what: &'static str, path: PathBuf, reason: String },
     #[error("invalid {flag} {value:?}: {reason}")]
@@ -75,52 +73,6 @@ pub fn images(
     }
     let plats = plats.iter().map(|p| p.parse().map_err(SettingsError::Platform)).collect::<Result<Vec<_>, _>>()?;
     Ok((parsed, plats))
-}
-
-/// `--to HOST[:PORT][/PREFIX]`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Target {
-    pub host: String,
-    pub prefix: String,
-}
-
-impl Target {
-    pub fn parse(value: &str) -> Result<Target, SettingsError> {
-        if let Some(redacted) = crate::oci::reference::without_userinfo(value) {
-            return Err(SettingsError::Target {
-                value: redacted,
-                reason: "credentials do not belong in --to; use --username with --password-stdin or the Docker config",
-            });
-        }
-        let err = |reason| SettingsError::Target { value: value.to_owned(), reason };
-        let v = value.trim_end_matches('/');
-        let (host, prefix) = v.split_once('/').unwrap_or((v, ""));
-        if host.is_empty() || host.contains(['@', ' ']) {
-            return Err(err("expected HOST[:PORT][/PREFIX]"));
-        }
-        // The host must be one a reference could name (host, IPv4/IPv6, optional port).
-        let host_ok = format!("{host}/x").parse::<Reference>().is_ok_and(|r| r.registry == host);
-        if !host_ok {
-            return Err(err("invalid registry host (HOST[:PORT])"));
-        }
-        if !prefix.is_empty() {
-            // The prefix must itself be a valid repository path.
-            format!("{host}/{prefix}")
-                .parse::<Reference>()
-                .map_err(|_| err("prefix is not a valid repository path"))?;
-        }
-        Ok(Target { host: host.to_owned(), prefix: prefix.to_owned() })
-    }
-
-    /// The target repository (without host) for a source repository `host/repo`.
-    pub fn repository_for(&self, source_repository: &str) -> String {
-        let path = source_repository.split_once('/').map(|(_, p)| p).unwrap_or(source_repository);
-        if self.prefix.is_empty() {
-            path.to_owned()
-        } else {
-            format!("{}/{path}", self.prefix)
-        }
-    }
 }
 
 /// An output sealift replaces atomically (a temporary file, then a rename) must be a
@@ -253,7 +205,6 @@ pub fn registry_options(a: &super::args::RegistryArgs) -> Result<crate::registry
         credentials,
         use_docker_config: true,
         max_retries: a.retries,
-        timeout: std::time::Duration::from_secs(a.timeout),
         ..Default::default()
     })
 }
@@ -261,18 +212,6 @@ pub fn registry_options(a: &super::args::RegistryArgs) -> Result<crate::registry
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn target_maps_repositories_under_the_prefix() {
-        let t = Target::parse("127.0.0.1:5001/mirror").unwrap();
-        assert_eq!(t.repository_for("src:5000/team/app"), "mirror/team/app");
-        let t = Target::parse("127.0.0.1:5001").unwrap();
-        assert_eq!(t.repository_for("src:5000/team/app"), "team/app");
-        assert!(Target::parse("127.0.0.1:5001/Mirror").is_err());
-        assert!(Target::parse("").is_err());
-        let e = Target::parse("bob:pw2@127.0.0.1:5001/mirror").unwrap_err().to_string();
-        assert!(!e.contains("pw2") && e.contains("credentials"), "{e}");
-    }
 
     #[test]
     fn spec_refuses_unknown_keys() {

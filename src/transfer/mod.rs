@@ -8,5 +8,7 @@ pub mod load;
 /// save-side code that still uses it.
 pub use crate::content as model;
 pub mod plan;
+pub mod push;
+pub mod read;
 pub mod save;
 pub mod walk;

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::admit::Admitted;
 use crate::content::{Contents, Entry, ModelError, Role};
-use crate::oci::Digest;
+use crate::oci::{Digest, Reference};
 
 /// Where the bundle goes: `HOST[:PORT]` and an optional repository prefix.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,7 +19,52 @@ pub struct Destination {
     pub default_tag: Option<String>,
 }
 
+/// Why a target is not `HOST[:PORT][/PREFIX]` (or `HOST/REPO[:TAG]`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("target {value:?}: {reason}")]
+pub struct DestinationError {
+    pub value: String,
+    pub reason: &'static str,
+}
+
 impl Destination {
+    /// Parses `HOST[:PORT][/PREFIX]`. For a layout without repository names (from
+    /// `cosign save`) the prefix is the full target repository and may end in `:TAG`,
+    /// which becomes [`Destination::default_tag`]. No digest.
+    pub fn parse(value: &str) -> Result<Destination, DestinationError> {
+        if let Some(redacted) = crate::oci::reference::without_userinfo(value) {
+            return Err(DestinationError {
+                value: redacted,
+                reason: "credentials do not belong in --to; use --username with --password-stdin or the Docker config",
+            });
+        }
+        let err = |reason| DestinationError { value: value.to_owned(), reason };
+        if value.contains('@') {
+            return Err(err("a target takes no digest (HOST[:PORT][/PREFIX], or HOST/REPO[:TAG] for a cosign layout)"));
+        }
+        let v = value.trim_end_matches('/');
+        let (host, prefix) = v.split_once('/').unwrap_or((v, ""));
+        if host.is_empty() || host.contains(' ') {
+            return Err(err("expected HOST[:PORT][/PREFIX]"));
+        }
+        // The host must be one a reference could name (host, IPv4/IPv6, optional port).
+        let host_ok = format!("{host}/x").parse::<Reference>().is_ok_and(|r| r.registry == host);
+        if !host_ok {
+            return Err(err("invalid registry host (HOST[:PORT])"));
+        }
+        if prefix.is_empty() {
+            return Ok(Destination { host: host.to_owned(), prefix: String::new(), default_tag: None });
+        }
+        // The prefix must itself be a valid repository path (with an optional tag).
+        let r: Reference =
+            format!("{host}/{prefix}").parse().map_err(|_| err("prefix is not a valid repository path"))?;
+        let path = match prefix.rsplit_once(':') {
+            Some((path, _)) => path,
+            None => prefix,
+        };
+        Ok(Destination { host: host.to_owned(), prefix: path.to_owned(), default_tag: r.tag })
+    }
+
     /// The target repository for an entry's source repository (`host/repo`).
     pub fn repository_for(&self, source_repository: &str) -> String {
         if source_repository.is_empty() {
@@ -48,12 +93,14 @@ pub struct ManifestPush {
     pub entry: usize,
 }
 
+/// What to push, built only by [`Plan::build`] from an [`Admitted`]: its fields are
+/// private, so the pusher cannot be handed anything admission did not let through.
 #[derive(Debug, Clone, Default)]
 pub struct Plan {
     /// Manifest pushes in order.
-    pub manifests: Vec<ManifestPush>,
+    manifests: Vec<ManifestPush>,
     /// Target repositories that need each blob.
-    pub blobs: BTreeMap<Digest, BTreeSet<String>>,
+    blobs: BTreeMap<Digest, BTreeSet<String>>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -145,8 +192,35 @@ impl Plan {
         Ok(plan)
     }
 
-    /// The target repositories of image entries that need `digest`.
-    pub fn repositories_needing(&self, digest: &Digest) -> Option<&BTreeSet<String>> {
-        self.blobs.get(digest)
+    /// Manifest pushes in order.
+    pub fn manifests(&self) -> &[ManifestPush] {
+        &self.manifests
+    }
+
+    /// Target repositories that need each blob.
+    pub fn blobs(&self) -> &BTreeMap<Digest, BTreeSet<String>> {
+        &self.blobs
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn destinations_map_repositories_under_the_prefix() {
+        let t = Destination::parse("127.0.0.1:5001/mirror").unwrap();
+        assert_eq!(t.repository_for("src:5000/team/app"), "mirror/team/app");
+        assert_eq!(t.default_tag, None);
+        let t = Destination::parse("127.0.0.1:5001").unwrap();
+        assert_eq!(t.repository_for("src:5000/team/app"), "team/app");
+        let t = Destination::parse("127.0.0.1:5001/mirror/app:v1").unwrap();
+        assert_eq!((t.prefix.as_str(), t.default_tag.as_deref()), ("mirror/app", Some("v1")));
+        assert_eq!(t.repository_for(""), "mirror/app");
+        for bad in ["127.0.0.1:5001/Mirror", "", "127.0.0.1:5001/app@sha256:00", "a b/c"] {
+            assert!(Destination::parse(bad).is_err(), "{bad}");
+        }
+        let e = Destination::parse("bob:pw2@127.0.0.1:5001/mirror").unwrap_err().to_string();
+        assert!(!e.contains("pw2") && e.contains("credentials"), "{e}");
     }
 }

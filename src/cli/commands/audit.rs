@@ -13,9 +13,11 @@ use chrono::Utc;
 use crate::assess::assess_bundle;
 use crate::audit::{self, AuditReport, ImageFacts, PolicyInfo, PolicySource, RuleInfo, Subject};
 use crate::cli::args::{RegistryArgs, TrustArgs};
+use crate::cli::commands::Failure;
 use crate::cli::progress::Ui;
 use crate::cli::settings;
 use crate::cli::trust::{policy_from_args, TrustArgsError};
+use crate::exit;
 use crate::oci::Digest;
 use crate::registry::Registry;
 use crate::trust::policy::{Policy, Rule};
@@ -100,17 +102,11 @@ fn policy_info(p: &Policy) -> PolicyInfo {
     }
 }
 
-async fn bundle_subject(path: &Path, meta_is_dir: bool) -> anyhow::Result<Subject> {
-    let (size, index_digest) = if meta_is_dir {
-        let dir = crate::layout::LayoutDir::open(path)?;
-        (None, Some(Digest::of(dir.index_bytes())))
-    } else {
-        let size = std::fs::metadata(path).ok().map(|m| m.len());
-        let p = path.to_owned();
-        let digest = tokio::task::spawn_blocking(move || audit::tar_index_digest(&p)).await??;
-        (size, digest)
-    };
-    Ok(Subject::Bundle { path: path.display().to_string(), size, index_digest })
+/// The bundle as the report names it: its path, its size (a file), and the digest of the
+/// `index.json` that was read (which names the bundle's whole content).
+fn bundle_subject(path: &Path, meta: &crate::content::Metadata) -> Subject {
+    let size = if path.is_dir() { None } else { std::fs::metadata(path).ok().map(|m| m.len()) };
+    Subject::Bundle { path: path.display().to_string(), size, index_digest: Some(Digest::of(&meta.index_json)) }
 }
 
 pub async fn run(args: AuditArgs, ui: &Ui) -> anyhow::Result<u8> {
@@ -133,10 +129,21 @@ pub async fn run(args: AuditArgs, ui: &Ui) -> anyhow::Result<u8> {
                         (a, facts)
                     })
                     .collect();
-            (bundle_subject(source, source.is_dir()).await?, Some(seal), images)
+            (bundle_subject(source, &meta), Some(seal), images)
         }
         (None, Some(target)) => {
-            let t = settings::Target::parse(target)?;
+            let t = crate::transfer::plan::Destination::parse(target)
+                .ok()
+                .filter(|t| t.default_tag.is_none())
+                .ok_or_else(|| {
+                    Failure::new(
+                        exit::USAGE,
+                        format!(
+                            "invalid --registry {:?}: expected HOST[:PORT][/PREFIX]",
+                            crate::oci::reference::without_userinfo(target).unwrap_or_else(|| target.to_string())
+                        ),
+                    )
+                })?;
             let registry = Registry::new(&t.host, &settings::registry_options(&args.registry_args)?)?;
             let images = audit::registry::assess_registry(&registry, &t.prefix, &policy, now).await?;
             (Subject::Registry { registry: t.host.clone(), prefix: t.prefix.clone() }, None, images)

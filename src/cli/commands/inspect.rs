@@ -5,18 +5,12 @@ use crate::cli::args::{InspectArgs, OutputFormat};
 use crate::cli::progress::Ui;
 use crate::content::Metadata;
 use crate::exit;
-use crate::layout::LayoutDir;
 use crate::transfer::inspect::{render_text, summarize};
-use crate::transfer::load::{read_dir_metadata, read_tar_metadata};
+use crate::transfer::read::BundleSource;
 
 /// Reads the metadata of a bundle file or layout directory.
 pub async fn metadata(source: &std::path::Path) -> anyhow::Result<Metadata> {
-    if source.is_dir() {
-        let dir = LayoutDir::open(source)?;
-        Ok(read_dir_metadata(&dir)?)
-    } else {
-        Ok(read_tar_metadata(source).await?.0)
-    }
+    Ok(BundleSource::open(source)?.read_metadata().await?.0)
 }
 
 pub async fn run(args: InspectArgs, _ui: &Ui) -> anyhow::Result<u8> {

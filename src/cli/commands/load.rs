@@ -5,14 +5,13 @@ use crate::cli::commands::Failure;
 use crate::cli::progress::Ui;
 use crate::cli::settings;
 use crate::exit;
-use crate::layout::LayoutDir;
-use crate::oci::Reference;
 use crate::registry::Registry;
 use crate::seal::SealVerdict;
 use crate::transfer::admit::{admit, AdmitOptions, Admitted, Decision, Judge, Outcome, Refusal};
 use crate::transfer::inspect::human;
-use crate::transfer::load::{self, read_dir_metadata, read_tar_metadata, Layers, Loader};
+use crate::transfer::load::{self, Loader};
 use crate::transfer::plan::Destination;
+use crate::transfer::read::BundleSource;
 
 /// A tag in `--to` is for a layout whose images carry no repository name (`cosign save`,
 /// plain OCI layouts): for a sealift bundle it would be silently meaningless, so refuse it.
@@ -69,10 +68,9 @@ fn gate(args: &LoadArgs, meta: &crate::content::Metadata, ui: &Ui) -> anyhow::Re
                 Failure::new(exit::REJECTED, format!("bundle seal rejected: {reason}; nothing was pushed")).into()
             );
         }
-        Err(refusal @ Refusal::Images { .. }) => {
-            if let Refusal::Images { decisions } = &refusal {
-                print_decisions(decisions, ui);
-            }
+        Err(Refusal::Images { decisions }) => {
+            print_decisions(&decisions, ui);
+            let refusal = Refusal::Images { decisions };
             ui.status(&format!(
                 "refused: {refusal}; nothing was pushed (use --partial to push the images that passed)"
             ));
@@ -116,24 +114,8 @@ fn print_decisions(decisions: &[Decision], ui: &Ui) {
 /// `--to`: for a bundle, `HOST[:PORT][/PREFIX]`; for a layout without repository names
 /// (from `cosign save`), the full target reference `HOST/REPO[:TAG]`.
 fn destination(to: &str) -> anyhow::Result<Destination> {
-    // (`user:password@HOST` is refused by Target::parse, without repeating it.)
-    if to.contains('@') && crate::oci::reference::without_userinfo(to).is_none() {
-        return Err(Failure::new(
-            exit::USAGE,
-            format!(
-                "--to {to:?}: a target takes no digest (HOST[:PORT][/PREFIX], or HOST/REPO[:TAG] for a cosign layout)"
-            ),
-        )
-        .into());
-    }
-    let t = settings::Target::parse(to)?;
-    match t.prefix.rsplit_once(':') {
-        Some((path, _)) => {
-            let r: Reference = format!("{}/{}", t.host, t.prefix).parse()?;
-            Ok(Destination { host: t.host, prefix: path.to_owned(), default_tag: r.tag })
-        }
-        None => Ok(Destination { host: t.host, prefix: t.prefix, default_tag: None }),
-    }
+    Destination::parse(to)
+        .map_err(|e| Failure::new(exit::USAGE, format!("invalid --to {:?}: {}", e.value, e.reason)).into())
 }
 
 pub async fn run(args: LoadArgs, ui: &Ui) -> anyhow::Result<u8> {
@@ -141,14 +123,7 @@ pub async fn run(args: LoadArgs, ui: &Ui) -> anyhow::Result<u8> {
     let registry = Registry::new(&dest.host, &settings::registry_options(&args.registry)?)?;
     // Reach the target first: a clear error (auth, TLS, plain http against https) before any work.
     registry.ping().await?;
-    let dir = if args.source.is_dir() { Some(LayoutDir::open(&args.source)?) } else { None };
-    let (meta, rest) = match &dir {
-        Some(d) => (read_dir_metadata(d)?, None),
-        None => {
-            let (m, r) = read_tar_metadata(&args.source).await?;
-            (m, Some(r))
-        }
-    };
+    let (meta, layers) = BundleSource::open(&args.source)?.read_metadata().await?;
     let unlisted = meta.unlisted();
     if !unlisted.is_empty() {
         ui.warn(&format!(
@@ -165,26 +140,26 @@ pub async fn run(args: LoadArgs, ui: &Ui) -> anyhow::Result<u8> {
     };
     let refused = admitted.refused();
     let plan = load::plan(&meta, &dest, &admitted)?;
-    let loader =
-        Loader { registry: &registry, jobs: args.registry.jobs as usize, reporter: std::sync::Arc::new(ui.clone()) };
+    let loader = Loader {
+        registry: &registry,
+        jobs: args.registry.jobs as usize,
+        reporter: std::sync::Arc::new(ui.clone()),
+        stream: args.stream,
+    };
     let present = loader.present_blobs(&plan).await?;
 
     if args.dry_run {
         // A dry run reads the whole bundle first: it says whether the real load would succeed.
-        match (&dir, rest) {
-            (Some(d), _) => load::check_dir(&meta, d).await?,
-            (None, Some(r)) => load::check_rest(&meta, r).await?,
-            (None, None) => {}
-        }
-        let pairs: usize = plan.blobs.values().map(|r| r.len()).sum();
-        for p in &plan.manifests {
+        layers.check(&meta).await?;
+        let pairs: usize = plan.blobs().values().map(|r| r.len()).sum();
+        for p in plan.manifests() {
             let there = registry.head_manifest(&p.repository, &p.digest.to_string()).await?.is_some();
             let what = if there { "present" } else { "push" };
             let tag = p.tag.as_ref().map(|t| format!(":{t}")).unwrap_or_default();
             println!("{what:7} {}/{}{tag}@{}", dest.host, p.repository, p.digest);
         }
         let missing_bytes: u64 = plan
-            .blobs
+            .blobs()
             .iter()
             .flat_map(|(d, repos)| repos.iter().map(move |r| (d, r)))
             .filter(|(d, r)| !present.contains(&((*d).clone(), (*r).clone())))
@@ -202,11 +177,6 @@ pub async fn run(args: LoadArgs, ui: &Ui) -> anyhow::Result<u8> {
 
     let total: u64 = meta.contents.blobs.values().filter(|b| !b.metadata).map(|b| b.size).sum();
     ui.start_bytes("load", total);
-    let layers = match (&dir, rest) {
-        (Some(d), _) => Layers::Dir(d),
-        (None, Some(r)) => Layers::Tar(r),
-        (None, None) => unreachable!("a tar always has a rest"),
-    };
     let report = loader.push(&meta, &plan, present, layers).await;
     ui.clear();
     let report = report?;

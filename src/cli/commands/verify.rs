@@ -13,8 +13,7 @@ use chrono::Utc;
 
 use crate::assess::report::{image_json, image_text, REPORT_VERSION};
 use crate::assess::{
-    assess, assess_bundle, entry_reference, evidence_from_bundle, evidence_from_registry, Evidence, Format,
-    FoundSignature, ImageAssessment,
+    assess, assess_bundle, entry_reference, evidence_from_registry, Evidence, Format, FoundSignature, ImageAssessment,
 };
 use crate::cli::args::{OutputFormat, RegistryArgs, TrustArgs};
 use crate::cli::commands::Failure;
@@ -165,9 +164,8 @@ async fn offline(
         match (found, listed_child(&meta, r)) {
             (Some((_, a)), _) => out.push(a.clone()),
             (None, Some((repository, digest))) => {
-                let reference = format!("{repository}@{digest}");
-                let evidence = evidence_from_bundle(&meta, &digest);
-                out.push(assess(policy, &repository, &reference, &digest, &evidence, now));
+                let names = crate::assess::Names::of(&seal_verdict);
+                out.push(crate::assess::assess_listed(&meta, policy, now, names, &repository, &digest));
             }
             (None, None) => {
                 return Err(Failure::new(exit::FAILED, format!("{r} is not an image of {}", bundle.display())).into())

@@ -33,7 +33,9 @@ pub enum EntryError {
     ReferrerSubject { digest: Digest, claimed: Digest, actual: String },
     #[error("index.json entry {digest} (role {role}) is not a {role}: {why}")]
     WrongShape { digest: Digest, role: &'static str, why: String },
-    #[error("index.json gives tag {repository}:{tag} to both {first} and {second}")]
+    #[error("index.json entry {digest} (role {role}) claims tag {tag:?}, which names the attachments of a digest (sha256-<hex>[.sig|.att|.sbom]), not an image")]
+    ReservedTag { digest: Digest, role: &'static str, tag: String },
+    #[error("index.json gives tag {tag:?} of repository {repository} to both {first} and {second} (one target tag)")]
     DuplicateTag { repository: String, tag: String, first: Digest, second: Digest },
 }
 
@@ -45,10 +47,13 @@ pub fn check_entries(contents: &mut Contents) -> Result<(), EntryError> {
         let derived = derived_tag(contents, i)?;
         contents.entries[i].tag = derived;
     }
+    // Keyed by the repository path: the target repository is PREFIX/<path>, whatever the
+    // source host, so `a.corp/team/app:1.0` and `b.corp/team/app:1.0` are one target tag.
     let mut tags: BTreeMap<(&str, &str), &Digest> = BTreeMap::new();
     for e in &contents.entries {
         let Some(tag) = &e.tag else { continue };
-        if let Some(first) = tags.insert((&e.repository, tag), &e.descriptor.digest) {
+        let path = e.repository.split_once('/').map_or(e.repository.as_str(), |(_, p)| p);
+        if let Some(first) = tags.insert((path, tag), &e.descriptor.digest) {
             if first != &e.descriptor.digest {
                 return Err(EntryError::DuplicateTag {
                     repository: e.repository.clone(),
@@ -72,6 +77,11 @@ fn derived_tag(contents: &Contents, i: usize) -> Result<Option<String>, EntryErr
     let Some(m) = contents.manifests.get(&digest) else {
         return Err(shape("its manifest is not in the bundle"));
     };
+    if let (Role::Image | Role::Platform, Some(tag)) = (e.role, &e.tag) {
+        if is_attachment_tag(tag) {
+            return Err(EntryError::ReservedTag { digest, role, tag: tag.clone() });
+        }
+    }
     match e.role {
         Role::Image => Ok(e.tag.clone()),
         Role::Platform => platform_tag_of(contents, i),
@@ -163,4 +173,12 @@ fn is_sbom_media_type(t: &str) -> bool {
         || t.starts_with("application/spdx")
         || t.starts_with("application/vnd.cyclonedx")
         || t == "application/vnd.syft+json"
+}
+
+/// `sha256-<64 hex>` (the referrers tag schema) or that with `.sig`, `.att` or `.sbom`:
+/// tags cosign and sealift derive for attachments, which an image must not take over.
+fn is_attachment_tag(tag: &str) -> bool {
+    let Some(rest) = tag.strip_prefix("sha256-") else { return false };
+    let hex = rest.split_once('.').map_or(rest, |(h, _)| h);
+    hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit())
 }

@@ -238,6 +238,28 @@ fn one_tag_cannot_name_two_manifests() {
     w.image("app", REPO, Some("1.0"));
     w.image("evil", OTHER, Some("1.0"));
     check_entries(&mut w.meta.contents).unwrap();
+    // Another host with the same path is the same target repository.
+    let mut w = World::new();
+    w.image("app", REPO, Some("1.0"));
+    w.image("evil", "evil.example:5000/team/app", Some("1.0"));
+    assert!(matches!(check_entries(&mut w.meta.contents), Err(EntryError::DuplicateTag { .. })));
+}
+
+#[test]
+fn an_image_cannot_take_an_attachment_tag() {
+    let mut w = World::new();
+    let d1 = w.image("app", REPO, Some("1.0"));
+    for tag in [d1.tag_prefix(), format!("{}.sig", d1.tag_prefix()), format!("{}.sbom", d1.tag_prefix())] {
+        let mut w2 = World::new();
+        w2.image("evil", REPO, Some(&tag));
+        let err = check_entries(&mut w2.meta.contents).unwrap_err();
+        assert!(matches!(err, EntryError::ReservedTag { .. }), "{tag}: {err}");
+    }
+    // Tags that merely start alike are tags.
+    let mut w2 = World::new();
+    w2.image("fine", REPO, Some("sha256-notahash"));
+    check_entries(&mut w2.meta.contents).unwrap();
+    check_entries(&mut w.meta.contents).unwrap();
 }
 
 // ---- admit ----
@@ -375,7 +397,7 @@ fn the_plan_holds_exactly_what_was_admitted() {
     let dest = Destination { host: "target:5000".into(), prefix: "mirror".into(), default_tag: None };
     let plan = Plan::build(&w.meta.contents, &dest, &a).unwrap();
     let pushed: BTreeSet<(String, Digest, Option<String>)> =
-        plan.manifests.iter().map(|m| (m.repository.clone(), m.digest.clone(), m.tag.clone())).collect();
+        plan.manifests().iter().map(|m| (m.repository.clone(), m.digest.clone(), m.tag.clone())).collect();
     let want: BTreeSet<(String, Digest, Option<String>)> = [
         ("mirror/team/app".to_owned(), d1.clone(), Some("1.0".to_owned())),
         ("mirror/team/app".to_owned(), sig, Some(format!("{}.sig", d1.tag_prefix()))),
@@ -383,6 +405,6 @@ fn the_plan_holds_exactly_what_was_admitted() {
     .into_iter()
     .collect();
     assert_eq!(pushed, want);
-    assert!(plan.blobs.values().all(|repos| !repos.contains("mirror/team/other")));
+    assert!(plan.blobs().values().all(|repos| !repos.contains("mirror/team/other")));
     let _ = evil;
 }

@@ -1,0 +1,375 @@
+//! Pushing what admission let through (phases 3 and 4 of `load`): metadata blobs from
+//! memory, then layers, then manifests in plan order, only once every blob is in place.
+//! Blobs the target already has are skipped (HEAD first); a blob needed in several
+//! repositories is uploaded once and mounted into the others.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use bytes::Bytes;
+use futures_util::{StreamExt, TryStreamExt};
+
+use super::load::{body_error, LoadError};
+use super::plan::Plan;
+use super::read::{check_complete, check_dir, check_known, layout_after_blobs, Layers, TarRest};
+use crate::bundle::{AsyncEntry, BundleError};
+use crate::content::Metadata;
+use crate::layout::LayoutDir;
+use crate::oci::{Descriptor, Digest};
+use crate::progress::Reporter;
+use crate::registry::{Registry, RegistryError};
+
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct LoadReport {
+    pub uploaded_blobs: usize,
+    pub uploaded_bytes: u64,
+    pub present_blobs: usize,
+    pub mounted_blobs: usize,
+    pub pushed_manifests: usize,
+    pub present_manifests: usize,
+    pub tags: Vec<String>,
+}
+
+impl LoadReport {
+    /// Counts a finished upload and records where the blob now is.
+    fn uploaded(&mut self, present: &mut Present, digest: Digest, repository: String, size: u64) {
+        self.uploaded_blobs += 1;
+        self.uploaded_bytes += size;
+        present.insert((digest, repository));
+    }
+}
+
+pub struct Loader<'r> {
+    pub registry: &'r Registry,
+    pub jobs: usize,
+    pub reporter: std::sync::Arc<dyn Reporter>,
+    /// `--stream`: an uncompressed tar's layers stream from the checking read into their
+    /// uploads, as a compressed bundle's always do (read and hashed once, one at a time),
+    /// instead of the whole file being checked before the first upload.
+    pub stream: bool,
+}
+
+/// (blob, repository) pairs the target already has.
+pub type Present = BTreeSet<(Digest, String)>;
+
+impl Loader<'_> {
+    /// HEAD-checks every blob of the plan at the target.
+    pub async fn present_blobs(&self, plan: &Plan) -> Result<Present, LoadError> {
+        let pairs: Vec<(Digest, String)> =
+            plan.blobs().iter().flat_map(|(d, repos)| repos.iter().map(move |r| (d.clone(), r.clone()))).collect();
+        let found: Vec<Option<(Digest, String)>> = futures_util::stream::iter(pairs)
+            .map(|(d, r)| async move { Ok::<_, LoadError>(self.registry.blob_exists(&r, &d).await?.map(|_| (d, r))) })
+            .buffer_unordered(self.jobs.max(1))
+            .try_collect()
+            .await?;
+        Ok(found.into_iter().flatten().collect())
+    }
+
+    /// Phases 3 and 4.
+    pub async fn push(
+        &self,
+        meta: &Metadata,
+        plan: &Plan,
+        mut present: Present,
+        layers: Layers,
+    ) -> Result<LoadReport, LoadError> {
+        let mut report = LoadReport { present_blobs: present.len(), ..Default::default() };
+        // Where each blob already is (for mounting into the other repositories).
+        let mut holder: BTreeMap<Digest, String> = present.iter().map(|(d, r)| (d.clone(), r.clone())).collect();
+
+        // An uncompressed bundle or a directory is checked whole before anything is
+        // uploaded: a corrupt or tampered one leaves the target untouched.
+        let mut layers = Some(layers);
+        let mut checked: Option<(std::path::PathBuf, Vec<Deferred>)> = None;
+        match layers.take().expect("set above") {
+            Layers::Tar(rest) if !rest.compressed && !self.stream => {
+                let path = rest.path.clone();
+                let deferred = self.tar_pass(meta, plan, rest, &mut present, &mut holder, &mut report).await?;
+                checked = Some((path, deferred));
+            }
+            Layers::Dir(dir) => {
+                check_dir(meta, &dir).await?;
+                layers = Some(Layers::Dir(dir));
+            }
+            other => layers = Some(other),
+        }
+
+        // Small blobs from memory.
+        let small: Vec<(Digest, String, Bytes)> = plan
+            .blobs()
+            .iter()
+            .filter_map(|(d, repos)| meta.small.get(d).map(|b| (d, repos, b)))
+            .flat_map(|(d, repos, b)| {
+                repos
+                    .iter()
+                    .filter(|r| !present.contains(&(d.clone(), (*r).clone())))
+                    .map(move |r| (d.clone(), r.clone(), b.clone()))
+            })
+            .collect();
+        let pushed: Vec<(Digest, String, u64)> = futures_util::stream::iter(small)
+            .map(|(d, r, b)| async move {
+                let n = b.len() as u64;
+                self.registry
+                    .put_blob_bytes(&r, &d, b)
+                    .await
+                    .map_err(|e| LoadError::upload(d.clone(), r.clone(), e))?;
+                Ok::<_, LoadError>((d, r, n))
+            })
+            .buffer_unordered(self.jobs.max(1))
+            .try_collect()
+            .await?;
+        for (d, r, n) in pushed {
+            holder.entry(d.clone()).or_insert_with(|| r.clone());
+            report.uploaded(&mut present, d, r, n);
+        }
+
+        // Layers: upload each once, then mount into the other repositories.
+        match (layers, checked) {
+            (_, Some((path, deferred))) => self.upload_deferred(&path, deferred, &mut present, &mut report).await?,
+            (Some(Layers::Tar(rest)), None) => {
+                let deferred = self.tar_pass(meta, plan, rest, &mut present, &mut holder, &mut report).await?;
+                debug_assert!(deferred.is_empty(), "streamed layers are never deferred");
+            }
+            (Some(Layers::Dir(dir)), None) => self.push_dir(plan, &dir, &mut present, &mut holder, &mut report).await?,
+            (None, None) => unreachable!("layers are set unless checked"),
+        }
+        for (d, repos) in plan.blobs() {
+            for r in repos {
+                if present.contains(&(d.clone(), r.clone())) {
+                    continue;
+                }
+                let from = holder.get(d).ok_or_else(|| LoadError::MissingBlob { digest: d.clone() })?;
+                if self.registry.mount_blob(r, from, d).await? || self.registry.blob_exists(r, d).await?.is_some() {
+                    report.mounted_blobs += 1;
+                    present.insert((d.clone(), r.clone()));
+                } else {
+                    let what = format!("blob {d} could not be mounted from {from}");
+                    return Err(LoadError::upload(d.clone(), r.clone(), RegistryError::NotFound { what }));
+                }
+            }
+        }
+
+        // Manifests, in plan order, only now that every blob is in place.
+        let referrers_api = match plan.manifests().iter().find(|m| m.referrer_of.is_some()) {
+            Some(m) => self.registry.has_referrers_api(&m.repository).await?,
+            None => false,
+        };
+        for p in plan.manifests() {
+            let m = &meta.contents.manifests[&p.digest];
+            let exists = self.registry.head_manifest(&p.repository, &p.digest.to_string()).await?.is_some();
+            if exists {
+                report.present_manifests += 1;
+            } else {
+                self.registry.put_manifest(&p.repository, &p.digest.to_string(), &m.bytes, &m.media_type).await?;
+                report.pushed_manifests += 1;
+            }
+            if let Some(tag) = &p.tag {
+                let current = self.registry.head_manifest(&p.repository, tag).await?;
+                if current.as_ref().map(|c| &c.0) != Some(&p.digest) {
+                    self.registry.put_manifest(&p.repository, tag, &m.bytes, &m.media_type).await?;
+                    report.tags.push(format!("{}/{}:{tag}", self.registry.host(), p.repository));
+                }
+            }
+            if let (Some(subject), false) = (&p.referrer_of, referrers_api) {
+                let e = &meta.contents.entries[p.entry];
+                let mut d = Descriptor::new(m.media_type.clone(), p.digest.clone(), m.bytes.len() as u64);
+                d.artifact_type = e.descriptor.artifact_type.clone().or_else(|| m.parsed.artifact_type.clone());
+                d.annotations = m.parsed.annotations.clone();
+                self.registry.add_referrer_to_tag_index(&p.repository, subject, d).await?;
+            }
+        }
+        Ok(report)
+    }
+
+    /// The pass over the rest of a tar: every entry is checked (name, size, digest, that
+    /// the bundle holds exactly the blobs its manifests reference). Layers of a compressed
+    /// bundle stream from the reader straight into their uploads (they cannot be re-read
+    /// cheaply; blobs before a corrupt one may then land, never a manifest). Layers of an
+    /// uncompressed bundle are returned, to be uploaded only after the pass succeeded.
+    async fn tar_pass(
+        &self,
+        meta: &Metadata,
+        plan: &Plan,
+        rest: TarRest,
+        present: &mut Present,
+        holder: &mut BTreeMap<Digest, String>,
+        report: &mut LoadReport,
+    ) -> Result<Vec<Deferred>, LoadError> {
+        let TarRest { mut reader, mut pending, .. } = rest;
+        let mut seen = BTreeSet::new();
+        let mut deferred = Vec::new();
+        loop {
+            let blob = match pending.take() {
+                Some(b) => b,
+                None => match reader.next().await? {
+                    Some(AsyncEntry::Blob(b)) => b,
+                    Some(_) => return Err(layout_after_blobs()),
+                    None => break,
+                },
+            };
+            seen.insert(blob.digest.clone());
+            let Some(repos) = plan.blobs().get(&blob.digest) else {
+                check_known(meta, &blob.digest)?;
+                continue; // belongs to an entry not selected for this load; dropping skips it
+            };
+            let target = repos.iter().find(|r| {
+                !present.contains(&(blob.digest.clone(), (*r).clone())) && !holder.contains_key(&blob.digest)
+            });
+            let Some(repo) = target.cloned() else { continue };
+            let (digest, size) = (blob.digest.clone(), blob.size);
+            holder.insert(digest.clone(), repo.clone());
+            if let Some(offset) = blob.file_offset.filter(|_| !self.stream) {
+                // Dropping the body lets the reader go on, still hashing the bytes.
+                deferred.push(Deferred { digest, offset, size, repository: repo });
+                continue;
+            }
+            self.reporter.blob_started(&digest, size);
+            tracing::info!(%digest, size, repository = %repo, "uploading layer while reading the bundle");
+            let reporter = self.reporter.clone();
+            let body = blob.body.inspect_ok(move |c| reporter.bytes(c.len() as u64));
+            if let Err(source) = self.registry.put_blob_stream(&repo, &digest, size, body).await {
+                // A body that failed its digest check makes the upload fail too: report
+                // the bundle's fault, which the reader returns next.
+                reader.next().await?;
+                return Err(LoadError::upload(digest, repo, source));
+            }
+            self.reporter.blob_finished(&digest);
+            report.uploaded(present, digest, repo, size);
+        }
+        check_complete(meta, &seen)?;
+        Ok(deferred)
+    }
+
+    /// Uploads the layers of an uncompressed bundle, `jobs` at a time, each re-read from
+    /// the file at the offset the reader reported and verified again.
+    async fn upload_deferred(
+        &self,
+        path: &Path,
+        deferred: Vec<Deferred>,
+        present: &mut Present,
+        report: &mut LoadReport,
+    ) -> Result<(), LoadError> {
+        let uploads = futures_util::stream::iter(deferred)
+            .map(|d| {
+                self.reporter.blob_started(&d.digest, d.size);
+                tracing::info!(digest = %d.digest, size = d.size, repository = %d.repository, "uploading layer");
+                let (registry, reporter) = (self.registry.clone(), self.reporter.clone());
+                upload_range(registry, reporter, path.to_owned(), d.offset, d.repository, d.digest, d.size)
+            })
+            .buffer_unordered(self.jobs.max(1));
+        futures_util::pin_mut!(uploads);
+        while let Some(r) = uploads.next().await {
+            let (d, repo, n) = r?;
+            self.reporter.blob_finished(&d);
+            report.uploaded(present, d, repo, n);
+        }
+        Ok(())
+    }
+
+    async fn push_dir(
+        &self,
+        plan: &Plan,
+        dir: &LayoutDir,
+        present: &mut Present,
+        holder: &mut BTreeMap<Digest, String>,
+        report: &mut LoadReport,
+    ) -> Result<(), LoadError> {
+        let todo: Vec<(Digest, String)> = plan
+            .blobs()
+            .iter()
+            .filter(|(d, _)| !holder.contains_key(*d))
+            .filter_map(|(d, repos)| {
+                repos.iter().find(|r| !present.contains(&((*d).clone(), (*r).clone()))).map(|r| (d.clone(), r.clone()))
+            })
+            .collect();
+        let done: Vec<(Digest, String, u64)> = futures_util::stream::iter(todo)
+            .map(|(d, r)| async move {
+                let (reader, size) = dir.open_blob(&d).map_err(|_| LoadError::MissingBlob { digest: d.clone() })?;
+                let stream = read_stream(reader);
+                self.reporter.blob_started(&d, size);
+                let reporter = self.reporter.clone();
+                let stream = stream.inspect_ok(move |c: &Bytes| reporter.bytes(c.len() as u64));
+                self.registry
+                    .put_blob_stream(&r, &d, size, stream)
+                    .await
+                    .map_err(|e| LoadError::upload(d.clone(), r.clone(), e))?;
+                Ok::<_, LoadError>((d, r, size))
+            })
+            .buffer_unordered(self.jobs.max(1))
+            .try_collect()
+            .await?;
+        for (d, r, n) in done {
+            holder.insert(d.clone(), r.clone());
+            report.uploaded(present, d, r, n);
+        }
+        Ok(())
+    }
+}
+
+/// A layer of an uncompressed bundle to upload once the whole bundle checked out.
+struct Deferred {
+    digest: Digest,
+    offset: u64,
+    size: u64,
+    repository: String,
+}
+
+/// Uploads one layer of an uncompressed bundle from its place in the file, verifying its
+/// digest and size again on the way (the file is read twice: by the reader and here).
+async fn upload_range(
+    registry: Registry,
+    reporter: std::sync::Arc<dyn Reporter>,
+    path: std::path::PathBuf,
+    offset: u64,
+    repo: String,
+    digest: Digest,
+    size: u64,
+) -> Result<(Digest, String, u64), LoadError> {
+    let open = || -> Result<crate::bundle::VerifyingReader<std::io::Take<std::fs::File>>, BundleError> {
+        use std::io::{Read as _, Seek as _};
+        let mut f = std::fs::File::open(&path).map_err(|e| BundleError::Io { path: path.clone(), source: e })?;
+        f.seek(std::io::SeekFrom::Start(offset)).map_err(|e| BundleError::Io { path: path.clone(), source: e })?;
+        Ok(crate::bundle::VerifyingReader::new(f.take(size), digest.clone(), size))
+    };
+    let stream = read_stream(open()?).inspect_ok(move |c: &Bytes| reporter.bytes(c.len() as u64));
+    match registry.put_blob_stream(&repo, &digest, size, stream).await {
+        Ok(()) => Ok((digest, repo, size)),
+        Err(source) => {
+            // The bundle's fault (a corrupt layer) rather than the registry's? Check the bytes.
+            let mut check = open()?;
+            let verdict = tokio::task::spawn_blocking(move || std::io::copy(&mut check, &mut std::io::sink()))
+                .await
+                .map_err(|_| BundleError::WorkerGone { what: "upload check" })?;
+            if let Err(e) = verdict {
+                return Err(body_error(e).into());
+            }
+            Err(LoadError::upload(digest, repo, source))
+        }
+    }
+}
+
+/// Streams a blocking reader (a verified layout blob) as 256 KiB chunks, read on a
+/// blocking thread; a read error (including a digest mismatch) is the last item.
+fn read_stream(
+    mut reader: impl std::io::Read + Send + 'static,
+) -> impl futures_util::Stream<Item = std::io::Result<Bytes>> + Send + 'static {
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(4);
+    tokio::task::spawn_blocking(move || loop {
+        let mut buf = vec![0u8; 256 * 1024];
+        match reader.read(&mut buf) {
+            Ok(0) => return,
+            Ok(n) => {
+                buf.truncate(n);
+                if tx.blocking_send(Ok(Bytes::from(buf))).is_err() {
+                    return;
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                let _ = tx.blocking_send(Err(e));
+                return;
+            }
+        }
+    });
+    futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) })
+}

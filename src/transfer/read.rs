@@ -1,0 +1,437 @@
+//! Reading a bundle (phase 1 of `load`, and all of `inspect`, `verify --bundle` and
+//! `audit`): one [`BundleSource`] for a tar or an OCI layout directory; the metadata
+//! (`oci-layout`, `index.json`, the seal, every manifest and small metadata blob, which a
+//! sealift bundle stores before the first layer) with the content graph closed and every
+//! entry checked ([`super::admit::check_entries`]); then, to check a bundle whole, every
+//! remaining blob hashed against its name.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use bytes::{Bytes, BytesMut};
+use futures_util::StreamExt;
+
+use super::load::{body_error, LoadError, MAX_METADATA_BLOB, MAX_METADATA_TOTAL, MAX_SMALL_BLOB};
+use crate::bundle::{AsyncBlob, AsyncBundleReader, AsyncEntry, BundleError};
+use crate::content::{Contents, Entry, Metadata, ModelError, Role};
+use crate::layout::LayoutDir;
+use crate::oci::manifest::MAX_MANIFEST_BYTES;
+use crate::oci::{media, Descriptor, Digest, Manifest};
+
+/// A bundle to read: a tar file (optionally compressed) or a layout directory.
+pub enum BundleSource {
+    Tar(PathBuf),
+    Dir(LayoutDir),
+}
+
+/// What is left of a bundle after its metadata: the layers.
+pub enum Layers {
+    /// The rest of a tar, positioned at its first layer.
+    Tar(TarRest),
+    Dir(LayoutDir),
+}
+
+impl BundleSource {
+    /// Opens `path`: a directory is a layout, anything else a bundle file.
+    pub fn open(path: &Path) -> Result<BundleSource, LoadError> {
+        if path.is_dir() {
+            Ok(BundleSource::Dir(LayoutDir::open(path)?))
+        } else {
+            Ok(BundleSource::Tar(path.to_owned()))
+        }
+    }
+
+    pub fn is_dir(&self) -> bool {
+        matches!(self, BundleSource::Dir(_))
+    }
+
+    /// Phase 1: the metadata, and the layers still to read.
+    pub async fn read_metadata(self) -> Result<(Metadata, Layers), LoadError> {
+        match self {
+            BundleSource::Tar(path) => {
+                let (m, rest) = read_tar_metadata(&path).await?;
+                Ok((m, Layers::Tar(rest)))
+            }
+            BundleSource::Dir(dir) => Ok((read_dir_metadata(&dir)?, Layers::Dir(dir))),
+        }
+    }
+}
+
+impl Layers {
+    /// Reads and hashes every remaining blob, and checks the bundle holds exactly the blobs
+    /// its manifests reference. Nothing is pushed.
+    pub async fn check(self, meta: &Metadata) -> Result<(), LoadError> {
+        match self {
+            Layers::Tar(rest) => check_rest(meta, rest).await,
+            Layers::Dir(dir) => check_dir(meta, &dir).await,
+        }
+    }
+}
+
+/// Manifest digests the metadata phase still waits for, with how they were described.
+#[derive(Default)]
+struct Closure {
+    wanted: BTreeMap<Digest, (Option<String>, bool, String)>,
+    manifest_blobs: BTreeMap<Digest, Bytes>,
+}
+
+impl Metadata {
+    /// Adds what `entries` name, then everything reachable whose bytes are at hand.
+    fn seed(&mut self, closure: &mut Closure, entries: Vec<Entry>) {
+        for e in &entries {
+            let d = &e.descriptor;
+            closure
+                .wanted
+                .insert(d.digest.clone(), (Some(d.media_type.clone()), e.role.is_attachment(), e.repository.clone()));
+        }
+        self.contents.entries = entries;
+    }
+
+    /// Moves every wanted manifest whose bytes arrived into the graph, repeatedly.
+    fn close(&mut self, closure: &mut Closure) -> Result<(), ModelError> {
+        loop {
+            let ready: Vec<Digest> = closure
+                .wanted
+                .keys()
+                .filter(|d| closure.manifest_blobs.contains_key(*d) || self.small.contains_key(*d))
+                .cloned()
+                .collect();
+            if ready.is_empty() {
+                return Ok(());
+            }
+            for d in ready {
+                let (described, artifact, repo) = closure.wanted.remove(&d).expect("listed above");
+                let bytes = closure.manifest_blobs.remove(&d).or_else(|| self.small.remove(&d)).expect("listed above");
+                if bytes.len() > MAX_MANIFEST_BYTES {
+                    return Err(crate::oci::manifest::ManifestError::TooLarge {
+                        digest: d.to_string(),
+                        size: bytes.len(),
+                    }
+                    .into());
+                }
+                let m = self.contents.add_manifest(&repo, d.clone(), bytes, described.as_deref(), artifact)?;
+                for child in m.parsed.manifests.clone() {
+                    if !self.contents.manifests.contains_key(&child.digest) && media::is_manifest(&child.media_type) {
+                        closure
+                            .wanted
+                            .insert(child.digest.clone(), (Some(child.media_type.clone()), artifact, repo.clone()));
+                    }
+                }
+            }
+        }
+    }
+
+    /// After the metadata phase: which wanted manifests never came. For an index saved
+    /// with `--platform`, its absent children are expected.
+    fn missing_manifests(&self, closure: &Closure) -> Result<(), ModelError> {
+        for (parent, m) in &self.contents.manifests {
+            for child in &m.parsed.manifests {
+                if closure.wanted.contains_key(&child.digest) && !self.is_partial(parent) {
+                    return Err(ModelError::MissingManifest { parent: parent.clone(), child: child.digest.clone() });
+                }
+            }
+        }
+        for e in &self.contents.entries {
+            if closure.wanted.contains_key(&e.descriptor.digest) {
+                return Err(ModelError::MissingManifest {
+                    parent: Digest::of(b"index.json"),
+                    child: e.descriptor.digest.clone(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn is_partial(&self, digest: &Digest) -> bool {
+        self.contents.entries.iter().any(|e| {
+            &e.descriptor.digest == digest && e.descriptor.annotations.contains_key(media::ANN_SEALIFT_PARTIAL)
+        })
+    }
+}
+
+async fn collect_body(blob: AsyncBlob) -> Result<Bytes, BundleError> {
+    let mut buf = BytesMut::with_capacity(blob.size as usize);
+    let mut body = blob.body;
+    while let Some(chunk) = body.next().await {
+        buf.extend_from_slice(&chunk.map_err(body_error)?);
+    }
+    Ok(buf.freeze())
+}
+
+/// The rest of a tar after the metadata phase.
+pub struct TarRest {
+    pub(super) reader: AsyncBundleReader,
+    pub(super) pending: Option<AsyncBlob>,
+    /// The bundle file: layers of an uncompressed bundle are re-read from it to upload
+    /// several at once.
+    pub(super) path: std::path::PathBuf,
+    /// zstd or gzip: layers cannot be re-read cheaply and stream into their uploads.
+    pub(super) compressed: bool,
+}
+
+/// Phase 1 for a tar: reads until the first layer.
+pub async fn read_tar_metadata(path: &Path) -> Result<(Metadata, TarRest), LoadError> {
+    let mut reader = AsyncBundleReader::open(path)?;
+    let mut meta = Metadata::default();
+    let mut closure = Closure::default();
+    let mut layout = false;
+    let mut index_seen = false;
+    let mut total = 0u64;
+    let mut pending = None;
+    while let Some(entry) = reader.next().await? {
+        match entry {
+            AsyncEntry::OciLayout(_) => layout = true,
+            AsyncEntry::Index(bytes) => {
+                index_seen = true;
+                let entries = Contents::parse_index(&bytes)?;
+                meta.index_json = Bytes::from(bytes);
+                meta.seed(&mut closure, entries);
+                meta.close(&mut closure)?;
+            }
+            AsyncEntry::Seal { name, bytes } => {
+                meta.seal.insert(name.to_owned(), bytes);
+            }
+            AsyncEntry::Blob(blob) => {
+                let known = meta.contents.blobs.get(&blob.digest).map(|b| b.metadata);
+                let wanted_manifest = closure.wanted.contains_key(&blob.digest);
+                if known == Some(false) && !wanted_manifest {
+                    pending = Some(blob);
+                    break;
+                }
+                if known.is_none() && !wanted_manifest && blob.size > MAX_SMALL_BLOB {
+                    if !index_seen {
+                        return Err(LoadError::NoIndex { digest: blob.digest });
+                    }
+                    return Err(LoadError::OutOfOrder { digest: blob.digest, size: blob.size });
+                }
+                // Caps before a byte of the body is read: a small compressed bundle can
+                // announce a huge blob (issue 7: 32 KiB of zstd, 1000 MiB of config).
+                let (what, limit) = if wanted_manifest {
+                    ("manifest", MAX_MANIFEST_BYTES as u64)
+                } else {
+                    ("metadata blob", MAX_METADATA_BLOB)
+                };
+                if blob.size > limit {
+                    return Err(LoadError::MetadataTooLarge { what, digest: blob.digest, size: blob.size, limit });
+                }
+                total += blob.size;
+                if total > MAX_METADATA_TOTAL {
+                    return Err(LoadError::MetadataTotal);
+                }
+                let digest = blob.digest.clone();
+                let bytes = collect_body(blob).await?;
+                if wanted_manifest {
+                    closure.manifest_blobs.insert(digest, bytes);
+                } else {
+                    meta.small.insert(digest, bytes);
+                }
+                meta.close(&mut closure)?;
+            }
+        }
+    }
+    if !layout {
+        return Err(LoadError::NoLayoutFile);
+    }
+    if !index_seen {
+        return Err(LoadError::Bundle(BundleError::BadLayout { name: "index.json".into(), reason: "missing".into() }));
+    }
+    meta.missing_manifests(&closure)?;
+    super::admit::check_entries(&mut meta.contents)?;
+    tracing::info!(
+        entries = meta.contents.entries.len(),
+        manifests = meta.contents.manifests.len(),
+        metadata_blobs = meta.small.len(),
+        "bundle metadata read (before the first layer)"
+    );
+    let compressed = is_compressed(path).map_err(|e| BundleError::Io { path: path.to_owned(), source: e })?;
+    Ok((meta, TarRest { reader, pending, path: path.to_owned(), compressed }))
+}
+
+/// Phase 1 for a layout directory (sealift's, or one written by `cosign save`).
+pub fn read_dir_metadata(dir: &LayoutDir) -> Result<Metadata, LoadError> {
+    let mut meta = Metadata::default();
+    let mut closure = Closure::default();
+    let mut entries = Contents::parse_index(dir.index_bytes())?;
+    meta.index_json = Bytes::copy_from_slice(dir.index_bytes());
+    for name in [crate::seal::SEAL_INDEX, crate::seal::SEAL_SIG] {
+        if let Some(bytes) = dir.read_seal(name)? {
+            meta.seal.insert(name.to_owned(), bytes);
+        }
+    }
+    cosign_layout_entries(dir, &mut entries)?;
+    meta.seed(&mut closure, entries);
+    loop {
+        let wanted: Vec<Digest> = closure.wanted.keys().cloned().collect();
+        let mut progress = false;
+        for d in wanted {
+            if dir.has_blob(&d) {
+                closure.manifest_blobs.insert(d.clone(), Bytes::from(dir.read_blob(&d, MAX_MANIFEST_BYTES as u64)?));
+                progress = true;
+            }
+        }
+        meta.close(&mut closure)?;
+        if !progress {
+            break;
+        }
+    }
+    meta.missing_manifests(&closure)?;
+    super::admit::check_entries(&mut meta.contents)?;
+    let metadata_blobs: Vec<(Digest, u64)> =
+        meta.contents.blobs.iter().filter(|(_, b)| b.metadata).map(|(d, b)| (d.clone(), b.size)).collect();
+    let mut total = 0;
+    for (d, size) in metadata_blobs {
+        if size > MAX_METADATA_BLOB {
+            return Err(LoadError::MetadataTooLarge {
+                what: "metadata blob",
+                digest: d,
+                size,
+                limit: MAX_METADATA_BLOB,
+            });
+        }
+        total += size;
+        if total > MAX_METADATA_TOTAL {
+            return Err(LoadError::MetadataTotal);
+        }
+        if dir.has_blob(&d) {
+            meta.small.insert(d.clone(), Bytes::from(dir.read_blob(&d, size)?));
+        }
+    }
+    if let Some(d) = meta.contents.blobs.keys().find(|d| !dir.has_blob(d)) {
+        return Err(LoadError::MissingBlob { digest: d.clone() });
+    }
+    Ok(meta)
+}
+
+/// A `cosign save` layout names its image by `kind` only: give its signatures and
+/// attestations their subject and cosign tag, and find the unlisted Sigstore bundle
+/// referrers cosign v3 leaves in `blobs/`.
+fn cosign_layout_entries(dir: &LayoutDir, entries: &mut Vec<Entry>) -> Result<(), LoadError> {
+    let Some(image) = entries.iter().find(|e| e.role == Role::Image).map(|e| e.descriptor.digest.clone()) else {
+        return Ok(());
+    };
+    if entries.iter().any(|e| e.descriptor.annotations.contains_key(media::ANN_SEALIFT_ROLE)) {
+        return Ok(());
+    }
+    let listed: BTreeSet<Digest> = entries.iter().map(|e| e.descriptor.digest.clone()).collect();
+    for e in entries.iter_mut() {
+        if let (Some(suffix), None) = (e.role.cosign_suffix(), &e.subject) {
+            e.subject = Some(image.clone());
+            e.tag = Some(format!("{}.{suffix}", image.tag_prefix()));
+        }
+    }
+    for digest in dir.list_blobs()? {
+        if listed.contains(&digest) {
+            continue;
+        }
+        // Only small blobs can be manifests; bigger ones are layers.
+        let Ok(bytes) = dir.read_blob(&digest, MAX_MANIFEST_BYTES as u64) else { continue };
+        let size = bytes.len() as u64;
+        let Ok((m, mt)) = Manifest::parse(&bytes, None) else { continue };
+        if m.subject.as_ref().map(|s| &s.digest) != Some(&image) {
+            continue;
+        }
+        let mut d = Descriptor::new(mt, digest, size);
+        d.artifact_type = m.artifact_type.clone().or_else(|| m.config.as_ref().map(|c| c.media_type.clone()));
+        entries.push(Entry {
+            descriptor: d,
+            role: Role::Referrer,
+            repository: String::new(),
+            tag: None,
+            subject: Some(image.clone()),
+        });
+    }
+    Ok(())
+}
+
+pub(super) fn layout_after_blobs() -> LoadError {
+    BundleError::BadLayout { name: "bundle".into(), reason: "layout file after the blobs".into() }.into()
+}
+
+/// Whether a bundle file is zstd- or gzip-compressed (by its magic bytes).
+fn is_compressed(path: &Path) -> std::io::Result<bool> {
+    use std::io::Read as _;
+    let mut magic = [0u8; 4];
+    let n = std::fs::File::open(path)?.read(&mut magic)?;
+    Ok(n >= 4 && magic == [0x28, 0xb5, 0x2f, 0xfd] || n >= 2 && magic[..2] == [0x1f, 0x8b])
+}
+
+/// A blob the plan does not push must still belong to the bundle's content graph.
+pub(super) fn check_known(meta: &Metadata, digest: &Digest) -> Result<(), LoadError> {
+    if meta.contents.blobs.contains_key(digest)
+        || meta.small.contains_key(digest)
+        || meta.contents.manifests.contains_key(digest)
+    {
+        Ok(())
+    } else {
+        Err(LoadError::Unlisted { digest: digest.clone() })
+    }
+}
+
+/// Every blob the bundle's manifests reference must be in the bundle, even one the target
+/// already has: a bundle lacking one is corrupt.
+pub(super) fn check_complete(meta: &Metadata, seen: &BTreeSet<Digest>) -> Result<(), LoadError> {
+    match meta.contents.blobs.keys().find(|d| !seen.contains(*d) && !meta.small.contains_key(*d)) {
+        Some(d) => Err(LoadError::MissingBlob { digest: d.clone() }),
+        None => Ok(()),
+    }
+}
+
+/// Reads the rest of a tar after the metadata phase and checks every blob (name, size,
+/// digest) and that the bundle holds exactly the blobs its manifests reference. For
+/// `verify --bundle` and `audit` with bundle trust, and `load --dry-run`.
+pub async fn check_rest(meta: &Metadata, rest: TarRest) -> Result<(), LoadError> {
+    let TarRest { mut reader, pending, .. } = rest;
+    let mut seen = BTreeSet::new();
+    if let Some(b) = pending {
+        check_known(meta, &b.digest)?;
+        seen.insert(b.digest.clone());
+    }
+    loop {
+        match reader.next().await? {
+            Some(AsyncEntry::Blob(b)) => {
+                check_known(meta, &b.digest)?;
+                seen.insert(b.digest.clone());
+            }
+            Some(_) => return Err(layout_after_blobs()),
+            None => break,
+        }
+    }
+    check_complete(meta, &seen)
+}
+
+/// The same for a layout directory: every referenced blob is read and hashed.
+pub async fn check_dir(meta: &Metadata, dir: &LayoutDir) -> Result<(), LoadError> {
+    for digest in meta.contents.blobs.keys() {
+        let (mut reader, _) = dir.open_blob(digest)?;
+        tokio::task::block_in_place(|| std::io::copy(&mut reader, &mut std::io::sink())).map_err(body_error)?;
+    }
+    Ok(())
+}
+
+/// Reads a bundle file or layout directory, checks its seal against `trust`, and checks
+/// every blob (the tar to its end, or every layout blob). A blob that fails turns a
+/// verified seal into `Rejected` (the seal promised exactly these blobs); without a
+/// verified seal it is a bad-bundle error. For `verify --bundle` and `audit`.
+pub async fn read_sealed(
+    source: &Path,
+    trust: Option<&crate::seal::SealTrust>,
+    now: i64,
+) -> Result<(Metadata, crate::seal::SealVerdict), LoadError> {
+    use crate::seal::{verify_bundle_seal, SealVerdict};
+    let (meta, layers) = BundleSource::open(source)?.read_metadata().await?;
+    let verdict = verify_bundle_seal(&meta, trust, now);
+    if matches!(verdict, SealVerdict::Rejected { .. }) {
+        return Ok((meta, verdict));
+    }
+    // Every blob is read and checked: a report about a bundle must not pass one that load
+    // would refuse.
+    let checked = layers.check(&meta).await;
+    match (checked, verdict) {
+        (Ok(()), verdict) => Ok((meta, verdict)),
+        // A sealed bundle that differs from its seal: the seal's promise is broken.
+        (Err(e), SealVerdict::Verified { .. }) if e.is_bad_bundle() => {
+            Ok((meta, SealVerdict::Rejected { reason: e.to_string() }))
+        }
+        (Err(e), _) => Err(e),
+    }
+}
