@@ -504,3 +504,33 @@ fn an_escape_sequence_in_a_certificate_san_is_printed_escaped() {
     }
     let _ = img;
 }
+
+#[test]
+fn escape_sequences_in_index_annotations_never_reach_the_terminal() {
+    let dir = tempdir();
+    let bundle = small_bundle(dir.path());
+    let layout = crate::support::extract_bundle(std::path::Path::new(&bundle), dir.path(), "layout");
+    let index_path = layout.join("index.json");
+    let original: serde_json::Value = serde_json::from_slice(&std::fs::read(&index_path).unwrap()).unwrap();
+    let target = TestRegistry::start();
+    let esc = "\u{1b}[2J\u{1b}[1;1HPASSED";
+    // Every annotation value of the first entry in turn, and a new one.
+    let keys: Vec<String> =
+        original["manifests"][0]["annotations"].as_object().unwrap().keys().cloned().chain(["x.evil".into()]).collect();
+    for key in keys {
+        let mut index = original.clone();
+        let ann = &mut index["manifests"][0]["annotations"][&key];
+        *ann = json!(format!("{}{esc}", ann.as_str().unwrap_or("")));
+        std::fs::write(&index_path, serde_json::to_vec(&index).unwrap()).unwrap();
+        let l = layout.to_str().unwrap();
+        for args in [
+            vec!["inspect", l],
+            vec!["load", "--dry-run", "--insecure-skip-verify", l, "--to", &target.addr],
+            vec!["audit", l],
+        ] {
+            let out = sealift(&args);
+            assert!(out.status.code() != Some(101), "{key}: {args:?}: {}", stderr(&out));
+            assert_no_escape(&format!("{key}: {args:?}"), &out);
+        }
+    }
+}

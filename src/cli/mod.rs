@@ -45,9 +45,10 @@ pub fn main() -> ExitCode {
 /// Set once stdout turned out to be closed.
 static STDOUT_CLOSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
-/// Writes data (a report, a plan, a payload) to stdout. A reader that went away (`| head`,
-/// `| true`) is no error: the rest of the output is dropped and the command still ends with
-/// the exit code its verdict deserves, without a panic or a message.
+/// Writes data (a JSON report, a payload to be signed: byte for byte) to stdout. A reader
+/// that went away (`| head`, `| true`) is no error: the rest of the output is dropped and
+/// the command still ends with the exit code its verdict deserves, without a panic or a
+/// message.
 pub fn print(data: impl AsRef<[u8]>) -> std::io::Result<()> {
     use std::io::Write as _;
     use std::sync::atomic::Ordering;
@@ -55,9 +56,6 @@ pub fn print(data: impl AsRef<[u8]>) -> std::io::Result<()> {
         return Ok(());
     }
     let data = data.as_ref();
-    // Text goes out with control characters escaped (JSON has none left to escape).
-    let text = std::str::from_utf8(data).map(crate::escape::clean_lines);
-    let data = text.as_ref().map_or(data, |t| t.as_bytes());
     let mut out = std::io::stdout().lock();
     match out.write_all(data).and_then(|()| out.flush()) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
@@ -66,6 +64,12 @@ pub fn print(data: impl AsRef<[u8]>) -> std::io::Result<()> {
         }
         r => r,
     }
+}
+
+/// Writes lines of text for people to stdout, as [`print`], with every control character
+/// but newlines escaped: the last line of defence behind the renderers' own escaping.
+pub fn print_text(text: impl AsRef<str>) -> std::io::Result<()> {
+    print(crate::escape::clean_lines(text.as_ref()).as_bytes())
 }
 
 /// SIGINT and SIGTERM: remove every registered temporary file (a half-written bundle,

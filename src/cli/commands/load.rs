@@ -189,7 +189,7 @@ pub async fn run(args: LoadArgs, ui: &Ui) -> anyhow::Result<u8> {
             let what = if there { "present" } else { "push" };
             let tag = p.tag.as_ref().map(|t| format!(":{t}")).unwrap_or_default();
             let (repo, tag) = (crate::escape::clean(&p.repository), crate::escape::clean(&tag));
-            crate::cli::print(format!("{what:7} {}/{repo}{tag}@{}\n", dest.host, p.digest))?;
+            crate::cli::print_text(format!("{what:7} {}/{repo}{tag}@{}\n", dest.host, p.digest))?;
         }
         let missing_bytes: u64 = plan
             .blobs
@@ -198,13 +198,13 @@ pub async fn run(args: LoadArgs, ui: &Ui) -> anyhow::Result<u8> {
             .filter(|(d, r)| !present.contains(&((*d).clone(), (*r).clone())))
             .map(|(d, _)| meta.contents.blobs.get(d).map_or(0, |b| b.size))
             .sum();
-        crate::cli::print(format!(
+        crate::cli::print_text(format!(
             "blobs: {} to push ({}), {} already present\n",
             pairs - present.len(),
             human(missing_bytes),
             present.len()
         ))?;
-        crate::cli::print("every blob of the bundle checked (digest and size); nothing pushed (dry run)\n")?;
+        crate::cli::print_text("every blob of the bundle checked (digest and size); nothing pushed (dry run)\n")?;
         return Ok(if refused > 0 { exit::REJECTED } else { exit::OK });
     }
 

@@ -88,10 +88,10 @@ fn print(assessments: &[ImageAssessment], output: OutputFormat, policy: &Policy)
         }
         OutputFormat::Text => {
             for a in assessments {
-                crate::cli::print(image_text(a))?;
+                crate::cli::print_text(image_text(a))?;
             }
             let passed = assessments.iter().filter(|a| a.passed).count();
-            crate::cli::print(format!(
+            crate::cli::print_text(format!(
                 "{passed} of {} image(s) passed (policy: {})\n",
                 assessments.len(),
                 policy.origin()
