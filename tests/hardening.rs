@@ -534,3 +534,92 @@ fn escape_sequences_in_index_annotations_never_reach_the_terminal() {
         }
     }
 }
+
+/// A proxy in front of a real registry that fails the first `faults` blob PUTs (`fault()`).
+fn faulty_proxy(real: &str, faults: usize, fault: fn() -> FakeResponse) -> FakeServer {
+    let real = real.to_owned();
+    let failed = std::sync::atomic::AtomicUsize::new(0);
+    FakeServer::start(move |req, _| {
+        if req.method == "PUT"
+            && req.target.contains("/blobs/uploads/")
+            && failed.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < faults
+        {
+            return fault();
+        }
+        let fwd: Vec<(&str, &str)> =
+            ["content-type", "accept"].iter().filter_map(|k| req.header(k).map(|v| (*k, v))).collect();
+        let r = crate::support::Raw::new(&real).request(&req.method, &req.target, &fwd, &req.body);
+        let mut resp = FakeResponse::new(r.status).body(r.body);
+        for (k, v) in r.headers {
+            match k.as_str() {
+                "content-length" | "connection" | "transfer-encoding" => {}
+                // Keep uploads coming through the proxy.
+                "location" => resp = resp.header("Location", v.strip_prefix(&format!("http://{real}")).unwrap_or(&v)),
+                _ => resp = resp.header(&k, &v),
+            }
+        }
+        resp
+    })
+}
+
+#[test]
+fn a_reopenable_layer_upload_is_retried_after_a_500_or_a_reset() {
+    use futures_util::StreamExt as _;
+    use sealift::registry::{Registry, RegistryOptions};
+    let layer = random_bytes(300_000);
+    let digest = Digest::of(&layer);
+    let chunks = || {
+        let pieces: Vec<std::io::Result<bytes::Bytes>> =
+            layer.chunks(64 * 1024).map(|c| Ok(bytes::Bytes::copy_from_slice(c))).collect();
+        futures_util::stream::iter(pieces)
+    };
+    let opts = RegistryOptions {
+        use_docker_config: false,
+        retry_base_delay: Duration::from_millis(10),
+        max_retries: 2,
+        ..Default::default()
+    };
+    for fault in [(|| FakeResponse::new(500)) as fn() -> FakeResponse, FakeResponse::hang_up] {
+        let real = TestRegistry::start();
+        let proxy = faulty_proxy(&real.addr, 1, fault);
+        let registry = Registry::new(&proxy.addr, &opts).unwrap();
+        let mut opens = 0;
+        crate::support::block_on(registry.put_blob_reopening("team/layer", &digest, layer.len() as u64, || {
+            opens += 1;
+            chunks()
+        }))
+        .unwrap();
+        assert_eq!(opens, 2, "one failed attempt, one that landed");
+        let stored = crate::support::Raw::new(&real.addr).expect(
+            &[200],
+            "GET",
+            &format!("/v2/team/layer/blobs/{digest}"),
+            &[],
+            b"",
+        );
+        assert!(stored.body == layer);
+
+        // Failing every time: the retries run out, the error says what failed.
+        let proxy = faulty_proxy(&real.addr, 100, fault);
+        let registry = Registry::new(&proxy.addr, &opts).unwrap();
+        let mut opens = 0;
+        let err =
+            crate::support::block_on(registry.put_blob_reopening("team/other", &digest, layer.len() as u64, || {
+                opens += 1;
+                chunks()
+            }))
+            .unwrap_err();
+        assert_eq!(opens, 3, "{err}");
+    }
+
+    // The source's own failure (a corrupt bundle) is not retried.
+    let real = TestRegistry::start();
+    let registry = Registry::new(&real.addr, &opts).unwrap();
+    let mut opens = 0;
+    let result = crate::support::block_on(registry.put_blob_reopening("team/bad", &digest, layer.len() as u64, || {
+        opens += 1;
+        chunks().take(2).chain(futures_util::stream::iter([Err(std::io::Error::other("digest mismatch"))]))
+    }));
+    assert!(result.is_err());
+    assert_eq!(opens, 1);
+}

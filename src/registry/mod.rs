@@ -433,9 +433,61 @@ impl Registry {
     where
         S: Stream<Item = std::io::Result<Bytes>> + Send + 'static,
     {
+        let source_failed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        self.put_blob_once(repo, digest, size, body, source_failed).await
+    }
+
+    /// Uploads a blob of `size` bytes from a source that can be read again from its start
+    /// (a layer at its offset in an uncompressed bundle, a file of a layout directory):
+    /// as [`Registry::put_blob_stream`], but a transient failure (connection reset, 5xx,
+    /// 429, a stall; [`RegistryError::is_transient`]) is retried up to the configured
+    /// number of retries with backoff, each time in a new upload session with a fresh
+    /// stream from `open`. A failure of the source stream itself (an I/O error, a failed
+    /// digest check in the reader) is never retried: that error is returned at once.
+    pub async fn put_blob_reopening<S>(
+        &self,
+        repo: &str,
+        digest: &Digest,
+        size: u64,
+        mut open: impl FnMut() -> S + Send,
+    ) -> Result<(), RegistryError>
+    where
+        S: Stream<Item = std::io::Result<Bytes>> + Send + 'static,
+    {
+        let mut attempt = 0u32;
+        loop {
+            let source_failed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let result = self.put_blob_once(repo, digest, size, open(), source_failed.clone()).await;
+            match result {
+                Err(e)
+                    if e.is_transient()
+                        && attempt < self.t().max_retries
+                        && !source_failed.load(std::sync::atomic::Ordering::Relaxed) =>
+                {
+                    let delay = self.t().backoff(attempt);
+                    tracing::debug!(host = %self.host(), %digest, attempt, ?delay, error = %e, "retrying the blob upload");
+                    tokio::time::sleep(delay).await;
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn put_blob_once<S>(
+        &self,
+        repo: &str,
+        digest: &Digest,
+        size: u64,
+        body: S,
+        source_failed: Arc<std::sync::atomic::AtomicBool>,
+    ) -> Result<(), RegistryError>
+    where
+        S: Stream<Item = std::io::Result<Bytes>> + Send + 'static,
+    {
         let url = self.start_upload(repo, digest).await?;
         let sent = Arc::new(std::sync::atomic::AtomicU64::new(0));
-        let body = progress::Counting { inner: Box::pin(body), sent: sent.clone() };
+        let body = progress::Counting { inner: Box::pin(body), sent: sent.clone(), source_failed };
         let builder = self
             .t()
             .client

@@ -158,7 +158,7 @@ impl Transport {
         Ok(())
     }
 
-    fn backoff(&self, attempt: u32) -> Duration {
+    pub fn backoff(&self, attempt: u32) -> Duration {
         self.retry_base_delay.saturating_mul(2u32.saturating_pow(attempt)).min(MAX_RETRY_DELAY)
     }
 
