@@ -146,7 +146,9 @@ fn is_digest(reference: &str) -> Option<Digest> {
 impl Registry {
     /// A client for `host` (`reg.example`, `127.0.0.1:5000`, `docker.io`). No I/O.
     pub fn new(host: &str, opts: &RegistryOptions) -> Result<Registry, RegistryError> {
-        let config_err = |reason: String| RegistryError::Config { host: host.to_owned(), reason };
+        // A host with user info is refused below; its message must not repeat a password.
+        let shown = crate::oci::reference::without_userinfo(host).unwrap_or_else(|| host.to_owned());
+        let config_err = |reason: String| RegistryError::Config { host: shown.clone(), reason };
         // Docker Hub's API lives elsewhere than its name.
         let api_host = if host == crate::oci::reference::DOCKER_HUB { "registry-1.docker.io" } else { host };
         let plain = opts.plain_http || (is_loopback(host) && opts.ca_certs.is_empty());
@@ -706,7 +708,8 @@ mod tests {
     fn rejects_bad_hosts() {
         let o = RegistryOptions::default();
         assert!(matches!(Registry::new("bad host/x", &o), Err(RegistryError::Config { .. })));
-        assert!(matches!(Registry::new("user:pw@reg.example", &o), Err(RegistryError::Config { .. })));
+        let e = Registry::new("user:pw@reg.example", &o).unwrap_err();
+        assert!(matches!(e, RegistryError::Config { .. }) && !e.to_string().contains("pw"), "{e}");
         let ok = Registry::new("127.0.0.1:5000", &o).unwrap();
         assert_eq!(ok.inner.t.base.as_str(), "http://127.0.0.1:5000/");
         assert_eq!(Registry::new("docker.io", &o).unwrap().inner.t.base.as_str(), "https://registry-1.docker.io/");
