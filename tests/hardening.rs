@@ -495,6 +495,8 @@ fn an_escape_sequence_in_a_certificate_san_is_printed_escaped() {
         [&["verify", "--bundle", &bundle][..], &untrusted].concat(),
         [&["audit", &bundle][..], &trusted].concat(),
         [&["audit", &bundle][..], &untrusted].concat(),
+        [&["audit", &bundle, "--output", "json"][..], &untrusted].concat(),
+        [&["verify", "--bundle", &bundle, "--output", "json"][..], &untrusted].concat(),
         vec!["inspect", &bundle],
         [&["load", &bundle, "--to", &target.addr][..], &untrusted].concat(),
         [&["load", &bundle, "--to", &target.addr][..], &trusted].concat(),

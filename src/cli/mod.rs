@@ -72,6 +72,12 @@ pub fn print_text(text: impl AsRef<str>) -> std::io::Result<()> {
     print(crate::escape::clean_lines(text.as_ref()).as_bytes())
 }
 
+/// Writes a JSON document to stdout, as [`print`], with the control characters serde
+/// leaves raw (DEL, C1) escaped: the same JSON value.
+pub fn print_json(json: &str) -> std::io::Result<()> {
+    print(crate::escape::json_controls(json).as_bytes())
+}
+
 /// SIGINT and SIGTERM: remove every registered temporary file (a half-written bundle,
 /// report or key), then exit 130 or 143 as a shell would report the signal. This runs on a
 /// worker thread, so it works while the command is busy; the registry stays locked until

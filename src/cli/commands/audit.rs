@@ -159,6 +159,7 @@ pub async fn run(args: AuditArgs, ui: &Ui) -> anyhow::Result<u8> {
                 path.display()
             ));
         }
+        None if matches!(args.format, AuditFormat::Json) => crate::cli::print_json(&rendered)?,
         None => crate::cli::print(rendered.as_bytes())?,
     }
     Ok(report.exit_code())

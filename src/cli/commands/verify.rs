@@ -84,7 +84,7 @@ fn print(assessments: &[ImageAssessment], output: OutputFormat, policy: &Policy)
                 "passed": assessments.iter().all(|a| a.passed),
                 "images": assessments.iter().map(image_json).collect::<Vec<_>>(),
             });
-            crate::cli::print(format!("{}\n", serde_json::to_string_pretty(&doc).expect("plain data")))?;
+            crate::cli::print_json(&format!("{}\n", serde_json::to_string_pretty(&doc).expect("plain data")))?;
         }
         OutputFormat::Text => {
             for a in assessments {
