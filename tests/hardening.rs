@@ -280,7 +280,7 @@ fn a_trickled_manifest_meets_the_deadline() {
     let (out, took) = save_from(&src, dir.path(), &["--timeout", "2", "--retries", "0"]);
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(3), "{err}");
-    assert!(err.contains(&src.addr) && err.contains("in time"), "{err}");
+    assert!(err.contains(&format!("manifest {}/app:1.0", src.addr)) && err.contains("within the timeout"), "{err}");
     assert!(took < Duration::from_secs(15), "took {took:?}");
 }
 
