@@ -66,13 +66,13 @@ pub fn print(data: impl AsRef<[u8]>) -> std::io::Result<()> {
     }
 }
 
-/// Writes lines of text for people to stdout, as [`print`], with every control character
+/// Writes lines of text for people to stdout, as [`print()`], with every control character
 /// but newlines escaped: the last line of defence behind the renderers' own escaping.
 pub fn print_text(text: impl AsRef<str>) -> std::io::Result<()> {
     print(crate::escape::clean_lines(text.as_ref()).as_bytes())
 }
 
-/// Writes a JSON document to stdout, as [`print`], with the control characters serde
+/// Writes a JSON document to stdout, as [`print()`], with the control characters serde
 /// leaves raw (DEL, C1) escaped: the same JSON value.
 pub fn print_json(json: &str) -> std::io::Result<()> {
     print(crate::escape::json_controls(json).as_bytes())
