@@ -625,3 +625,84 @@ fn a_reopenable_layer_upload_is_retried_after_a_500_or_a_reset() {
     assert!(result.is_err());
     assert_eq!(opens, 1);
 }
+
+/// A proxy in front of a real registry that fails the first `faults` PUTs of a body larger
+/// than `min_body` bytes (the layers, not the small config) with `fault()`.
+fn layer_faulting_proxy(real: &str, faults: usize, min_body: usize, fault: fn() -> FakeResponse) -> FakeServer {
+    let real = real.to_owned();
+    let failed = std::sync::atomic::AtomicUsize::new(0);
+    FakeServer::start(move |req, _| {
+        if req.method == "PUT"
+            && req.target.contains("/blobs/uploads/")
+            && req.body.len() > min_body
+            && failed.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < faults
+        {
+            return fault();
+        }
+        let fwd: Vec<(&str, &str)> =
+            ["content-type", "accept"].iter().filter_map(|k| req.header(k).map(|v| (*k, v))).collect();
+        let r = crate::support::Raw::new(&real).request(&req.method, &req.target, &fwd, &req.body);
+        let mut resp = FakeResponse::new(r.status).body(r.body);
+        for (k, v) in r.headers {
+            match k.as_str() {
+                "content-length" | "connection" | "transfer-encoding" => {}
+                "location" => resp = resp.header("Location", v.strip_prefix(&format!("http://{real}")).unwrap_or(&v)),
+                _ => resp = resp.header(&k, &v),
+            }
+        }
+        resp
+    })
+}
+
+#[test]
+fn load_retries_a_failed_layer_upload_from_a_tar_and_from_a_directory() {
+    let src = TestRegistry::start();
+    let image = random_image(&src.addr, "team/app", "1.0", &[400_000, 300_000]);
+    let work = tempdir();
+    let bundle = work.path().join("b.tar");
+    let reference = format!("{}/team/app:1.0", src.addr);
+    crate::support::ok(&sealift(&["save", &reference, "-o", bundle.to_str().unwrap()]));
+    let dir = crate::support::extract_bundle(&bundle, work.path(), "layout");
+    for (what, source) in [("tar", bundle.clone()), ("directory", dir)] {
+        for fault in [(|| FakeResponse::new(500)) as fn() -> FakeResponse, FakeResponse::hang_up] {
+            let target = TestRegistry::start();
+            // Out of retries: the load fails as "could not do" (3), naming the layer, and no
+            // manifest was pushed.
+            let proxy = layer_faulting_proxy(&target.addr, 100, 100_000, fault);
+            let to = format!("{}/mirror", proxy.addr);
+            let out = sealift(&[
+                "load",
+                source.to_str().unwrap(),
+                "--to",
+                &to,
+                "--insecure-skip-verify",
+                "--retries",
+                "1",
+                "-q",
+            ]);
+            assert_eq!(out.status.code(), Some(3), "{what}: {}", String::from_utf8_lossy(&out.stderr));
+            assert!(String::from_utf8_lossy(&out.stderr).contains("sha256:"), "{what}: names the blob");
+            target.assert_absent("mirror/team/app", "1.0", "no manifest after a failed layer upload");
+
+            // One fault per layer: each layer is uploaded again from its start and the load
+            // lands, digest for digest.
+            let proxy = layer_faulting_proxy(&target.addr, 2, 100_000, fault);
+            let to = format!("{}/mirror", proxy.addr);
+            let out = sealift(&[
+                "load",
+                source.to_str().unwrap(),
+                "--to",
+                &to,
+                "--insecure-skip-verify",
+                "--retries",
+                "2",
+                "-q",
+            ]);
+            crate::support::ok(&out);
+            target.assert_present("mirror/team/app", "1.0", &image.manifest);
+            for (d, _) in &image.layers {
+                assert!(target.blob_present("mirror/team/app", d), "{what}: layer {d} at the target");
+            }
+        }
+    }
+}

@@ -284,13 +284,12 @@ impl Loader<'_> {
             .collect();
         let done: Vec<(Digest, String, u64)> = futures_util::stream::iter(todo)
             .map(|(d, r)| async move {
-                let (reader, size) = dir.open_blob(&d).map_err(|_| LoadError::MissingBlob { digest: d.clone() })?;
-                let stream = read_stream(reader);
+                let (_, size) = dir.open_blob(&d).map_err(|_| LoadError::MissingBlob { digest: d.clone() })?;
                 self.reporter.blob_started(&d, size);
-                let reporter = self.reporter.clone();
-                let stream = stream.inspect_ok(move |c: &Bytes| reporter.bytes(c.len() as u64));
+                // A file: a transient registry fault restarts the upload from its start.
+                let reopen = || reopened(dir.open_blob(&d).map(|(r, _)| r), self.reporter.clone());
                 self.registry
-                    .put_blob_stream(&r, &d, size, stream)
+                    .put_blob_reopening(&r, &d, size, reopen)
                     .await
                     .map_err(|e| LoadError::upload(d.clone(), r.clone(), e))?;
                 Ok::<_, LoadError>((d, r, size))
@@ -331,8 +330,11 @@ async fn upload_range(
         f.seek(std::io::SeekFrom::Start(offset)).map_err(|e| BundleError::Io { path: path.clone(), source: e })?;
         Ok(crate::bundle::VerifyingReader::new(f.take(size), digest.clone(), size))
     };
-    let stream = read_stream(open()?).inspect_ok(move |c: &Bytes| reporter.bytes(c.len() as u64));
-    match registry.put_blob_stream(&repo, &digest, size, stream).await {
+    // Seekable: a transient registry fault (5xx, reset, 429) restarts this layer's upload
+    // from its offset, up to --retries, in a fresh upload session.
+    open()?;
+    let reopen = || reopened(open(), reporter.clone());
+    match registry.put_blob_reopening(&repo, &digest, size, reopen).await {
         Ok(()) => Ok((digest, repo, size)),
         Err(source) => {
             // The bundle's fault (a corrupt layer) rather than the registry's? Check the bytes.
@@ -345,6 +347,23 @@ async fn upload_range(
             }
             Err(LoadError::upload(digest, repo, source))
         }
+    }
+}
+
+/// A fresh upload body for one attempt: the (re)opened reader as a stream, counted for
+/// progress, or its open error as the stream's only item (which ends the retries).
+fn reopened<R, E>(
+    opened: Result<R, E>,
+    reporter: std::sync::Arc<dyn Reporter>,
+) -> futures_util::stream::BoxStream<'static, std::io::Result<Bytes>>
+where
+    R: std::io::Read + Send + 'static,
+    E: std::fmt::Display,
+{
+    use futures_util::StreamExt as _;
+    match opened {
+        Ok(r) => read_stream(r).inspect_ok(move |c: &Bytes| reporter.bytes(c.len() as u64)).boxed(),
+        Err(e) => futures_util::stream::once(std::future::ready(Err(std::io::Error::other(e.to_string())))).boxed(),
     }
 }
 
