@@ -7,6 +7,7 @@ mod access;
 mod audit;
 mod faults;
 mod gate;
+mod promises;
 mod registry;
 mod save_load;
 mod seal;
