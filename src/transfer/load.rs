@@ -832,3 +832,7 @@ fn read_stream(
 pub fn plan(meta: &Metadata, dest: &Destination, selected: &BTreeSet<usize>) -> Result<Plan, LoadError> {
     Ok(Plan::build(&meta.contents, dest, selected)?)
 }
+
+#[cfg(test)]
+#[path = "load_tests.rs"]
+mod tests;
