@@ -36,8 +36,12 @@ impl Pushed {
     }
 }
 
+/// Pushes `doc` as a manifest. The bytes are deliberately not canonical JSON (indented, a
+/// trailing newline), so that a sealift that re-serialized a manifest, sorted or not,
+/// would change its digest and fail the byte comparisons.
 pub fn put(reg: &TestRegistry, repo: &str, reference: Option<&str>, doc: &Value) -> Pushed {
-    let bytes = serde_json::to_vec(doc).unwrap();
+    let mut bytes = serde_json::to_vec_pretty(doc).unwrap();
+    bytes.push(b'\n');
     let media_type = doc["mediaType"].as_str().unwrap().to_owned();
     let digest = Digest::of(&bytes);
     let r = reference.map(str::to_owned).unwrap_or_else(|| digest.to_string());
