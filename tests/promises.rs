@@ -518,3 +518,61 @@ fn absence_checks_tell_404_from_failure() {
     let failed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| reg.manifest_with(None, "a/b", "2")));
     assert!(failed.is_err(), "a 401 must not count as absence");
 }
+
+/// README: umoci reads what sealift wrote. A bundle `sealift save` made of an image with a
+/// real tar layer, unpacked with tar as it is (seal files and all), is listed and unpacked
+/// by umoci, and the layer's file comes out.
+#[test]
+fn umoci_unpacks_a_bundle_sealift_saved() {
+    crate::support::require_tool("umoci", "umoci");
+    let src = TestRegistry::start();
+    let mut layer = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(6);
+    h.set_mode(0o644);
+    h.set_cksum();
+    layer.append_data(&mut h, "hello.txt", &b"hello\n"[..]).unwrap();
+    let layer = layer.into_inner().unwrap();
+    let (ld, ls) = crate::support::push_blob(&src.addr, "team/app", &layer);
+    let config = serde_json::to_vec(&json!({"architecture": "amd64", "os": "linux", "config": {},
+        "rootfs": {"type": "layers", "diff_ids": [ld.to_string()]}}))
+    .unwrap();
+    let (cd, cs) = crate::support::push_blob(&src.addr, "team/app", &config);
+    let img = crate::save_load::put(
+        &src,
+        "team/app",
+        Some("1.0"),
+        &json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd.to_string(), "size": cs},
+            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": ld.to_string(), "size": ls}]}),
+    );
+    let dir = tempdir();
+    let bundle = dir.path().join("b.tar");
+    let key = crate::support::cosign::OpensslKey::p256(dir.path(), "seal");
+    ok_all(&sealift(&[
+        "save",
+        &format!("{}/team/app:1.0", src.addr),
+        "-o",
+        bundle.to_str().unwrap(),
+        "--sign-key",
+        key.private.to_str().unwrap(),
+    ]));
+    let layout = crate::support::extract_bundle(&bundle, dir.path(), "layout");
+    let umoci = |args: &[&str]| {
+        let out = run(std::process::Command::new("umoci").args(args), b"");
+        assert!(out.status.success(), "umoci {args:?}: {}", stderr(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let tags = umoci(&["ls", "--layout", layout.to_str().unwrap()]);
+    let name = format!("{}/team/app:1.0", src.addr);
+    assert_eq!(tags.trim(), name, "the image is listed under its source reference");
+    let image = format!("{}:{name}", layout.display());
+    let stat = umoci(&["stat", "--json", "--image", &image]);
+    assert!(serde_json::from_str::<Value>(&stat).unwrap().is_object(), "{stat}");
+    let unpacked = dir.path().join("unpacked");
+    umoci(&["unpack", "--rootless", "--image", &image, unpacked.to_str().unwrap()]);
+    assert_eq!(std::fs::read(unpacked.join("rootfs/hello.txt")).unwrap(), b"hello\n");
+    // umoci read the manifest sealift stored, byte for byte.
+    let index: Value = serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
+    assert!(index.to_string().contains(&img.digest.to_string()), "{index}");
+}
