@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use sealift::oci::{media, Digest};
-use sealift::verify::crypto::SignatureAlgorithm;
 
 use crate::seal::{openssl_keypair, rewrite_tar};
 use crate::support::cosign;
@@ -71,7 +70,7 @@ fn site() -> Site {
         ]),
         b"",
     );
-    assert!(o.status.success());
+    assert!(o.status.success(), "openssl: {}", String::from_utf8_lossy(&o.stderr));
     let o = crate::support::run(
         std::process::Command::new("openssl").args([
             "pkey",
@@ -83,7 +82,7 @@ fn site() -> Site {
         ]),
         b"",
     );
-    assert!(o.status.success());
+    assert!(o.status.success(), "openssl: {}", String::from_utf8_lossy(&o.stderr));
     let now = chrono::Utc::now().timestamp();
     let san = || vec!["email:signer@sealift.local".parse().unwrap()];
     sealift::verify::certs::create_pki(
@@ -149,7 +148,6 @@ algorithms = ["ecdsa-p256-sha256"]
 "#,
     )
     .unwrap();
-    let _ = SignatureAlgorithm::EcdsaP256Sha256;
     Site { src, policy: policy.to_str().unwrap().to_owned(), dir, digests, images }
 }
 

@@ -36,8 +36,12 @@ impl Pushed {
     }
 }
 
+/// Pushes `doc` as a manifest. The bytes are deliberately not canonical JSON (indented, a
+/// trailing newline), so that a sealift that re-serialized a manifest, sorted or not,
+/// would change its digest and fail the byte comparisons.
 pub fn put(reg: &TestRegistry, repo: &str, reference: Option<&str>, doc: &Value) -> Pushed {
-    let bytes = serde_json::to_vec(doc).unwrap();
+    let mut bytes = serde_json::to_vec_pretty(doc).unwrap();
+    bytes.push(b'\n');
     let media_type = doc["mediaType"].as_str().unwrap().to_owned();
     let digest = Digest::of(&bytes);
     let r = reference.map(str::to_owned).unwrap_or_else(|| digest.to_string());
@@ -510,11 +514,26 @@ fn save_is_deterministic_and_inspect_shows_everything() {
 fn compressed_bundles_round_trip() {
     let w = World::new();
     let dir = tempdir();
-    for name in ["b.tar.zst", "b.tar.gz"] {
+    // The trust flags for one, a policy file for the other: both verify every image.
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(
+        &policy,
+        format!(
+            "version = 1\n[[rule]]\nname = \"site\"\nrepositories = [\"**\"]\nkeys = [\"{}\"]\n",
+            w.key.public_path()
+        ),
+    )
+    .unwrap();
+    for (name, trust) in
+        [("b.tar.zst", w.trust()), ("b.tar.gz", vec!["--policy".to_owned(), policy.display().to_string()])]
+    {
         let bundle = dir.path().join(name);
         ok_all(&w.save(&bundle, &[]));
         let dst = TestRegistry::start();
-        ok_all(&w.load(&bundle, &dst.addr, &[]));
+        let mut args = vec!["load", bundle.to_str().unwrap(), "--to", &dst.addr];
+        args.extend(trust.iter().map(String::as_str));
+        let said = ok_all(&sealift(&args));
+        assert_eq!(said.matches("PASSED ").count(), 3, "every image verified: {said}");
         assert_eq!(skopeo_inspect_raw(&format!("{}/other/tool:2.0", dst.addr)), w.tool.bytes);
         assert_eq!(skopeo_inspect_raw(&format!("{}/team/multi:1.0", dst.addr)), w.index.bytes);
         for (repo, tag, a) in &w.tagged {

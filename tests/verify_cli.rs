@@ -396,3 +396,36 @@ fn offline_verify_of_a_platform_digest_of_a_saved_index() {
     let (got, _, t) = verify(&trust, &["--bundle", &bundle, &Digest::of(b"absent").to_string()]);
     assert_eq!(got, 3, "{t}");
 }
+
+/// `verify` online and `verify --bundle` offline (the source registry gone) of images whose
+/// signatures were made by `openssl dgst` over payloads the test wrote (the shared World):
+/// sealift's verifier against an independent signer.
+#[test]
+fn signatures_sealift_did_not_make_verify_online_and_offline() {
+    let w = crate::save_load::World::new();
+    let dir = tempdir();
+    let bundle = dir.path().join("b.tar");
+    crate::support::ok_all(&w.save(&bundle, &[]));
+    let public = dir.path().join("world.pub");
+    std::fs::copy(w.key.public_path(), &public).unwrap();
+    let key = public.to_str().unwrap();
+    let refs = w.refs();
+    let (c, v, t) = verify(&["--key", key], &refs.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(c, 0, "online: {t}");
+    assert!(v.to_string().matches(r#""verdict":"verified""#).count() >= 3, "{v:#}");
+    let addr = w.src.addr.clone();
+    drop(w);
+    assert!(std::net::TcpStream::connect(&addr).is_err(), "the source registry must be gone");
+    let (c, _, t) = verify(
+        &["--key", key, "--bundle", bundle.to_str().unwrap()],
+        &refs.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    assert_eq!(c, 0, "offline: {t}");
+    // The control: another key verifies nothing.
+    let other = crate::support::cosign::OpensslKey::p256(dir.path(), "other");
+    let (c, _, t) = verify(
+        &["--key", other.public_path(), "--bundle", bundle.to_str().unwrap()],
+        &refs.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    assert_eq!(c, 1, "{t}");
+}

@@ -42,8 +42,12 @@ pub struct Spec {
 
 impl Spec {
     pub fn load(path: &Path) -> Result<Spec, SettingsError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| SettingsError::Spec { path: path.into(), reason: e.to_string() })?;
+        // Unreadable is I/O (exit 3, as the README's table says); malformed is usage (2).
+        let text = std::fs::read_to_string(path).map_err(|e| SettingsError::File {
+            what: "cannot read bundle spec",
+            path: path.into(),
+            reason: e.to_string(),
+        })?;
         toml::from_str(&text).map_err(|e| SettingsError::Spec { path: path.into(), reason: e.message().to_owned() })
     }
 }

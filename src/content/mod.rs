@@ -185,8 +185,6 @@ pub enum ModelError {
     Manifest(#[from] crate::oci::manifest::ManifestError),
     #[error("manifest {parent} references {child}, which the bundle does not contain")]
     MissingManifest { parent: Digest, child: Digest },
-    #[error("manifest {digest} was described as {described} bytes but is {actual}")]
-    ManifestSize { digest: Digest, described: u64, actual: u64 },
 }
 
 /// A manifest kept byte for byte, with its media type.

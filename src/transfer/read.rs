@@ -435,3 +435,7 @@ pub async fn read_sealed(
         (Err(e), _) => Err(e),
     }
 }
+
+#[cfg(test)]
+#[path = "read_tests.rs"]
+mod tests;

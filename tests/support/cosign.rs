@@ -99,18 +99,17 @@ pub fn sig_manifest_with_certificate(
         annotations[CERTIFICATE_ANNOTATION] = leaf.into();
         annotations[CHAIN_ANNOTATION] = chain.into();
     }
-    let doc = json!({
-        "schemaVersion": 2,
-        "mediaType": OCI_MANIFEST,
-        "config": {"mediaType": OCI_CONFIG, "size": config.len(), "digest": Digest::of(config).to_string()},
-        "layers": [{
-            "mediaType": SIMPLESIGNING,
-            "size": payload.len(),
-            "digest": Digest::of(payload).to_string(),
-            "annotations": annotations,
-        }],
-    });
-    serde_json::to_vec(&doc).unwrap()
+    // Fields in the order cosign's Go structs write them (not sorted), compact: a verifier
+    // or loader that re-serialized the manifest would change its bytes.
+    format!(
+        r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","config":{{"mediaType":"{OCI_CONFIG}","size":{},"digest":"{}"}},"layers":[{{"mediaType":"{SIMPLESIGNING}","size":{},"digest":"{}","annotations":{}}}]}}"#,
+        config.len(),
+        Digest::of(config),
+        payload.len(),
+        Digest::of(payload),
+        annotations
+    )
+    .into_bytes()
 }
 
 /// Signs `subject` (named `docker_reference` in the payload) with `key` and pushes the

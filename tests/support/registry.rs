@@ -286,8 +286,14 @@ impl TestRegistry {
     /// as absence; any other answer (401, 5xx, a stranger on the port) fails the test, so
     /// "must not exist" can never pass on a broken check.
     pub fn manifest(&self, repo: &str, reference: &str) -> Presence {
+        let creds = self.creds.as_ref().map(|(u, p)| (u.as_str(), p.as_str()));
+        self.manifest_with(creds, repo, reference)
+    }
+
+    /// [`TestRegistry::manifest`] with these basic credentials (or none).
+    pub fn manifest_with(&self, creds: Option<(&str, &str)>, repo: &str, reference: &str) -> Presence {
         let mut raw = super::Raw::new(&self.addr);
-        if let Some((u, p)) = &self.creds {
+        if let Some((u, p)) = creds {
             raw = raw.with_basic(u, p);
         }
         let r = raw.request("GET", &format!("/v2/{repo}/manifests/{reference}"), &[("Accept", ACCEPT)], b"");
