@@ -116,10 +116,11 @@ async fn a_manifest_named_by_index_json_but_absent_is_refused() {
 }
 
 #[tokio::test]
-async fn metadata_past_the_total_cap_is_refused_before_it_is_read() {
-    // A config declared (and headed) at more than the whole metadata budget: refused from
-    // its header, before any of its bytes would be read (the tar does not even hold them).
-    let size = MAX_METADATA_TOTAL + 1;
+async fn a_metadata_blob_past_its_cap_is_refused_from_its_header() {
+    // A config declared (and headed) at more than a metadata blob may be: refused from its
+    // header, before any of its bytes would be read (the tar does not even hold them). The
+    // per-blob cap (64 MiB) comes before the total (1 GiB), which only many real blobs reach.
+    let size = MAX_METADATA_BLOB + 1;
     let config = Digest::of(b"a huge config");
     let m = manifest(&config, size);
     let md = Digest::of(&m).blob_path();
@@ -130,7 +131,7 @@ async fn metadata_past_the_total_cap_is_refused_before_it_is_read() {
         (&config.blob_path(), b"", Some(size)),
     ]);
     let err = metadata_of(tar).await.unwrap_err();
-    assert!(matches!(err, LoadError::MetadataTotal), "{err}");
+    assert!(matches!(&err, LoadError::MetadataTooLarge { digest, .. } if *digest == config), "{err}");
     assert!(err.is_bad_bundle());
 }
 
