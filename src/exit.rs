@@ -13,3 +13,7 @@ pub const FAILED: u8 = 3;
 /// The bundle or layout is corrupt, truncated or hostile (digest or size mismatch,
 /// forbidden entry, missing blob). Nothing that depends on it was pushed.
 pub const BAD_BUNDLE: u8 = 4;
+/// Interrupted by SIGINT (128 + 2, as a shell reports it); temporary files were removed.
+pub const INTERRUPTED: u8 = 130;
+/// Terminated by SIGTERM (128 + 15); temporary files were removed.
+pub const TERMINATED: u8 = 143;

@@ -280,7 +280,7 @@ fn a_trickled_manifest_meets_the_deadline() {
     let (out, took) = save_from(&src, dir.path(), &["--timeout", "2", "--retries", "0"]);
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(3), "{err}");
-    assert!(err.contains(&src.addr) && err.contains("in time"), "{err}");
+    assert!(err.contains(&format!("manifest {}/app:1.0", src.addr)) && err.contains("within the timeout"), "{err}");
     assert!(took < Duration::from_secs(15), "took {took:?}");
 }
 
@@ -342,4 +342,286 @@ fn a_target_that_never_answers_an_upload_is_given_up_on() {
     assert_eq!(out.status.code(), Some(3), "{err}");
     assert!(err.contains("no answer within 2 s after the upload"), "{err}");
     assert!(started.elapsed() < Duration::from_secs(9), "took {:?}", started.elapsed());
+}
+
+/// A save whose one layer trickles (1 KiB every 100 ms: slow, not stalled) until killed.
+fn slow_source() -> FakeServer {
+    let img = FakeImage::new(1 << 20);
+    source_with_layer(&img, || {
+        FakeResponse::new(200).header("Content-Length", &(1u32 << 20).to_string()).body_writer(|w| {
+            for _ in 0..1024 {
+                w.write_all(&[0u8; 1024])?;
+                w.flush()?;
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            Ok(())
+        })
+    })
+}
+
+#[test]
+fn sigint_and_sigterm_during_save_remove_the_partial_file() {
+    use std::process::{Command, Stdio};
+    for (signal, code) in [("INT", 130), ("TERM", 143)] {
+        let src = slow_source();
+        let dir = tempdir();
+        let bundle = dir.path().join("b.tar");
+        let child = Command::new(env!("CARGO_BIN_EXE_sealift"))
+            .args(["save", &format!("{}/app:1.0", src.addr), "-o", bundle.to_str().unwrap()])
+            .env("DOCKER_CONFIG", dir.path().join("no-config"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let partial = |d: &std::path::Path| {
+            std::fs::read_dir(d).unwrap().any(|e| e.unwrap().file_name().to_string_lossy().ends_with(".partial"))
+        };
+        let started = Instant::now();
+        while !partial(dir.path()) {
+            assert!(started.elapsed() < Duration::from_secs(20), "no partial file appeared");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let killed = Command::new("kill").args([&format!("-{signal}"), &child.id().to_string()]).status().unwrap();
+        assert!(killed.success());
+        let out = child.wait_with_output().unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(code), "SIG{signal}: {err}");
+        assert!(err.contains(&format!("interrupted by SIG{signal}")), "{err}");
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert!(left.is_empty(), "SIG{signal} left {left:?}");
+    }
+}
+
+/// Runs sealift with its stdout closed before it writes (as `sealift ... | true` does).
+fn with_closed_stdout(args: &[&str]) -> std::process::Output {
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sealift"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn a_closed_stdout_ends_quietly() {
+    let dir = tempdir();
+    let bundle = small_bundle(dir.path());
+    let key = format!("{}/tests/data/cosign-real/containers-image/keys/cosign.pub", env!("CARGO_MANIFEST_DIR"));
+    let sig_dir = format!(
+        "{}/tests/data/cosign-real/containers-image/dir-img-cosign-valid/signature-1",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let line = json!({
+        "Base64Signature": std::fs::read_to_string(format!("{sig_dir}/signature.b64")).unwrap_or_default().trim(),
+        "Payload": b64(&std::fs::read(format!("{sig_dir}/payload.bin")).unwrap_or_default()),
+        "Cert": null, "Chain": null, "Bundle": null, "RFC3161Timestamp": null,
+    });
+    let sigs = dir.path().join("sigs.jsonl");
+    std::fs::write(&sigs, format!("{line}\n")).unwrap();
+    let target = TestRegistry::start();
+    let d = "sha256:634a8f35b5f16dcf4aaa0822adc0b1964bb786fca12f6831de8ddc45e5986a00";
+    let runs: Vec<Vec<&str>> = vec![
+        vec!["inspect", &bundle],
+        vec!["inspect", &bundle, "--output", "json"],
+        vec!["verify", "--bundle", &bundle, "--key", &key],
+        vec!["verify", "--signatures", sigs.to_str().unwrap(), "--digest", d, "--key", &key],
+        vec!["load", "--dry-run", "--insecure-skip-verify", &bundle, "--to", &target.addr],
+        vec!["audit", &bundle, "--key", &key],
+    ];
+    for args in runs {
+        let out = with_closed_stdout(&args);
+        let err = stderr(&out);
+        assert!(matches!(out.status.code(), Some(0 | 1)), "{args:?}: {:?} {err}", out.status);
+        assert!(!err.contains("panicked") && !err.contains("Broken pipe"), "{args:?}: {err}");
+    }
+}
+
+/// Every byte of both streams, checked for a raw ESC.
+fn assert_no_escape(what: &str, out: &std::process::Output) {
+    for (name, bytes) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+        assert!(!bytes.contains(&0x1b), "{what}: raw ESC on {name}: {:?}", String::from_utf8_lossy(bytes));
+    }
+}
+
+#[test]
+fn an_escape_sequence_in_a_certificate_san_is_printed_escaped() {
+    let reg = TestRegistry::start();
+    let img = random_image(&reg.addr, "team/app", "1.0", &[700]);
+    let dir = tempdir();
+    let d = dir.path();
+    let p = |n: &str| d.join(n).display().to_string();
+    let san = "email:evil\u{1b}[2J\u{1b}[1;1HPASSED@example.com";
+    crate::support::ok_all(&sealift(&["certs", "create", "--out", d.to_str().unwrap(), "--san", san, "--days", "2"]));
+    let reference = format!("{}/team/app:1.0", reg.addr);
+    crate::support::ok_all(&sealift(&[
+        "sign",
+        &reference,
+        "--key",
+        &p("leaf.key"),
+        "--certificate",
+        &p("leaf.crt"),
+        "--certificate-chain",
+        &p("certificate_chain.pem"),
+    ]));
+    // Another CA, so the signature is rejected: its signer is still printed.
+    let other = d.join("other");
+    std::fs::create_dir(&other).unwrap();
+    crate::support::ok_all(&sealift(&["certs", "create", "--out", other.to_str().unwrap()]));
+    let trusted = ["--ca-roots", &p("ca.crt"), "--certificate-identity-regexp", "evil"];
+    let untrusted =
+        ["--ca-roots", &other.join("ca.crt").display().to_string(), "--certificate-identity-regexp", "evil"]
+            .map(|s| s.to_string());
+    let untrusted: Vec<&str> = untrusted.iter().map(String::as_str).collect();
+
+    let out = sealift(&[&["verify", &reference][..], &trusted].concat());
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("evil\\u{1b}[2J"), "the SAN is shown, escaped: {text}");
+    assert_no_escape("verify", &out);
+    let out = sealift(&[&["verify", &reference][..], &untrusted].concat());
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_no_escape("verify, untrusted CA", &out);
+
+    let bundle = p("b.tar");
+    crate::support::ok_all(&sealift(&["save", &reference, "-o", &bundle]));
+    let target = TestRegistry::start();
+    for args in [
+        [&["verify", "--bundle", &bundle][..], &trusted].concat(),
+        [&["verify", "--bundle", &bundle][..], &untrusted].concat(),
+        [&["audit", &bundle][..], &trusted].concat(),
+        [&["audit", &bundle][..], &untrusted].concat(),
+        [&["audit", &bundle, "--output", "json"][..], &untrusted].concat(),
+        [&["verify", "--bundle", &bundle, "--output", "json"][..], &untrusted].concat(),
+        vec!["inspect", &bundle],
+        [&["load", &bundle, "--to", &target.addr][..], &untrusted].concat(),
+        [&["load", &bundle, "--to", &target.addr][..], &trusted].concat(),
+    ] {
+        let out = sealift(&args);
+        assert_no_escape(&format!("{args:?}"), &out);
+    }
+    let _ = img;
+}
+
+#[test]
+fn escape_sequences_in_index_annotations_never_reach_the_terminal() {
+    let dir = tempdir();
+    let bundle = small_bundle(dir.path());
+    let layout = crate::support::extract_bundle(std::path::Path::new(&bundle), dir.path(), "layout");
+    let index_path = layout.join("index.json");
+    let original: serde_json::Value = serde_json::from_slice(&std::fs::read(&index_path).unwrap()).unwrap();
+    let target = TestRegistry::start();
+    let esc = "\u{1b}[2J\u{1b}[1;1HPASSED";
+    // Every annotation value of the first entry in turn, and a new one.
+    let keys: Vec<String> =
+        original["manifests"][0]["annotations"].as_object().unwrap().keys().cloned().chain(["x.evil".into()]).collect();
+    for key in keys {
+        let mut index = original.clone();
+        let ann = &mut index["manifests"][0]["annotations"][&key];
+        *ann = json!(format!("{}{esc}", ann.as_str().unwrap_or("")));
+        std::fs::write(&index_path, serde_json::to_vec(&index).unwrap()).unwrap();
+        let l = layout.to_str().unwrap();
+        for args in [
+            vec!["inspect", l],
+            vec!["load", "--dry-run", "--insecure-skip-verify", l, "--to", &target.addr],
+            vec!["audit", l],
+        ] {
+            let out = sealift(&args);
+            assert!(out.status.code() != Some(101), "{key}: {args:?}: {}", stderr(&out));
+            assert_no_escape(&format!("{key}: {args:?}"), &out);
+        }
+    }
+}
+
+/// A proxy in front of a real registry that fails the first `faults` blob PUTs (`fault()`).
+fn faulty_proxy(real: &str, faults: usize, fault: fn() -> FakeResponse) -> FakeServer {
+    let real = real.to_owned();
+    let failed = std::sync::atomic::AtomicUsize::new(0);
+    FakeServer::start(move |req, _| {
+        if req.method == "PUT"
+            && req.target.contains("/blobs/uploads/")
+            && failed.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < faults
+        {
+            return fault();
+        }
+        let fwd: Vec<(&str, &str)> =
+            ["content-type", "accept"].iter().filter_map(|k| req.header(k).map(|v| (*k, v))).collect();
+        let r = crate::support::Raw::new(&real).request(&req.method, &req.target, &fwd, &req.body);
+        let mut resp = FakeResponse::new(r.status).body(r.body);
+        for (k, v) in r.headers {
+            match k.as_str() {
+                "content-length" | "connection" | "transfer-encoding" => {}
+                // Keep uploads coming through the proxy.
+                "location" => resp = resp.header("Location", v.strip_prefix(&format!("http://{real}")).unwrap_or(&v)),
+                _ => resp = resp.header(&k, &v),
+            }
+        }
+        resp
+    })
+}
+
+#[test]
+fn a_reopenable_layer_upload_is_retried_after_a_500_or_a_reset() {
+    use futures_util::StreamExt as _;
+    use sealift::registry::{Registry, RegistryOptions};
+    let layer = random_bytes(300_000);
+    let digest = Digest::of(&layer);
+    let chunks = || {
+        let pieces: Vec<std::io::Result<bytes::Bytes>> =
+            layer.chunks(64 * 1024).map(|c| Ok(bytes::Bytes::copy_from_slice(c))).collect();
+        futures_util::stream::iter(pieces)
+    };
+    let opts = RegistryOptions {
+        use_docker_config: false,
+        retry_base_delay: Duration::from_millis(10),
+        max_retries: 2,
+        ..Default::default()
+    };
+    for fault in [(|| FakeResponse::new(500)) as fn() -> FakeResponse, FakeResponse::hang_up] {
+        let real = TestRegistry::start();
+        let proxy = faulty_proxy(&real.addr, 1, fault);
+        let registry = Registry::new(&proxy.addr, &opts).unwrap();
+        let mut opens = 0;
+        crate::support::block_on(registry.put_blob_reopening("team/layer", &digest, layer.len() as u64, || {
+            opens += 1;
+            chunks()
+        }))
+        .unwrap();
+        assert_eq!(opens, 2, "one failed attempt, one that landed");
+        let stored = crate::support::Raw::new(&real.addr).expect(
+            &[200],
+            "GET",
+            &format!("/v2/team/layer/blobs/{digest}"),
+            &[],
+            b"",
+        );
+        assert!(stored.body == layer);
+
+        // Failing every time: the retries run out, the error says what failed.
+        let proxy = faulty_proxy(&real.addr, 100, fault);
+        let registry = Registry::new(&proxy.addr, &opts).unwrap();
+        let mut opens = 0;
+        let err =
+            crate::support::block_on(registry.put_blob_reopening("team/other", &digest, layer.len() as u64, || {
+                opens += 1;
+                chunks()
+            }))
+            .unwrap_err();
+        assert_eq!(opens, 3, "{err}");
+    }
+
+    // The source's own failure (a corrupt bundle) is not retried.
+    let real = TestRegistry::start();
+    let registry = Registry::new(&real.addr, &opts).unwrap();
+    let mut opens = 0;
+    let result = crate::support::block_on(registry.put_blob_reopening("team/bad", &digest, layer.len() as u64, || {
+        opens += 1;
+        chunks().take(2).chain(futures_util::stream::iter([Err(std::io::Error::other("digest mismatch"))]))
+    }));
+    assert!(result.is_err());
+    assert_eq!(opens, 1);
 }

@@ -151,10 +151,11 @@ pub fn image_json(a: &ImageAssessment) -> ImageJson<'_> {
 
 /// A human-readable report of one image, several lines, ending in a newline.
 pub fn image_text(a: &ImageAssessment) -> String {
+    use crate::escape::clean;
     use std::fmt::Write as _;
     let mut o = String::new();
     let verdict = if a.passed { "PASSED" } else { "REJECTED" };
-    let _ = writeln!(o, "{verdict} {} ({})", a.reference, a.digest);
+    let _ = writeln!(o, "{verdict} {} ({})", clean(&a.reference.to_string()), a.digest);
     let _ = writeln!(
         o,
         "  rule: {}; {} distinct verified signer(s), threshold {}",
@@ -163,10 +164,10 @@ pub fn image_text(a: &ImageAssessment) -> String {
         a.threshold
     );
     for r in &a.reasons {
-        let _ = writeln!(o, "  reason: {r}");
+        let _ = writeln!(o, "  reason: {}", clean(&r.to_string()));
     }
     for n in &a.notes {
-        let _ = writeln!(o, "  note: {n}");
+        let _ = writeln!(o, "  note: {}", clean(&n.to_string()));
     }
     if a.signatures.is_empty() {
         let _ = writeln!(o, "  no signatures");
@@ -179,16 +180,16 @@ pub fn image_text(a: &ImageAssessment) -> String {
             j.payload_digest,
             j.format,
             j.verdict,
-            j.reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default()
+            j.reason.as_deref().map(|r| format!(" ({})", clean(r))).unwrap_or_default()
         );
         if let Some(alg) = j.algorithm {
             let _ = writeln!(o, "    algorithm: {alg}");
         }
         if let Some(kind) = j.signer_kind {
-            let _ = writeln!(o, "    signer: {kind} {}", j.identity.join(", "));
+            let _ = writeln!(o, "    signer: {kind} {}", clean(&j.identity.join(", ")));
         }
         if let Some(i) = &j.issuer {
-            let _ = writeln!(o, "    issuer: {i}");
+            let _ = writeln!(o, "    issuer: {}", clean(i));
         }
         for c in &j.chain {
             let valid = match c.valid_at_trusted_time {
@@ -210,13 +211,13 @@ pub fn image_text(a: &ImageAssessment) -> String {
         let _ = writeln!(
             o,
             "  attestation {}: {}{}",
-            att.predicate_type.as_deref().unwrap_or("(no predicate type)"),
+            clean(att.predicate_type.as_deref().unwrap_or("(no predicate type)")),
             if att.verified { "verified" } else { "rejected" },
-            att.reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default()
+            att.reason.as_deref().map(|r| format!(" ({})", clean(r))).unwrap_or_default()
         );
     }
     for (d, r) in &a.unreadable {
-        let _ = writeln!(o, "  unreadable attachment {d}: {r}");
+        let _ = writeln!(o, "  unreadable attachment {d}: {}", clean(&r.to_string()));
     }
     o
 }

@@ -50,6 +50,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), AuditError> {
         _ => Path::new("."),
     };
     let mut tmp = tempfile::Builder::new().prefix(".sealift-audit-").tempfile_in(dir).map_err(err)?;
+    let registered = crate::tempfiles::register(tmp.path());
     tmp.write_all(bytes).map_err(err)?;
     // A report is meant to be handed on: readable like any file the user writes, not 0600.
     #[cfg(unix)]
@@ -58,7 +59,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), AuditError> {
         tmp.as_file().set_permissions(std::fs::Permissions::from_mode(0o644)).map_err(err)?;
     }
     tmp.as_file().sync_all().map_err(err)?;
-    tmp.persist(path).map_err(|e| err(e.error))?;
+    registered.persist(|| tmp.persist(path)).map_err(|e| err(e.error))?;
     Ok(())
 }
 

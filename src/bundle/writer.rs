@@ -165,6 +165,8 @@ pub(crate) fn entry_header(name: &str, size: u64) -> io::Result<tar::Header> {
 pub struct BundleWriter {
     final_path: PathBuf,
     temp: Option<tempfile::TempPath>,
+    /// Removes `temp` if a signal ends the process.
+    registered: Option<crate::tempfiles::Registered>,
     sink: Option<Sink>,
     seen: HashSet<String>,
     rank: u8,
@@ -210,10 +212,12 @@ impl BundleWriter {
             .tempfile_in(&dir)
             .map_err(|e| BundleError::io(&dir, e))?;
         let (file, temp) = temp.into_parts();
+        let registered = Some(crate::tempfiles::register(&temp));
         let sink = Sink::new(file, compression).map_err(|e| BundleError::io(&*temp, e))?;
         Ok(BundleWriter {
             final_path,
             temp: Some(temp),
+            registered,
             sink: Some(sink),
             seen: HashSet::new(),
             rank: 0,
@@ -269,7 +273,10 @@ impl BundleWriter {
             file.set_permissions(std::fs::Permissions::from_mode(0o644)).map_err(io_err)?;
         }
         drop(file);
-        temp.persist(&self.final_path).map_err(|e| BundleError::io(&self.final_path, e.error))?;
+        let registered = self.registered.take().expect("set with temp");
+        registered
+            .persist(|| temp.persist(&self.final_path))
+            .map_err(|e| BundleError::io(&self.final_path, e.error))?;
         let dir = match self.final_path.parent() {
             Some(p) if !p.as_os_str().is_empty() => p,
             _ => Path::new("."),

@@ -31,6 +31,7 @@ pub fn main() -> ExitCode {
         }
     };
     let ui = progress::Ui::new(cli.quiet);
+    on_signals(&runtime, &ui);
     match runtime.block_on(commands::run(cli.command, &ui)) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
@@ -39,6 +40,70 @@ pub fn main() -> ExitCode {
             ExitCode::from(exit_code(&e))
         }
     }
+}
+
+/// Set once stdout turned out to be closed.
+static STDOUT_CLOSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Writes data (a JSON report, a payload to be signed: byte for byte) to stdout. A reader
+/// that went away (`| head`, `| true`) is no error: the rest of the output is dropped and
+/// the command still ends with the exit code its verdict deserves, without a panic or a
+/// message.
+pub fn print(data: impl AsRef<[u8]>) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::sync::atomic::Ordering;
+    if STDOUT_CLOSED.load(Ordering::Relaxed) {
+        return Ok(());
+    }
+    let data = data.as_ref();
+    let mut out = std::io::stdout().lock();
+    match out.write_all(data).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+            STDOUT_CLOSED.store(true, Ordering::Relaxed);
+            Ok(())
+        }
+        r => r,
+    }
+}
+
+/// Writes lines of text for people to stdout, as [`print()`], with every control character
+/// but newlines escaped: the last line of defence behind the renderers' own escaping.
+pub fn print_text(text: impl AsRef<str>) -> std::io::Result<()> {
+    print(crate::escape::clean_lines(text.as_ref()).as_bytes())
+}
+
+/// Writes a JSON document to stdout, as [`print()`], with the control characters serde
+/// leaves raw (DEL, C1) escaped: the same JSON value.
+pub fn print_json(json: &str) -> std::io::Result<()> {
+    print(crate::escape::json_controls(json).as_bytes())
+}
+
+/// SIGINT and SIGTERM: remove every registered temporary file (a half-written bundle,
+/// report or key), then exit 130 or 143 as a shell would report the signal. This runs on a
+/// worker thread, so it works while the command is busy; the registry stays locked until
+/// the exit, so no output can be renamed into place meanwhile.
+fn on_signals(runtime: &tokio::runtime::Runtime, ui: &progress::Ui) {
+    use std::io::Write as _;
+    use tokio::signal::unix::{signal, SignalKind};
+    let _entered = runtime.enter();
+    let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+        return; // no handler: the default action (ending the process) applies
+    };
+    let ui = ui.clone();
+    runtime.spawn(async move {
+        let (name, code) = tokio::select! {
+            _ = int.recv() => ("SIGINT", exit::INTERRUPTED),
+            _ = term.recv() => ("SIGTERM", exit::TERMINATED),
+        };
+        let removed = crate::tempfiles::remove_all();
+        ui.clear();
+        let what = match removed.count {
+            0 => String::new(),
+            n => format!("; removed {n} temporary file(s)"),
+        };
+        let _ = writeln!(std::io::stderr(), "sealift: interrupted by {name}{what}");
+        std::process::exit(i32::from(code));
+    });
 }
 
 fn init_tracing(quiet: bool, verbose: u8) {
@@ -68,7 +133,8 @@ pub fn one_line(e: &anyhow::Error) -> String {
             out.push_str(&c);
         }
     }
-    out.replace('\n', " ")
+    // Messages quote what registries, bundles and certificates said: no raw control characters.
+    crate::escape::clean(&out.replace('\n', " ")).into_owned()
 }
 
 /// Maps an error to its documented exit code by the most specific typed cause in its chain.

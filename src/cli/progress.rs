@@ -49,6 +49,7 @@ impl Ui {
         if self.quiet {
             return;
         }
+        let msg = &*crate::escape::clean(msg);
         match self.bar.lock().expect("ui lock").as_ref() {
             Some(b) => b.println(msg),
             None => eprintln!("{msg}"),
@@ -57,6 +58,7 @@ impl Ui {
 
     /// A warning: printed even with -q.
     pub fn warn(&self, msg: &str) {
+        let msg = &*crate::escape::clean(msg);
         match self.bar.lock().expect("ui lock").as_ref() {
             Some(b) => b.println(format!("warning: {msg}")),
             None => eprintln!("warning: {msg}"),

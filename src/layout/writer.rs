@@ -99,6 +99,7 @@ impl LayoutWriter {
             .tempfile_in(&dir)
             .map_err(|e| BundleError::io(&dir, e))?;
         let (file, temp) = temp.into_parts();
+        let registered = crate::tempfiles::register(&temp);
         let io_err = |e| BundleError::io(&*temp, e);
         let mut out = io::BufWriter::with_capacity(COPY_BUF, file);
         crate::bundle::verify::copy_checked(reader, &mut out, size, verify, &io_err)?;
@@ -110,7 +111,7 @@ impl LayoutWriter {
             file.set_permissions(fs::Permissions::from_mode(0o644)).map_err(io_err)?;
         }
         drop(file);
-        temp.persist(&final_path).map_err(|e| BundleError::io(&final_path, e.error))?;
+        registered.persist(|| temp.persist(&final_path)).map_err(|e| BundleError::io(&final_path, e.error))?;
         File::open(&dir).and_then(|d| d.sync_all()).map_err(|e| BundleError::io(&dir, e))?;
         Ok(())
     }

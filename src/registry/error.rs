@@ -43,6 +43,10 @@ pub enum RegistryError {
     #[error("registry {host} gave no complete answer within {secs} s{}", if *.attempts > 1 { format!(" (after {attempts} attempts)") } else { String::new() })]
     TimedOut { host: String, secs: u64, attempts: u32 },
 
+    /// A metadata body (manifest, tag list, token) still arriving when its deadline passed.
+    #[error("{what} did not arrive in full within the timeout")]
+    BodyTimedOut { what: String },
+
     /// A blob transfer that moved fewer than `min_bytes` in a window of `secs`.
     #[error("{what} stalled: fewer than {min_bytes} bytes moved in {secs} s")]
     Stalled { what: String, min_bytes: u64, secs: u64 },
@@ -99,6 +103,7 @@ impl RegistryError {
         match self {
             RegistryError::Unreachable { .. }
             | RegistryError::TimedOut { .. }
+            | RegistryError::BodyTimedOut { .. }
             | RegistryError::Stalled { .. }
             | RegistryError::NoAnswer { .. } => true,
             RegistryError::Http { status, .. } => *status == 429 || *status >= 500,

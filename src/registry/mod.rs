@@ -146,7 +146,9 @@ fn is_digest(reference: &str) -> Option<Digest> {
 impl Registry {
     /// A client for `host` (`reg.example`, `127.0.0.1:5000`, `docker.io`). No I/O.
     pub fn new(host: &str, opts: &RegistryOptions) -> Result<Registry, RegistryError> {
-        let config_err = |reason: String| RegistryError::Config { host: host.to_owned(), reason };
+        // A host with user info is refused below; its message must not repeat a password.
+        let shown = crate::oci::reference::without_userinfo(host).unwrap_or_else(|| host.to_owned());
+        let config_err = |reason: String| RegistryError::Config { host: shown.clone(), reason };
         // Docker Hub's API lives elsewhere than its name.
         let api_host = if host == crate::oci::reference::DOCKER_HUB { "registry-1.docker.io" } else { host };
         let plain = opts.plain_http || (is_loopback(host) && opts.ca_certs.is_empty());
@@ -433,9 +435,61 @@ impl Registry {
     where
         S: Stream<Item = std::io::Result<Bytes>> + Send + 'static,
     {
+        let source_failed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        self.put_blob_once(repo, digest, size, body, source_failed).await
+    }
+
+    /// Uploads a blob of `size` bytes from a source that can be read again from its start
+    /// (a layer at its offset in an uncompressed bundle, a file of a layout directory):
+    /// as [`Registry::put_blob_stream`], but a transient failure (connection reset, 5xx,
+    /// 429, a stall; [`RegistryError::is_transient`]) is retried up to the configured
+    /// number of retries with backoff, each time in a new upload session with a fresh
+    /// stream from `open`. A failure of the source stream itself (an I/O error, a failed
+    /// digest check in the reader) is never retried: that error is returned at once.
+    pub async fn put_blob_reopening<S>(
+        &self,
+        repo: &str,
+        digest: &Digest,
+        size: u64,
+        mut open: impl FnMut() -> S + Send,
+    ) -> Result<(), RegistryError>
+    where
+        S: Stream<Item = std::io::Result<Bytes>> + Send + 'static,
+    {
+        let mut attempt = 0u32;
+        loop {
+            let source_failed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let result = self.put_blob_once(repo, digest, size, open(), source_failed.clone()).await;
+            match result {
+                Err(e)
+                    if e.is_transient()
+                        && attempt < self.t().max_retries
+                        && !source_failed.load(std::sync::atomic::Ordering::Relaxed) =>
+                {
+                    let delay = self.t().backoff(attempt);
+                    tracing::debug!(host = %self.host(), %digest, attempt, ?delay, error = %e, "retrying the blob upload");
+                    tokio::time::sleep(delay).await;
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn put_blob_once<S>(
+        &self,
+        repo: &str,
+        digest: &Digest,
+        size: u64,
+        body: S,
+        source_failed: Arc<std::sync::atomic::AtomicBool>,
+    ) -> Result<(), RegistryError>
+    where
+        S: Stream<Item = std::io::Result<Bytes>> + Send + 'static,
+    {
         let url = self.start_upload(repo, digest).await?;
         let sent = Arc::new(std::sync::atomic::AtomicU64::new(0));
-        let body = progress::Counting { inner: Box::pin(body), sent: sent.clone() };
+        let body = progress::Counting { inner: Box::pin(body), sent: sent.clone(), source_failed };
         let builder = self
             .t()
             .client
@@ -654,7 +708,8 @@ mod tests {
     fn rejects_bad_hosts() {
         let o = RegistryOptions::default();
         assert!(matches!(Registry::new("bad host/x", &o), Err(RegistryError::Config { .. })));
-        assert!(matches!(Registry::new("user:pw@reg.example", &o), Err(RegistryError::Config { .. })));
+        let e = Registry::new("user:pw@reg.example", &o).unwrap_err();
+        assert!(matches!(e, RegistryError::Config { .. }) && !e.to_string().contains("pw"), "{e}");
         let ok = Registry::new("127.0.0.1:5000", &o).unwrap();
         assert_eq!(ok.inner.t.base.as_str(), "http://127.0.0.1:5000/");
         assert_eq!(Registry::new("docker.io", &o).unwrap().inner.t.base.as_str(), "https://registry-1.docker.io/");

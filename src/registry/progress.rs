@@ -80,10 +80,12 @@ impl Watchdog {
     }
 }
 
-/// An upload body that counts the bytes hyper takes from it.
+/// An upload body that counts the bytes hyper takes from it, and notes whether the source
+/// itself failed (then the upload is not worth retrying).
 pub(crate) struct Counting<S> {
     pub inner: Pin<Box<S>>,
     pub sent: Arc<AtomicU64>,
+    pub source_failed: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl<S: Stream<Item = std::io::Result<Bytes>>> Stream for Counting<S> {
@@ -91,8 +93,12 @@ impl<S: Stream<Item = std::io::Result<Bytes>>> Stream for Counting<S> {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let item = self.inner.as_mut().poll_next(cx);
-        if let Poll::Ready(Some(Ok(chunk))) = &item {
-            self.sent.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+        match &item {
+            Poll::Ready(Some(Ok(chunk))) => {
+                self.sent.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+            }
+            Poll::Ready(Some(Err(_))) => self.source_failed.store(true, Ordering::Relaxed),
+            _ => {}
         }
         item
     }

@@ -158,7 +158,7 @@ impl Transport {
         Ok(())
     }
 
-    fn backoff(&self, attempt: u32) -> Duration {
+    pub fn backoff(&self, attempt: u32) -> Duration {
         self.retry_base_delay.saturating_mul(2u32.saturating_pow(attempt)).min(MAX_RETRY_DELAY)
     }
 
@@ -330,12 +330,7 @@ pub(crate) async fn read_capped(
                 buf.extend_from_slice(&chunk);
             }
             Ok(None) => return Ok(buf.freeze()),
-            Err(e) if e.is_timeout() => {
-                return Err(RegistryError::Unreachable {
-                    host: host.to_owned(),
-                    reason: format!("{} did not arrive in time", what()),
-                })
-            }
+            Err(e) if e.is_timeout() => return Err(RegistryError::BodyTimedOut { what: what() }),
             Err(e) => return Err(RegistryError::Unreachable { host: host.to_owned(), reason: describe(&e) }),
         }
     }

@@ -185,10 +185,11 @@ pub fn human(bytes: u64) -> String {
 }
 
 pub fn render_text(s: &Summary) -> String {
+    use crate::escape::clean;
     let mut out = String::new();
     for img in &s.images {
         let kind = if media::is_index(&img.media_type) { "index" } else { "image" };
-        let _ = writeln!(out, "{}  {}", img.reference, human(img.size));
+        let _ = writeln!(out, "{}  {}", clean(&img.reference.to_string()), human(img.size));
         let _ = write!(out, "  {kind} {}", img.digest);
         if img.partial {
             out.push_str("  (partial: --platform; the index is carried for its signatures, its platforms are pushed on their own)");
@@ -200,7 +201,7 @@ pub fn render_text(s: &Summary) -> String {
         for m in &img.manifests {
             let label = match (&m.platform, m.digest == img.digest) {
                 (_, true) => "    .".to_owned(),
-                (Some(p), false) => format!("    {p}"),
+                (Some(p), false) => format!("    {}", clean(&p.to_string())),
                 (None, false) => "    (manifest)".to_owned(),
             };
             if m.digest != img.digest {
@@ -215,14 +216,14 @@ pub fn render_text(s: &Summary) -> String {
                         format!("attestations ({} layer{})", a.layers, if a.layers == 1 { "" } else { "s" })
                     }
                     Role::Sbom => "sbom".to_owned(),
-                    _ => format!("referrer {}", a.artifact_type.as_deref().unwrap_or("(no artifactType)")),
+                    _ => format!("referrer {}", clean(a.artifact_type.as_deref().unwrap_or("(no artifactType)"))),
                 };
                 let indent = if m.digest == img.digest { "    " } else { "      " };
                 let _ = writeln!(
                     out,
                     "{indent}{what}  {}{}",
                     a.digest,
-                    a.tag.as_ref().map(|t| format!("  tag {t}")).unwrap_or_default()
+                    a.tag.as_ref().map(|t| format!("  tag {}", clean(&t.to_string()))).unwrap_or_default()
                 );
             }
         }

@@ -262,9 +262,10 @@ fn write(path: &Path, bytes: &[u8], mode: u32) -> Result<(), CertError> {
         .permissions(std::fs::Permissions::from_mode(mode))
         .tempfile_in(dir)
         .map_err(err)?;
+    let registered = crate::tempfiles::register(f.path());
     f.write_all(bytes).map_err(err)?;
     f.as_file().sync_all().map_err(err)?;
-    f.persist(path).map_err(|e| err(e.error))?;
+    registered.persist(|| f.persist(path)).map_err(|e| err(e.error))?;
     Ok(())
 }
 

@@ -17,6 +17,8 @@ pub struct FakeRequest {
     /// Names lowercased.
     pub headers: Vec<(String, String)>,
     pub at: Instant,
+    /// The body, as far as Content-Length said.
+    pub body: Vec<u8>,
 }
 
 impl FakeRequest {
@@ -134,7 +136,7 @@ fn serve(conn: TcpStream, reqs: &Mutex<Vec<FakeRequest>>, handler: &Handler) {
     let len: usize = headers.iter().find(|(k, _)| k == "content-length").and_then(|(_, v)| v.parse().ok()).unwrap_or(0);
     let mut body = vec![0u8; len];
     let _ = reader.read_exact(&mut body);
-    let req = FakeRequest { method, target, headers, at: Instant::now() };
+    let req = FakeRequest { method, target, headers, at: Instant::now(), body };
     let n = {
         let mut r = reqs.lock().unwrap();
         r.push(req.clone());

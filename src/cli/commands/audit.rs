@@ -160,12 +160,8 @@ pub async fn run(args: AuditArgs, ui: &Ui) -> anyhow::Result<u8> {
                 path.display()
             ));
         }
-        None => {
-            use std::io::Write as _;
-            let mut out = std::io::stdout().lock();
-            out.write_all(rendered.as_bytes())?;
-            out.flush()?;
-        }
+        None if matches!(args.format, AuditFormat::Json) => crate::cli::print_json(&rendered)?,
+        None => crate::cli::print(rendered.as_bytes())?,
     }
     Ok(report.exit_code())
 }

@@ -1,8 +1,6 @@
 //! `sealift generate`: print the simple-signing payload of an image exactly as cosign
 //! writes it (compact, no trailing newline), for an external signer to sign.
 
-use std::io::Write as _;
-
 use crate::cli::args::RegistryArgs;
 use crate::cli::progress::Ui;
 use crate::cli::settings;
@@ -35,8 +33,6 @@ pub async fn run(args: GenerateArgs, _ui: &Ui) -> anyhow::Result<u8> {
         }
     };
     let payload = sign::payload_for(&reference, &digest, &annotations);
-    let mut out = std::io::stdout().lock();
-    out.write_all(&payload)?;
-    out.flush()?;
+    crate::cli::print(&payload)?;
     Ok(exit::OK)
 }

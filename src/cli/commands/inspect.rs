@@ -24,8 +24,8 @@ pub async fn run(args: InspectArgs, _ui: &Ui) -> anyhow::Result<u8> {
     let mut summary = summarize(&meta.contents);
     summary.sealed = meta.seal.contains_key(crate::seal::SEAL_INDEX);
     match args.output {
-        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&summary)?),
-        OutputFormat::Text => print!("{}", render_text(&summary)),
+        OutputFormat::Json => crate::cli::print_json(&format!("{}\n", serde_json::to_string_pretty(&summary)?))?,
+        OutputFormat::Text => crate::cli::print_text(render_text(&summary))?,
     }
     Ok(exit::OK)
 }

@@ -181,7 +181,8 @@ pub async fn run(args: LoadArgs, ui: &Ui) -> anyhow::Result<u8> {
             let there = registry.head_manifest(&p.repository, &p.digest.to_string()).await?.is_some();
             let what = if there { "present" } else { "push" };
             let tag = p.tag.as_ref().map(|t| format!(":{t}")).unwrap_or_default();
-            println!("{what:7} {}/{}{tag}@{}", dest.host, p.repository, p.digest);
+            let (repo, tag) = (crate::escape::clean(&p.repository), crate::escape::clean(&tag));
+            crate::cli::print_text(format!("{what:7} {}/{repo}{tag}@{}\n", dest.host, p.digest))?;
         }
         let missing_bytes: u64 = plan
             .blobs
@@ -190,13 +191,13 @@ pub async fn run(args: LoadArgs, ui: &Ui) -> anyhow::Result<u8> {
             .filter(|(d, r)| !present.contains(&((*d).clone(), (*r).clone())))
             .map(|(d, _)| meta.contents.blobs.get(d).map_or(0, |b| b.size))
             .sum();
-        println!(
-            "blobs: {} to push ({}), {} already present",
+        crate::cli::print_text(format!(
+            "blobs: {} to push ({}), {} already present\n",
             pairs - present.len(),
             human(missing_bytes),
             present.len()
-        );
-        println!("every blob of the bundle checked (digest and size); nothing pushed (dry run)");
+        ))?;
+        crate::cli::print_text("every blob of the bundle checked (digest and size); nothing pushed (dry run)\n")?;
         return Ok(if refused > 0 { exit::REJECTED } else { exit::OK });
     }
 

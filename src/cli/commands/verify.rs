@@ -71,11 +71,11 @@ pub async fn run(args: VerifyArgs, _ui: &Ui) -> anyhow::Result<u8> {
         }
         online(&args, &policy, now).await?
     };
-    print(&assessments, args.output, &policy);
+    print(&assessments, args.output, &policy)?;
     Ok(if assessments.iter().all(|a| a.passed) { exit::OK } else { exit::REJECTED })
 }
 
-fn print(assessments: &[ImageAssessment], output: OutputFormat, policy: &Policy) {
+fn print(assessments: &[ImageAssessment], output: OutputFormat, policy: &Policy) -> std::io::Result<()> {
     match output {
         OutputFormat::Json => {
             let doc = serde_json::json!({
@@ -84,16 +84,21 @@ fn print(assessments: &[ImageAssessment], output: OutputFormat, policy: &Policy)
                 "passed": assessments.iter().all(|a| a.passed),
                 "images": assessments.iter().map(image_json).collect::<Vec<_>>(),
             });
-            println!("{}", serde_json::to_string_pretty(&doc).expect("plain data"));
+            crate::cli::print_json(&format!("{}\n", serde_json::to_string_pretty(&doc).expect("plain data")))?;
         }
         OutputFormat::Text => {
             for a in assessments {
-                print!("{}", image_text(a));
+                crate::cli::print_text(image_text(a))?;
             }
             let passed = assessments.iter().filter(|a| a.passed).count();
-            println!("{passed} of {} image(s) passed (policy: {})", assessments.len(), policy.origin());
+            crate::cli::print_text(format!(
+                "{passed} of {} image(s) passed (policy: {})\n",
+                assessments.len(),
+                policy.origin()
+            ))?;
         }
     }
+    Ok(())
 }
 
 /// `--signatures FILE --digest D [REF]`: the optional REF names the repository the policy
