@@ -9,6 +9,7 @@ mod audit;
 mod faults;
 mod gate;
 mod hardening;
+mod inventory;
 mod registry;
 mod save_load;
 mod seal;
