@@ -11,6 +11,7 @@ mod gate;
 mod hardening;
 mod inventory;
 mod registry;
+mod resume;
 mod save_load;
 mod seal;
 mod sign;

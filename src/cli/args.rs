@@ -78,7 +78,8 @@ pub struct RegistryArgs {
     /// Read the registry password from standard input.
     #[arg(long, requires = "username")]
     pub password_stdin: bool,
-    /// Retries for failed registry requests (connection resets, 5xx, 429).
+    /// Retries for failed registry requests (connection resets, 5xx, 429); also how often a
+    /// blob download that broke off is resumed (Range request from where it stopped).
     #[arg(long, default_value_t = 4, value_name = "N")]
     pub retries: u32,
     /// Seconds a manifest, tag list or token request may take in all; a blob transfer must
