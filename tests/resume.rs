@@ -3,6 +3,7 @@
 //! stopped, up to `--retries`; a registry that ignores `Range` (the in-process fake: a real
 //! one honours it) has the bytes already written skipped; the digest still decides.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use sealift::oci::{media, Digest};
@@ -71,8 +72,13 @@ enum Answer {
 }
 
 /// A fake registry serving one image whose layer's first GET breaks off after a third of
-/// its bytes (Content-Length promised more); later GETs are answered per `answer`.
+/// its bytes (Content-Length promised more), or with `stall` sends that third and then
+/// nothing until the flag is set; later GETs are answered per `answer`.
 fn fake(answer: Answer) -> (FakeServer, Digest, Vec<u8>) {
+    fake_with(answer, None)
+}
+
+fn fake_with(answer: Answer, stall: Option<Arc<AtomicBool>>) -> (FakeServer, Digest, Vec<u8>) {
     let layer = Arc::new(random_bytes(300_000));
     let config = br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#.to_vec();
     let (ld, cd) = (Digest::of(&layer), Digest::of(&config));
@@ -96,12 +102,16 @@ fn fake(answer: Answer) -> (FakeServer, Digest, Vec<u8>) {
         if t != layer_path {
             return FakeResponse::new(404);
         }
-        let layer = bytes.clone();
+        let (layer, stall) = (bytes.clone(), stall.clone());
         let len = layer.len().to_string();
         match req.header("range") {
             None => FakeResponse::new(200).header("Content-Length", &len).body_writer(move |w| {
                 w.write_all(&layer[..layer.len() / 3])?;
-                w.flush()
+                w.flush()?;
+                while stall.as_ref().is_some_and(|released| !released.load(Ordering::SeqCst)) {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                Ok(())
             }),
             Some(_) if answer == Answer::WrongRange => FakeResponse::new(206)
                 .header("Content-Range", &format!("bytes 0-{}/{len}", layer.len() - 1))
@@ -127,6 +137,22 @@ fn a_registry_ignoring_range_has_the_bytes_already_written_skipped() {
     let gets = layer_gets(&server, &layer_digest);
     assert_eq!(gets.len(), 2, "{gets:?}");
     assert!(gets[0].is_none() && gets[1].as_deref().is_some_and(|r| r.starts_with("bytes=")), "{gets:?}");
+    let layout = extract_bundle(&bundle, dir.path(), "layout");
+    assert!(blob_in(&layout, &layer_digest) == layer, "the layer in the bundle is the layer");
+}
+
+#[test]
+fn a_stalled_layer_resumes_too() {
+    // The first body stalls until the save is over: only a resumption can finish it.
+    let released = Arc::new(AtomicBool::new(false));
+    let (server, layer_digest, layer) = fake_with(Answer::Whole, Some(released.clone()));
+    let dir = tempdir();
+    let bundle = dir.path().join("b.tar");
+    let out = sealift(&["save", &format!("{}/app:1.0", server.addr), "-o", bundle.to_str().unwrap(), "--timeout", "1"]);
+    released.store(true, Ordering::SeqCst);
+    ok_all(&out);
+    let gets = layer_gets(&server, &layer_digest);
+    assert!(gets.len() == 2 && gets[1].is_some(), "{gets:?}");
     let layout = extract_bundle(&bundle, dir.path(), "layout");
     assert!(blob_in(&layout, &layer_digest) == layer, "the layer in the bundle is the layer");
 }
