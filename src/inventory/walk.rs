@@ -24,10 +24,7 @@ pub const MAX_DEPTH: usize = 8;
 /// Manifests recorded per repository, a bound against a hostile registry.
 pub const MAX_MANIFESTS_PER_REPOSITORY: usize = 100_000;
 
-/// Whether `repo` lies under `prefix` (whole path components; an empty prefix is everything).
-pub fn under_prefix(repo: &str, prefix: &str) -> bool {
-    prefix.is_empty() || repo == prefix || repo.strip_prefix(prefix).is_some_and(|rest| rest.starts_with('/'))
-}
+pub use crate::registry::under_prefix;
 
 /// Walks everything under `prefix` at `registry` into an [`Inventory`] made at `created`.
 /// Repositories or tags that vanish while the walk runs are left out.

@@ -21,6 +21,11 @@ const MAX_CATALOG_PAGES: usize = 10_000;
 /// Page size asked for (a registry may answer fewer or ignore it).
 const PAGE_SIZE: u32 = 1000;
 
+/// Whether `repo` lies under `prefix` (whole path components; an empty prefix is everything).
+pub fn under_prefix(repo: &str, prefix: &str) -> bool {
+    prefix.is_empty() || repo == prefix || repo.strip_prefix(prefix).is_some_and(|rest| rest.starts_with('/'))
+}
+
 impl Registry {
     /// Every repository name the registry lists, in the registry's order.
     pub async fn list_repositories(&self) -> Result<Vec<String>, RegistryError> {

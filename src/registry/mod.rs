@@ -42,6 +42,7 @@ use crate::oci::manifest::MAX_MANIFEST_BYTES;
 use crate::oci::{media, Digest, Manifest};
 
 pub use auth::{parse_challenge, Challenge, Credentials};
+pub use catalog::under_prefix;
 use download::Expect;
 pub use error::RegistryError;
 pub use progress::MIN_PROGRESS;
