@@ -334,7 +334,7 @@ impl Registry {
     /// Streams a blob of `size` bytes (its descriptor's). Connection failures before the
     /// first byte are retried; a connection that drops or stalls (see
     /// [`RegistryOptions::timeout`]) mid-body is resumed with a `Range` request from the
-    /// byte where it stopped, up to the configured retries (see [`download`]). A body that
+    /// byte where it stopped, up to the configured retries (see `registry/download.rs`). A body that
     /// runs past `size` (stopped at byte `size + 1`) or ends short, content that does not
     /// hash to `digest`, or a failure after the retries, is the stream's last item.
     /// A missing blob is [`RegistryError::NotFound`].
