@@ -179,6 +179,11 @@ fn a_signed_inventory_verifies_and_a_tampered_one_does_not() {
     let e = sealift::inventory::verify("inv.json", &bytes, Some(&sig), &[load(&stranger)]).unwrap_err();
     assert!(e.is_rejection(), "{e}");
 
+    // A prefix with nothing under it: an empty inventory, and a warning saying so.
+    let empty = dir.path().join("empty.json");
+    let o = inventory(&["--registry", &format!("{}/nothing", reg.addr), "-o", empty.to_str().unwrap()]);
+    assert!(ok_all(&o).contains("warning: the catalog of") && read_json(&empty)["repositories"] == json!([]));
+
     // Unsigned again: the stale signature goes, so it cannot be taken for this file's.
     ok_all(&inventory(&["--registry", &target, "-o", out_path.to_str().unwrap()]));
     assert!(!dir.path().join("inv.json.sig").exists());

@@ -73,6 +73,10 @@ pub async fn run(args: InventoryArgs, ui: &Ui) -> anyhow::Result<u8> {
     }
     write(&args.output, &bytes)?;
     let t = &inv.totals;
+    if t.repositories == 0 {
+        // Most likely a mistyped prefix, or a catalog that lists nothing to this user.
+        ui.warn(&format!("the catalog of {} lists no repository under {:?}", target.host, target.prefix));
+    }
     ui.status(&format!(
         "inventory of {}{}: {} repositories, {} tags, {} manifests, {} blobs ({}); written to {}{}",
         target.host,
