@@ -12,6 +12,7 @@ pub mod content;
 pub mod cosign;
 pub mod escape;
 pub mod exit;
+pub mod inventory;
 pub mod layout;
 pub mod oci;
 pub mod progress;

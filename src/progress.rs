@@ -11,6 +11,10 @@ pub trait Reporter: Send + Sync {
     fn blob_finished(&self, _digest: &crate::oci::Digest) {}
     /// A one-line status message for the user (stderr).
     fn message(&self, _msg: &str) {}
+    /// A task of `total` counted steps (not bytes) started, e.g. repositories to list.
+    fn task_started(&self, _what: &str, _total: u64) {}
+    /// `n` more steps of the current counted task are done.
+    fn advanced(&self, _n: u64) {}
 }
 
 /// A reporter that reports nothing.

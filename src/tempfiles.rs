@@ -51,6 +51,29 @@ impl Drop for Registered {
     }
 }
 
+/// Writes `bytes` to `path` atomically: a registered temporary file (named `prefix`...) in
+/// the same directory, made readable like any file the user writes (0644, not 0600),
+/// synced, then renamed over `path`. A failed or interrupted run leaves nothing under the
+/// final name.
+pub fn write_atomic(path: &Path, prefix: &str, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::Builder::new().prefix(prefix).tempfile_in(dir)?;
+    let registered = register(tmp.path());
+    tmp.write_all(bytes)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        tmp.as_file().set_permissions(std::fs::Permissions::from_mode(0o644))?;
+    }
+    tmp.as_file().sync_all()?;
+    registered.persist(|| tmp.persist(path)).map_err(|e| e.error)?;
+    Ok(())
+}
+
 /// Proof that [`remove_all`] ran: hold it until the process exits.
 #[must_use = "hold it until the process exits"]
 pub struct Removed {

@@ -43,24 +43,8 @@ pub enum AuditError {
 /// Writes `bytes` to `path` atomically: a temporary file in the same directory, synced,
 /// then renamed over `path`. A failed run leaves no half-written report under the name.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), AuditError> {
-    use std::io::Write as _;
-    let err = |source| AuditError::Write { path: path.to_owned(), source };
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let mut tmp = tempfile::Builder::new().prefix(".sealift-audit-").tempfile_in(dir).map_err(err)?;
-    let registered = crate::tempfiles::register(tmp.path());
-    tmp.write_all(bytes).map_err(err)?;
-    // A report is meant to be handed on: readable like any file the user writes, not 0600.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        tmp.as_file().set_permissions(std::fs::Permissions::from_mode(0o644)).map_err(err)?;
-    }
-    tmp.as_file().sync_all().map_err(err)?;
-    registered.persist(|| tmp.persist(path)).map_err(|e| err(e.error))?;
-    Ok(())
+    crate::tempfiles::write_atomic(path, ".sealift-audit-", bytes)
+        .map_err(|source| AuditError::Write { path: path.to_owned(), source })
 }
 
 /// The `os/arch[/variant]` an image config declares.

@@ -29,10 +29,7 @@ pub struct TaggedImage {
     pub manifest: RawManifest,
 }
 
-/// Whether `repo` lies under `prefix` (whole path components; an empty prefix is everything).
-pub fn under_prefix(repo: &str, prefix: &str) -> bool {
-    prefix.is_empty() || repo == prefix || repo.strip_prefix(prefix).is_some_and(|rest| rest.starts_with('/'))
-}
+pub use crate::registry::under_prefix;
 
 /// Every tagged image under `prefix`, sorted by repository then tag. Tags that vanish
 /// between listing and reading are skipped; manifests of other kinds are skipped.

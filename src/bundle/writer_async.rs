@@ -59,9 +59,8 @@ enum Cmd {
 pub struct AsyncBundleWriter {
     tx: mpsc::Sender<Cmd>,
     abandoned: bool,
-    /// The writer thread, so that a test can wait for its cleanup instead of polling.
-    #[cfg_attr(not(test), allow(dead_code))]
-    thread: std::thread::JoinHandle<()>,
+    /// The writer thread, joined on drop (see the `Drop` impl).
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl AsyncBundleWriter {
@@ -83,16 +82,14 @@ impl AsyncBundleWriter {
             })
             .map_err(|e| BundleError::io("bundle-writer thread", e))?;
         ready_rx.await.map_err(|_| BundleError::WorkerGone { what: "writer" })??;
-        Ok(AsyncBundleWriter { tx, abandoned: false, thread })
+        Ok(AsyncBundleWriter { tx, abandoned: false, thread: Some(thread) })
     }
 
     /// Drops the writer without `finish` and waits until its thread has ended (and so
     /// removed the temporary file).
     #[cfg(test)]
     pub(crate) fn drop_and_join(self) {
-        let AsyncBundleWriter { tx, thread, .. } = self;
-        drop(tx);
-        thread.join().expect("the writer thread panicked");
+        drop(self);
     }
 
     pub async fn add_file(&mut self, name: &str, bytes: impl Into<Bytes>) -> Result<(), BundleError> {
@@ -159,6 +156,19 @@ impl AsyncBundleWriter {
         let (reply, rx) = oneshot::channel();
         self.send(make(reply)).await?;
         rx.await.map_err(|_| BundleError::WorkerGone { what: "writer" })?
+    }
+}
+
+impl Drop for AsyncBundleWriter {
+    /// Closes the channel and waits for the thread, which removes the temporary file of an
+    /// unfinished bundle: a failed `save` returns and the process exits right after, which
+    /// would otherwise kill a detached thread before its cleanup (and leave a `.partial`).
+    fn drop(&mut self) {
+        let (closed, _) = mpsc::channel(1);
+        drop(std::mem::replace(&mut self.tx, closed));
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
     }
 }
 

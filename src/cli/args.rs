@@ -46,6 +46,8 @@ pub enum Command {
     Verify(Box<crate::cli::commands::verify::VerifyArgs>),
     /// Offline verification audit of a bundle (or of what landed in a registry).
     Audit(crate::cli::commands::audit::AuditArgs),
+    /// List what a registry holds (repositories, tags, manifests, blobs) as a site inventory.
+    Inventory(InventoryArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -76,7 +78,8 @@ pub struct RegistryArgs {
     /// Read the registry password from standard input.
     #[arg(long, requires = "username")]
     pub password_stdin: bool,
-    /// Retries for failed registry requests (connection resets, 5xx, 429).
+    /// Retries for failed registry requests (connection resets, 5xx, 429); also how often a
+    /// blob download that broke off is resumed (Range request from where it stopped).
     #[arg(long, default_value_t = 4, value_name = "N")]
     pub retries: u32,
     /// Seconds a manifest, tag list or token request may take in all; a blob transfer must
@@ -119,6 +122,30 @@ pub struct SaveArgs {
     pub sign_algorithm: Option<String>,
     #[command(flatten)]
     pub registry: RegistryArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct InventoryArgs {
+    /// The registry to list: HOST[:PORT][/PREFIX] (only repositories under PREFIX).
+    #[arg(long, value_name = "TARGET")]
+    pub registry: String,
+    /// Output file (JSON, written atomically); its signature goes to OUT.sig.
+    #[arg(short, long, value_name = "OUT")]
+    pub output: PathBuf,
+    /// Sign the inventory with this key (PEM), as a seal is signed; writes OUT.sig.
+    #[arg(long, value_name = "KEY")]
+    pub sign_key: Option<PathBuf>,
+    /// Certificate (PEM) of the signing key, stored in the signature.
+    #[arg(long, value_name = "CERT", requires = "sign_key")]
+    pub sign_certificate: Option<PathBuf>,
+    /// Certificate chain (PEM, intermediates then root) of the signing certificate.
+    #[arg(long, value_name = "CHAIN", requires = "sign_certificate")]
+    pub sign_certificate_chain: Option<PathBuf>,
+    /// Signature algorithm (default: per key type, cosign-compatible).
+    #[arg(long, value_name = "ALG", requires = "sign_key")]
+    pub sign_algorithm: Option<String>,
+    #[command(flatten)]
+    pub registry_args: RegistryArgs,
 }
 
 /// Trust for bundle seals (`load`, `verify --bundle`, `audit`).

@@ -161,6 +161,9 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
         if cause.is::<crate::oci::digest::ContentMismatch>() || cause.is::<crate::content::ModelError>() {
             return exit::BAD_BUNDLE;
         }
+        if let Some(e) = cause.downcast_ref::<crate::inventory::InventoryError>() {
+            return if e.is_rejection() { exit::REJECTED } else { exit::BAD_BUNDLE };
+        }
         if let Some(e) = cause.downcast_ref::<crate::transfer::load::LoadError>() {
             return if e.is_bad_bundle() { exit::BAD_BUNDLE } else { exit::FAILED };
         }

@@ -37,6 +37,21 @@ impl Ui {
         *self.bar.lock().expect("ui lock") = Some(bar);
     }
 
+    /// Starts a bar for `total` counted steps, e.g. repositories (only on a terminal).
+    pub fn start_count(&self, prefix: &str, total: u64) {
+        if self.quiet || !self.terminal {
+            return;
+        }
+        let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+        bar.set_style(
+            ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {per_sec} {msg}")
+                .expect("static template")
+                .progress_chars("=> "),
+        );
+        bar.set_prefix(prefix.to_owned());
+        *self.bar.lock().expect("ui lock") = Some(bar);
+    }
+
     /// Removes the bar, if any.
     pub fn clear(&self) {
         if let Some(b) = self.bar.lock().expect("ui lock").take() {
@@ -79,5 +94,13 @@ impl Reporter for Ui {
     }
     fn message(&self, msg: &str) {
         self.status(msg);
+    }
+    fn task_started(&self, what: &str, total: u64) {
+        self.start_count(what, total);
+    }
+    fn advanced(&self, n: u64) {
+        if let Some(b) = self.bar.lock().expect("ui lock").as_ref() {
+            b.inc(n);
+        }
     }
 }

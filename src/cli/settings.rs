@@ -107,13 +107,24 @@ fn malformed(flag: &'static str, path: &Path, e: crate::verify::crypto::KeyError
 
 /// The seal signer from `save --sign-key ...`.
 pub fn seal_signer(a: &super::args::SaveArgs) -> Result<Option<crate::seal::SealSigner>, SettingsError> {
-    let Some(key_path) = &a.sign_key else { return Ok(None) };
+    signer(a.sign_key.as_deref(), a.sign_algorithm.as_deref(), &a.sign_certificate, &a.sign_certificate_chain)
+}
+
+/// The signer from `--sign-key KEY [--sign-algorithm ALG] [--sign-certificate CERT
+/// [--sign-certificate-chain CHAIN]]` (save's seal, inventory); None without a key.
+pub fn signer(
+    key_path: Option<&Path>,
+    algorithm: Option<&str>,
+    certificate: &Option<PathBuf>,
+    chain: &Option<PathBuf>,
+) -> Result<Option<crate::seal::SealSigner>, SettingsError> {
+    let Some(key_path) = key_path else { return Ok(None) };
     let key = crate::verify::crypto::load_private_key(&read_file("--sign-key", key_path)?, None, "--sign-key")
         .map_err(|e| malformed("--sign-key", key_path, e))?;
-    let algorithm = match &a.sign_algorithm {
+    let algorithm = match algorithm {
         Some(s) => Some(s.parse().map_err(|e: crate::verify::crypto::UnknownAlgorithm| SettingsError::Flag {
             flag: "--sign-algorithm",
-            value: s.clone(),
+            value: s.to_owned(),
             reason: e.to_string(),
         })?),
         None => None,
@@ -131,8 +142,8 @@ pub fn seal_signer(a: &super::args::SaveArgs) -> Result<Option<crate::seal::Seal
     Ok(Some(crate::seal::SealSigner {
         key,
         algorithm,
-        certificate_pem: text("--sign-certificate", &a.sign_certificate)?,
-        chain_pem: text("--sign-certificate-chain", &a.sign_certificate_chain)?,
+        certificate_pem: text("--sign-certificate", certificate)?,
+        chain_pem: text("--sign-certificate-chain", chain)?,
     }))
 }
 

@@ -4,6 +4,9 @@
 //!
 //! Registries may refuse the catalog (Docker Hub, most cloud registries) or need the
 //! `registry:catalog:*` token scope; that refusal is reported as it came, with the host.
+//! A registry configured with a smaller page than we ask for (distribution's
+//! `catalog.maxentries`) refuses our `n` with 400 `PAGINATION_NUMBER_INVALID`: we ask again
+//! without `n` and follow its own pages.
 
 use reqwest::header::{HeaderMap, LINK};
 use reqwest::Method;
@@ -18,6 +21,11 @@ const MAX_CATALOG_PAGES: usize = 10_000;
 /// Page size asked for (a registry may answer fewer or ignore it).
 const PAGE_SIZE: u32 = 1000;
 
+/// Whether `repo` lies under `prefix` (whole path components; an empty prefix is everything).
+pub fn under_prefix(repo: &str, prefix: &str) -> bool {
+    prefix.is_empty() || repo == prefix || repo.strip_prefix(prefix).is_some_and(|rest| rest.starts_with('/'))
+}
+
 impl Registry {
     /// Every repository name the registry lists, in the registry's order.
     pub async fn list_repositories(&self) -> Result<Vec<String>, RegistryError> {
@@ -30,6 +38,7 @@ impl Registry {
         let mut url = self.t().url("/v2/_catalog");
         url.set_query(Some(&format!("n={PAGE_SIZE}")));
         let mut repos = Vec::new();
+        let mut asked_size = true;
         for _ in 0..MAX_CATALOG_PAGES {
             let req = Request {
                 method: Method::GET,
@@ -42,8 +51,19 @@ impl Registry {
             };
             let resp = self.t().send(req).await?;
             if !resp.status().is_success() {
-                return Err(self.t().error_for(resp, &Method::GET, None, &what).await);
+                let e = self.t().error_for(resp, &Method::GET, None, &what).await;
+                // distribution refuses an `n` above its `catalog.maxentries` (400
+                // PAGINATION_NUMBER_INVALID): ask again without one, in its own page size.
+                if asked_size
+                    && matches!(&e, RegistryError::Http { status: 400, code: Some(c), .. } if c == "PAGINATION_NUMBER_INVALID")
+                {
+                    asked_size = false;
+                    url = self.t().url("/v2/_catalog");
+                    continue;
+                }
+                return Err(e);
             }
+            asked_size = false;
             let next =
                 header_str(resp.headers(), LINK.as_str()).and_then(next_link).and_then(|l| self.t().base.join(&l).ok());
             let body = read_capped(resp, MAX_CATALOG_PAGE_BYTES, || what.clone(), self.host()).await?;

@@ -55,6 +55,11 @@ pub enum RegistryError {
     #[error("{what}: no answer within {secs} s after the upload")]
     NoAnswer { what: String, secs: u64 },
 
+    /// A blob download that broke off mid-body (connection reset or closed early) and
+    /// could not be resumed within the retries.
+    #[error("{what} broke off after {received} bytes: {reason}{}", if *.attempts > 1 { format!(" (after {attempts} attempts)") } else { String::new() })]
+    Interrupted { what: String, received: u64, reason: String, attempts: u32 },
+
     /// A blob body longer than its descriptor's size: stopped at byte `size + 1`.
     #[error("{what} is longer than the {size} bytes its descriptor gives")]
     TooLong { what: String, size: u64 },
@@ -105,6 +110,7 @@ impl RegistryError {
             | RegistryError::TimedOut { .. }
             | RegistryError::BodyTimedOut { .. }
             | RegistryError::Stalled { .. }
+            | RegistryError::Interrupted { .. }
             | RegistryError::NoAnswer { .. } => true,
             RegistryError::Http { status, .. } => *status == 429 || *status >= 500,
             _ => false,

@@ -21,6 +21,7 @@
 
 mod auth;
 mod catalog;
+mod download;
 mod error;
 mod progress;
 mod referrers;
@@ -30,7 +31,6 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -38,11 +38,12 @@ use futures_util::{Stream, StreamExt};
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, LINK, LOCATION};
 use reqwest::{Method, StatusCode};
 
-use crate::oci::digest::Hasher;
 use crate::oci::manifest::MAX_MANIFEST_BYTES;
 use crate::oci::{media, Digest, Manifest};
 
 pub use auth::{parse_challenge, Challenge, Credentials};
+pub use catalog::under_prefix;
+use download::Expect;
 pub use error::RegistryError;
 pub use progress::MIN_PROGRESS;
 use transport::{header_str, read_capped, Request, Transport};
@@ -331,44 +332,14 @@ impl Registry {
     }
 
     /// Streams a blob of `size` bytes (its descriptor's). Connection failures before the
-    /// first byte are retried; a failure mid-stream, a body that stalls (see
-    /// [`RegistryOptions::timeout`]), runs past `size` (stopped at byte `size + 1`) or ends
-    /// short, or content that does not hash to `digest`, is the stream's last item.
+    /// first byte are retried; a connection that drops or stalls (see
+    /// [`RegistryOptions::timeout`]) mid-body is resumed with a `Range` request from the
+    /// byte where it stopped, up to the configured retries (see `registry/download.rs`). A body that
+    /// runs past `size` (stopped at byte `size + 1`) or ends short, content that does not
+    /// hash to `digest`, or a failure after the retries, is the stream's last item.
     /// A missing blob is [`RegistryError::NotFound`].
     pub async fn get_blob(&self, repo: &str, digest: &Digest, size: u64) -> Result<BlobStream, RegistryError> {
         self.blob_stream(repo, digest, Expect::Exact(size)).await
-    }
-
-    async fn blob_stream(&self, repo: &str, digest: &Digest, size: Expect) -> Result<BlobStream, RegistryError> {
-        let what = self.what_blob(repo, digest);
-        let mut req = self.request(Method::GET, &format!("/v2/{repo}/blobs/{digest}"), pull_scope(repo), Some(repo));
-        req.deadline = None;
-        let resp = self.t().send(req).await?;
-        if !resp.status().is_success() {
-            return Err(self.t().error_for(resp, &Method::GET, Some(repo), &what).await);
-        }
-        match (size, resp.content_length()) {
-            (Expect::Exact(s), Some(n)) if n > s => return Err(RegistryError::TooLong { what, size: s }),
-            (Expect::AtMost(m), Some(n)) if n > m => return Err(RegistryError::TooLarge { what, limit: m }),
-            _ => {}
-        }
-        let host = self.host().to_owned();
-        let inner = resp.bytes_stream().map(move |r| {
-            r.map_err(|e| RegistryError::Unreachable { host: host.clone(), reason: transport::describe(&e) })
-        });
-        let known = match size {
-            Expect::Exact(s) => Some(s),
-            Expect::AtMost(_) => None,
-        };
-        Ok(Box::pin(Verifying {
-            inner: Box::pin(inner),
-            hasher: Some(Hasher::new()),
-            expected: digest.clone(),
-            size,
-            received: 0,
-            dog: progress::Watchdog::new(self.t().timeout, known, what.clone()),
-            what,
-        }))
     }
 
     /// Reads a whole blob into memory (configs, signature payloads), refusing more than
@@ -587,84 +558,6 @@ fn manifest_media_type(content_type: Option<&str>, bytes: &[u8]) -> String {
     match Manifest::parse(bytes, None) {
         Ok((_, media_type)) => media_type,
         Err(_) => ct.to_owned(),
-    }
-}
-
-/// How long a blob body may be.
-#[derive(Debug, Clone, Copy)]
-enum Expect {
-    /// Exactly this many bytes (a descriptor's size).
-    Exact(u64),
-    /// At most this many (a cap for a blob read into memory).
-    AtMost(u64),
-}
-
-/// Hashes a blob stream as it passes and fails at EOF on a digest mismatch; fails as soon
-/// as the body runs past its size or stalls.
-struct Verifying {
-    inner: BlobStream,
-    hasher: Option<Hasher>,
-    expected: Digest,
-    what: String,
-    size: Expect,
-    received: u64,
-    dog: progress::Watchdog,
-}
-
-impl Verifying {
-    fn fail(&mut self, e: RegistryError) -> Poll<Option<Result<Bytes, RegistryError>>> {
-        self.hasher = None;
-        Poll::Ready(Some(Err(e)))
-    }
-}
-
-impl Stream for Verifying {
-    type Item = Result<Bytes, RegistryError>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = &mut *self;
-        if this.hasher.is_none() {
-            return Poll::Ready(None);
-        }
-        match this.inner.as_mut().poll_next(cx) {
-            Poll::Pending => match this.dog.poll_stalled(cx) {
-                Poll::Ready(e) => this.fail(e),
-                Poll::Pending => Poll::Pending,
-            },
-            Poll::Ready(Some(Ok(chunk))) => {
-                this.received += chunk.len() as u64;
-                match this.size {
-                    Expect::Exact(size) if this.received > size => {
-                        return this.fail(RegistryError::TooLong { what: this.what.clone(), size })
-                    }
-                    Expect::AtMost(limit) if this.received > limit => {
-                        return this.fail(RegistryError::TooLarge { what: this.what.clone(), limit })
-                    }
-                    _ => {}
-                }
-                if let Err(e) = this.dog.moved(chunk.len() as u64) {
-                    return this.fail(e);
-                }
-                this.hasher.as_mut().expect("checked above").update(&chunk);
-                Poll::Ready(Some(Ok(chunk)))
-            }
-            Poll::Ready(Some(Err(e))) => this.fail(e),
-            Poll::Ready(None) => {
-                if let Expect::Exact(size) = this.size {
-                    if this.received < size {
-                        let (what, received) = (this.what.clone(), this.received);
-                        return this.fail(RegistryError::TooShort { what, size, received });
-                    }
-                }
-                let actual = self.hasher.take().expect("checked above").finish();
-                if actual == self.expected {
-                    Poll::Ready(None)
-                } else {
-                    let (what, expected) = (self.what.clone(), self.expected.clone());
-                    Poll::Ready(Some(Err(RegistryError::DigestMismatch { what, expected, actual })))
-                }
-            }
-        }
     }
 }
 

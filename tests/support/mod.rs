@@ -4,6 +4,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod cosign;
+mod cut;
 mod fake;
 mod http;
 mod images;
@@ -14,6 +15,7 @@ mod registry;
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
+pub use cut::CuttingProxy;
 pub use fake::{FakeRequest, FakeResponse, FakeServer};
 pub use http::Raw;
 pub use images::{push_blob, push_manifest, random_bytes, random_image, ImageInfo};

@@ -34,6 +34,7 @@ enum Mode<'a> {
     Plain,
     Auth(&'a str, &'a str),
     Tls,
+    Catalog(u32),
 }
 
 impl TestRegistry {
@@ -45,6 +46,12 @@ impl TestRegistry {
     /// Plain http with htpasswd (bcrypt) auth: the challenge is `Basic`.
     pub fn start_with_auth(user: &str, pass: &str) -> TestRegistry {
         Self::launch(Mode::Auth(user, pass))
+    }
+
+    /// Plain http, no auth, whose `_catalog` answers at most `max` repositories per page
+    /// (`catalog: maxentries`), with a `Link` to the next page.
+    pub fn start_with_catalog_page(max: u32) -> TestRegistry {
+        Self::launch(Mode::Catalog(max))
     }
 
     /// https with a certificate for IP 127.0.0.1 signed by a fresh self-signed CA; returns
@@ -82,6 +89,7 @@ impl TestRegistry {
                 creds = Some((user.to_owned(), pass.to_owned()));
             }
             Mode::Tls => make_certs(dir.path()),
+            Mode::Catalog(max) => extra.push_str(&format!("catalog:\n  maxentries: {max}\n")),
         }
         // The port is free when we release it; another process may grab it before the
         // registry binds, so a failed start is retried on a new port.

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod certs;
 pub mod generate;
 pub mod inspect;
+pub mod inventory;
 pub mod load;
 pub mod save;
 pub mod sign;
@@ -41,5 +42,6 @@ pub async fn run(command: Command, ui: &Ui) -> anyhow::Result<u8> {
         Command::Attach(a) => attach::run(a, ui).await,
         Command::Verify(a) => verify::run(*a, ui).await,
         Command::Audit(a) => audit::run(a, ui).await,
+        Command::Inventory(a) => inventory::run(a, ui).await,
     }
 }
