@@ -220,6 +220,7 @@ pub fn registry_options(a: &super::args::RegistryArgs) -> Result<crate::registry
         credentials,
         use_docker_config: true,
         max_retries: a.retries,
+        timeout: std::time::Duration::from_secs(a.timeout),
         ..Default::default()
     })
 }
