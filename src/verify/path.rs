@@ -104,6 +104,11 @@ pub struct ParsedCert {
     san_unhandled: bool,
     /// The signature algorithm's digest is SHA-1 or MD5 (or older).
     insecure_signature: Option<&'static str>,
+    /// policyConstraints requireExplicitPolicy (SkipCerts). Go 1.22+ runs RFC 5280 6.1
+    /// policy processing and refuses a path where this takes effect with an empty policy
+    /// tree; sealift does not evaluate certificate policies, so it refuses every path
+    /// where this takes effect (stricter than Go) and ignores it where it does not.
+    require_explicit_policy: Option<u32>,
 }
 
 impl std::fmt::Debug for ParsedCert {
@@ -119,6 +124,22 @@ type Element<'a> = (u8, &'a [u8], &'a [u8], &'a [u8]);
 fn element(input: &[u8]) -> Result<Element<'_>, DerError> {
     let (tag, content, rest) = der::tlv(input)?;
     Ok((tag, content, &input[..input.len() - rest.len()], rest))
+}
+
+/// requireExplicitPolicy's SkipCerts from a policyConstraints value (`SEQUENCE {
+/// requireExplicitPolicy [0] IMPLICIT INTEGER OPTIONAL, inhibitPolicyMapping [1] ... }`);
+/// `None` without it. A value that does not parse counts as `Some(0)`: it takes effect at
+/// once (and is refused, see [`ParsedCert::require_explicit_policy`]).
+fn explicit_policy_skip(value: &[u8]) -> Option<u32> {
+    let Ok((content, _)) = der::expect(value, 0x30, "") else { return Some(0) };
+    if content.is_empty() {
+        return Some(0);
+    }
+    match der::tlv(content) {
+        Ok((0x80, n, _)) if !n.is_empty() && n.len() <= 4 => Some(n.iter().fold(0u32, |a, b| (a << 8) | u32::from(*b))),
+        Ok((0x80, _, _)) | Err(_) => Some(0),
+        Ok(_) => None,
+    }
 }
 
 fn is_ia5(s: &[u8]) -> bool {
@@ -178,6 +199,7 @@ impl ParsedCert {
         let mut basic = None;
         let mut key_usage_cert_sign = None;
         let mut eku = None;
+        let mut require_explicit_policy = None;
         let mut san_value = None;
         let mut names = Vec::new();
         let mut constraints = None;
@@ -233,6 +255,7 @@ impl ParsedCert {
                         _ => "certificatePolicies",
                     }))
                 }
+                "2.5.29.36" => require_explicit_policy = explicit_policy_skip(ext.value),
                 oid if ext.critical && !HANDLED.contains(&oid) => unhandled_critical.push(oid.to_owned()),
                 _ => {}
             }
@@ -271,6 +294,7 @@ impl ParsedCert {
             basic,
             key_usage_cert_sign,
             eku,
+            require_explicit_policy,
             san_value,
             names,
             constraints,
@@ -544,6 +568,11 @@ impl<'a> Search<'a> {
                 })?;
             }
         }
+        // RFC 5280 6.1.4 (i), 6.1.5 (a): SkipCerts r takes effect when at most r
+        // certificates follow this one in the path.
+        if parent.require_explicit_policy.is_some_and(|r| r as usize <= chain.len()) {
+            return Err(explicit_policy_refused(parent));
+        }
         if !is_root && parent.basic.is_none_or(|(ca, _)| !ca) {
             return Err(Rejection::NotACa { subject: parent.subject.clone() });
         }
@@ -589,6 +618,13 @@ impl<'a> Search<'a> {
     }
 }
 
+fn explicit_policy_refused(c: &ParsedCert) -> Rejection {
+    Rejection::UnhandledCriticalExtension {
+        subject: c.subject.clone(),
+        oid: "2.5.29.36 (policyConstraints: requireExplicitPolicy takes effect in this path, and sealift does not evaluate certificate policies)".into(),
+    }
+}
+
 /// Checks every certificate gets, leaf included: no unhandled critical extension, valid at
 /// `at` with inclusive bounds.
 fn check_common(c: &ParsedCert, at: i64, is_leaf: bool) -> Result<(), Rejection> {
@@ -615,6 +651,10 @@ fn check_common(c: &ParsedCert, at: i64, is_leaf: bool) -> Result<(), Rejection>
 pub fn build<'a>(leaf: &'a ParsedCert, pools: Pools<'a>, at: i64) -> Result<Vec<&'a ParsedCert>, Rejection> {
     leaf.check_key()?;
     check_common(leaf, at, true)?;
+    // RFC 5280 6.1.5 (b): requireExplicitPolicy 0 in the end entity takes effect.
+    if leaf.require_explicit_policy == Some(0) {
+        return Err(explicit_policy_refused(leaf));
+    }
     let anchors = pools.anchors;
     let mut search = Search { pools, at, checks: 0, found: Vec::new(), hint: None };
     // Go: a leaf that is itself a root is its own path.

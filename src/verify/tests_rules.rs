@@ -372,3 +372,31 @@ fn cosign_testdata_chains() {
         Err(Rejection::Expired { subject, .. }) if subject.ends_with("CN=sigstore-leaf, emailAddress=foo@example.com")
     ));
 }
+
+/// Certificate policies are not evaluated (Go 1.22+ does): a path where a CA's
+/// requireExplicitPolicy takes effect is refused rather than trusted, so sealift never
+/// accepts a path that Go's policy processing could reject. Where the skip count is larger
+/// than the rest of the path (limbo `rfc5280::pc::ica-noncritical-pc`) it has no effect,
+/// and neither has inhibitPolicyMapping.
+#[test]
+fn require_explicit_policy_that_takes_effect_is_refused() {
+    const PC: &str = "2.5.29.36";
+    let pc = |v: Vec<u8>| move |p: &mut CertParams| p.critical_extensions.push((PC.into(), v));
+    let root = ca("root", None, |_| {});
+    let verdict_under = |value: Vec<u8>| {
+        let sub = ca("sub", Some(&root), pc(value));
+        let l = leaf(&sub, |_| {});
+        verdict(&signed(&l, &[&sub.cert, &root.cert], None), &trusting(&[&root.cert], &[]))
+    };
+    let refused = no(Rejection::UnhandledCriticalExtension {
+        subject: "CN=sub".into(),
+        oid: "2.5.29.36 (policyConstraints: requireExplicitPolicy takes effect in this path, and sealift does not evaluate certificate policies)".into(),
+    });
+    // SEQUENCE { requireExplicitPolicy [0] 0 } and [0] 1: one certificate follows sub.
+    assert_eq!(verdict_under(vec![0x30, 0x03, 0x80, 0x01, 0x00]), refused);
+    assert_eq!(verdict_under(vec![0x30, 0x03, 0x80, 0x01, 0x01]), refused);
+    // [0] 2: past the end of the path, no effect (Go accepts too).
+    assert_eq!(verdict_under(vec![0x30, 0x03, 0x80, 0x01, 0x02]), Verdict::Verified);
+    // SEQUENCE { inhibitPolicyMapping [1] 0 }: no effect on the verdict.
+    assert_eq!(verdict_under(vec![0x30, 0x03, 0x81, 0x01, 0x00]), Verdict::Verified);
+}
