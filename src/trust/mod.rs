@@ -6,9 +6,10 @@
 //! trusted_root.json: each `certificateAuthorities[].certChain` is leaf-most first, root
 //! last; the last certificate becomes a trust anchor carrying the CA's `validFor` window
 //! (enforced at verification against the trusted time), the others become untrusted
-//! intermediates. Every `tlogs[].publicKey.rawBytes` (DER SPKI) becomes a Rekor key; the
-//! tlog `validFor` windows are not enforced yet (an entry's SET still has to verify with
-//! that key). `ctlogs` (SCTs) and `timestampAuthorities` (RFC 3161) are not used.
+//! intermediates. Every `tlogs[].publicKey.rawBytes` (DER SPKI) becomes a Rekor key used
+//! only inside its `publicKey.validFor` window (a window without its required `start` makes
+//! the file unusable, as in sigstore-go). `ctlogs` (SCTs) and `timestampAuthorities`
+//! (RFC 3161) are not used yet.
 
 pub mod policy;
 
@@ -51,6 +52,7 @@ pub struct TrustMaterial {
     pub roots: Vec<TrustAnchor>,
     pub intermediates: Vec<X509>,
     pub rekor_keys: Vec<PublicKey>,
+    pub rekor_windows: crate::verify::rekor::LogWindows,
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, TrustError> {
@@ -91,6 +93,7 @@ impl TrustMaterial {
             m.roots.extend(tr.roots);
             m.intermediates.extend(tr.intermediates);
             m.rekor_keys.extend(tr.rekor_keys);
+            m.rekor_windows.extend(tr.rekor_windows);
         }
         Ok(m)
     }
@@ -102,6 +105,7 @@ impl TrustMaterial {
         p.roots = self.roots;
         p.intermediates = self.intermediates;
         p.rekor_keys = self.rekor_keys;
+        p.rekor_windows = self.rekor_windows;
         p
     }
 }
@@ -125,6 +129,8 @@ struct Tlog {
 #[serde(rename_all = "camelCase")]
 struct RawKey {
     raw_bytes: String,
+    #[serde(default)]
+    valid_for: Option<ValidFor>,
 }
 
 #[derive(Deserialize)]
@@ -180,7 +186,12 @@ pub fn parse_trusted_root(bytes: &[u8]) -> Result<TrustMaterial, String> {
     }
     for (i, t) in tr.tlogs.iter().enumerate() {
         let der = b64(&t.public_key.raw_bytes)?;
-        m.rekor_keys.push(crypto::load_public_key(&der, &format!("tlog {i}")).map_err(|e| e.to_string())?);
+        let key = crypto::load_public_key(&der, &format!("tlog {i}")).map_err(|e| e.to_string())?;
+        if let Some(v) = &t.public_key.valid_for {
+            let start = v.start.as_deref().ok_or_else(|| format!("tlog {i}: validFor has no start"))?;
+            m.rekor_windows.insert(key.fingerprint(), (unix(start)?, v.end.as_deref().map(unix).transpose()?));
+        }
+        m.rekor_keys.push(key);
     }
     Ok(m)
 }

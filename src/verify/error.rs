@@ -101,6 +101,12 @@ pub enum RekorRejection {
     Malformed(String),
     #[error("logID {log_id} belongs to no configured Rekor key")]
     UnknownLog { log_id: String },
+    #[error("log key {log_id} is outside its trusted_root.json validFor window at {at}")]
+    LogKeyOutsideValidity { log_id: String, at: i64 },
+    #[error("inclusion proof rejected: {0}")]
+    InclusionProof(&'static str),
+    #[error("checkpoint rejected: {0}")]
+    Checkpoint(String),
     #[error("SignedEntryTimestamp does not verify")]
     BadSet,
     #[error("entry body is malformed: {0}")]

@@ -28,8 +28,11 @@ pub mod names;
 pub mod path;
 pub mod rekor;
 pub mod sigstore_bundle;
+pub mod tlog;
 pub mod x509;
 
+#[cfg(test)]
+mod conformance_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
@@ -97,6 +100,8 @@ pub struct TrustPolicy {
     /// material, never anchors.
     pub intermediates: Vec<X509>,
     pub rekor_keys: Vec<PublicKey>,
+    /// `validFor` windows of the Rekor keys that came from trusted_root.json.
+    pub rekor_windows: rekor::LogWindows,
     /// A certificate signature passes if any matcher accepts it.
     pub identities: Vec<IdentityMatcher>,
     /// Explicit opt-in to accept any identity issued under the roots (BYO PKI where the
@@ -120,6 +125,7 @@ impl TrustPolicy {
             roots: Vec::new(),
             intermediates: Vec::new(),
             rekor_keys: Vec::new(),
+            rekor_windows: rekor::LogWindows::new(),
             identities: Vec::new(),
             allow_any_identity: false,
             docker_reference: None,
@@ -294,8 +300,9 @@ fn check(
             Material::Key(k) => rekor::SignerMaterial::Key(k),
             Material::Cert(c) => rekor::SignerMaterial::Certificate(c),
         };
-        let entry = rekor::verify_bundle(bundle, &policy.rekor_keys, &sig.payload, &signature, signer)
-            .map_err(Rejection::RekorSet)?;
+        let entry =
+            rekor::verify_bundle(bundle, &policy.rekor_keys, &policy.rekor_windows, &sig.payload, &signature, signer)
+                .map_err(Rejection::RekorSet)?;
         report.trusted_time = Some(TrustedTime { unix: entry.integrated_time, source: TimeSource::Rekor });
         report.rekor = RekorStatus::Verified(entry);
     } else {

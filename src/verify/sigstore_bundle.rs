@@ -21,7 +21,7 @@ use super::dsse::{pae, Envelope, Statement};
 
 use super::error::RekorRejection;
 use super::{
-    check_certificate, crypto, rekor, PublicKey, Rejection, RekorEntry, RekorStatus, SignatureReport, TimeSource,
+    check_certificate, crypto, rekor, tlog, PublicKey, Rejection, RekorEntry, RekorStatus, SignatureReport, TimeSource,
     TrustPolicy, TrustedTime, Verdict,
 };
 use crate::oci::Digest;
@@ -29,12 +29,48 @@ use crate::oci::Digest;
 /// The predicate type cosign v3 uses for image signatures.
 pub const COSIGN_SIGN_PREDICATE: &str = "https://sigstore.dev/cosign/sign/v1";
 
+/// The bundle versions sealift parses (`application/vnd.dev.sigstore.bundle+json;version=0.N`
+/// or, from v0.3, `application/vnd.dev.sigstore.bundle.v0.N+json`): anything else is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum BundleVersion {
+    V01,
+    V02,
+    V03,
+}
+
+impl BundleVersion {
+    /// Parses a bundle media type exactly (the protobuf-specs spellings, no prefix match).
+    pub fn from_media_type(mt: &str) -> Option<Self> {
+        match mt {
+            "application/vnd.dev.sigstore.bundle+json;version=0.1" => Some(Self::V01),
+            "application/vnd.dev.sigstore.bundle+json;version=0.2" => Some(Self::V02),
+            "application/vnd.dev.sigstore.bundle+json;version=0.3"
+            | "application/vnd.dev.sigstore.bundle.v0.3+json" => Some(Self::V03),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Bundle {
     media_type: String,
     verification_material: Material,
     dsse_envelope: Option<Envelope>,
+    message_signature: Option<MessageSignature>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct MessageSignature {
+    message_digest: Option<MessageDigestField>,
+    signature: String,
+}
+
+#[derive(Deserialize)]
+struct MessageDigestField {
+    algorithm: String,
+    digest: String,
 }
 
 #[derive(Deserialize)]
@@ -42,6 +78,7 @@ struct Bundle {
 struct Material {
     certificate: Option<RawBytes>,
     x509_certificate_chain: Option<Chain>,
+    public_key: Option<serde_json::Value>,
     #[serde(default)]
     tlog_entries: Vec<TlogEntry>,
 }
@@ -63,9 +100,27 @@ struct TlogEntry {
     log_index: String,
     log_id: LogId,
     kind_version: KindVersion,
-    integrated_time: String,
+    #[serde(default)]
+    integrated_time: Option<String>,
     inclusion_promise: Option<Promise>,
+    inclusion_proof: Option<Proof>,
     canonicalized_body: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Proof {
+    log_index: String,
+    root_hash: String,
+    tree_size: String,
+    #[serde(default)]
+    hashes: Vec<String>,
+    checkpoint: Checkpoint,
+}
+
+#[derive(Deserialize)]
+struct Checkpoint {
+    envelope: String,
 }
 
 #[derive(Deserialize)]
@@ -92,10 +147,26 @@ fn b64(s: &str, what: &str) -> Result<Vec<u8>, Rejection> {
         .map_err(|_| Rejection::SigstoreBundle(format!("{what} is not base64")))
 }
 
-/// Verifies a Sigstore bundle (its JSON bytes) as a signature of `expected`.
+/// What the bundle must be a signature of.
+#[derive(Debug, Clone, Copy)]
+pub enum Subject<'a> {
+    /// An image manifest (cosign v3 `cosign sign`): a DSSE in-toto statement with
+    /// cosign's predicate whose subject is this digest.
+    Image(&'a Digest),
+    /// A blob (`cosign verify-blob --bundle`, the conformance suite): a message signature
+    /// over these bytes, or a DSSE in-toto statement one of whose subjects is their SHA-256.
+    Artifact(&'a [u8]),
+}
+
+/// Verifies a Sigstore bundle (its JSON bytes) as a signature of the image `expected`.
 pub fn verify_sigstore_bundle(policy: &TrustPolicy, bundle_json: &[u8], expected: &Digest) -> SignatureReport {
+    verify_sigstore(policy, bundle_json, Subject::Image(expected))
+}
+
+/// Verifies a Sigstore bundle (its JSON bytes) as a signature of `subject`.
+pub fn verify_sigstore(policy: &TrustPolicy, bundle_json: &[u8], subject: Subject<'_>) -> SignatureReport {
     let mut report = SignatureReport::new(bundle_json);
-    report.verdict = match check(policy, bundle_json, expected, &mut report) {
+    report.verdict = match check(policy, bundle_json, subject, &mut report) {
         Ok(()) => Verdict::Verified,
         Err(Outcome::Rejected(r)) => Verdict::Rejected(r),
         Err(Outcome::Unsupported(reason)) => Verdict::PresentNotVerified { reason },
@@ -114,36 +185,114 @@ impl From<Rejection> for Outcome {
     }
 }
 
-fn check(policy: &TrustPolicy, bytes: &[u8], expected: &Digest, report: &mut SignatureReport) -> Result<(), Outcome> {
+/// The signed content, decoded from the bundle (not yet verified).
+enum Content {
+    /// DSSE: the payload bytes, and the signature over PAE(type, payload).
+    Dsse { payload_type: String, payload: Vec<u8>, signature: Vec<u8> },
+    /// A message signature over the artifact bytes.
+    Message { signature: Vec<u8> },
+}
+
+fn check(
+    policy: &TrustPolicy,
+    bytes: &[u8],
+    subject: Subject<'_>,
+    report: &mut SignatureReport,
+) -> Result<(), Outcome> {
     let bundle: Bundle = serde_json::from_slice(bytes).map_err(|e| Rejection::SigstoreBundle(e.to_string()))?;
-    if !bundle.media_type.starts_with(crate::oci::media::SIGSTORE_BUNDLE_PREFIX) {
-        return Err(Rejection::SigstoreBundle(format!("media type {:?}", bundle.media_type)).into());
-    }
+    let version = BundleVersion::from_media_type(&bundle.media_type)
+        .ok_or_else(|| Rejection::SigstoreBundle(format!("unknown media type {:?}", bundle.media_type)))?;
     let m = &bundle.verification_material;
-    let leaf_der = match (&m.certificate, &m.x509_certificate_chain) {
-        (Some(c), _) => b64(&c.raw_bytes, "certificate")?,
-        (None, Some(chain)) if !chain.certificates.is_empty() => b64(&chain.certificates[0].raw_bytes, "certificate")?,
-        _ => return Err(Outcome::Unsupported("bundle signed with a public key hint, not a certificate".into())),
-    };
-    let Some(env) = &bundle.dsse_envelope else {
-        return Err(Outcome::Unsupported("bundle holds a message signature, not a DSSE envelope".into()));
+    let leaf_der = match (&m.certificate, &m.x509_certificate_chain, &m.public_key) {
+        (Some(c), None, None) => Some(b64(&c.raw_bytes, "certificate")?),
+        (None, Some(chain), None) => match chain.certificates.first() {
+            Some(c) => Some(b64(&c.raw_bytes, "certificate")?),
+            None => return Err(Rejection::SigstoreBundle("empty x509CertificateChain".into()).into()),
+        },
+        (None, None, Some(_)) => None,
+        _ => {
+            return Err(Rejection::SigstoreBundle(
+                "verificationMaterial must hold exactly one of certificate, x509CertificateChain, publicKey".into(),
+            )
+            .into())
+        }
     };
     if policy.roots.is_empty() && policy.keys.is_empty() {
         return Err(Rejection::NoTrustConfigured.into());
     }
-    let leaf = X509::from_der(&leaf_der).map_err(|e| Rejection::MalformedCertificate(e.to_string()))?;
-    // 1. DSSE signature over PAE(type, payload).
-    let payload = b64(&env.payload, "DSSE payload")?;
-    let [sig] = env.signatures.as_slice() else {
-        return Err(Rejection::SigstoreBundle(format!("{} DSSE signatures, expected 1", env.signatures.len())).into());
+    let content = match (&bundle.dsse_envelope, &bundle.message_signature, subject) {
+        (Some(env), None, _) => {
+            let [sig] = env.signatures.as_slice() else {
+                return Err(
+                    Rejection::SigstoreBundle(format!("{} DSSE signatures, expected 1", env.signatures.len())).into()
+                );
+            };
+            Content::Dsse {
+                payload_type: env.payload_type.clone(),
+                payload: b64(&env.payload, "DSSE payload")?,
+                signature: crypto::decode_base64_signature(&sig.sig)?,
+            }
+        }
+        (None, Some(ms), Subject::Artifact(artifact)) => {
+            if let Some(d) = &ms.message_digest {
+                let digest = b64(&d.digest, "messageDigest")?;
+                if d.algorithm != "SHA2_256" || hex::encode(&digest) != Digest::of(artifact).hex() {
+                    return Err(Rejection::SigstoreBundle(format!(
+                        "messageDigest {}:{} is not the artifact's SHA-256",
+                        d.algorithm,
+                        hex::encode(&digest)
+                    ))
+                    .into());
+                }
+            }
+            Content::Message { signature: crypto::decode_base64_signature(&ms.signature)? }
+        }
+        (None, Some(_), Subject::Image(_)) => {
+            return Err(Outcome::Unsupported("bundle holds a message signature, not a DSSE envelope".into()))
+        }
+        _ => {
+            return Err(Rejection::SigstoreBundle(
+                "bundle must hold exactly one of dsseEnvelope, messageSignature".into(),
+            )
+            .into())
+        }
     };
-    let signature = crypto::decode_base64_signature(&sig.sig)?;
-    let key = PublicKey(leaf.public_key().map_err(|e| Rejection::MalformedCertificate(e.to_string()))?);
-    let alg = crypto::verify(&key, &pae(&env.payload_type, &payload), &signature)?;
-    // Signed by the leaf's key, but with keys only and no roots nothing vouches for it.
-    if policy.roots.is_empty() {
-        return Err(Rejection::NoCertificateTrust.into());
-    }
+    // 1. The signature, with the leaf's key or a configured key.
+    let leaf = match &leaf_der {
+        Some(der) => Some(X509::from_der(der).map_err(|e| Rejection::MalformedCertificate(e.to_string()))?),
+        None => None,
+    };
+    let (signed, signature): (Vec<u8>, &[u8]) = match (&content, subject) {
+        (Content::Dsse { payload_type, payload, signature }, _) => (pae(payload_type, payload), signature),
+        (Content::Message { signature }, Subject::Artifact(a)) => (a.to_vec(), signature),
+        (Content::Message { .. }, Subject::Image(_)) => unreachable!("refused above"),
+    };
+    let (alg, signer) = match &leaf {
+        Some(leaf) => {
+            let key = PublicKey(leaf.public_key().map_err(|e| Rejection::MalformedCertificate(e.to_string()))?);
+            let alg = crypto::verify(&key, &signed, signature)?;
+            // Signed by the leaf's key, but with keys only and no roots nothing vouches for it.
+            if policy.roots.is_empty() {
+                return Err(Rejection::NoCertificateTrust.into());
+            }
+            (alg, None)
+        }
+        None => {
+            if policy.keys.is_empty() {
+                return Err(Rejection::NoCertificate.into());
+            }
+            let mut found = None;
+            for k in &policy.keys {
+                if let Ok(alg) = crypto::verify(k, &signed, signature) {
+                    found = Some((alg, k));
+                    break;
+                }
+            }
+            let (alg, k) = found.ok_or(Rejection::BadSignature)?;
+            report.signer = Some(super::Signer::Key { fingerprint: k.fingerprint() });
+            (alg, Some(k))
+        }
+    };
     report.algorithm = Some(alg);
     if let Some(allowed) = &policy.allowed_algorithms {
         if !allowed.contains(&alg) {
@@ -151,21 +300,15 @@ fn check(policy: &TrustPolicy, bytes: &[u8], expected: &Digest, report: &mut Sig
         }
     }
     // 2–3. The statement and its subject.
-    if env.payload_type != "application/vnd.in-toto+json" {
-        return Err(Rejection::PayloadParse(format!("DSSE payload type {:?}", env.payload_type)).into());
-    }
-    let st: Statement = serde_json::from_slice(&payload).map_err(|e| Rejection::PayloadParse(e.to_string()))?;
-    if !st.kind.starts_with("https://in-toto.io/Statement/") || st.predicate_type != COSIGN_SIGN_PREDICATE {
-        return Err(
-            Rejection::PayloadParse(format!("statement {:?} with predicate {:?}", st.kind, st.predicate_type)).into()
-        );
-    }
-    let digests: Vec<&String> = st.subject.iter().filter_map(|s| s.digest.get("sha256")).collect();
-    if !digests.iter().any(|h| h.as_str() == expected.hex()) {
-        let found = digests.first().and_then(|h| Digest::from_hex(h).ok()).unwrap_or_else(|| Digest::of(b""));
-        return Err(Rejection::DigestMismatch { expected: expected.clone(), found }.into());
+    if let Content::Dsse { payload_type, payload, .. } = &content {
+        check_statement(payload_type, payload, subject)?;
     }
     // 4. Rekor.
+    let material = match (&leaf, signer) {
+        (Some(c), _) => rekor::SignerMaterial::Certificate(c),
+        (None, Some(k)) => rekor::SignerMaterial::Key(k),
+        (None, None) => unreachable!("one of them is set above"),
+    };
     if policy.rekor_keys.is_empty() {
         if !m.tlog_entries.is_empty() {
             report.rekor = RekorStatus::NotChecked;
@@ -175,31 +318,72 @@ fn check(policy: &TrustPolicy, bytes: &[u8], expected: &Digest, report: &mut Sig
             None => TrustedTime { unix: policy.now.timestamp(), source: TimeSource::Now },
         });
     } else {
-        let entry = m.tlog_entries.first().ok_or(Rejection::RekorBundleMissing)?;
-        let verified = check_tlog(policy, entry, &payload, &signature, &leaf).map_err(Rejection::RekorSet)?;
+        let [entry] = m.tlog_entries.as_slice() else {
+            return Err(match m.tlog_entries.len() {
+                0 => Rejection::RekorBundleMissing,
+                n => Rejection::SigstoreBundle(format!("{n} tlog entries, expected 1")),
+            }
+            .into());
+        };
+        let verified = check_tlog(policy, version, entry, &content, subject, material).map_err(Rejection::RekorSet)?;
         report.trusted_time = Some(TrustedTime { unix: verified.integrated_time, source: TimeSource::Rekor });
         report.rekor = RekorStatus::Verified(verified);
     }
     // 5–6. Certificate path (intermediates from the policy), EKU, identity.
     let at = report.trusted_time.expect("set above").unix;
-    check_certificate(policy, &leaf, None, at, report)?;
+    if let Some(leaf) = &leaf {
+        check_certificate(policy, leaf, None, at, report)?;
+    }
+    Ok(())
+}
+
+fn check_statement(payload_type: &str, payload: &[u8], subject: Subject<'_>) -> Result<(), Rejection> {
+    if payload_type != "application/vnd.in-toto+json" {
+        return Err(Rejection::PayloadParse(format!("DSSE payload type {payload_type:?}")));
+    }
+    let st: Statement = serde_json::from_slice(payload).map_err(|e| Rejection::PayloadParse(e.to_string()))?;
+    let cosign_sign = matches!(subject, Subject::Image(_));
+    if !st.kind.starts_with("https://in-toto.io/Statement/")
+        || (cosign_sign && st.predicate_type != COSIGN_SIGN_PREDICATE)
+    {
+        return Err(Rejection::PayloadParse(format!("statement {:?} with predicate {:?}", st.kind, st.predicate_type)));
+    }
+    let expected = match subject {
+        Subject::Image(d) => d.clone(),
+        Subject::Artifact(a) => Digest::of(a),
+    };
+    let digests: Vec<&String> = st.subject.iter().filter_map(|s| s.digest.get("sha256")).collect();
+    if !digests.iter().any(|h| h.as_str() == expected.hex()) {
+        let found = digests.first().and_then(|h| Digest::from_hex(h).ok()).unwrap_or_else(|| Digest::of(b""));
+        return Err(Rejection::DigestMismatch { expected, found });
+    }
     Ok(())
 }
 
 fn check_tlog(
     policy: &TrustPolicy,
+    version: BundleVersion,
     e: &TlogEntry,
-    payload: &[u8],
-    signature: &[u8],
-    leaf: &X509,
+    content: &Content,
+    subject: Subject<'_>,
+    signer: rekor::SignerMaterial<'_>,
 ) -> Result<RekorEntry, RekorRejection> {
     let malformed = |what: &str| RekorRejection::Malformed(what.to_owned());
-    let integrated_time: i64 = e.integrated_time.parse().map_err(|_| malformed("integratedTime"))?;
+    let integrated_time: i64 =
+        e.integrated_time.as_deref().unwrap_or("0").parse().map_err(|_| malformed("integratedTime"))?;
     let log_index: i64 = e.log_index.parse().map_err(|_| malformed("logIndex"))?;
+    if log_index < 0 {
+        return Err(malformed("negative logIndex"));
+    }
     let key_id =
         base64::engine::general_purpose::STANDARD.decode(&e.log_id.key_id).map_err(|_| malformed("logId.keyId"))?;
     let log_id = hex::encode(key_id);
+    // Only a SET gives a trusted time (the integrated time is signed by it alone); v0.1
+    // bundles carry a SET, v0.2 and later must carry an inclusion proof.
     let promise = e.inclusion_promise.as_ref().ok_or_else(|| malformed("no inclusionPromise (SET)"))?;
+    if version >= BundleVersion::V02 && e.inclusion_proof.is_none() {
+        return Err(malformed("no inclusionProof (required from bundle v0.2)"));
+    }
     rekor::verify_set(
         &e.canonicalized_body,
         integrated_time,
@@ -207,17 +391,60 @@ fn check_tlog(
         log_index,
         &promise.signed_entry_timestamp,
         &policy.rekor_keys,
+        &policy.rekor_windows,
     )?;
-    if (e.kind_version.kind.as_str(), e.kind_version.version.as_str()) != ("dsse", "0.0.1") {
-        return Err(RekorRejection::UnsupportedKind {
-            kind: e.kind_version.kind.clone(),
-            version: e.kind_version.version.clone(),
-        });
-    }
     let body = base64::engine::general_purpose::STANDARD
         .decode(&e.canonicalized_body)
         .map_err(|_| RekorRejection::Body("canonicalizedBody is not base64".into()))?;
-    let v: serde_json::Value = serde_json::from_slice(&body).map_err(|err| RekorRejection::Body(err.to_string()))?;
+    if let Some(p) = &e.inclusion_proof {
+        let key = rekor::log_key(&policy.rekor_keys, &policy.rekor_windows, &log_id, integrated_time)?;
+        let num = |s: &str, what: &str| s.parse::<u64>().map_err(|_| malformed(what));
+        let hash = |s: &str| -> Result<[u8; 32], RekorRejection> {
+            base64::engine::general_purpose::STANDARD
+                .decode(s)
+                .ok()
+                .and_then(|h| <[u8; 32]>::try_from(h).ok())
+                .ok_or_else(|| malformed("inclusion proof hash"))
+        };
+        let proof = tlog::UntrustedInclusionProof {
+            log_index: num(&p.log_index, "inclusionProof.logIndex")?,
+            tree_size: num(&p.tree_size, "inclusionProof.treeSize")?,
+            root_hash: hash(&p.root_hash)?.to_vec(),
+            hashes: p.hashes.iter().map(|h| hash(h)).collect::<Result<_, _>>()?,
+            checkpoint: &p.checkpoint.envelope,
+        };
+        tlog::verify_inclusion(&body, &proof, key)?;
+    }
+    // The logged entry must be of what was verified.
+    let kv = (e.kind_version.kind.as_str(), e.kind_version.version.as_str());
+    match (content, subject) {
+        (Content::Message { signature }, Subject::Artifact(a)) if kv == ("hashedrekord", "0.0.1") => {
+            rekor::check_body(&body, a, signature, signer)?;
+        }
+        (Content::Dsse { payload, signature, .. }, _) if kv == ("dsse", "0.0.1") => {
+            check_dsse_body(&body, payload, signature, signer)?;
+        }
+        _ => {
+            return Err(RekorRejection::UnsupportedKind {
+                kind: e.kind_version.kind.clone(),
+                version: e.kind_version.version.clone(),
+            })
+        }
+    }
+    Ok(RekorEntry { integrated_time, log_index, log_id })
+}
+
+/// A `dsse` 0.0.1 body: its payload hash, a signature and its verifier must be ours.
+fn check_dsse_body(
+    body: &[u8],
+    payload: &[u8],
+    signature: &[u8],
+    signer: rekor::SignerMaterial<'_>,
+) -> Result<(), RekorRejection> {
+    let v: serde_json::Value = serde_json::from_slice(body).map_err(|err| RekorRejection::Body(err.to_string()))?;
+    if (v["kind"].as_str(), v["apiVersion"].as_str()) != (Some("dsse"), Some("0.0.1")) {
+        return Err(RekorRejection::Body("body is not a dsse 0.0.1 entry".into()));
+    }
     let spec = &v["spec"];
     let expected = Digest::of(payload).hex().to_owned();
     let found = spec["payloadHash"]["value"].as_str().unwrap_or_default();
@@ -229,11 +456,21 @@ fn check_tlog(
         |s: &serde_json::Value| base64::engine::general_purpose::STANDARD.decode(s.as_str().unwrap_or("!")).ok();
     let logged = sigs.iter().find(|s| decode(&s["signature"]).as_deref() == Some(signature));
     let logged = logged.ok_or(RekorRejection::SignatureMismatch)?;
-    let verifier = decode(&logged["verifier"]).and_then(|pem| X509::from_pem(&pem).ok());
-    if verifier.and_then(|c| c.to_der().ok()) != leaf.to_der().ok() {
+    let pem = decode(&logged["verifier"]).unwrap_or_default();
+    let same = match signer {
+        rekor::SignerMaterial::Certificate(leaf) => {
+            X509::from_pem(&pem).ok().and_then(|c| c.to_der().ok()) == leaf.to_der().ok()
+        }
+        rekor::SignerMaterial::Key(k) => {
+            openssl::pkey::PKey::public_key_from_pem(&pem).ok().and_then(|p| p.public_key_to_der().ok())
+                == Some(k.spki_der())
+        }
+    };
+    let _ = openssl::error::ErrorStack::get();
+    if !same {
         return Err(RekorRejection::KeyMismatch);
     }
-    Ok(RekorEntry { integrated_time, log_index, log_id })
+    Ok(())
 }
 
 #[cfg(test)]
@@ -267,6 +504,45 @@ mod tests {
         assert_eq!(r.trusted_time, Some(TrustedTime { unix: 1775719409, source: TimeSource::Rekor }));
         assert_eq!(r.chain.len(), 3);
         assert_eq!(r.chain[0].not_before, 1775719409, "integratedTime == notBefore: inclusive bound");
+    }
+
+    #[test]
+    fn media_types_are_parsed_exactly() {
+        for (mt, v) in [
+            ("application/vnd.dev.sigstore.bundle+json;version=0.1", Some(BundleVersion::V01)),
+            ("application/vnd.dev.sigstore.bundle+json;version=0.2", Some(BundleVersion::V02)),
+            ("application/vnd.dev.sigstore.bundle+json;version=0.3", Some(BundleVersion::V03)),
+            ("application/vnd.dev.sigstore.bundle.v0.3+json", Some(BundleVersion::V03)),
+            ("application/vnd.dev.sigstore.bundle+json;version=99.9", None),
+            ("application/vnd.dev.sigstore.bundle+json;version=0.3x", None),
+            ("application/vnd.dev.sigstore.bundle.v0.4+json", None),
+            ("application/vnd.dev.sigstore.bundle", None),
+        ] {
+            assert_eq!(BundleVersion::from_media_type(mt), v, "{mt}");
+        }
+        let text = String::from_utf8(B1.to_vec()).unwrap().replacen("bundle.v0.3+json", "bundle.v9.9+json", 1);
+        assert!(matches!(
+            verify_sigstore_bundle(&policy(), text.as_bytes(), &B1_DIGEST.parse().unwrap()).verdict,
+            Verdict::Rejected(Rejection::SigstoreBundle(m)) if m.contains("unknown media type")
+        ));
+    }
+
+    #[test]
+    fn rekor_key_outside_its_valid_for_window_is_refused() {
+        let mut p = policy();
+        let log_id = p.rekor_keys[0].fingerprint();
+        assert!(p.rekor_windows.contains_key(&log_id), "trusted_root.json windows are loaded");
+        p.rekor_windows.insert(log_id.clone(), (0, Some(1775719408)));
+        assert_eq!(
+            verify_sigstore_bundle(&p, B1, &B1_DIGEST.parse().unwrap()).verdict,
+            Verdict::Rejected(Rejection::RekorSet(RekorRejection::LogKeyOutsideValidity {
+                log_id: log_id.clone(),
+                at: 1775719409
+            }))
+        );
+        // Both bounds are inclusive.
+        p.rekor_windows.insert(log_id, (1775719409, Some(1775719409)));
+        assert_eq!(verify_sigstore_bundle(&p, B1, &B1_DIGEST.parse().unwrap()).verdict, Verdict::Verified);
     }
 
     #[test]

@@ -1,0 +1,232 @@
+//! Transparency-log proofs checked offline: the RFC 6962/9162 Merkle inclusion proof of a
+//! Rekor entry, and the signed checkpoint (a c2sp.org signed note in the
+//! tlog-checkpoint format) whose root hash the proof must reach.
+//!
+//! The checkpoint is verified the way Rekor v1 clients do (rekor `VerifyCheckpointSignature`
+//! via sigstore-go `VerifyInclusion`): the signature line's 4-byte key hint is the first
+//! four bytes of SHA-256 of the log key's DER SubjectPublicKeyInfo, and the signature
+//! covers the note text (every line before the blank line, each ending in `\n`). The
+//! checkpoint's root hash and tree size must equal those of the inclusion proof.
+//! Everything here is untrusted input until [`verify_inclusion`] returns `Ok`.
+
+use base64::Engine as _;
+use openssl::hash::MessageDigest;
+use openssl::sha::Sha256;
+use openssl::sign::Verifier;
+
+use super::crypto::PublicKey;
+use super::error::RekorRejection;
+
+/// RFC 6962 leaf hash: SHA-256(0x00 || entry).
+pub fn leaf_hash(entry: &[u8]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(&[0]);
+    h.update(entry);
+    h.finish()
+}
+
+fn node_hash(left: &[u8], right: &[u8]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(&[1]);
+    h.update(left);
+    h.update(right);
+    h.finish()
+}
+
+/// The root an inclusion proof reaches (RFC 9162 section 2.1.3.2), or `None` when the
+/// proof's shape does not fit `index` in a tree of `size` leaves.
+pub fn root_from_inclusion_proof(index: u64, size: u64, leaf: [u8; 32], proof: &[[u8; 32]]) -> Option<[u8; 32]> {
+    if index >= size {
+        return None;
+    }
+    let (mut fn_, mut sn) = (index, size - 1);
+    let mut r = leaf;
+    for p in proof {
+        if sn == 0 {
+            return None;
+        }
+        if fn_ & 1 == 1 || fn_ == sn {
+            r = node_hash(p, &r);
+            while fn_ & 1 == 0 && fn_ != 0 {
+                fn_ >>= 1;
+                sn >>= 1;
+            }
+        } else {
+            r = node_hash(&r, p);
+        }
+        fn_ >>= 1;
+        sn >>= 1;
+    }
+    (sn == 0).then_some(r)
+}
+
+/// A checkpoint's body, parsed but not yet verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UntrustedCheckpoint {
+    pub origin: String,
+    pub size: u64,
+    pub root_hash: Vec<u8>,
+    /// The signed text: every line up to the blank line, each with its `\n`.
+    text: String,
+    /// (name, key hint, signature) per signature line.
+    signatures: Vec<(String, [u8; 4], Vec<u8>)>,
+}
+
+fn bad_checkpoint(why: &str) -> RekorRejection {
+    RekorRejection::Checkpoint(why.to_owned())
+}
+
+/// Parses a signed note holding a tlog checkpoint.
+pub fn parse_checkpoint(envelope: &str) -> Result<UntrustedCheckpoint, RekorRejection> {
+    let (text, sigs) = envelope.split_once("\n\n").ok_or_else(|| bad_checkpoint("no blank line before signatures"))?;
+    let mut lines = text.split('\n');
+    let origin = lines.next().filter(|l| !l.is_empty()).ok_or_else(|| bad_checkpoint("no origin line"))?;
+    let size = lines.next().and_then(|l| l.parse::<u64>().ok()).ok_or_else(|| bad_checkpoint("no tree size line"))?;
+    let root_hash = lines
+        .next()
+        .and_then(|l| base64::engine::general_purpose::STANDARD.decode(l).ok())
+        .filter(|h| h.len() == 32)
+        .ok_or_else(|| bad_checkpoint("no 32-byte base64 root hash line"))?;
+    let sigs = sigs.strip_suffix('\n').ok_or_else(|| bad_checkpoint("signatures do not end in a newline"))?;
+    let mut signatures = Vec::new();
+    for line in sigs.split('\n') {
+        let rest = line.strip_prefix("\u{2014} ").ok_or_else(|| bad_checkpoint("signature line without '— '"))?;
+        let (name, b64) = rest.rsplit_once(' ').ok_or_else(|| bad_checkpoint("signature line without a name"))?;
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .ok()
+            .filter(|r| r.len() > 4)
+            .ok_or_else(|| bad_checkpoint("signature is not base64 of a key hint and a signature"))?;
+        let hint: [u8; 4] = raw[..4].try_into().expect("length checked");
+        signatures.push((name.to_owned(), hint, raw[4..].to_vec()));
+    }
+    Ok(UntrustedCheckpoint { origin: origin.to_owned(), size, root_hash, text: format!("{text}\n"), signatures })
+}
+
+impl UntrustedCheckpoint {
+    /// Verifies the signature whose key hint names `key` (Rekor v1 hint: the first four
+    /// bytes of SHA-256 of the key's DER SPKI).
+    pub fn verify(&self, key: &PublicKey) -> Result<(), RekorRejection> {
+        let spki = key.spki_der();
+        let mut h = Sha256::new();
+        h.update(&spki);
+        let hint = h.finish();
+        let (_, _, sig) = self
+            .signatures
+            .iter()
+            .find(|(_, hn, _)| hn[..] == hint[..4])
+            .ok_or_else(|| bad_checkpoint("no signature by the log's key (key hint)"))?;
+        let ok = if key.0.id() == openssl::pkey::Id::ED25519 {
+            Verifier::new_without_digest(&key.0).and_then(|mut v| v.verify_oneshot(sig, self.text.as_bytes()))
+        } else {
+            Verifier::new(MessageDigest::sha256(), &key.0).and_then(|mut v| v.verify_oneshot(sig, self.text.as_bytes()))
+        }
+        .unwrap_or(false);
+        let _ = openssl::error::ErrorStack::get();
+        if ok {
+            Ok(())
+        } else {
+            Err(bad_checkpoint("signature does not verify with the log's key"))
+        }
+    }
+}
+
+/// An inclusion proof as a bundle carries it (decoded, not yet verified).
+#[derive(Debug, Clone)]
+pub struct UntrustedInclusionProof<'a> {
+    pub log_index: u64,
+    pub tree_size: u64,
+    pub root_hash: Vec<u8>,
+    pub hashes: Vec<[u8; 32]>,
+    pub checkpoint: &'a str,
+}
+
+/// Verifies that `entry` (the canonicalized body bytes) is in the log: the proof reaches
+/// its root hash, the checkpoint signed by `key` names the same root hash and size.
+pub fn verify_inclusion(
+    entry: &[u8],
+    proof: &UntrustedInclusionProof<'_>,
+    key: &PublicKey,
+) -> Result<(), RekorRejection> {
+    let root = root_from_inclusion_proof(proof.log_index, proof.tree_size, leaf_hash(entry), &proof.hashes)
+        .ok_or(RekorRejection::InclusionProof("the audit path does not fit the index and tree size"))?;
+    if root[..] != proof.root_hash[..] {
+        return Err(RekorRejection::InclusionProof("the audit path does not reach the proof's root hash"));
+    }
+    let cp = parse_checkpoint(proof.checkpoint)?;
+    cp.verify(key)?;
+    if cp.root_hash != proof.root_hash || cp.size != proof.tree_size {
+        return Err(bad_checkpoint("root hash or tree size differs from the inclusion proof's"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h(n: u8) -> [u8; 32] {
+        leaf_hash(&[n])
+    }
+
+    /// The RFC 6962 root of leaves `0..n` computed directly, to check proofs against.
+    fn mth(leaves: &[[u8; 32]]) -> [u8; 32] {
+        if leaves.len() == 1 {
+            return leaves[0];
+        }
+        let k = leaves.len().next_power_of_two() / 2;
+        node_hash(&mth(&leaves[..k]), &mth(&leaves[k..]))
+    }
+
+    fn path(leaves: &[[u8; 32]], m: usize) -> Vec<[u8; 32]> {
+        if leaves.len() == 1 {
+            return vec![];
+        }
+        let k = leaves.len().next_power_of_two() / 2;
+        if m < k {
+            let mut p = path(&leaves[..k], m);
+            p.push(mth(&leaves[k..]));
+            p
+        } else {
+            let mut p = path(&leaves[k..], m - k);
+            p.push(mth(&leaves[..k]));
+            p
+        }
+    }
+
+    #[test]
+    fn every_proof_of_small_trees_reaches_the_root_and_tampering_does_not() {
+        for n in 1..=9u8 {
+            let leaves: Vec<_> = (0..n).map(h).collect();
+            let root = mth(&leaves);
+            for m in 0..n as usize {
+                let p = path(&leaves, m);
+                assert_eq!(root_from_inclusion_proof(m as u64, n as u64, leaves[m], &p), Some(root), "{m} of {n}");
+                if let Some(first) = p.first() {
+                    let mut bad = p.clone();
+                    bad[0][0] ^= 1;
+                    assert_ne!(root_from_inclusion_proof(m as u64, n as u64, leaves[m], &bad), Some(root));
+                    let _ = first;
+                }
+                assert_ne!(root_from_inclusion_proof(m as u64, n as u64, h(200), &p), Some(root));
+                assert_eq!(root_from_inclusion_proof(n as u64, n as u64, leaves[m], &p), None);
+            }
+        }
+    }
+
+    #[test]
+    fn checkpoint_parses_and_rejects_malformed_notes() {
+        let good = "log - 1\n5\nFnnj13Uu1jdksPc4HZLapKX329dVlD5+MGNsiqBq1XM=\n\n\u{2014} log AAAAAAAA\n";
+        let cp = parse_checkpoint(good).unwrap();
+        assert_eq!((cp.origin.as_str(), cp.size, cp.root_hash.len()), ("log - 1", 5, 32));
+        assert_eq!(cp.text, "log - 1\n5\nFnnj13Uu1jdksPc4HZLapKX329dVlD5+MGNsiqBq1XM=\n");
+        for bad in [
+            "log - 1\n5\nFnnj13Uu1jdksPc4HZLapKX329dVlD5+MGNsiqBq1XM=\n\u{2014} log AAAAAAAA\n",
+            "log - 1\nfive\nFnnj13Uu1jdksPc4HZLapKX329dVlD5+MGNsiqBq1XM=\n\n\u{2014} log AAAAAAAA\n",
+            "log - 1\n5\nAAAA\n\n\u{2014} log AAAAAAAA\n",
+            "log - 1\n5\nFnnj13Uu1jdksPc4HZLapKX329dVlD5+MGNsiqBq1XM=\n\n- log AAAAAAAA\n",
+        ] {
+            assert!(matches!(parse_checkpoint(bad), Err(RekorRejection::Checkpoint(_))), "{bad:?}");
+        }
+    }
+}
