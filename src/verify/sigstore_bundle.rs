@@ -421,7 +421,7 @@ fn check_tlog(
         (Content::Message { signature }, Subject::Artifact(a)) if kv == ("hashedrekord", "0.0.1") => {
             rekor::check_body(&body, a, signature, signer)?;
         }
-        (Content::Dsse { payload, signature, .. }, _) if kv == ("dsse", "0.0.1") => {
+        (Content::Dsse { payload, signature, .. }, _) if kv == ("dsse", "0.0.1") || kv == ("intoto", "0.0.2") => {
             check_dsse_body(&body, payload, signature, signer)?;
         }
         _ => {
@@ -434,7 +434,9 @@ fn check_tlog(
     Ok(RekorEntry { integrated_time, log_index, log_id })
 }
 
-/// A `dsse` 0.0.1 body: its payload hash, a signature and its verifier must be ours.
+/// A `dsse` 0.0.1 or `intoto` 0.0.2 body: its payload hash, a signature and its
+/// verifier (key or certificate) must be those of the bundle's envelope. intoto 0.0.2
+/// logs the envelope with each signature base64-encoded once more.
 fn check_dsse_body(
     body: &[u8],
     payload: &[u8],
@@ -442,21 +444,38 @@ fn check_dsse_body(
     signer: rekor::SignerMaterial<'_>,
 ) -> Result<(), RekorRejection> {
     let v: serde_json::Value = serde_json::from_slice(body).map_err(|err| RekorRejection::Body(err.to_string()))?;
-    if (v["kind"].as_str(), v["apiVersion"].as_str()) != (Some("dsse"), Some("0.0.1")) {
-        return Err(RekorRejection::Body("body is not a dsse 0.0.1 entry".into()));
-    }
-    let spec = &v["spec"];
-    let expected = Digest::of(payload).hex().to_owned();
-    let found = spec["payloadHash"]["value"].as_str().unwrap_or_default();
-    if spec["payloadHash"]["algorithm"] != "sha256" || found != expected {
-        return Err(RekorRejection::HashMismatch { expected, found: found.to_owned() });
-    }
-    let sigs = spec["signatures"].as_array().ok_or_else(|| RekorRejection::Body("no signatures".into()))?;
     let decode =
         |s: &serde_json::Value| base64::engine::general_purpose::STANDARD.decode(s.as_str().unwrap_or("!")).ok();
-    let logged = sigs.iter().find(|s| decode(&s["signature"]).as_deref() == Some(signature));
+    let (hash, sigs, sig_field, key_field, double) = match (v["kind"].as_str(), v["apiVersion"].as_str()) {
+        (Some("dsse"), Some("0.0.1")) => {
+            (&v["spec"]["payloadHash"], &v["spec"]["signatures"], "signature", "verifier", false)
+        }
+        (Some("intoto"), Some("0.0.2")) => (
+            &v["spec"]["content"]["payloadHash"],
+            &v["spec"]["content"]["envelope"]["signatures"],
+            "sig",
+            "publicKey",
+            true,
+        ),
+        _ => return Err(RekorRejection::Body("body is not a dsse 0.0.1 or intoto 0.0.2 entry".into())),
+    };
+    let expected = Digest::of(payload).hex().to_owned();
+    let found = hash["value"].as_str().unwrap_or_default();
+    if hash["algorithm"] != "sha256" || found != expected {
+        return Err(RekorRejection::HashMismatch { expected, found: found.to_owned() });
+    }
+    let sigs = sigs.as_array().ok_or_else(|| RekorRejection::Body("no signatures".into()))?;
+    let logged_sig = |s: &serde_json::Value| {
+        let once = decode(&s[sig_field])?;
+        if double {
+            base64::engine::general_purpose::STANDARD.decode(once).ok()
+        } else {
+            Some(once)
+        }
+    };
+    let logged = sigs.iter().find(|s| logged_sig(s).as_deref() == Some(signature));
     let logged = logged.ok_or(RekorRejection::SignatureMismatch)?;
-    let pem = decode(&logged["verifier"]).unwrap_or_default();
+    let pem = decode(&logged[key_field]).unwrap_or_default();
     let same = match signer {
         rekor::SignerMaterial::Certificate(leaf) => {
             X509::from_pem(&pem).ok().and_then(|c| c.to_der().ok()) == leaf.to_der().ok()

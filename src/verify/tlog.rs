@@ -202,16 +202,58 @@ mod tests {
             for m in 0..n as usize {
                 let p = path(&leaves, m);
                 assert_eq!(root_from_inclusion_proof(m as u64, n as u64, leaves[m], &p), Some(root), "{m} of {n}");
-                if let Some(first) = p.first() {
+                if !p.is_empty() {
                     let mut bad = p.clone();
                     bad[0][0] ^= 1;
                     assert_ne!(root_from_inclusion_proof(m as u64, n as u64, leaves[m], &bad), Some(root));
-                    let _ = first;
                 }
                 assert_ne!(root_from_inclusion_proof(m as u64, n as u64, h(200), &p), Some(root));
                 assert_eq!(root_from_inclusion_proof(n as u64, n as u64, leaves[m], &p), None);
             }
         }
+    }
+
+    /// The happy-path-v0.3 conformance bundle's entry, proof and checkpoint, with the
+    /// production Rekor key: good, then each piece tampered.
+    #[test]
+    fn real_rekor_proof_and_checkpoint_verify_and_tampering_is_refused() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/sigstore-conformance");
+        let bundle: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join("happy-path-v0.3/bundle.sigstore.json")).unwrap()).unwrap();
+        let e = &bundle["verificationMaterial"]["tlogEntries"][0];
+        let b64 =
+            |v: &serde_json::Value| base64::engine::general_purpose::STANDARD.decode(v.as_str().unwrap()).unwrap();
+        let body = b64(&e["canonicalizedBody"]);
+        let p = &e["inclusionProof"];
+        let num = |v: &serde_json::Value| v.as_str().unwrap().parse::<u64>().unwrap();
+        let envelope = p["checkpoint"]["envelope"].as_str().unwrap().to_owned();
+        let proof = UntrustedInclusionProof {
+            log_index: num(&p["logIndex"]),
+            tree_size: num(&p["treeSize"]),
+            root_hash: b64(&p["rootHash"]),
+            hashes: p["hashes"].as_array().unwrap().iter().map(|h| b64(h).try_into().unwrap()).collect(),
+            checkpoint: &envelope,
+        };
+        let tr = crate::trust::parse_trusted_root(&std::fs::read(dir.join("production_trusted_root.json")).unwrap())
+            .unwrap();
+        let key = &tr.rekor_keys[0];
+        verify_inclusion(&body, &proof, key).unwrap();
+
+        let mut bad_body = body.clone();
+        bad_body[20] ^= 1;
+        assert!(matches!(verify_inclusion(&bad_body, &proof, key), Err(RekorRejection::InclusionProof(_))));
+        let mut bad = proof.clone();
+        bad.hashes[3][0] ^= 1;
+        assert!(matches!(verify_inclusion(&body, &bad, key), Err(RekorRejection::InclusionProof(_))));
+        let mut bad = proof.clone();
+        bad.log_index += 1;
+        assert!(matches!(verify_inclusion(&body, &bad, key), Err(RekorRejection::InclusionProof(_))));
+        // The checkpoint signed over another size: the signature no longer verifies.
+        let forged = envelope.replacen(&format!("\n{}\n", proof.tree_size), &format!("\n{}\n", proof.tree_size + 1), 1);
+        let bad = UntrustedInclusionProof { checkpoint: &forged, ..proof.clone() };
+        assert!(matches!(verify_inclusion(&body, &bad, key), Err(RekorRejection::Checkpoint(_))));
+        // Another log's key: no signature carries its key hint.
+        assert!(matches!(verify_inclusion(&body, &proof, &tr.rekor_keys[1]), Err(RekorRejection::Checkpoint(_))));
     }
 
     #[test]
