@@ -8,8 +8,8 @@
 //! (enforced at verification against the trusted time), the others become untrusted
 //! intermediates. Every `tlogs[].publicKey.rawBytes` (DER SPKI) becomes a Rekor key used
 //! only inside its `publicKey.validFor` window (a window without its required `start` makes
-//! the file unusable, as in sigstore-go). `ctlogs` (SCTs) and `timestampAuthorities`
-//! (RFC 3161) are not used yet.
+//! the file unusable, as in sigstore-go). `timestampAuthorities` become RFC 3161
+//! authorities (chain leaf first, `validFor` required); `ctlogs` (SCTs) are not used yet.
 
 pub mod policy;
 
@@ -53,6 +53,7 @@ pub struct TrustMaterial {
     pub intermediates: Vec<X509>,
     pub rekor_keys: Vec<PublicKey>,
     pub rekor_windows: crate::verify::rekor::LogWindows,
+    pub timestamp_authorities: Vec<crate::verify::timestamp::TimestampAuthority>,
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, TrustError> {
@@ -94,6 +95,7 @@ impl TrustMaterial {
             m.intermediates.extend(tr.intermediates);
             m.rekor_keys.extend(tr.rekor_keys);
             m.rekor_windows.extend(tr.rekor_windows);
+            m.timestamp_authorities.extend(tr.timestamp_authorities);
         }
         Ok(m)
     }
@@ -106,6 +108,7 @@ impl TrustMaterial {
         p.intermediates = self.intermediates;
         p.rekor_keys = self.rekor_keys;
         p.rekor_windows = self.rekor_windows;
+        p.timestamp_authorities = self.timestamp_authorities;
         p
     }
 }
@@ -117,6 +120,8 @@ struct TrustedRoot {
     tlogs: Vec<Tlog>,
     #[serde(default)]
     certificate_authorities: Vec<Ca>,
+    #[serde(default)]
+    timestamp_authorities: Vec<Ca>,
 }
 
 #[derive(Deserialize)]
@@ -192,6 +197,19 @@ pub fn parse_trusted_root(bytes: &[u8]) -> Result<TrustMaterial, String> {
             m.rekor_windows.insert(key.fingerprint(), (unix(start)?, v.end.as_deref().map(unix).transpose()?));
         }
         m.rekor_keys.push(key);
+    }
+    for (i, tsa) in tr.timestamp_authorities.iter().enumerate() {
+        let mut chain = Vec::new();
+        for c in &tsa.cert_chain.certificates {
+            chain.push(X509::from_der(&b64(&c.raw_bytes)?).map_err(|e| format!("TSA {i}: certificate: {e}"))?);
+        }
+        if chain.is_empty() {
+            return Err(format!("TSA {i} has an empty certChain"));
+        }
+        let v = tsa.valid_for.as_ref().ok_or_else(|| format!("TSA {i} has no validFor"))?;
+        let start = v.start.as_deref().ok_or_else(|| format!("TSA {i}: validFor has no start"))?;
+        let valid_for = (unix(start)?, v.end.as_deref().map(unix).transpose()?);
+        m.timestamp_authorities.push(crate::verify::timestamp::TimestampAuthority { chain, valid_for });
     }
     Ok(m)
 }

@@ -80,6 +80,8 @@ pub enum Rejection {
     RekorBundleMissing,
     #[error("Rekor bundle rejected: {0}")]
     RekorSet(RekorRejection),
+    #[error("RFC 3161 timestamp rejected: {0}")]
+    Timestamp(super::timestamp::TimestampRejection),
     #[error("Sigstore bundle rejected: {0}")]
     SigstoreBundle(String),
 }

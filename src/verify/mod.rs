@@ -28,6 +28,7 @@ pub mod names;
 pub mod path;
 pub mod rekor;
 pub mod sigstore_bundle;
+pub mod timestamp;
 pub mod tlog;
 pub mod x509;
 
@@ -102,6 +103,8 @@ pub struct TrustPolicy {
     pub rekor_keys: Vec<PublicKey>,
     /// `validFor` windows of the Rekor keys that came from trusted_root.json.
     pub rekor_windows: rekor::LogWindows,
+    /// RFC 3161 timestamp authorities (trusted_root.json `timestampAuthorities`).
+    pub timestamp_authorities: Vec<timestamp::TimestampAuthority>,
     /// A certificate signature passes if any matcher accepts it.
     pub identities: Vec<IdentityMatcher>,
     /// Explicit opt-in to accept any identity issued under the roots (BYO PKI where the
@@ -126,6 +129,7 @@ impl TrustPolicy {
             intermediates: Vec::new(),
             rekor_keys: Vec::new(),
             rekor_windows: rekor::LogWindows::new(),
+            timestamp_authorities: Vec::new(),
             identities: Vec::new(),
             allow_any_identity: false,
             docker_reference: None,

@@ -21,8 +21,8 @@ use super::dsse::{pae, Envelope, Statement};
 
 use super::error::RekorRejection;
 use super::{
-    check_certificate, crypto, rekor, tlog, PublicKey, Rejection, RekorEntry, RekorStatus, SignatureReport, TimeSource,
-    TrustPolicy, TrustedTime, Verdict,
+    check_certificate, crypto, rekor, timestamp, tlog, PublicKey, Rejection, RekorEntry, RekorStatus, SignatureReport,
+    TimeSource, TrustPolicy, TrustedTime, Verdict,
 };
 use crate::oci::Digest;
 
@@ -81,6 +81,20 @@ struct Material {
     public_key: Option<serde_json::Value>,
     #[serde(default)]
     tlog_entries: Vec<TlogEntry>,
+    timestamp_verification_data: Option<TimestampData>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TimestampData {
+    #[serde(default)]
+    rfc3161_timestamps: Vec<SignedTimestamp>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SignedTimestamp {
+    signed_timestamp: String,
 }
 
 #[derive(Deserialize)]
@@ -329,9 +343,24 @@ fn check(
         report.trusted_time = Some(TrustedTime { unix: verified.integrated_time, source: TimeSource::Rekor });
         report.rekor = RekorStatus::Verified(verified);
     }
+    // RFC 3161 timestamps over the signature, when authorities are configured: each must
+    // verify, and the certificate must be valid at each time too (sigstore-go checks the
+    // leaf at every verified timestamp).
+    let mut tsa_times = Vec::new();
+    if !policy.timestamp_authorities.is_empty() {
+        for t in m.timestamp_verification_data.iter().flat_map(|d| &d.rfc3161_timestamps) {
+            let der = b64(&t.signed_timestamp, "signedTimestamp")?;
+            let at = timestamp::verify_timestamp(&der, signature, &policy.timestamp_authorities)
+                .map_err(Rejection::Timestamp)?;
+            tsa_times.push(at);
+        }
+    }
     // 5–6. Certificate path (intermediates from the policy), EKU, identity.
     let at = report.trusted_time.expect("set above").unix;
     if let Some(leaf) = &leaf {
+        for &t in &tsa_times {
+            check_certificate(policy, leaf, None, t, &mut report.clone())?;
+        }
         check_certificate(policy, leaf, None, at, report)?;
     }
     Ok(())
