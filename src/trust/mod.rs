@@ -54,6 +54,7 @@ pub struct TrustMaterial {
     pub rekor_keys: Vec<PublicKey>,
     pub rekor_windows: crate::verify::rekor::LogWindows,
     pub timestamp_authorities: Vec<crate::verify::timestamp::TimestampAuthority>,
+    pub rekor_aliases: crate::verify::rekor::LogAliases,
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, TrustError> {
@@ -96,6 +97,7 @@ impl TrustMaterial {
             m.rekor_keys.extend(tr.rekor_keys);
             m.rekor_windows.extend(tr.rekor_windows);
             m.timestamp_authorities.extend(tr.timestamp_authorities);
+            m.rekor_aliases.extend(tr.rekor_aliases);
         }
         Ok(m)
     }
@@ -109,6 +111,7 @@ impl TrustMaterial {
         p.rekor_keys = self.rekor_keys;
         p.rekor_windows = self.rekor_windows;
         p.timestamp_authorities = self.timestamp_authorities;
+        p.rekor_aliases = self.rekor_aliases;
         p
     }
 }
@@ -128,6 +131,16 @@ struct TrustedRoot {
 #[serde(rename_all = "camelCase")]
 struct Tlog {
     public_key: RawKey,
+    #[serde(default)]
+    base_url: Option<String>,
+    #[serde(default)]
+    log_id: Option<KeyId>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct KeyId {
+    key_id: String,
 }
 
 #[derive(Deserialize)]
@@ -195,6 +208,18 @@ pub fn parse_trusted_root(bytes: &[u8]) -> Result<TrustMaterial, String> {
         if let Some(v) = &t.public_key.valid_for {
             let start = v.start.as_deref().ok_or_else(|| format!("tlog {i}: validFor has no start"))?;
             m.rekor_windows.insert(key.fingerprint(), (unix(start)?, v.end.as_deref().map(unix).transpose()?));
+        }
+        if let Some(id) = &t.log_id {
+            let id = hex::encode(b64(&id.key_id)?);
+            if id != key.fingerprint() {
+                let host = t
+                    .base_url
+                    .as_deref()
+                    .and_then(|u| url::Url::parse(u).ok())
+                    .and_then(|u| u.host_str().map(str::to_owned))
+                    .ok_or_else(|| format!("tlog {i}: a Rekor v2 log needs a baseUrl"))?;
+                m.rekor_aliases.insert(id, (key.fingerprint(), host));
+            }
         }
         m.rekor_keys.push(key);
     }

@@ -103,6 +103,8 @@ pub struct TrustPolicy {
     pub rekor_keys: Vec<PublicKey>,
     /// `validFor` windows of the Rekor keys that came from trusted_root.json.
     pub rekor_windows: rekor::LogWindows,
+    /// Rekor v2 logs (trusted_root.json `logId` other than the key's SHA-256).
+    pub rekor_aliases: rekor::LogAliases,
     /// RFC 3161 timestamp authorities (trusted_root.json `timestampAuthorities`).
     pub timestamp_authorities: Vec<timestamp::TimestampAuthority>,
     /// A certificate signature passes if any matcher accepts it.
@@ -129,6 +131,7 @@ impl TrustPolicy {
             intermediates: Vec::new(),
             rekor_keys: Vec::new(),
             rekor_windows: rekor::LogWindows::new(),
+            rekor_aliases: rekor::LogAliases::new(),
             timestamp_authorities: Vec::new(),
             identities: Vec::new(),
             allow_any_identity: false,
@@ -144,6 +147,8 @@ impl TrustPolicy {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TimeSource {
     Rekor,
+    /// A verified RFC 3161 timestamp (trusted_root.json timestamp authority).
+    Timestamp,
     At,
     Now,
 }

@@ -22,6 +22,11 @@ use crate::oci::Digest;
 /// A key without an entry (`--rekor-key`) has no window.
 pub type LogWindows = std::collections::BTreeMap<String, (i64, Option<i64>)>;
 
+/// Logs whose trusted_root.json `logId` is not the SHA-256 of their key (Rekor v2, whose
+/// log ID is its c2sp note key ID): log ID (hex) -> (key fingerprint, note origin, the
+/// `baseUrl` host).
+pub type LogAliases = std::collections::BTreeMap<String, (String, String)>;
+
 /// The configured log key whose log ID is `log_id`, refused outside its `validFor`
 /// window at `at` (the entry's integrated time).
 pub fn log_key<'a>(
@@ -34,12 +39,19 @@ pub fn log_key<'a>(
         .iter()
         .find(|k| k.fingerprint() == log_id)
         .ok_or_else(|| RekorRejection::UnknownLog { log_id: log_id.to_owned() })?;
+    window_check(windows, log_id, at)?;
+    Ok(key)
+}
+
+/// Refuses `at` outside the window of the key whose fingerprint is `fingerprint`.
+pub fn window_check(windows: &LogWindows, fingerprint: &str, at: i64) -> Result<(), RekorRejection> {
+    let log_id = fingerprint;
     if let Some(&(start, end)) = windows.get(log_id) {
         if at < start || end.is_some_and(|e| at > e) {
             return Err(RekorRejection::LogKeyOutsideValidity { log_id: log_id.to_owned(), at });
         }
     }
-    Ok(key)
+    Ok(())
 }
 
 /// A Rekor entry whose SET verified.

@@ -323,26 +323,6 @@ fn check(
         (None, Some(k)) => rekor::SignerMaterial::Key(k),
         (None, None) => unreachable!("one of them is set above"),
     };
-    if policy.rekor_keys.is_empty() {
-        if !m.tlog_entries.is_empty() {
-            report.rekor = RekorStatus::NotChecked;
-        }
-        report.trusted_time = Some(match policy.at {
-            Some(at) => TrustedTime { unix: at.timestamp(), source: TimeSource::At },
-            None => TrustedTime { unix: policy.now.timestamp(), source: TimeSource::Now },
-        });
-    } else {
-        let [entry] = m.tlog_entries.as_slice() else {
-            return Err(match m.tlog_entries.len() {
-                0 => Rejection::RekorBundleMissing,
-                n => Rejection::SigstoreBundle(format!("{n} tlog entries, expected 1")),
-            }
-            .into());
-        };
-        let verified = check_tlog(policy, version, entry, &content, subject, material).map_err(Rejection::RekorSet)?;
-        report.trusted_time = Some(TrustedTime { unix: verified.integrated_time, source: TimeSource::Rekor });
-        report.rekor = RekorStatus::Verified(verified);
-    }
     // RFC 3161 timestamps over the signature, when authorities are configured: each must
     // verify, and the certificate must be valid at each time too (sigstore-go checks the
     // leaf at every verified timestamp).
@@ -354,6 +334,43 @@ fn check(
                 .map_err(Rejection::Timestamp)?;
             tsa_times.push(at);
         }
+    }
+    let fallback = match policy.at {
+        Some(at) => TrustedTime { unix: at.timestamp(), source: TimeSource::At },
+        None => TrustedTime { unix: policy.now.timestamp(), source: TimeSource::Now },
+    };
+    let tsa_time = tsa_times.first().map(|&unix| TrustedTime { unix, source: TimeSource::Timestamp });
+    if policy.rekor_keys.is_empty() {
+        if !m.tlog_entries.is_empty() {
+            report.rekor = RekorStatus::NotChecked;
+        }
+        report.trusted_time = Some(tsa_time.unwrap_or(fallback));
+    } else {
+        let [entry] = m.tlog_entries.as_slice() else {
+            return Err(match m.tlog_entries.len() {
+                0 => Rejection::RekorBundleMissing,
+                n => Rejection::SigstoreBundle(format!("{n} tlog entries, expected 1")),
+            }
+            .into());
+        };
+        let (verified, has_set, key_fingerprint) =
+            check_tlog(policy, version, entry, &content, subject, material).map_err(Rejection::RekorSet)?;
+        // Only a SET signs the integrated time; a Rekor v2 entry needs a verified timestamp.
+        report.trusted_time = Some(match (has_set, tsa_time) {
+            (true, _) => TrustedTime { unix: verified.integrated_time, source: TimeSource::Rekor },
+            (false, Some(t)) => {
+                // A Rekor v2 log key, too, is used only inside its validFor window.
+                rekor::window_check(&policy.rekor_windows, &key_fingerprint, t.unix).map_err(Rejection::RekorSet)?;
+                t
+            }
+            (false, None) => {
+                return Err(Rejection::SigstoreBundle(
+                    "the Rekor v2 entry has no SET and no verified RFC 3161 timestamp gives a trusted time".into(),
+                )
+                .into())
+            }
+        });
+        report.rekor = RekorStatus::Verified(verified);
     }
     // 5–6. Certificate path (intermediates from the policy), EKU, identity.
     let at = report.trusted_time.expect("set above").unix;
@@ -389,6 +406,8 @@ fn check_statement(payload_type: &str, payload: &[u8], subject: Subject<'_>) -> 
     Ok(())
 }
 
+/// The entry's checks; `true` when a SET verified (then its integrated time is trusted),
+/// and the log key's fingerprint.
 fn check_tlog(
     policy: &TrustPolicy,
     version: BundleVersion,
@@ -396,7 +415,7 @@ fn check_tlog(
     content: &Content,
     subject: Subject<'_>,
     signer: rekor::SignerMaterial<'_>,
-) -> Result<RekorEntry, RekorRejection> {
+) -> Result<(RekorEntry, bool, String), RekorRejection> {
     let malformed = |what: &str| RekorRejection::Malformed(what.to_owned());
     let integrated_time: i64 =
         e.integrated_time.as_deref().unwrap_or("0").parse().map_err(|_| malformed("integratedTime"))?;
@@ -406,27 +425,41 @@ fn check_tlog(
     }
     let key_id =
         base64::engine::general_purpose::STANDARD.decode(&e.log_id.key_id).map_err(|_| malformed("logId.keyId"))?;
-    let log_id = hex::encode(key_id);
-    // Only a SET gives a trusted time (the integrated time is signed by it alone); v0.1
-    // bundles carry a SET, v0.2 and later must carry an inclusion proof.
-    let promise = e.inclusion_promise.as_ref().ok_or_else(|| malformed("no inclusionPromise (SET)"))?;
-    if version >= BundleVersion::V02 && e.inclusion_proof.is_none() {
-        return Err(malformed("no inclusionProof (required from bundle v0.2)"));
-    }
-    rekor::verify_set(
-        &e.canonicalized_body,
-        integrated_time,
-        &log_id,
-        log_index,
-        &promise.signed_entry_timestamp,
-        &policy.rekor_keys,
-        &policy.rekor_windows,
-    )?;
+    let log_id = hex::encode(&key_id);
+    let kv = (e.kind_version.kind.as_str(), e.kind_version.version.as_str());
+    let v2 = kv.1 == "0.0.2" && kv.0 != "intoto";
     let body = base64::engine::general_purpose::STANDARD
         .decode(&e.canonicalized_body)
         .map_err(|_| RekorRejection::Body("canonicalizedBody is not base64".into()))?;
-    if let Some(p) = &e.inclusion_proof {
+    // v0.1 bundles carry a SET, v0.2 and later must carry an inclusion proof; Rekor v2
+    // entries have no SET.
+    if (version >= BundleVersion::V02 || v2) && e.inclusion_proof.is_none() {
+        return Err(malformed("no inclusionProof (required from bundle v0.2 and for Rekor v2)"));
+    }
+    let (signer_note, fingerprint) = if v2 {
+        let (fp, origin) =
+            policy.rekor_aliases.get(&log_id).ok_or_else(|| RekorRejection::UnknownLog { log_id: log_id.clone() })?;
+        let key = policy
+            .rekor_keys
+            .iter()
+            .find(|k| &k.fingerprint() == fp)
+            .ok_or_else(|| RekorRejection::UnknownLog { log_id: log_id.clone() })?;
+        (tlog::NoteSigner::RekorV2 { key, origin, log_id: &key_id }, fp.clone())
+    } else {
+        let promise = e.inclusion_promise.as_ref().ok_or_else(|| malformed("no inclusionPromise (SET)"))?;
+        rekor::verify_set(
+            &e.canonicalized_body,
+            integrated_time,
+            &log_id,
+            log_index,
+            &promise.signed_entry_timestamp,
+            &policy.rekor_keys,
+            &policy.rekor_windows,
+        )?;
         let key = rekor::log_key(&policy.rekor_keys, &policy.rekor_windows, &log_id, integrated_time)?;
+        (tlog::NoteSigner::RekorV1(key), log_id.clone())
+    };
+    if let Some(p) = &e.inclusion_proof {
         let num = |s: &str, what: &str| s.parse::<u64>().map_err(|_| malformed(what));
         let hash = |s: &str| -> Result<[u8; 32], RekorRejection> {
             base64::engine::general_purpose::STANDARD
@@ -442,16 +475,25 @@ fn check_tlog(
             hashes: p.hashes.iter().map(|h| hash(h)).collect::<Result<_, _>>()?,
             checkpoint: &p.checkpoint.envelope,
         };
-        tlog::verify_inclusion(&body, &proof, key)?;
+        tlog::verify_inclusion(&body, &proof, signer_note)?;
     }
     // The logged entry must be of what was verified.
-    let kv = (e.kind_version.kind.as_str(), e.kind_version.version.as_str());
     match (content, subject) {
         (Content::Message { signature }, Subject::Artifact(a)) if kv == ("hashedrekord", "0.0.1") => {
             rekor::check_body(&body, a, signature, signer)?;
         }
+        (Content::Message { signature }, Subject::Artifact(a)) if kv == ("hashedrekord", "0.0.2") => {
+            check_v2_body(&body, "hashedRekordV002", &Digest::of(a), signature, signer)?;
+        }
         (Content::Dsse { payload, signature, .. }, _) if kv == ("dsse", "0.0.1") || kv == ("intoto", "0.0.2") => {
             check_dsse_body(&body, payload, signature, signer)?;
+        }
+        // Rekor v2 logs a DSSE envelope as a hashedrekord of its PAE bytes.
+        (Content::Dsse { payload_type, payload, signature }, _) if kv == ("hashedrekord", "0.0.2") => {
+            check_v2_body(&body, "hashedRekordV002", &Digest::of(&pae(payload_type, payload)), signature, signer)?;
+        }
+        (Content::Dsse { payload, signature, .. }, _) if kv == ("dsse", "0.0.2") => {
+            check_v2_body(&body, "dsseV002", &Digest::of(payload), signature, signer)?;
         }
         _ => {
             return Err(RekorRejection::UnsupportedKind {
@@ -460,7 +502,45 @@ fn check_tlog(
             })
         }
     }
-    Ok(RekorEntry { integrated_time, log_index, log_id })
+    Ok((RekorEntry { integrated_time, log_index, log_id }, !v2, fingerprint))
+}
+
+/// A Rekor v2 `hashedrekord` 0.0.2 (`spec.hashedRekordV002`: `data`, `signature`) or
+/// `dsse` 0.0.2 (`spec.dsseV002`: `payloadHash`, `signatures[]`) body: the digest, a
+/// signature and its verifier (DER certificate or public key) must be the bundle's.
+fn check_v2_body(
+    body: &[u8],
+    spec_key: &str,
+    digest: &Digest,
+    signature: &[u8],
+    signer: rekor::SignerMaterial<'_>,
+) -> Result<(), RekorRejection> {
+    let v: serde_json::Value = serde_json::from_slice(body).map_err(|err| RekorRejection::Body(err.to_string()))?;
+    let spec = &v["spec"][spec_key];
+    let decode =
+        |s: &serde_json::Value| base64::engine::general_purpose::STANDARD.decode(s.as_str().unwrap_or("!")).ok();
+    let (hash, sigs) = if spec_key == "dsseV002" {
+        (&spec["payloadHash"], spec["signatures"].as_array().cloned().unwrap_or_default())
+    } else {
+        (&spec["data"], vec![spec["signature"].clone()])
+    };
+    let found = decode(&hash["digest"]).map(hex::encode).unwrap_or_default();
+    if hash["algorithm"] != "SHA2_256" || found != digest.hex() {
+        return Err(RekorRejection::HashMismatch { expected: digest.hex().to_owned(), found });
+    }
+    let logged = sigs.iter().find(|s| decode(&s["content"]).as_deref() == Some(signature));
+    let logged = logged.ok_or(RekorRejection::SignatureMismatch)?;
+    let verifier = &logged["verifier"];
+    let same = match signer {
+        rekor::SignerMaterial::Certificate(leaf) => {
+            decode(&verifier["x509Certificate"]["rawBytes"]).is_some_and(|d| Some(d) == leaf.to_der().ok())
+        }
+        rekor::SignerMaterial::Key(k) => decode(&verifier["publicKey"]["rawBytes"]) == Some(k.spki_der()),
+    };
+    if !same {
+        return Err(RekorRejection::KeyMismatch);
+    }
+    Ok(())
 }
 
 /// A `dsse` 0.0.1 or `intoto` 0.0.2 body: its payload hash, a signature and its
@@ -600,8 +680,14 @@ mod tests {
             verify_sigstore_bundle(&policy(), B1, &other).verdict,
             Verdict::Rejected(Rejection::DigestMismatch { expected: other, found: B1_DIGEST.parse().unwrap() })
         );
+        // Without Rekor keys, B1's RFC 3161 timestamp (production TSA) is the trusted time;
+        // without timestamp authorities either, "now" is, and the 10-minute leaf has expired.
         let mut p = policy();
         p.rekor_keys.clear();
+        let r = verify_sigstore_bundle(&p, B1, &B1_DIGEST.parse().unwrap());
+        assert_eq!(r.verdict, Verdict::Verified);
+        assert_eq!(r.trusted_time.map(|t| t.source), Some(TimeSource::Timestamp));
+        p.timestamp_authorities.clear();
         assert!(matches!(
             verify_sigstore_bundle(&p, B1, &B1_DIGEST.parse().unwrap()).verdict,
             Verdict::Rejected(Rejection::Expired { .. })

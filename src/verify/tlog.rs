@@ -2,11 +2,13 @@
 //! Rekor entry, and the signed checkpoint (a c2sp.org signed note in the
 //! tlog-checkpoint format) whose root hash the proof must reach.
 //!
-//! The checkpoint is verified the way Rekor v1 clients do (rekor `VerifyCheckpointSignature`
+//! A Rekor v1 checkpoint is verified the way Rekor v1 clients do (rekor `VerifyCheckpointSignature`
 //! via sigstore-go `VerifyInclusion`): the signature line's 4-byte key hint is the first
 //! four bytes of SHA-256 of the log key's DER SubjectPublicKeyInfo, and the signature
 //! covers the note text (every line before the blank line, each ending in `\n`). The
-//! checkpoint's root hash and tree size must equal those of the inclusion proof.
+//! checkpoint's root hash and tree size must equal those of the inclusion proof. A Rekor
+//! v2 checkpoint is a c2sp signed note: origin and signer name are the log's origin, the
+//! key hint is the log ID's first four bytes (sigstore-go `VerifyLogEntryWithHash`).
 //! Everything here is untrusted input until [`verify_inclusion`] returns `Ok`.
 
 use base64::Engine as _;
@@ -103,25 +105,47 @@ pub fn parse_checkpoint(envelope: &str) -> Result<UntrustedCheckpoint, RekorReje
     Ok(UntrustedCheckpoint { origin: origin.to_owned(), size, root_hash, text: format!("{text}\n"), signatures })
 }
 
+/// Who must have signed a checkpoint.
+#[derive(Debug, Clone, Copy)]
+pub enum NoteSigner<'a> {
+    /// Rekor v1: key hint = SHA-256(DER SPKI)[..4]; the signature line's name is not checked.
+    RekorV1(&'a PublicKey),
+    /// Rekor v2 (c2sp signed note): the origin line and the signature's name are the log's
+    /// origin (its `baseUrl` host), the key hint is the first four bytes of its log ID.
+    RekorV2 { key: &'a PublicKey, origin: &'a str, log_id: &'a [u8] },
+}
+
 impl UntrustedCheckpoint {
-    /// Verifies the signature whose key hint names `key` (Rekor v1 hint: the first four
-    /// bytes of SHA-256 of the key's DER SPKI).
-    pub fn verify(&self, key: &PublicKey) -> Result<(), RekorRejection> {
-        let spki = key.spki_der();
-        let mut h = Sha256::new();
-        h.update(&spki);
-        let hint = h.finish();
-        let (_, _, sig) = self
-            .signatures
-            .iter()
-            .find(|(_, hn, _)| hn[..] == hint[..4])
-            .ok_or_else(|| bad_checkpoint("no signature by the log's key (key hint)"))?;
-        let ok = if key.0.id() == openssl::pkey::Id::ED25519 {
-            Verifier::new_without_digest(&key.0).and_then(|mut v| v.verify_oneshot(sig, self.text.as_bytes()))
-        } else {
-            Verifier::new(MessageDigest::sha256(), &key.0).and_then(|mut v| v.verify_oneshot(sig, self.text.as_bytes()))
+    /// Verifies that the log's key signed this checkpoint. Other signatures (witness
+    /// cosignatures) are ignored.
+    pub fn verify(&self, signer: NoteSigner<'_>) -> Result<(), RekorRejection> {
+        let (key, hint, name) = match signer {
+            NoteSigner::RekorV1(key) => {
+                let mut h = Sha256::new();
+                h.update(&key.spki_der());
+                (key, h.finish()[..4].to_vec(), None)
+            }
+            NoteSigner::RekorV2 { key, origin, log_id } => {
+                if self.origin != origin {
+                    return Err(bad_checkpoint("origin line is not the log's origin"));
+                }
+                (key, log_id.iter().take(4).copied().collect(), Some(origin))
+            }
+        };
+        let mut candidates =
+            self.signatures.iter().filter(|(n, hn, _)| hn[..] == hint[..] && name.is_none_or(|o| n == o)).peekable();
+        if candidates.peek().is_none() {
+            return Err(bad_checkpoint("no signature by the log's key (name and key hint)"));
         }
-        .unwrap_or(false);
+        let ok = candidates.any(|(_, _, sig)| {
+            let r = if key.0.id() == openssl::pkey::Id::ED25519 {
+                Verifier::new_without_digest(&key.0).and_then(|mut v| v.verify_oneshot(sig, self.text.as_bytes()))
+            } else {
+                Verifier::new(MessageDigest::sha256(), &key.0)
+                    .and_then(|mut v| v.verify_oneshot(sig, self.text.as_bytes()))
+            };
+            r.unwrap_or(false)
+        });
         let _ = openssl::error::ErrorStack::get();
         if ok {
             Ok(())
@@ -142,11 +166,11 @@ pub struct UntrustedInclusionProof<'a> {
 }
 
 /// Verifies that `entry` (the canonicalized body bytes) is in the log: the proof reaches
-/// its root hash, the checkpoint signed by `key` names the same root hash and size.
+/// its root hash, the checkpoint signed by the log names the same root hash and size.
 pub fn verify_inclusion(
     entry: &[u8],
     proof: &UntrustedInclusionProof<'_>,
-    key: &PublicKey,
+    signer: NoteSigner<'_>,
 ) -> Result<(), RekorRejection> {
     let root = root_from_inclusion_proof(proof.log_index, proof.tree_size, leaf_hash(entry), &proof.hashes)
         .ok_or(RekorRejection::InclusionProof("the audit path does not fit the index and tree size"))?;
@@ -154,7 +178,7 @@ pub fn verify_inclusion(
         return Err(RekorRejection::InclusionProof("the audit path does not reach the proof's root hash"));
     }
     let cp = parse_checkpoint(proof.checkpoint)?;
-    cp.verify(key)?;
+    cp.verify(signer)?;
     if cp.root_hash != proof.root_hash || cp.size != proof.tree_size {
         return Err(bad_checkpoint("root hash or tree size differs from the inclusion proof's"));
     }
@@ -236,7 +260,7 @@ mod tests {
         };
         let tr = crate::trust::parse_trusted_root(&std::fs::read(dir.join("production_trusted_root.json")).unwrap())
             .unwrap();
-        let key = &tr.rekor_keys[0];
+        let key = NoteSigner::RekorV1(&tr.rekor_keys[0]);
         verify_inclusion(&body, &proof, key).unwrap();
 
         let mut bad_body = body.clone();
@@ -253,7 +277,10 @@ mod tests {
         let bad = UntrustedInclusionProof { checkpoint: &forged, ..proof.clone() };
         assert!(matches!(verify_inclusion(&body, &bad, key), Err(RekorRejection::Checkpoint(_))));
         // Another log's key: no signature carries its key hint.
-        assert!(matches!(verify_inclusion(&body, &proof, &tr.rekor_keys[1]), Err(RekorRejection::Checkpoint(_))));
+        assert!(matches!(
+            verify_inclusion(&body, &proof, NoteSigner::RekorV1(&tr.rekor_keys[1])),
+            Err(RekorRejection::Checkpoint(_))
+        ));
     }
 
     #[test]
