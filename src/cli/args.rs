@@ -222,7 +222,8 @@ pub struct TrustArgs {
     /// Accepted for cosign compatibility.
     #[arg(long)]
     pub insecure_ignore_tlog: bool,
-    /// Accepted for cosign compatibility (SCTs are not checked).
+    /// Accepted for cosign compatibility. SCTs of Sigstore bundles are checked whenever
+    /// --trusted-root lists CT logs; this flag does not turn that off yet.
     #[arg(long)]
     pub insecure_ignore_sct: bool,
 }

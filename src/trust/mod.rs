@@ -9,7 +9,8 @@
 //! intermediates. Every `tlogs[].publicKey.rawBytes` (DER SPKI) becomes a Rekor key used
 //! only inside its `publicKey.validFor` window (a window without its required `start` makes
 //! the file unusable, as in sigstore-go). `timestampAuthorities` become RFC 3161
-//! authorities (chain leaf first, `validFor` required); `ctlogs` (SCTs) are not used yet.
+//! authorities (chain leaf first, `validFor` required); `ctlogs` become CT log keys for
+//! SCTs (used only inside their `validFor`).
 
 pub mod policy;
 
@@ -55,6 +56,7 @@ pub struct TrustMaterial {
     pub rekor_windows: crate::verify::rekor::LogWindows,
     pub timestamp_authorities: Vec<crate::verify::timestamp::TimestampAuthority>,
     pub rekor_aliases: crate::verify::rekor::LogAliases,
+    pub ct_logs: Vec<crate::verify::sct::CtLog>,
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, TrustError> {
@@ -98,6 +100,7 @@ impl TrustMaterial {
             m.rekor_windows.extend(tr.rekor_windows);
             m.timestamp_authorities.extend(tr.timestamp_authorities);
             m.rekor_aliases.extend(tr.rekor_aliases);
+            m.ct_logs.extend(tr.ct_logs);
         }
         Ok(m)
     }
@@ -112,6 +115,7 @@ impl TrustMaterial {
         p.rekor_windows = self.rekor_windows;
         p.timestamp_authorities = self.timestamp_authorities;
         p.rekor_aliases = self.rekor_aliases;
+        p.ct_logs = self.ct_logs;
         p
     }
 }
@@ -125,6 +129,8 @@ struct TrustedRoot {
     certificate_authorities: Vec<Ca>,
     #[serde(default)]
     timestamp_authorities: Vec<Ca>,
+    #[serde(default)]
+    ctlogs: Vec<Tlog>,
 }
 
 #[derive(Deserialize)]
@@ -222,6 +228,22 @@ pub fn parse_trusted_root(bytes: &[u8]) -> Result<TrustMaterial, String> {
             }
         }
         m.rekor_keys.push(key);
+    }
+    for (i, t) in tr.ctlogs.iter().enumerate() {
+        let der = b64(&t.public_key.raw_bytes)?;
+        let key = crypto::load_public_key(&der, &format!("ctlog {i}")).map_err(|e| e.to_string())?;
+        let log_id = match &t.log_id {
+            Some(id) => b64(&id.key_id)?,
+            None => hex::decode(key.fingerprint()).expect("hex"),
+        };
+        let valid_for = match &t.public_key.valid_for {
+            Some(v) => {
+                let start = v.start.as_deref().ok_or_else(|| format!("ctlog {i}: validFor has no start"))?;
+                (unix(start)?, v.end.as_deref().map(unix).transpose()?)
+            }
+            None => (i64::MIN, None),
+        };
+        m.ct_logs.push(crate::verify::sct::CtLog { log_id, key, valid_for });
     }
     for (i, tsa) in tr.timestamp_authorities.iter().enumerate() {
         let mut chain = Vec::new();

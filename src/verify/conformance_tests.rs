@@ -14,8 +14,7 @@ const DEFAULT_IDENTITY: &str = "https://github.com/sigstore-conformance/extremel
 const DEFAULT_ISSUER: &str = "https://token.actions.githubusercontent.com";
 
 /// Cases sealift does not handle yet, and why. Every other case must reach its verdict.
-const OUT_OF_SCOPE: &[(&str, &str)] =
-    &[("invalid-ct-key_fail", "SCTs embedded in Fulcio certificates are not verified against the CT log keys yet")];
+const OUT_OF_SCOPE: &[(&str, &str)] = &[];
 
 fn dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/sigstore-conformance")
@@ -80,6 +79,6 @@ fn conformance_bundle_verify_cases_reach_their_verdicts() {
         assert!(cases.iter().any(|c| c.ends_with(n)), "out-of-scope case {n} exists");
     }
     // docs/signing.md states these numbers.
-    assert_eq!(OUT_OF_SCOPE.len(), 1);
+    assert_eq!(OUT_OF_SCOPE.len(), 0);
     assert!(wrong.is_empty(), "{} cases reach the wrong verdict: {wrong:?}", wrong.len());
 }

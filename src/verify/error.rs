@@ -80,6 +80,8 @@ pub enum Rejection {
     RekorBundleMissing,
     #[error("Rekor bundle rejected: {0}")]
     RekorSet(RekorRejection),
+    #[error("SCT rejected: {0}")]
+    Sct(super::sct::SctRejection),
     #[error("RFC 3161 timestamp rejected: {0}")]
     Timestamp(super::timestamp::TimestampRejection),
     #[error("Sigstore bundle rejected: {0}")]

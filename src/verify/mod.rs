@@ -27,6 +27,7 @@ pub mod error;
 pub mod names;
 pub mod path;
 pub mod rekor;
+pub mod sct;
 pub mod sigstore_bundle;
 pub mod timestamp;
 pub mod tlog;
@@ -105,6 +106,9 @@ pub struct TrustPolicy {
     pub rekor_windows: rekor::LogWindows,
     /// Rekor v2 logs (trusted_root.json `logId` other than the key's SHA-256).
     pub rekor_aliases: rekor::LogAliases,
+    /// CT logs (trusted_root.json `ctlogs`): when any is configured, a Sigstore bundle's
+    /// certificate needs an embedded SCT that verifies with one.
+    pub ct_logs: Vec<sct::CtLog>,
     /// RFC 3161 timestamp authorities (trusted_root.json `timestampAuthorities`).
     pub timestamp_authorities: Vec<timestamp::TimestampAuthority>,
     /// A certificate signature passes if any matcher accepts it.
@@ -133,6 +137,7 @@ impl TrustPolicy {
             rekor_windows: rekor::LogWindows::new(),
             rekor_aliases: rekor::LogAliases::new(),
             timestamp_authorities: Vec::new(),
+            ct_logs: Vec::new(),
             identities: Vec::new(),
             allow_any_identity: false,
             docker_reference: None,

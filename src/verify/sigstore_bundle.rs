@@ -21,8 +21,8 @@ use super::dsse::{pae, Envelope, Statement};
 
 use super::error::RekorRejection;
 use super::{
-    check_certificate, crypto, rekor, timestamp, tlog, PublicKey, Rejection, RekorEntry, RekorStatus, SignatureReport,
-    TimeSource, TrustPolicy, TrustedTime, Verdict,
+    check_certificate, crypto, rekor, sct, timestamp, tlog, PublicKey, Rejection, RekorEntry, RekorStatus,
+    SignatureReport, TimeSource, TrustPolicy, TrustedTime, Verdict,
 };
 use crate::oci::Digest;
 
@@ -379,6 +379,11 @@ fn check(
             check_certificate(policy, leaf, None, t, &mut report.clone())?;
         }
         check_certificate(policy, leaf, None, at, report)?;
+        // 7. An embedded SCT from a configured CT log (sigstore-go, threshold 1).
+        if !policy.ct_logs.is_empty() {
+            let issuers: Vec<&X509> = policy.intermediates.iter().chain(policy.roots.iter().map(|r| &r.cert)).collect();
+            sct::verify_embedded_scts(leaf, &issuers, &policy.ct_logs).map_err(Rejection::Sct)?;
+        }
     }
     Ok(())
 }
