@@ -129,7 +129,7 @@ struct Proof {
     tree_size: String,
     #[serde(default)]
     hashes: Vec<String>,
-    checkpoint: Checkpoint,
+    checkpoint: Option<Checkpoint>,
 }
 
 #[derive(Deserialize)]
@@ -219,10 +219,26 @@ fn check(
     let m = &bundle.verification_material;
     let leaf_der = match (&m.certificate, &m.x509_certificate_chain, &m.public_key) {
         (Some(c), None, None) => Some(b64(&c.raw_bytes, "certificate")?),
-        (None, Some(chain), None) => match chain.certificates.first() {
-            Some(c) => Some(b64(&c.raw_bytes, "certificate")?),
-            None => return Err(Rejection::SigstoreBundle("empty x509CertificateChain".into()).into()),
-        },
+        (None, Some(chain), None) => {
+            // The chain must not include a root (protobuf-specs `X509CertificateChain`;
+            // sigstore-python refuses it): a self-signed certificate in it is refused.
+            for c in &chain.certificates {
+                let der = b64(&c.raw_bytes, "certificate")?;
+                let cert = X509::from_der(&der).map_err(|e| Rejection::MalformedCertificate(e.to_string()))?;
+                let self_signed = cert.public_key().is_ok_and(|k| cert.verify(&k).unwrap_or(false));
+                let _ = openssl::error::ErrorStack::get();
+                if self_signed {
+                    return Err(Rejection::SigstoreBundle(
+                        "x509CertificateChain includes a self-signed (root) certificate".into(),
+                    )
+                    .into());
+                }
+            }
+            match chain.certificates.first() {
+                Some(c) => Some(b64(&c.raw_bytes, "certificate")?),
+                None => return Err(Rejection::SigstoreBundle("empty x509CertificateChain".into()).into()),
+            }
+        }
         (None, None, Some(_)) => None,
         _ => {
             return Err(Rejection::SigstoreBundle(
@@ -478,7 +494,7 @@ fn check_tlog(
             tree_size: num(&p.tree_size, "inclusionProof.treeSize")?,
             root_hash: hash(&p.root_hash)?.to_vec(),
             hashes: p.hashes.iter().map(|h| hash(h)).collect::<Result<_, _>>()?,
-            checkpoint: &p.checkpoint.envelope,
+            checkpoint: p.checkpoint.as_ref().map(|c| c.envelope.as_str()),
         };
         tlog::verify_inclusion(&body, &proof, signer_note)?;
     }

@@ -162,7 +162,8 @@ pub struct UntrustedInclusionProof<'a> {
     pub tree_size: u64,
     pub root_hash: Vec<u8>,
     pub hashes: Vec<[u8; 32]>,
-    pub checkpoint: &'a str,
+    /// `None` when the bundle carries none: refused after the audit path is checked.
+    pub checkpoint: Option<&'a str>,
 }
 
 /// Verifies that `entry` (the canonicalized body bytes) is in the log: the proof reaches
@@ -177,7 +178,7 @@ pub fn verify_inclusion(
     if root[..] != proof.root_hash[..] {
         return Err(RekorRejection::InclusionProof("the audit path does not reach the proof's root hash"));
     }
-    let cp = parse_checkpoint(proof.checkpoint)?;
+    let cp = parse_checkpoint(proof.checkpoint.ok_or_else(|| bad_checkpoint("the inclusion proof has none"))?)?;
     cp.verify(signer)?;
     if cp.root_hash != proof.root_hash || cp.size != proof.tree_size {
         return Err(bad_checkpoint("root hash or tree size differs from the inclusion proof's"));
@@ -256,7 +257,7 @@ mod tests {
             tree_size: num(&p["treeSize"]),
             root_hash: b64(&p["rootHash"]),
             hashes: p["hashes"].as_array().unwrap().iter().map(|h| b64(h).try_into().unwrap()).collect(),
-            checkpoint: &envelope,
+            checkpoint: Some(&envelope),
         };
         let tr = crate::trust::parse_trusted_root(&std::fs::read(dir.join("production_trusted_root.json")).unwrap())
             .unwrap();
@@ -274,7 +275,7 @@ mod tests {
         assert!(matches!(verify_inclusion(&body, &bad, key), Err(RekorRejection::InclusionProof(_))));
         // The checkpoint signed over another size: the signature no longer verifies.
         let forged = envelope.replacen(&format!("\n{}\n", proof.tree_size), &format!("\n{}\n", proof.tree_size + 1), 1);
-        let bad = UntrustedInclusionProof { checkpoint: &forged, ..proof.clone() };
+        let bad = UntrustedInclusionProof { checkpoint: Some(&forged), ..proof.clone() };
         assert!(matches!(verify_inclusion(&body, &bad, key), Err(RekorRejection::Checkpoint(_))));
         // Another log's key: no signature carries its key hint.
         assert!(matches!(
