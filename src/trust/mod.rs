@@ -234,7 +234,7 @@ pub fn parse_trusted_root(bytes: &[u8]) -> Result<TrustMaterial, String> {
         let key = crypto::load_public_key(&der, &format!("ctlog {i}")).map_err(|e| e.to_string())?;
         let log_id = match &t.log_id {
             Some(id) => b64(&id.key_id)?,
-            None => hex::decode(key.fingerprint()).expect("hex"),
+            None => openssl::sha::sha256(&key.spki_der()).to_vec(),
         };
         let valid_for = match &t.public_key.valid_for {
             Some(v) => {

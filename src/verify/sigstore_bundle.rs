@@ -295,7 +295,9 @@ fn check(
     let (signed, signature): (Vec<u8>, &[u8]) = match (&content, subject) {
         (Content::Dsse { payload_type, payload, signature }, _) => (pae(payload_type, payload), signature),
         (Content::Message { signature }, Subject::Artifact(a)) => (a.to_vec(), signature),
-        (Content::Message { .. }, Subject::Image(_)) => unreachable!("refused above"),
+        (Content::Message { .. }, Subject::Image(_)) => {
+            return Err(Outcome::Unsupported("bundle holds a message signature, not a DSSE envelope".into()))
+        }
     };
     let (alg, signer) = match &leaf {
         Some(leaf) => {
@@ -337,7 +339,7 @@ fn check(
     let material = match (&leaf, signer) {
         (Some(c), _) => rekor::SignerMaterial::Certificate(c),
         (None, Some(k)) => rekor::SignerMaterial::Key(k),
-        (None, None) => unreachable!("one of them is set above"),
+        (None, None) => return Err(Rejection::NoCertificate.into()),
     };
     // RFC 3161 timestamps over the signature, when authorities are configured: each must
     // verify, and the certificate must be valid at each time too (sigstore-go checks the
