@@ -222,8 +222,8 @@ pub struct TrustArgs {
     /// Accepted for cosign compatibility.
     #[arg(long)]
     pub insecure_ignore_tlog: bool,
-    /// Accepted for cosign compatibility. SCTs of Sigstore bundles are checked whenever
-    /// --trusted-root lists CT logs; this flag does not turn that off yet.
+    /// Do not require an embedded SCT from the --trusted-root CT logs (Sigstore bundles;
+    /// as cosign's flag).
     #[arg(long)]
     pub insecure_ignore_sct: bool,
 }

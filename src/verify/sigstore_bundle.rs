@@ -697,6 +697,25 @@ mod tests {
     }
 
     #[test]
+    fn b1_needs_a_valid_sct_unless_ignored() {
+        let tr_bytes = include_bytes!("../../tests/data/cosign-real/sigstore-root-signing/trusted_root.json");
+        let mut p = policy();
+        assert!(!p.ct_logs.is_empty(), "trusted_root.json ctlogs are loaded");
+        // Another CT log key under the same log ID: the SCT no longer verifies.
+        let other = parse_trusted_root(tr_bytes).unwrap().rekor_keys[0].clone();
+        for l in &mut p.ct_logs {
+            l.key = other.clone();
+        }
+        assert_eq!(
+            verify_sigstore_bundle(&p, B1, &B1_DIGEST.parse().unwrap()).verdict,
+            Verdict::Rejected(Rejection::Sct(sct::SctRejection::NoValidSct))
+        );
+        // --insecure-ignore-sct clears the CT logs.
+        p.ct_logs.clear();
+        assert_eq!(verify_sigstore_bundle(&p, B1, &B1_DIGEST.parse().unwrap()).verdict, Verdict::Verified);
+    }
+
+    #[test]
     fn b1_negatives() {
         let other = Digest::of(b"x");
         assert_eq!(
