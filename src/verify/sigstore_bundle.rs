@@ -1,17 +1,21 @@
-//! Sigstore bundle v0.3 (cosign v3's default `cosign sign` output, stored as an OCI
-//! referrer): a DSSE envelope of an in-toto statement signed by a Fulcio (or BYO-PKI)
-//! leaf, plus the Rekor entry.
+//! Sigstore bundles v0.1–v0.3 (cosign v3's default `cosign sign` output, stored as an OCI
+//! referrer; `cosign verify-blob --bundle`): a DSSE envelope or a message signature, by a
+//! Fulcio (or BYO-PKI) leaf or a configured key, plus one Rekor v1 or v2 entry and
+//! optional RFC 3161 timestamps.
 //!
-//! Checked, in the same order as simple signing: the DSSE signature over the PAE bytes
-//! with the leaf key; the statement (in-toto v1, predicate `https://sigstore.dev/cosign/sign/v1`)
-//! names the expected digest; the Rekor `dsse` entry's SET (when Rekor keys are
-//! configured; then required) and its payload hash, signature and verifier certificate;
-//! the certificate path at the trusted time (integratedTime) with intermediates from the
-//! policy (bundles carry the leaf only); EKU; identity.
+//! Checked, in the same order as simple signing: the exact media type; the signature (PAE
+//! bytes for DSSE, the artifact for a message signature, whose `messageDigest` must be the
+//! artifact's); the statement names the expected digest (images: predicate
+//! `https://sigstore.dev/cosign/sign/v1`); RFC 3161 timestamps ([`super::timestamp`]); the
+//! Rekor entry (when Rekor keys are configured; then required): its SET (v1) with the log
+//! key inside `validFor`, its inclusion proof and checkpoint ([`super::tlog`]; required from
+//! v0.2 and for Rekor v2), its canonicalized body matched against what was verified; the
+//! certificate path at the trusted time (SET `integratedTime`, else a timestamp) and at
+//! every timestamp, with intermediates from the policy; EKU; identity; an embedded SCT
+//! when CT logs are configured ([`super::sct`]). docs/signing.md lists the details.
 //!
-//! Not checked (reported as such, and a SET is required instead): the Merkle inclusion
-//! proof and its signed checkpoint, the `envelopeHash` field, RFC 3161 timestamps. Bundles
-//! signed with a bare public key (`publicKey` hint) are reported "present, not verified".
+//! Not checked: the DSSE `envelopeHash` of Rekor v1 `dsse` bodies beyond the payload hash,
+//! signature and verifier.
 
 use base64::Engine as _;
 use openssl::x509::X509;
