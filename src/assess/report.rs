@@ -79,6 +79,7 @@ fn verdict_name(v: &Verdict) -> &'static str {
 fn time_source(s: TimeSource) -> &'static str {
     match s {
         TimeSource::Rekor => "rekor",
+        TimeSource::Timestamp => "timestamp",
         TimeSource::At => "at",
         TimeSource::Now => "now",
     }

@@ -394,6 +394,7 @@ impl From<&SignatureAssessment> for SignatureReportView {
                 unix: t.unix,
                 source: match t.source {
                     TimeSource::Rekor => "rekor",
+                    TimeSource::Timestamp => "timestamp",
                     TimeSource::At => "at",
                     TimeSource::Now => "now",
                 },

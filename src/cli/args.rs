@@ -254,7 +254,8 @@ pub struct TrustArgs {
     /// Accepted for cosign compatibility.
     #[arg(long)]
     pub insecure_ignore_tlog: bool,
-    /// Accepted for cosign compatibility (SCTs are not checked).
+    /// Do not require an embedded SCT from the --trusted-root CT logs (Sigstore bundles;
+    /// as cosign's flag).
     #[arg(long)]
     pub insecure_ignore_sct: bool,
 }

@@ -135,6 +135,7 @@ pub fn policy_from_args(a: &TrustArgs) -> Result<Option<Policy>, TrustArgsError>
         check_docker_reference: false,
         at: a.at.clone(),
         reject: false,
+        insecure_ignore_sct: a.insecure_ignore_sct,
     };
     let rule = Rule::from_spec(spec, 0, &PathBuf::new(), COMMAND_LINE_RULE)?;
     Ok(Some(Policy::single(rule)))
@@ -151,6 +152,21 @@ mod tests {
 
     fn data(p: &str) -> PathBuf {
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/cosign-real").join(p)
+    }
+
+    #[test]
+    fn insecure_ignore_sct_drops_the_ct_logs() {
+        let a = TrustArgs {
+            trusted_root: Some(data("sigstore-root-signing/trusted_root.json")),
+            certificate_identity_regexp: Some(".*".into()),
+            threshold: 1,
+            ..Default::default()
+        };
+        let now = chrono::Utc::now();
+        let ct =
+            |a: &TrustArgs| required_policy(a).unwrap().rule_for("r").unwrap().trust_policy("r", now).ct_logs.len();
+        assert!(ct(&a) > 0);
+        assert_eq!(ct(&TrustArgs { insecure_ignore_sct: true, ..a }), 0);
     }
 
     #[test]

@@ -6,9 +6,11 @@
 //! trusted_root.json: each `certificateAuthorities[].certChain` is leaf-most first, root
 //! last; the last certificate becomes a trust anchor carrying the CA's `validFor` window
 //! (enforced at verification against the trusted time), the others become untrusted
-//! intermediates. Every `tlogs[].publicKey.rawBytes` (DER SPKI) becomes a Rekor key; the
-//! tlog `validFor` windows are not enforced yet (an entry's SET still has to verify with
-//! that key). `ctlogs` (SCTs) and `timestampAuthorities` (RFC 3161) are not used.
+//! intermediates. Every `tlogs[].publicKey.rawBytes` (DER SPKI) becomes a Rekor key used
+//! only inside its `publicKey.validFor` window (a window without its required `start` makes
+//! the file unusable, as in sigstore-go). `timestampAuthorities` become RFC 3161
+//! authorities (chain leaf first, `validFor` required); `ctlogs` become CT log keys for
+//! SCTs (used only inside their `validFor`).
 
 pub mod policy;
 
@@ -51,6 +53,10 @@ pub struct TrustMaterial {
     pub roots: Vec<TrustAnchor>,
     pub intermediates: Vec<X509>,
     pub rekor_keys: Vec<PublicKey>,
+    pub rekor_windows: crate::verify::rekor::LogWindows,
+    pub timestamp_authorities: Vec<crate::verify::timestamp::TimestampAuthority>,
+    pub rekor_aliases: crate::verify::rekor::LogAliases,
+    pub ct_logs: Vec<crate::verify::sct::CtLog>,
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, TrustError> {
@@ -91,6 +97,10 @@ impl TrustMaterial {
             m.roots.extend(tr.roots);
             m.intermediates.extend(tr.intermediates);
             m.rekor_keys.extend(tr.rekor_keys);
+            m.rekor_windows.extend(tr.rekor_windows);
+            m.timestamp_authorities.extend(tr.timestamp_authorities);
+            m.rekor_aliases.extend(tr.rekor_aliases);
+            m.ct_logs.extend(tr.ct_logs);
         }
         Ok(m)
     }
@@ -102,6 +112,10 @@ impl TrustMaterial {
         p.roots = self.roots;
         p.intermediates = self.intermediates;
         p.rekor_keys = self.rekor_keys;
+        p.rekor_windows = self.rekor_windows;
+        p.timestamp_authorities = self.timestamp_authorities;
+        p.rekor_aliases = self.rekor_aliases;
+        p.ct_logs = self.ct_logs;
         p
     }
 }
@@ -113,18 +127,34 @@ struct TrustedRoot {
     tlogs: Vec<Tlog>,
     #[serde(default)]
     certificate_authorities: Vec<Ca>,
+    #[serde(default)]
+    timestamp_authorities: Vec<Ca>,
+    #[serde(default)]
+    ctlogs: Vec<Tlog>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Tlog {
     public_key: RawKey,
+    #[serde(default)]
+    base_url: Option<String>,
+    #[serde(default)]
+    log_id: Option<KeyId>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct KeyId {
+    key_id: String,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct RawKey {
     raw_bytes: String,
+    #[serde(default)]
+    valid_for: Option<ValidFor>,
 }
 
 #[derive(Deserialize)]
@@ -180,7 +210,53 @@ pub fn parse_trusted_root(bytes: &[u8]) -> Result<TrustMaterial, String> {
     }
     for (i, t) in tr.tlogs.iter().enumerate() {
         let der = b64(&t.public_key.raw_bytes)?;
-        m.rekor_keys.push(crypto::load_public_key(&der, &format!("tlog {i}")).map_err(|e| e.to_string())?);
+        let key = crypto::load_public_key(&der, &format!("tlog {i}")).map_err(|e| e.to_string())?;
+        if let Some(v) = &t.public_key.valid_for {
+            let start = v.start.as_deref().ok_or_else(|| format!("tlog {i}: validFor has no start"))?;
+            m.rekor_windows.insert(key.fingerprint(), (unix(start)?, v.end.as_deref().map(unix).transpose()?));
+        }
+        if let Some(id) = &t.log_id {
+            let id = hex::encode(b64(&id.key_id)?);
+            if id != key.fingerprint() {
+                let host = t
+                    .base_url
+                    .as_deref()
+                    .and_then(|u| url::Url::parse(u).ok())
+                    .and_then(|u| u.host_str().map(str::to_owned))
+                    .ok_or_else(|| format!("tlog {i}: a Rekor v2 log needs a baseUrl"))?;
+                m.rekor_aliases.insert(id, (key.fingerprint(), host));
+            }
+        }
+        m.rekor_keys.push(key);
+    }
+    for (i, t) in tr.ctlogs.iter().enumerate() {
+        let der = b64(&t.public_key.raw_bytes)?;
+        let key = crypto::load_public_key(&der, &format!("ctlog {i}")).map_err(|e| e.to_string())?;
+        let log_id = match &t.log_id {
+            Some(id) => b64(&id.key_id)?,
+            None => openssl::sha::sha256(&key.spki_der()).to_vec(),
+        };
+        let valid_for = match &t.public_key.valid_for {
+            Some(v) => {
+                let start = v.start.as_deref().ok_or_else(|| format!("ctlog {i}: validFor has no start"))?;
+                (unix(start)?, v.end.as_deref().map(unix).transpose()?)
+            }
+            None => (i64::MIN, None),
+        };
+        m.ct_logs.push(crate::verify::sct::CtLog { log_id, key, valid_for });
+    }
+    for (i, tsa) in tr.timestamp_authorities.iter().enumerate() {
+        let mut chain = Vec::new();
+        for c in &tsa.cert_chain.certificates {
+            chain.push(X509::from_der(&b64(&c.raw_bytes)?).map_err(|e| format!("TSA {i}: certificate: {e}"))?);
+        }
+        if chain.is_empty() {
+            return Err(format!("TSA {i} has an empty certChain"));
+        }
+        let v = tsa.valid_for.as_ref().ok_or_else(|| format!("TSA {i} has no validFor"))?;
+        let start = v.start.as_deref().ok_or_else(|| format!("TSA {i}: validFor has no start"))?;
+        let valid_for = (unix(start)?, v.end.as_deref().map(unix).transpose()?);
+        m.timestamp_authorities.push(crate::verify::timestamp::TimestampAuthority { chain, valid_for });
     }
     Ok(m)
 }

@@ -96,6 +96,10 @@ pub struct RuleSpec {
     pub at: Option<String>,
     #[serde(default)]
     pub reject: bool,
+    /// Do not require an embedded SCT from the trusted root's CT logs (cosign's
+    /// `--insecure-ignore-sct`).
+    #[serde(default)]
+    pub insecure_ignore_sct: bool,
 }
 
 /// One accepted certificate identity: exactly one of `identity`/`identity_regexp`, at most
@@ -283,11 +287,14 @@ impl Rule {
             trusted_root: spec.trusted_root.as_ref().map(|p| base.join(p)),
             rekor_keys: resolve(&spec.rekor_keys),
         };
-        let material = TrustMaterial::load(&sources).map_err(|source| PolicyError::Trust {
+        let mut material = TrustMaterial::load(&sources).map_err(|source| PolicyError::Trust {
             origin: origin.to_owned(),
             rule: name.clone(),
             source,
         })?;
+        if spec.insecure_ignore_sct {
+            material.ct_logs.clear();
+        }
         Ok(Rule {
             name,
             repositories: spec.repositories,

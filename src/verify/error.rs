@@ -80,6 +80,10 @@ pub enum Rejection {
     RekorBundleMissing,
     #[error("Rekor bundle rejected: {0}")]
     RekorSet(RekorRejection),
+    #[error("SCT rejected: {0}")]
+    Sct(super::sct::SctRejection),
+    #[error("RFC 3161 timestamp rejected: {0}")]
+    Timestamp(super::timestamp::TimestampRejection),
     #[error("Sigstore bundle rejected: {0}")]
     SigstoreBundle(String),
 }
@@ -101,6 +105,12 @@ pub enum RekorRejection {
     Malformed(String),
     #[error("logID {log_id} belongs to no configured Rekor key")]
     UnknownLog { log_id: String },
+    #[error("log key {log_id} is outside its trusted_root.json validFor window at {at}")]
+    LogKeyOutsideValidity { log_id: String, at: i64 },
+    #[error("inclusion proof rejected: {0}")]
+    InclusionProof(&'static str),
+    #[error("checkpoint rejected: {0}")]
+    Checkpoint(String),
     #[error("SignedEntryTimestamp does not verify")]
     BadSet,
     #[error("entry body is malformed: {0}")]

@@ -27,9 +27,14 @@ pub mod error;
 pub mod names;
 pub mod path;
 pub mod rekor;
+pub mod sct;
 pub mod sigstore_bundle;
+pub mod timestamp;
+pub mod tlog;
 pub mod x509;
 
+#[cfg(test)]
+mod conformance_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
@@ -97,6 +102,15 @@ pub struct TrustPolicy {
     /// material, never anchors.
     pub intermediates: Vec<X509>,
     pub rekor_keys: Vec<PublicKey>,
+    /// `validFor` windows of the Rekor keys that came from trusted_root.json.
+    pub rekor_windows: rekor::LogWindows,
+    /// Rekor v2 logs (trusted_root.json `logId` other than the key's SHA-256).
+    pub rekor_aliases: rekor::LogAliases,
+    /// CT logs (trusted_root.json `ctlogs`): when any is configured, a Sigstore bundle's
+    /// certificate needs an embedded SCT that verifies with one.
+    pub ct_logs: Vec<sct::CtLog>,
+    /// RFC 3161 timestamp authorities (trusted_root.json `timestampAuthorities`).
+    pub timestamp_authorities: Vec<timestamp::TimestampAuthority>,
     /// A certificate signature passes if any matcher accepts it.
     pub identities: Vec<IdentityMatcher>,
     /// Explicit opt-in to accept any identity issued under the roots (BYO PKI where the
@@ -120,6 +134,10 @@ impl TrustPolicy {
             roots: Vec::new(),
             intermediates: Vec::new(),
             rekor_keys: Vec::new(),
+            rekor_windows: rekor::LogWindows::new(),
+            rekor_aliases: rekor::LogAliases::new(),
+            timestamp_authorities: Vec::new(),
+            ct_logs: Vec::new(),
             identities: Vec::new(),
             allow_any_identity: false,
             docker_reference: None,
@@ -134,6 +152,8 @@ impl TrustPolicy {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TimeSource {
     Rekor,
+    /// A verified RFC 3161 timestamp (trusted_root.json timestamp authority).
+    Timestamp,
     At,
     Now,
 }
@@ -294,8 +314,9 @@ fn check(
             Material::Key(k) => rekor::SignerMaterial::Key(k),
             Material::Cert(c) => rekor::SignerMaterial::Certificate(c),
         };
-        let entry = rekor::verify_bundle(bundle, &policy.rekor_keys, &sig.payload, &signature, signer)
-            .map_err(Rejection::RekorSet)?;
+        let entry =
+            rekor::verify_bundle(bundle, &policy.rekor_keys, &policy.rekor_windows, &sig.payload, &signature, signer)
+                .map_err(Rejection::RekorSet)?;
         report.trusted_time = Some(TrustedTime { unix: entry.integrated_time, source: TimeSource::Rekor });
         report.rekor = RekorStatus::Verified(entry);
     } else {

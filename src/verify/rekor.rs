@@ -4,7 +4,8 @@
 //!
 //! Mirrors cosign `VerifyBundle`/`VerifySET` (`pkg/cosign/verify.go`): SET = ECDSA over
 //! SHA-256 of the RFC 8785 canonical JSON of `Payload`; `logID` = hex SHA-256 of the Rekor
-//! key's DER SPKI; the body's hash, signature and key must match what was verified.
+//! key's DER SPKI; the body's hash, signature and key must match what was verified. A
+//! trusted_root.json log key is used only inside its `validFor` window.
 
 use base64::Engine as _;
 use openssl::hash::MessageDigest;
@@ -15,6 +16,43 @@ use serde::Deserialize;
 use super::crypto::PublicKey;
 use super::error::RekorRejection;
 use crate::oci::Digest;
+
+/// `validFor` windows of log keys from trusted_root.json, by log ID (hex SHA-256 of the
+/// key's DER SPKI): `(start, end)` in Unix seconds, both inclusive; no end = still valid.
+/// A key without an entry (`--rekor-key`) has no window.
+pub type LogWindows = std::collections::BTreeMap<String, (i64, Option<i64>)>;
+
+/// Logs whose trusted_root.json `logId` is not the SHA-256 of their key (Rekor v2, whose
+/// log ID is its c2sp note key ID): log ID (hex) -> (key fingerprint, note origin, the
+/// `baseUrl` host).
+pub type LogAliases = std::collections::BTreeMap<String, (String, String)>;
+
+/// The configured log key whose log ID is `log_id`, refused outside its `validFor`
+/// window at `at` (the entry's integrated time).
+pub fn log_key<'a>(
+    rekor_keys: &'a [PublicKey],
+    windows: &LogWindows,
+    log_id: &str,
+    at: i64,
+) -> Result<&'a PublicKey, RekorRejection> {
+    let key = rekor_keys
+        .iter()
+        .find(|k| k.fingerprint() == log_id)
+        .ok_or_else(|| RekorRejection::UnknownLog { log_id: log_id.to_owned() })?;
+    window_check(windows, log_id, at)?;
+    Ok(key)
+}
+
+/// Refuses `at` outside the window of the key whose fingerprint is `fingerprint`.
+pub fn window_check(windows: &LogWindows, fingerprint: &str, at: i64) -> Result<(), RekorRejection> {
+    let log_id = fingerprint;
+    if let Some(&(start, end)) = windows.get(log_id) {
+        if at < start || end.is_some_and(|e| at > e) {
+            return Err(RekorRejection::LogKeyOutsideValidity { log_id: log_id.to_owned(), at });
+        }
+    }
+    Ok(())
+}
 
 /// A Rekor entry whose SET verified.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,11 +103,9 @@ pub fn verify_set(
     log_index: i64,
     set_b64: &str,
     rekor_keys: &[PublicKey],
+    windows: &LogWindows,
 ) -> Result<(), RekorRejection> {
-    let key = rekor_keys
-        .iter()
-        .find(|k| k.fingerprint() == log_id)
-        .ok_or_else(|| RekorRejection::UnknownLog { log_id: log_id.to_owned() })?;
+    let key = log_key(rekor_keys, windows, log_id, integrated_time)?;
     let set = b64(set_b64).map_err(|_| RekorRejection::Malformed("SignedEntryTimestamp is not base64".into()))?;
     // RFC 8785: keys sorted, no spaces; the values are base64/hex strings and integers, for
     // which serde_json's string escaping is the canonical one.
@@ -95,6 +131,7 @@ pub fn verify_set(
 pub fn verify_bundle(
     bundle_json: &str,
     rekor_keys: &[PublicKey],
+    windows: &LogWindows,
     payload: &[u8],
     signature: &[u8],
     signer: SignerMaterial<'_>,
@@ -102,7 +139,15 @@ pub fn verify_bundle(
     let bundle: RekorBundle =
         serde_json::from_str(bundle_json).map_err(|e| RekorRejection::Malformed(e.to_string()))?;
     let p = &bundle.payload;
-    verify_set(&p.body, p.integrated_time, &p.log_id, p.log_index, &bundle.signed_entry_timestamp, rekor_keys)?;
+    verify_set(
+        &p.body,
+        p.integrated_time,
+        &p.log_id,
+        p.log_index,
+        &bundle.signed_entry_timestamp,
+        rekor_keys,
+        windows,
+    )?;
     let body = b64(&p.body).map_err(|_| RekorRejection::Body("body is not base64".into()))?;
     check_body(&body, payload, signature, signer)?;
     Ok(RekorEntry { integrated_time: p.integrated_time, log_index: p.log_index, log_id: p.log_id.clone() })
@@ -117,7 +162,12 @@ fn field<'a>(v: &'a serde_json::Value, path: &[&str]) -> Result<&'a str, RekorRe
 }
 
 /// hashedrekord v0.0.1 and rekord v0.0.1 (x509): hash, signature and key must match.
-fn check_body(body: &[u8], payload: &[u8], signature: &[u8], signer: SignerMaterial<'_>) -> Result<(), RekorRejection> {
+pub(crate) fn check_body(
+    body: &[u8],
+    payload: &[u8],
+    signature: &[u8],
+    signer: SignerMaterial<'_>,
+) -> Result<(), RekorRejection> {
     let v: serde_json::Value = serde_json::from_slice(body).map_err(|e| RekorRejection::Body(e.to_string()))?;
     let kind = field(&v, &["kind"])?;
     let version = field(&v, &["apiVersion"])?;
