@@ -537,33 +537,6 @@ fn escape_sequences_in_index_annotations_never_reach_the_terminal() {
     }
 }
 
-/// A proxy in front of a real registry that fails the first `faults` blob PUTs (`fault()`).
-fn faulty_proxy(real: &str, faults: usize, fault: fn() -> FakeResponse) -> FakeServer {
-    let real = real.to_owned();
-    let failed = std::sync::atomic::AtomicUsize::new(0);
-    FakeServer::start(move |req, _| {
-        if req.method == "PUT"
-            && req.target.contains("/blobs/uploads/")
-            && failed.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < faults
-        {
-            return fault();
-        }
-        let fwd: Vec<(&str, &str)> =
-            ["content-type", "accept"].iter().filter_map(|k| req.header(k).map(|v| (*k, v))).collect();
-        let r = crate::support::Raw::new(&real).request(&req.method, &req.target, &fwd, &req.body);
-        let mut resp = FakeResponse::new(r.status).body(r.body);
-        for (k, v) in r.headers {
-            match k.as_str() {
-                "content-length" | "connection" | "transfer-encoding" => {}
-                // Keep uploads coming through the proxy.
-                "location" => resp = resp.header("Location", v.strip_prefix(&format!("http://{real}")).unwrap_or(&v)),
-                _ => resp = resp.header(&k, &v),
-            }
-        }
-        resp
-    })
-}
-
 #[test]
 fn a_reopenable_layer_upload_is_retried_after_a_500_or_a_reset() {
     use futures_util::StreamExt as _;
@@ -583,7 +556,7 @@ fn a_reopenable_layer_upload_is_retried_after_a_500_or_a_reset() {
     };
     for fault in [(|| FakeResponse::new(500)) as fn() -> FakeResponse, FakeResponse::hang_up] {
         let real = TestRegistry::start();
-        let proxy = faulty_proxy(&real.addr, 1, fault);
+        let proxy = layer_faulting_proxy(&real.addr, 1, 0, fault);
         let registry = Registry::new(&proxy.addr, &opts).unwrap();
         let mut opens = 0;
         crate::support::block_on(registry.put_blob_reopening("team/layer", &digest, layer.len() as u64, || {
@@ -602,7 +575,7 @@ fn a_reopenable_layer_upload_is_retried_after_a_500_or_a_reset() {
         assert!(stored.body == layer);
 
         // Failing every time: the retries run out, the error says what failed.
-        let proxy = faulty_proxy(&real.addr, 100, fault);
+        let proxy = layer_faulting_proxy(&real.addr, 100, 0, fault);
         let registry = Registry::new(&proxy.addr, &opts).unwrap();
         let mut opens = 0;
         let err =
@@ -626,8 +599,8 @@ fn a_reopenable_layer_upload_is_retried_after_a_500_or_a_reset() {
     assert_eq!(opens, 1);
 }
 
-/// A proxy in front of a real registry that fails the first `faults` PUTs of a body larger
-/// than `min_body` bytes (the layers, not the small config) with `fault()`.
+/// A proxy in front of a real registry that fails the first `faults` blob PUTs of a body
+/// larger than `min_body` bytes (e.g. the layers, not the small config) with `fault()`.
 fn layer_faulting_proxy(real: &str, faults: usize, min_body: usize, fault: fn() -> FakeResponse) -> FakeServer {
     let real = real.to_owned();
     let failed = std::sync::atomic::AtomicUsize::new(0);
