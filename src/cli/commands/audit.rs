@@ -13,11 +13,9 @@ use chrono::Utc;
 use crate::assess::assess_bundle;
 use crate::audit::{self, AuditReport, ImageFacts, PolicyInfo, PolicySource, RuleInfo, Subject};
 use crate::cli::args::{RegistryArgs, TrustArgs};
-use crate::cli::commands::Failure;
 use crate::cli::progress::Ui;
 use crate::cli::settings;
 use crate::cli::trust::{policy_from_args, TrustArgsError};
-use crate::exit;
 use crate::oci::Digest;
 use crate::registry::Registry;
 use crate::trust::policy::{Policy, Rule};
@@ -132,18 +130,7 @@ pub async fn run(args: AuditArgs, ui: &Ui) -> anyhow::Result<u8> {
             (bundle_subject(source, &meta), Some(seal), images)
         }
         (None, Some(target)) => {
-            let t = crate::transfer::plan::Destination::parse(target)
-                .ok()
-                .filter(|t| t.default_tag.is_none())
-                .ok_or_else(|| {
-                    Failure::new(
-                        exit::USAGE,
-                        format!(
-                            "invalid --registry {:?}: expected HOST[:PORT][/PREFIX]",
-                            crate::oci::reference::without_userinfo(target).unwrap_or_else(|| target.to_string())
-                        ),
-                    )
-                })?;
+            let t = super::registry_prefix(target)?;
             let registry = Registry::new(&t.host, &settings::registry_options(&args.registry_args)?)?;
             let images = audit::registry::assess_registry(&registry, &t.prefix, &policy, now).await?;
             (Subject::Registry { registry: t.host.clone(), prefix: t.prefix.clone() }, None, images)

@@ -33,18 +33,7 @@ pub async fn run(args: InventoryArgs, ui: &Ui) -> anyhow::Result<u8> {
     let sig_path = signature_path(&args.output);
     settings::check_output_file(&args.output)?;
     settings::check_output_file(&sig_path)?;
-    let target = crate::transfer::plan::Destination::parse(&args.registry)
-        .ok()
-        .filter(|t| t.default_tag.is_none())
-        .ok_or_else(|| {
-            Failure::new(
-                exit::USAGE,
-                format!(
-                    "invalid --registry {:?}: expected HOST[:PORT][/PREFIX]",
-                    crate::oci::reference::without_userinfo(&args.registry).unwrap_or_else(|| args.registry.clone())
-                ),
-            )
-        })?;
+    let target = super::registry_prefix(&args.registry)?;
     let signer = settings::signer(
         args.sign_key.as_deref(),
         args.sign_algorithm.as_deref(),

@@ -45,3 +45,18 @@ pub async fn run(command: Command, ui: &Ui) -> anyhow::Result<u8> {
         Command::Inventory(a) => inventory::run(a, ui).await,
     }
 }
+
+/// `--registry HOST[:PORT][/PREFIX]` (audit, inventory): a registry and a repository
+/// prefix, no tag; the message never repeats credentials given in it.
+pub(crate) fn registry_prefix(value: &str) -> anyhow::Result<crate::transfer::plan::Destination> {
+    crate::transfer::plan::Destination::parse(value).ok().filter(|t| t.default_tag.is_none()).ok_or_else(|| {
+        Failure::new(
+            crate::exit::USAGE,
+            format!(
+                "invalid --registry {:?}: expected HOST[:PORT][/PREFIX]",
+                crate::oci::reference::without_userinfo(value).unwrap_or_else(|| value.to_owned())
+            ),
+        )
+        .into()
+    })
+}
