@@ -170,13 +170,3 @@ pub fn validate_path(
         .map(|c| CertSummary { subject: c.dn.clone(), not_before: c.not_before, not_after: c.not_after })
         .collect())
 }
-
-/// Go's rule: a leaf EKU extension, if present, must allow code signing (or any usage).
-pub fn check_leaf_eku(id: &LeafIdentity) -> Result<(), Rejection> {
-    match &id.eku {
-        Some(ekus) if !ekus.iter().any(|o| o == OID_EKU_CODE_SIGNING || o == OID_EKU_ANY) => {
-            Err(Rejection::EkuNotCodeSigning)
-        }
-        _ => Ok(()),
-    }
-}
