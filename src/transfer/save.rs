@@ -10,9 +10,9 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures_util::{StreamExt, TryStreamExt};
 
-use super::model::Contents;
 use super::walk::{Fetched, PlatformFilter, Source, WalkError, WalkedImage, Walker};
 use crate::bundle::{AsyncBundleWriter, BundleError, Compression};
+use crate::content::Contents;
 use crate::oci::{Descriptor, Digest, Reference};
 use crate::progress::Reporter;
 use crate::registry::{Registry, RegistryError, RegistryOptions};

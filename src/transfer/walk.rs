@@ -11,7 +11,7 @@ use std::future::Future;
 
 use bytes::Bytes;
 
-use super::model::{Contents, Entry, ModelError, Role};
+use crate::content::{Contents, Entry, ModelError, Role};
 use crate::oci::{media, Descriptor, Digest, Platform, Reference};
 
 /// How deep referrers of referrers are followed (a signature on an SBOM on an image = 2).
