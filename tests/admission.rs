@@ -33,16 +33,12 @@ impl Fixture {
         let app = random_image(&src.addr, "team/app", "1.0", &[3000, 2000]);
         let evil = random_image(&src.addr, "evil/x", "1", &[1500]);
         let app_ref = format!("{}/team/app:1.0", src.addr);
-        ok(&sealift(&[
-            "sign",
+        ok(&crate::support::sign_with_certificate(
             &app_ref,
-            "--key",
             &p("leaf.key"),
-            "--certificate",
             &p("leaf.crt"),
-            "--certificate-chain",
             &p("certificate_chain.pem"),
-        ]));
+        ));
         let bundle = dir.path().join("both.tar");
         ok(&sealift(&["save", &app_ref, &format!("{}/evil/x:1", src.addr), "-o", bundle.to_str().unwrap()]));
         Fixture { src, d1: app.digest.to_string(), evil: evil.digest.to_string(), bundle, dir }

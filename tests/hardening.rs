@@ -458,16 +458,12 @@ fn an_escape_sequence_in_a_certificate_san_is_printed_escaped() {
     let san = "email:evil\u{1b}[2J\u{1b}[1;1HPASSED@example.com";
     crate::support::ok_all(&sealift(&["certs", "create", "--out", d.to_str().unwrap(), "--san", san, "--days", "2"]));
     let reference = format!("{}/team/app:1.0", reg.addr);
-    crate::support::ok_all(&sealift(&[
-        "sign",
+    crate::support::ok_all(&crate::support::sign_with_certificate(
         &reference,
-        "--key",
         &p("leaf.key"),
-        "--certificate",
         &p("leaf.crt"),
-        "--certificate-chain",
         &p("certificate_chain.pem"),
-    ]));
+    ));
     // Another CA, so the signature is rejected: its signer is still printed.
     let other = d.join("other");
     std::fs::create_dir(&other).unwrap();

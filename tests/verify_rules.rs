@@ -40,16 +40,12 @@ fn proof_of_concept_verify_command_accepts_a_private_ca_signature() {
         "email:signer@poc.example",
     ]));
     let reference = format!("{}/poc/app:1.0", reg.addr);
-    ok(&sealift(&[
-        "sign",
+    ok(&crate::support::sign_with_certificate(
         &reference,
-        "--key",
         &p("pki/leaf.key"),
-        "--certificate",
         &p("pki/leaf.crt"),
-        "--certificate-chain",
         &p("pki/certificate_chain.pem"),
-    ]));
+    ));
     let ca = p("pki/ca.crt");
     let mut poc = vec!["verify", reference.as_str(), "--ca-roots", ca.as_str()];
     poc.extend(POC_FLAGS);
@@ -110,16 +106,7 @@ fn path_rules_and_bad_trust_files_at_the_command_line() {
     std::fs::write(p("leaf.key"), leaf_key.to_pkcs8_pem()).unwrap();
     std::fs::write(p("chain.pem"), [sub.to_pem().unwrap(), root.to_pem().unwrap()].concat()).unwrap();
     let reference = format!("{}/rules/app:1.0", reg.addr);
-    ok(&sealift(&[
-        "sign",
-        &reference,
-        "--key",
-        &p("leaf.key"),
-        "--certificate",
-        &p("leaf.crt"),
-        "--certificate-chain",
-        &p("chain.pem"),
-    ]));
+    ok(&crate::support::sign_with_certificate(&reference, &p("leaf.key"), &p("leaf.crt"), &p("chain.pem")));
     let ca = p("ca.crt");
     let mut args = vec!["verify", reference.as_str(), "--ca-roots", ca.as_str()];
     args.extend(&POC_FLAGS[..6]);

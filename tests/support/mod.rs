@@ -69,6 +69,12 @@ pub fn skopeo_inspect_raw(reference: &str) -> Vec<u8> {
     out.stdout
 }
 
+/// `sealift sign REFERENCE --key KEY --certificate CERT --certificate-chain CHAIN`: the
+/// certificate-signed `.sig` most tests start from.
+pub fn sign_with_certificate(reference: &str, key: &str, certificate: &str, chain: &str) -> Output {
+    sealift(&["sign", reference, "--key", key, "--certificate", certificate, "--certificate-chain", chain])
+}
+
 /// Asserts that sealift succeeded (showing both streams if not) and returns its stdout.
 pub fn ok(out: &Output) -> String {
     assert!(
