@@ -167,16 +167,17 @@ fn a_signed_inventory_verifies_and_a_tampered_one_does_not() {
     let bytes = std::fs::read(&out_path).unwrap();
     let sig = std::fs::read(dir.path().join("inv.json.sig")).unwrap();
     let load = |p: &str| sealift::verify::crypto::load_public_key(&std::fs::read(p).unwrap(), p).unwrap();
-    let keys = [load(&public)];
+    let trust = |k| sealift::seal::SealTrust { keys: vec![k], ..Default::default() };
+    let keys = trust(load(&public));
 
-    let v = sealift::inventory::verify("inv.json", &bytes, Some(&sig), &keys).unwrap();
+    let v = sealift::inventory::verify("inv.json", &bytes, Some(&sig), Some(&keys), 0).unwrap();
     assert_eq!(v.inventory().repositories[0].name, "site/app");
     assert!(v.signer().is_some());
 
     let tampered = String::from_utf8(bytes.clone()).unwrap().replace("site/app", "site/apq");
-    let e = sealift::inventory::verify("inv.json", tampered.as_bytes(), Some(&sig), &keys).unwrap_err();
+    let e = sealift::inventory::verify("inv.json", tampered.as_bytes(), Some(&sig), Some(&keys), 0).unwrap_err();
     assert!(e.is_rejection(), "{e}");
-    let e = sealift::inventory::verify("inv.json", &bytes, Some(&sig), &[load(&stranger)]).unwrap_err();
+    let e = sealift::inventory::verify("inv.json", &bytes, Some(&sig), Some(&trust(load(&stranger))), 0).unwrap_err();
     assert!(e.is_rejection(), "{e}");
 
     // A prefix with nothing under it: an empty inventory, and a warning saying so.

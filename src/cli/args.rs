@@ -120,6 +120,15 @@ pub struct SaveArgs {
     /// Signature algorithm of the seal (default: per key type, cosign-compatible).
     #[arg(long, value_name = "ALG", requires = "sign_key")]
     pub sign_algorithm: Option<String>,
+    /// What the site already has: a site inventory (JSON, from `sealift inventory`) or an
+    /// earlier bundle (.tar, .tar.zst, .tar.gz or layout directory); repeatable. Layers the
+    /// site has are left out of the bundle (a delta bundle).
+    #[arg(long, value_name = "INVENTORY|BUNDLE|DIR")]
+    pub have: Vec<PathBuf>,
+    /// Trust for the --have sources: an inventory's signature and a base bundle's seal
+    /// are checked with these, as `load` checks a seal; without them neither is required.
+    #[command(flatten)]
+    pub have_trust: SealTrustArgs,
     #[command(flatten)]
     pub registry: RegistryArgs,
 }

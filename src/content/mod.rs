@@ -8,9 +8,13 @@
 //! re-serialized; only `index.json` is written by sealift, deterministically. What an
 //! entry's annotations may claim is checked in [`crate::transfer::admit`].
 
+pub mod delta;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use bytes::Bytes;
+
+pub use delta::Delta;
 
 use crate::oci::media::{self, *};
 use crate::oci::{Descriptor, Digest, Index, Manifest};
@@ -185,6 +189,8 @@ pub enum ModelError {
     Manifest(#[from] crate::oci::manifest::ManifestError),
     #[error("manifest {parent} references {child}, which the bundle does not contain")]
     MissingManifest { parent: Digest, child: Digest },
+    #[error("index.json has a malformed delta description: {reason}")]
+    BadDelta { reason: String },
 }
 
 /// A manifest kept byte for byte, with its media type.
@@ -203,6 +209,9 @@ pub struct Contents {
     /// Blob sizes and whether each is metadata (config, signature payload, attestation)
     /// or an image layer.
     pub blobs: BTreeMap<Digest, BlobInfo>,
+    /// Blobs the bundle leaves out because the site has them (a delta bundle); empty for
+    /// a full bundle. Each is also in `blobs`, since manifests reference it.
+    pub delta: Delta,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -265,7 +274,11 @@ impl Contents {
                 e.to_descriptor(kind)
             })
             .collect();
-        let mut out = serde_json::to_vec_pretty(&Index::new(manifests)).expect("plain data");
+        let mut index = Index::new(manifests);
+        if !self.delta.is_empty() {
+            index.annotations.insert(delta::ANN_DELTA.into(), self.delta.to_annotation());
+        }
+        let mut out = serde_json::to_vec_pretty(&index).expect("plain data");
         out.push(b'\n');
         out
     }
@@ -279,9 +292,17 @@ impl Contents {
         m.manifests.iter().map(Entry::from_descriptor).collect()
     }
 
-    /// Sum of all blob and manifest sizes, counting each once.
+    /// The delta description of an `index.json` (empty for a full bundle); untrusted
+    /// until [`Delta::check_against`] the closed graph.
+    pub fn parse_delta(bytes: &[u8]) -> Result<Delta, ModelError> {
+        let (m, _) = Manifest::parse(bytes, None).map_err(|e| ModelError::BadIndex { reason: e.to_string() })?;
+        Delta::parse(&m.annotations)
+    }
+
+    /// Sum of all blob and manifest sizes the bundle stores, counting each once (a delta's
+    /// assumed blobs are not stored).
     pub fn unique_bytes(&self) -> u64 {
-        self.blobs.values().map(|b| b.size).sum::<u64>()
+        self.blobs.iter().filter(|(d, _)| !self.delta.assumes(d)).map(|(_, b)| b.size).sum::<u64>()
             + self.manifests.values().map(|m| m.bytes.len() as u64).sum::<u64>()
     }
 

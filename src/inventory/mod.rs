@@ -21,7 +21,8 @@ use serde::{Deserialize, Serialize};
 use crate::oci::media::ANN_SIGNATURE;
 use crate::oci::Digest;
 pub use crate::seal::BlobRef;
-use crate::verify::crypto::{self, PublicKey};
+use crate::seal::{SealTrust, SealVerdict};
+use crate::verify::crypto;
 
 pub use walk::take;
 
@@ -149,17 +150,22 @@ pub enum InventoryError {
     /// The signature does not verify with any of the keys: a rejection.
     #[error("the signature of {what} does not verify with any of the given keys")]
     NotVerified { what: String },
+    /// Certificate trust was given and the signature's certificate (path, identity) or
+    /// the signature under its key did not pass: a rejection.
+    #[error("the signature of {what} is rejected: {reason}")]
+    CertificateRejected { what: String, reason: String },
 }
 
 impl InventoryError {
     /// A signature that does not verify is "rejected" (exit 1); everything else is a bad
     /// input file (exit 4).
     pub fn is_rejection(&self) -> bool {
-        matches!(self, InventoryError::NotVerified { .. })
+        matches!(self, InventoryError::NotVerified { .. } | InventoryError::CertificateRejected { .. })
     }
 }
 
-/// An inventory whose signature verified with one of the trusted keys (or, when no key
+/// An inventory whose signature verified with one of the trusted keys or a certificate
+/// chaining to a trusted root (or, when no trust
 /// was asked for, that was only parsed: then [`VerifiedInventory::signer`] is `None`).
 /// Only [`verify`] constructs one.
 #[derive(Debug, Clone)]
@@ -172,27 +178,31 @@ impl VerifiedInventory {
     pub fn inventory(&self) -> &Inventory {
         &self.inventory
     }
-    /// `key sha256:<fingerprint> (<algorithm>)` of the key that verified it; `None` if no
-    /// key was required.
+    /// `key sha256:<fingerprint> (<algorithm>)` of the key that verified it, or the
+    /// certificate's identities; `None` if no trust was given.
     pub fn signer(&self) -> Option<&str> {
         self.signer.as_deref()
     }
 }
 
 /// Reads an inventory from its exact bytes (`untrusted_bytes`) and its detached signature
-/// document, if any (`untrusted_signature`, the `.sig` file). With `keys` non-empty the
-/// signature must exist and verify with one of them over the exact bytes, *before* the
-/// bytes are parsed; with no keys the signature is not looked at. Then the bytes are
-/// parsed strictly (unknown fields refused) and the schema checked. `what` names the file
-/// in errors.
+/// document, if any (`untrusted_signature`, the `.sig` file). With trust given (the seal's:
+/// `--bundle-key`, or `--bundle-ca-roots` with an identity) the signature must exist and
+/// verify over the exact bytes, *before* they are parsed: with one of the keys, else with
+/// the certificate it carries, checked at `now` by the seal's certificate path
+/// ([`crate::seal::verify_with_certificate`]). With no trust the signature is not looked
+/// at. Then the bytes are parsed strictly (unknown fields refused) and the schema checked.
+/// `what` names the file in errors.
 pub fn verify(
     what: &str,
     untrusted_bytes: &[u8],
     untrusted_signature: Option<&[u8]>,
-    keys: &[PublicKey],
+    trust: Option<&SealTrust>,
+    now: i64,
 ) -> Result<VerifiedInventory, InventoryError> {
     let mut signer = None;
-    if !keys.is_empty() {
+    if let Some(trust) = trust.filter(|t| !t.is_empty()) {
+        let keys = &trust.keys;
         let sig_doc = untrusted_signature.ok_or_else(|| InventoryError::Unsigned { what: what.to_owned() })?;
         let bad = |reason: String| InventoryError::SignatureMalformed { what: what.to_owned(), reason };
         let doc: BTreeMap<String, String> =
@@ -202,7 +212,22 @@ pub fn verify(
         let found = keys.iter().find_map(|k| {
             crypto::verify(k, untrusted_bytes, &sig).ok().map(|alg| format!("key sha256:{} ({alg})", k.fingerprint()))
         });
-        signer = Some(found.ok_or_else(|| InventoryError::NotVerified { what: what.to_owned() })?);
+        let found = match found {
+            Some(f) => f,
+            None if !trust.roots.is_empty() => {
+                let what_signed = format!("inventory {what}");
+                match crate::seal::verify_with_certificate(&what_signed, &doc, untrusted_bytes, &sig, trust, now) {
+                    Ok(SealVerdict::Verified { signer, algorithm, .. }) => format!("certificate {signer} ({algorithm})"),
+                    Ok(other) => {
+                        let reason = format!("certificate check ended {}", other.label());
+                        return Err(InventoryError::CertificateRejected { what: what.to_owned(), reason });
+                    }
+                    Err(reason) => return Err(InventoryError::CertificateRejected { what: what.to_owned(), reason }),
+                }
+            }
+            None => return Err(InventoryError::NotVerified { what: what.to_owned() }),
+        };
+        signer = Some(found);
     }
     let inventory = parse(what, untrusted_bytes)?;
     Ok(VerifiedInventory { inventory, signer })

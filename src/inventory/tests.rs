@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use super::*;
 use crate::seal::{sign, SealSigner};
+use crate::verify::crypto::PublicKey;
 use crate::verify::certs::{generate_key, KeyType};
 
 fn d(n: u8) -> Digest {
@@ -53,41 +54,41 @@ fn a_signed_inventory_verifies_and_a_tampered_one_does_not() {
     let (s, public) = signer();
     let bytes = sample().to_bytes();
     let sig = sign(&bytes, &s).unwrap();
-    let v = verify("inv.json", &bytes, Some(&sig), std::slice::from_ref(&public)).unwrap();
+    let v = verify("inv.json", &bytes, Some(&sig), Some(&trust(&public)), 0).unwrap();
     assert_eq!(v.inventory(), &sample());
     assert!(v.signer().unwrap().starts_with("key sha256:"), "{:?}", v.signer());
 
     // One byte changed (a blob size): the signature no longer verifies, a rejection.
     let tampered = String::from_utf8(bytes.clone()).unwrap().replacen("\"size\": 20", "\"size\": 21", 1);
     assert_ne!(tampered.as_bytes(), &bytes[..]);
-    let e = verify("inv.json", tampered.as_bytes(), Some(&sig), std::slice::from_ref(&public)).unwrap_err();
+    let e = verify("inv.json", tampered.as_bytes(), Some(&sig), Some(&trust(&public)), 0).unwrap_err();
     assert_eq!(e, InventoryError::NotVerified { what: "inv.json".into() });
     assert!(e.is_rejection());
 
     // Signed by another key.
     let (other, _) = signer();
     let foreign = sign(&bytes, &other).unwrap();
-    let e = verify("inv.json", &bytes, Some(&foreign), std::slice::from_ref(&public)).unwrap_err();
+    let e = verify("inv.json", &bytes, Some(&foreign), Some(&trust(&public)), 0).unwrap_err();
     assert!(e.is_rejection(), "{e}");
 }
 
 #[test]
 fn unsigned_malformed_and_unknown_inventories_are_refused() {
     let (_, public) = signer();
-    let keys = std::slice::from_ref(&public);
+    let keys = &trust(&public);
     let bytes = sample().to_bytes();
-    let e = verify("inv.json", &bytes, None, keys).unwrap_err();
+    let e = verify("inv.json", &bytes, None, Some(keys), 0).unwrap_err();
     assert_eq!(e, InventoryError::Unsigned { what: "inv.json".into() });
     assert!(!e.is_rejection());
     // Without keys the signature is not required, and the document is still parsed strictly.
-    assert!(verify("inv.json", &bytes, None, &[]).unwrap().signer().is_none());
+    assert!(verify("inv.json", &bytes, None, None, 0).unwrap().signer().is_none());
     let extra = String::from_utf8(bytes.clone()).unwrap().replacen("\"tool\"", "\"extra\": 1,\n  \"tool\"", 1);
-    assert!(matches!(verify("i", extra.as_bytes(), None, &[]), Err(InventoryError::Malformed { .. })));
-    assert!(matches!(verify("i", b"not json", None, &[]), Err(InventoryError::Malformed { .. })));
+    assert!(matches!(verify("i", extra.as_bytes(), None, None, 0), Err(InventoryError::Malformed { .. })));
+    assert!(matches!(verify("i", b"not json", None, None, 0), Err(InventoryError::Malformed { .. })));
     let future =
         String::from_utf8(bytes).unwrap().replace(INVENTORY_SCHEMA, "https://sealift.dev/schemas/site-inventory/v9");
-    assert!(matches!(verify("i", future.as_bytes(), None, &[]), Err(InventoryError::Schema { .. })));
-    assert!(matches!(verify("i", b"{}", Some(b"{\"x\":\"y\"}"), keys), Err(InventoryError::SignatureMalformed { .. })));
+    assert!(matches!(verify("i", future.as_bytes(), None, None, 0), Err(InventoryError::Schema { .. })));
+    assert!(matches!(verify("i", b"{}", Some(b"{\"x\":\"y\"}"), Some(keys), 0), Err(InventoryError::SignatureMalformed { .. })));
 }
 
 #[test]
@@ -95,4 +96,8 @@ fn prefixes_match_whole_path_components() {
     use super::walk::under_prefix;
     assert!(under_prefix("site/app", "site") && under_prefix("site", "site") && under_prefix("x", ""));
     assert!(!under_prefix("site2/app", "site") && !under_prefix("sit", "site"));
+}
+
+fn trust(k: &crate::verify::crypto::PublicKey) -> crate::seal::SealTrust {
+    crate::seal::SealTrust { keys: vec![k.clone()], ..Default::default() }
 }

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
-use crate::content::Contents;
+use crate::content::{Contents, Delta};
 use crate::oci::media::{ANN_CERTIFICATE, ANN_CHAIN, ANN_SIGNATURE};
 use crate::oci::Digest;
 use crate::verify::crypto::{self, PrivateKey, PublicKey, SignatureAlgorithm};
@@ -35,9 +35,14 @@ pub struct SealIndex {
     /// Digest and size of the bundle's `index.json`, which names every manifest.
     pub index: BlobRef,
     pub images: Vec<SealImage>,
-    /// Every blob of the bundle (manifests, metadata, layers), sorted by digest.
+    /// Every blob of the bundle (manifests, metadata, layers), sorted by digest; a delta
+    /// bundle's assumed blobs are not in it.
     pub blobs: Vec<BlobRef>,
     pub attachments: Vec<SealAttachment>,
+    /// A delta bundle: what it assumes the site has, and who promised it, exactly as its
+    /// `index.json` annotation says. Absent for a full bundle.
+    #[serde(default, skip_serializing_if = "Delta::is_empty")]
+    pub delta: Delta,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -66,8 +71,12 @@ pub struct SealAttachment {
 impl SealIndex {
     /// The index for a bundle whose `index.json` is `index_json`.
     pub fn build(contents: &Contents, index_json: &[u8], created: String) -> SealIndex {
-        let mut blobs: BTreeSet<BlobRef> =
-            contents.blobs.iter().map(|(d, b)| BlobRef { digest: d.clone(), size: b.size }).collect();
+        let mut blobs: BTreeSet<BlobRef> = contents
+            .blobs
+            .iter()
+            .filter(|(d, _)| !contents.delta.assumes(d))
+            .map(|(d, b)| BlobRef { digest: d.clone(), size: b.size })
+            .collect();
         for (d, m) in &contents.manifests {
             blobs.insert(BlobRef { digest: d.clone(), size: m.bytes.len() as u64 });
         }
@@ -104,6 +113,7 @@ impl SealIndex {
             images,
             blobs: blobs.into_iter().collect(),
             attachments,
+            delta: contents.delta.clone(),
         }
     }
 
@@ -240,7 +250,7 @@ pub fn verify_seal(
         }
     }
     if verdict.is_none() && !trust.roots.is_empty() {
-        match verify_with_certificate(&untrusted, index_bytes, &sig, trust, now) {
+        match verify_with_certificate("seal", &untrusted, index_bytes, &sig, trust, now) {
             Ok(v) => verdict = Some(v),
             Err(reason) => return (reject(reason), None),
         }
@@ -267,7 +277,11 @@ pub fn verify_seal(
         );
     }
     let sealed: BTreeMap<&Digest, u64> = index.blobs.iter().map(|b| (&b.digest, b.size)).collect();
-    let mut expected: BTreeMap<&Digest, u64> = contents.blobs.iter().map(|(d, b)| (d, b.size)).collect();
+    if index.delta != contents.delta {
+        return (reject("the bundle's delta description differs from the one in the seal"), None);
+    }
+    let mut expected: BTreeMap<&Digest, u64> =
+        contents.blobs.iter().filter(|(d, _)| !contents.delta.assumes(d)).map(|(d, b)| (d, b.size)).collect();
     for (d, m) in &contents.manifests {
         expected.insert(d, m.bytes.len() as u64);
     }
@@ -289,24 +303,29 @@ pub fn verify_seal(
     (verdict, Some(index))
 }
 
-/// The seal's certificate path and identity, checked by the very function that checks
+/// The certificate path and identity of a detached signature document in the seal's
+/// format (a seal, a signed site inventory), checked by the very function that checks
 /// image signature certificates ([`crate::verify`]): the same path validation, EKU rule,
 /// SAN and issuer semantics. An identity constraint is required, as `verify` requires one.
-fn verify_with_certificate(
+/// `what` names the signed thing in the reasons (`seal`, `inventory site.json`).
+pub fn verify_with_certificate(
+    what: &str,
     untrusted: &BTreeMap<String, String>,
     payload: &[u8],
     sig: &[u8],
     trust: &SealTrust,
     now: i64,
 ) -> Result<SealVerdict, String> {
-    let pem = untrusted.get(ANN_CERTIFICATE).ok_or("the seal has no certificate and no --bundle-key verifies it")?;
-    let leaf = crypto::load_certificates(pem.as_bytes(), "seal certificate")
+    let pem = untrusted
+        .get(ANN_CERTIFICATE)
+        .ok_or_else(|| format!("the {what} has no certificate and no --bundle-key verifies it"))?;
+    let leaf = crypto::load_certificates(pem.as_bytes(), &format!("{what} certificate"))
         .map_err(|e| e.to_string())?
         .into_iter()
         .next()
-        .ok_or("the seal's certificate annotation holds no certificate")?;
-    let key = PublicKey(leaf.public_key().map_err(|e| format!("seal certificate key: {e}"))?);
-    let alg = crypto::verify(&key, payload, sig).map_err(|e| format!("seal signature: {e}"))?;
+        .ok_or_else(|| format!("the {what}'s certificate annotation holds no certificate"))?;
+    let key = PublicKey(leaf.public_key().map_err(|e| format!("{what} certificate key: {e}"))?);
+    let alg = crypto::verify(&key, payload, sig).map_err(|e| format!("{what} signature: {e}"))?;
     let mut policy = TrustPolicy::new(chrono::DateTime::from_timestamp(now, 0).unwrap_or_default());
     policy.roots = trust.roots.clone();
     policy.identities =
@@ -322,7 +341,7 @@ fn verify_with_certificate(
         rekor: RekorStatus::Absent,
     };
     crate::verify::check_certificate(&policy, &leaf, untrusted.get(ANN_CHAIN).map(String::as_str), now, &mut report)
-        .map_err(|e| format!("seal certificate: {e}"))?;
+        .map_err(|e| format!("{what} certificate: {e}"))?;
     let signer = match &report.signer {
         Some(Signer::Certificate { sans, .. }) => sans.iter().map(San::value).collect::<Vec<_>>().join(", "),
         _ => String::new(),

@@ -24,6 +24,43 @@ pub struct Summary {
     pub unique_bytes: u64,
     /// Whether the bundle carries a seal (checked only by load/verify/audit with bundle trust).
     pub sealed: bool,
+    /// A delta bundle: what it assumes is already at the site (absent for a full bundle).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delta: Option<DeltaSummary>,
+}
+
+/// What a delta bundle leaves out.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeltaSummary {
+    pub assumed_blobs: usize,
+    pub assumed_bytes: u64,
+    pub bases: Vec<BaseSummary>,
+}
+
+/// One base of a delta and how much of the assumption rests on it.
+#[derive(Debug, Serialize)]
+pub struct BaseSummary {
+    #[serde(flatten)]
+    pub base: crate::content::delta::Base,
+    pub blobs: usize,
+    pub bytes: u64,
+}
+
+fn delta_summary(delta: &crate::content::Delta) -> Option<DeltaSummary> {
+    if delta.is_empty() {
+        return None;
+    }
+    let bases = delta
+        .bases
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            let of: Vec<_> = delta.assumed.iter().filter(|a| a.base == i).collect();
+            BaseSummary { base: b.clone(), blobs: of.len(), bytes: of.iter().map(|a| a.size).sum() }
+        })
+        .collect();
+    Some(DeltaSummary { assumed_blobs: delta.assumed.len(), assumed_bytes: delta.assumed_bytes(), bases })
 }
 
 #[derive(Debug, Serialize)]
@@ -165,6 +202,7 @@ pub fn summarize(contents: &Contents) -> Summary {
         total_bytes,
         unique_bytes: contents.unique_bytes(),
         sealed: false,
+        delta: delta_summary(&contents.delta),
     }
 }
 
@@ -240,6 +278,18 @@ pub fn render_text(s: &Summary) -> String {
         human(s.unique_bytes),
         s.unique_bytes
     );
+    if let Some(d) = &s.delta {
+        let _ = writeln!(
+            out,
+            "delta: assumes {} blob{} ({}) already at the site, not in this bundle",
+            d.assumed_blobs,
+            if d.assumed_blobs == 1 { "" } else { "s" },
+            human(d.assumed_bytes)
+        );
+        for b in &d.bases {
+            let _ = writeln!(out, "  {} blob(s) ({}) promised by {}", b.blobs, human(b.bytes), b.base);
+        }
+    }
     if s.sealed {
         out.push_str(
             "sealed: yes (check the seal with load, verify --bundle or audit and --bundle-key/--bundle-ca-roots)\n",

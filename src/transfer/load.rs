@@ -55,6 +55,10 @@ pub enum LoadError {
     Unlisted { digest: Digest },
     #[error("blob {digest} is referenced by manifests but missing from the bundle")]
     MissingBlob { digest: Digest },
+    #[error("blob {digest} is in the bundle although its delta description says the site already has it")]
+    AssumedAndPresent { digest: Digest },
+    #[error(transparent)]
+    BaseMissing(#[from] super::delta::BaseMissing),
     #[error("metadata blobs total over {MAX_METADATA_TOTAL} bytes")]
     MetadataTotal,
     #[error("{what} {digest} is {size} bytes, over the {limit}-byte limit for metadata held in memory")]

@@ -2,6 +2,7 @@
 //! drivers. The bundle content model they share is [`crate::content`].
 
 pub mod admit;
+pub mod delta;
 pub mod inspect;
 pub mod load;
 pub mod plan;

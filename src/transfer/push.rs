@@ -207,6 +207,7 @@ impl Loader<'_> {
                     None => break,
                 },
             };
+            super::read::refuse_assumed(meta, &blob.digest)?;
             seen.insert(blob.digest.clone());
             let Some(repos) = plan.blobs().get(&blob.digest) else {
                 check_known(meta, &blob.digest)?;

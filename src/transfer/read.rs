@@ -184,6 +184,7 @@ pub async fn read_tar_metadata(path: &Path) -> Result<(Metadata, TarRest), LoadE
             AsyncEntry::Index(bytes) => {
                 index_seen = true;
                 let entries = Contents::parse_index(&bytes)?;
+                meta.contents.delta = Contents::parse_delta(&bytes)?;
                 meta.index_json = Bytes::from(bytes);
                 meta.seed(&mut closure, entries);
                 meta.close(&mut closure)?;
@@ -192,6 +193,7 @@ pub async fn read_tar_metadata(path: &Path) -> Result<(Metadata, TarRest), LoadE
                 meta.seal.insert(name.to_owned(), bytes);
             }
             AsyncEntry::Blob(blob) => {
+                refuse_assumed(&meta, &blob.digest)?;
                 let known = meta.contents.blobs.get(&blob.digest).map(|b| b.metadata);
                 let wanted_manifest = closure.wanted.contains_key(&blob.digest);
                 if known == Some(false) && !wanted_manifest {
@@ -237,6 +239,7 @@ pub async fn read_tar_metadata(path: &Path) -> Result<(Metadata, TarRest), LoadE
     }
     meta.missing_manifests(&closure)?;
     super::admit::check_entries(&mut meta.contents)?;
+    meta.contents.delta.check_against(&meta.contents)?;
     tracing::info!(
         entries = meta.contents.entries.len(),
         manifests = meta.contents.manifests.len(),
@@ -252,6 +255,7 @@ pub fn read_dir_metadata(dir: &LayoutDir) -> Result<Metadata, LoadError> {
     let mut meta = Metadata::default();
     let mut closure = Closure::default();
     let mut entries = Contents::parse_index(dir.index_bytes())?;
+    meta.contents.delta = Contents::parse_delta(dir.index_bytes())?;
     meta.index_json = Bytes::copy_from_slice(dir.index_bytes());
     for name in [crate::seal::SEAL_INDEX, crate::seal::SEAL_SIG] {
         if let Some(bytes) = dir.read_seal(name)? {
@@ -276,6 +280,7 @@ pub fn read_dir_metadata(dir: &LayoutDir) -> Result<Metadata, LoadError> {
     }
     meta.missing_manifests(&closure)?;
     super::admit::check_entries(&mut meta.contents)?;
+    meta.contents.delta.check_against(&meta.contents)?;
     let metadata_blobs: Vec<(Digest, u64)> =
         meta.contents.blobs.iter().filter(|(_, b)| b.metadata).map(|(d, b)| (d.clone(), b.size)).collect();
     let mut total = 0;
@@ -296,7 +301,11 @@ pub fn read_dir_metadata(dir: &LayoutDir) -> Result<Metadata, LoadError> {
             meta.small.insert(d.clone(), Bytes::from(dir.read_blob(&d, size)?));
         }
     }
-    if let Some(d) = meta.contents.blobs.keys().find(|d| !dir.has_blob(d)) {
+    let delta = &meta.contents.delta;
+    if let Some(d) = meta.contents.blobs.keys().find(|d| delta.assumes(d) && dir.has_blob(d)) {
+        refuse_assumed(&meta, d)?;
+    }
+    if let Some(d) = meta.contents.blobs.keys().find(|d| !delta.assumes(d) && !dir.has_blob(d)) {
         return Err(LoadError::MissingBlob { digest: d.clone() });
     }
     Ok(meta)
@@ -355,6 +364,15 @@ fn is_compressed(path: &Path) -> std::io::Result<bool> {
     Ok(n >= 4 && magic == [0x28, 0xb5, 0x2f, 0xfd] || n >= 2 && magic[..2] == [0x1f, 0x8b])
 }
 
+/// A blob a delta bundle says the site already has may not be in the bundle as well: the
+/// bundle would say two things about it (docs/bundle.md, "Delta bundles").
+pub(super) fn refuse_assumed(meta: &Metadata, digest: &Digest) -> Result<(), LoadError> {
+    match meta.contents.delta.assumes(digest) {
+        true => Err(LoadError::AssumedAndPresent { digest: digest.clone() }),
+        false => Ok(()),
+    }
+}
+
 /// A blob the plan does not push must still belong to the bundle's content graph.
 pub(super) fn check_known(meta: &Metadata, digest: &Digest) -> Result<(), LoadError> {
     if meta.contents.blobs.contains_key(digest)
@@ -368,9 +386,13 @@ pub(super) fn check_known(meta: &Metadata, digest: &Digest) -> Result<(), LoadEr
 }
 
 /// Every blob the bundle's manifests reference must be in the bundle, even one the target
-/// already has: a bundle lacking one is corrupt.
+/// already has, unless a delta bundle assumes it: a bundle lacking one is corrupt.
 pub(super) fn check_complete(meta: &Metadata, seen: &BTreeSet<Digest>) -> Result<(), LoadError> {
-    match meta.contents.blobs.keys().find(|d| !seen.contains(*d) && !meta.small.contains_key(*d)) {
+    let delta = &meta.contents.delta;
+    if let Some(d) = seen.iter().chain(meta.small.keys()).find(|d| delta.assumes(d)) {
+        refuse_assumed(meta, d)?;
+    }
+    match meta.contents.blobs.keys().find(|d| !seen.contains(*d) && !meta.small.contains_key(*d) && !delta.assumes(d)) {
         Some(d) => Err(LoadError::MissingBlob { digest: d.clone() }),
         None => Ok(()),
     }
@@ -383,12 +405,14 @@ pub async fn check_rest(meta: &Metadata, rest: TarRest) -> Result<(), LoadError>
     let TarRest { mut reader, pending, .. } = rest;
     let mut seen = BTreeSet::new();
     if let Some(b) = pending {
+        refuse_assumed(meta, &b.digest)?;
         check_known(meta, &b.digest)?;
         seen.insert(b.digest.clone());
     }
     loop {
         match reader.next().await? {
             Some(AsyncEntry::Blob(b)) => {
+                refuse_assumed(meta, &b.digest)?;
                 check_known(meta, &b.digest)?;
                 seen.insert(b.digest.clone());
             }
@@ -401,7 +425,7 @@ pub async fn check_rest(meta: &Metadata, rest: TarRest) -> Result<(), LoadError>
 
 /// The same for a layout directory: every referenced blob is read and hashed.
 pub async fn check_dir(meta: &Metadata, dir: &LayoutDir) -> Result<(), LoadError> {
-    for digest in meta.contents.blobs.keys() {
+    for digest in meta.contents.blobs.keys().filter(|d| !meta.contents.delta.assumes(d)) {
         let (mut reader, _) = dir.open_blob(digest)?;
         tokio::task::block_in_place(|| std::io::copy(&mut reader, &mut std::io::sink())).map_err(body_error)?;
     }

@@ -194,7 +194,9 @@ pub async fn write(
     }
     // Layer group, sorted by digest, streamed.
     let mut layer_bytes = 0;
-    for (digest, info) in contents.blobs.iter().filter(|(d, b)| !b.metadata && !small.contains_key(d)) {
+    // A delta bundle's assumed layers are never fetched (docs/bundle.md, "Delta bundles").
+    let stored = |d: &Digest| !contents.delta.assumes(d);
+    for (digest, info) in contents.blobs.iter().filter(|(d, b)| !b.metadata && !small.contains_key(d) && stored(d)) {
         let (host, repo) = split_repository(&info.repository);
         let registry = registries.get(host)?;
         reporter.blob_started(digest, info.size);

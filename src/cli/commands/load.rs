@@ -146,7 +146,11 @@ pub async fn run(args: LoadArgs, ui: &Ui) -> anyhow::Result<u8> {
         reporter: std::sync::Arc::new(ui.clone()),
         stream: args.stream,
     };
-    let present = loader.present_blobs(&plan).await?;
+    let mut present = loader.present_blobs(&plan).await?;
+    // A delta bundle: every blob it assumes must be at the target before anything is
+    // uploaded (exit 4 otherwise, naming the blobs and who promised them).
+    let jobs = args.registry.jobs as usize;
+    crate::transfer::delta::check_at_target(&registry, jobs, &meta, &plan, &dest, &mut present).await?;
 
     if args.dry_run {
         // A dry run reads the whole bundle first: it says whether the real load would succeed.
@@ -176,7 +180,9 @@ pub async fn run(args: LoadArgs, ui: &Ui) -> anyhow::Result<u8> {
         return Ok(if refused > 0 { exit::REJECTED } else { exit::OK });
     }
 
-    let total: u64 = meta.contents.blobs.values().filter(|b| !b.metadata).map(|b| b.size).sum();
+    let delta = &meta.contents.delta;
+    let total: u64 =
+        meta.contents.blobs.iter().filter(|(d, b)| !b.metadata && !delta.assumes(d)).map(|(_, b)| b.size).sum();
     ui.start_bytes("load", total);
     let report = loader.push(&meta, &plan, present, layers).await;
     ui.clear();

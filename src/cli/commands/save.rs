@@ -6,9 +6,75 @@ use crate::bundle::Compression;
 use crate::cli::args::{CompressionArg, SaveArgs};
 use crate::cli::progress::Ui;
 use crate::cli::settings;
+use crate::cli::commands::Failure;
 use crate::exit;
+use crate::seal::SealVerdict;
+use crate::transfer::read::BundleSource;
 use crate::transfer::inspect::human;
+use crate::transfer::delta::Have;
 use crate::transfer::save::{self, Registries, SaveOptions};
+
+/// The inventory file given to `--have` is read whole: more than this is not an inventory.
+const MAX_INVENTORY_BYTES: u64 = 256 * 1024 * 1024;
+
+/// Reads every `--have` source, checking inventories' signatures and base bundles' seals
+/// with the `--bundle-*` trust when given (then an unsigned inventory or an unsealed
+/// bundle is refused, as `load` refuses an unsealed bundle under bundle trust).
+async fn have(args: &SaveArgs, ui: &Ui) -> anyhow::Result<Have> {
+    use anyhow::Context as _;
+    let trust = settings::seal_trust(&args.have_trust)?;
+    let now = chrono::Utc::now().timestamp();
+    let mut have = Have::default();
+    for path in &args.have {
+        let shown = path.display().to_string();
+        if !path.is_dir() && looks_like_json(path).with_context(|| format!("--have {shown}"))? {
+            let bytes = read_capped(path).with_context(|| format!("--have {shown}"))?;
+            let sig_path = super::inventory::signature_path(path);
+            let sig = match std::fs::read(&sig_path) {
+                Ok(s) => Some(s),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                Err(e) => {
+                    return Err(Failure::new(exit::FAILED, format!("cannot read {}: {e}", sig_path.display())).into())
+                }
+            };
+            let inv = crate::inventory::verify(&shown, &bytes, sig.as_deref(), trust.as_ref(), now)?;
+            if let Some(signer) = inv.signer() {
+                ui.status(&format!("--have {shown}: inventory signed by {signer}"));
+            }
+            have.add_inventory(&inv, crate::oci::Digest::of(&bytes));
+        } else {
+            let source = BundleSource::open(path).with_context(|| format!("--have {shown}"))?;
+            let (meta, _layers) = source.read_metadata().await.with_context(|| format!("--have {shown}"))?;
+            match crate::seal::verify_bundle_seal(&meta, trust.as_ref(), now) {
+                SealVerdict::Rejected { reason } => {
+                    return Err(Failure::new(exit::REJECTED, format!("--have {shown}: bundle seal rejected: {reason}")).into())
+                }
+                SealVerdict::Verified { signer, .. } => ui.status(&format!("--have {shown}: seal verified: signed by {signer}")),
+                SealVerdict::Absent | SealVerdict::NotChecked => {}
+            }
+            have.add_bundle(&meta);
+        }
+    }
+    Ok(have)
+}
+
+/// An inventory is JSON; a bundle is a tar (possibly compressed).
+fn looks_like_json(path: &std::path::Path) -> std::io::Result<bool> {
+    use std::io::Read as _;
+    let mut head = [0u8; 64];
+    let n = std::fs::File::open(path)?.read(&mut head)?;
+    Ok(head[..n].iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{'))
+}
+
+fn read_capped(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read as _;
+    let mut out = Vec::new();
+    std::fs::File::open(path)?.take(MAX_INVENTORY_BYTES + 1).read_to_end(&mut out)?;
+    if out.len() as u64 > MAX_INVENTORY_BYTES {
+        return Err(std::io::Error::other(format!("larger than {MAX_INVENTORY_BYTES} bytes: not a site inventory")));
+    }
+    Ok(out)
+}
 
 pub async fn run(args: SaveArgs, ui: &Ui) -> anyhow::Result<u8> {
     let (refs, platforms) = settings::images(&args.refs, args.spec.as_deref(), &args.platform)?;
@@ -29,8 +95,18 @@ pub async fn run(args: SaveArgs, ui: &Ui) -> anyhow::Result<u8> {
         .into());
     }
     let seal = settings::seal_signer(&args)?;
+    let have = have(&args, ui).await?;
     let mut registries = Registries::new(settings::registry_options(&args.registry)?);
-    let (contents, images) = save::walk(&mut registries, &refs, &platforms).await?;
+    let (mut contents, images) = save::walk(&mut registries, &refs, &platforms).await?;
+    if !args.have.is_empty() {
+        contents.delta = have.delta_for(&contents);
+        let d = &contents.delta;
+        ui.status(&format!(
+            "delta: {} layer(s) ({}) already at the site are left out",
+            d.assumed.len(),
+            human(d.assumed_bytes())
+        ));
+    }
     for img in &images {
         let mut line = format!("{}  {}", img.reference, img.digest);
         if !img.platforms.is_empty() {
@@ -48,7 +124,8 @@ pub async fn run(args: SaveArgs, ui: &Ui) -> anyhow::Result<u8> {
             ));
         }
     }
-    let layer_total: u64 = contents.blobs.values().filter(|b| !b.metadata).map(|b| b.size).sum();
+    let layer_total: u64 =
+        contents.blobs.iter().filter(|(d, b)| !b.metadata && !contents.delta.assumes(d)).map(|(_, b)| b.size).sum();
     ui.start_bytes("save", layer_total);
     let sealed = seal.is_some();
     let options = SaveOptions { platforms, compression, jobs: args.registry.jobs as usize, seal };
