@@ -6,6 +6,7 @@ mod support;
 mod access;
 mod admission;
 mod audit;
+mod delta;
 mod faults;
 mod gate;
 mod hardening;

@@ -73,6 +73,9 @@ pub struct AsyncBundleReader {
     rx: mpsc::Receiver<Event>,
     previous: Option<(Digest, Arc<AtomicBool>)>,
     over: bool,
+    /// The clean end was seen: asking again says the same (a bundle without layers ends
+    /// in the metadata phase, and the layer phase then asks once more).
+    ended: bool,
 }
 
 impl AsyncBundleReader {
@@ -85,7 +88,7 @@ impl AsyncBundleReader {
             .name("bundle-reader".into())
             .spawn(move || run(path, tx))
             .map_err(|e| BundleError::io("bundle-reader thread", e))?;
-        Ok(AsyncBundleReader { rx, previous: None, over: false })
+        Ok(AsyncBundleReader { rx, previous: None, over: false, ended: false })
     }
 
     /// The next entry; `Ok(None)` at the clean end of the bundle. After an error the
@@ -95,6 +98,9 @@ impl AsyncBundleReader {
             if !finished.load(Ordering::Acquire) {
                 return Err(BundleError::BlobNotFinished { digest: digest.clone() });
             }
+        }
+        if self.ended {
+            return Ok(None);
         }
         if self.over {
             return Err(BundleError::Abandoned { what: "reader" });
@@ -109,6 +115,7 @@ impl AsyncBundleReader {
             }
             Some(Event::End) => {
                 self.over = true;
+                self.ended = true;
                 Ok(None)
             }
             Some(Event::Failed(e)) => {

@@ -148,7 +148,10 @@ impl Delta {
     pub fn parse(annotations: &BTreeMap<String, String>) -> Result<Delta, ModelError> {
         let bad = |reason: String| ModelError::BadDelta { reason };
         if let Some(k) = annotations.keys().find(|k| is_delta_annotation(k) && k.as_str() != ANN_DELTA) {
-            return Err(bad(format!("unknown delta annotation {:?} (this sealift reads {ANN_DELTA})", crate::escape::clean(k))));
+            return Err(bad(format!(
+                "unknown delta annotation {:?} (this sealift reads {ANN_DELTA})",
+                crate::escape::clean(k)
+            )));
         }
         let Some(value) = annotations.get(ANN_DELTA) else { return Ok(Delta::default()) };
         let d: Delta = serde_json::from_str(value).map_err(|e| bad(e.to_string()))?;
@@ -252,13 +255,34 @@ mod tests {
         let a = Digest::of(b"a").to_string();
         let b = Digest::of(b"b").to_string();
         let (lo, hi) = if a < b { (a, b) } else { (b, a) };
-        let base = r#"{"kind":"bundle","digest":"sha256:0000000000000000000000000000000000000000000000000000000000000000"}"#;
+        let base =
+            r#"{"kind":"bundle","digest":"sha256:0000000000000000000000000000000000000000000000000000000000000000"}"#;
         let cases = [
-            (ANN_DELTA, format!(r#"{{"bases":[{base}],"assumed":[{{"digest":"{hi}","size":1,"base":0}},{{"digest":"{lo}","size":1,"base":0}}]}}"#), "not sorted"),
-            (ANN_DELTA, format!(r#"{{"bases":[{base}],"assumed":[{{"digest":"{lo}","size":1,"base":1}}]}}"#), "not listed"),
-            (ANN_DELTA, format!(r#"{{"bases":[{base}],"assumed":[{{"digest":"{lo}","size":1,"base":0,"x":1}}]}}"#), "unknown field"),
+            (
+                ANN_DELTA,
+                format!(
+                    r#"{{"bases":[{base}],"assumed":[{{"digest":"{hi}","size":1,"base":0}},{{"digest":"{lo}","size":1,"base":0}}]}}"#
+                ),
+                "not sorted",
+            ),
+            (
+                ANN_DELTA,
+                format!(r#"{{"bases":[{base}],"assumed":[{{"digest":"{lo}","size":1,"base":1}}]}}"#),
+                "not listed",
+            ),
+            (
+                ANN_DELTA,
+                format!(r#"{{"bases":[{base}],"assumed":[{{"digest":"{lo}","size":1,"base":0,"x":1}}]}}"#),
+                "unknown field",
+            ),
             (ANN_DELTA, r#"{"bases":[],"assumed":[]}"#.to_owned(), "assumes no blob"),
-            (ANN_DELTA, format!(r#"{{"bases":[{{"kind":"inventory","digest":"{lo}"}}],"assumed":[{{"digest":"{lo}","size":1,"base":0}}]}}"#), "wrong fields"),
+            (
+                ANN_DELTA,
+                format!(
+                    r#"{{"bases":[{{"kind":"inventory","digest":"{lo}"}}],"assumed":[{{"digest":"{lo}","size":1,"base":0}}]}}"#
+                ),
+                "wrong fields",
+            ),
             ("dev.sealift.delta.v2", "{}".to_owned(), "unknown delta annotation"),
         ];
         for (key, value, want) in cases {

@@ -217,7 +217,9 @@ pub fn verify(
             None if !trust.roots.is_empty() => {
                 let what_signed = format!("inventory {what}");
                 match crate::seal::verify_with_certificate(&what_signed, &doc, untrusted_bytes, &sig, trust, now) {
-                    Ok(SealVerdict::Verified { signer, algorithm, .. }) => format!("certificate {signer} ({algorithm})"),
+                    Ok(SealVerdict::Verified { signer, algorithm, .. }) => {
+                        format!("certificate {signer} ({algorithm})")
+                    }
                     Ok(other) => {
                         let reason = format!("certificate check ended {}", other.label());
                         return Err(InventoryError::CertificateRejected { what: what.to_owned(), reason });

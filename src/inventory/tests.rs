@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use super::*;
 use crate::seal::{sign, SealSigner};
-use crate::verify::crypto::PublicKey;
 use crate::verify::certs::{generate_key, KeyType};
+use crate::verify::crypto::PublicKey;
 
 fn d(n: u8) -> Digest {
     Digest::of(&[n])
@@ -88,7 +88,10 @@ fn unsigned_malformed_and_unknown_inventories_are_refused() {
     let future =
         String::from_utf8(bytes).unwrap().replace(INVENTORY_SCHEMA, "https://sealift.dev/schemas/site-inventory/v9");
     assert!(matches!(verify("i", future.as_bytes(), None, None, 0), Err(InventoryError::Schema { .. })));
-    assert!(matches!(verify("i", b"{}", Some(b"{\"x\":\"y\"}"), Some(keys), 0), Err(InventoryError::SignatureMalformed { .. })));
+    assert!(matches!(
+        verify("i", b"{}", Some(b"{\"x\":\"y\"}"), Some(keys), 0),
+        Err(InventoryError::SignatureMalformed { .. })
+    ));
 }
 
 #[test]

@@ -4,14 +4,14 @@ use std::sync::Arc;
 
 use crate::bundle::Compression;
 use crate::cli::args::{CompressionArg, SaveArgs};
+use crate::cli::commands::Failure;
 use crate::cli::progress::Ui;
 use crate::cli::settings;
-use crate::cli::commands::Failure;
 use crate::exit;
 use crate::seal::SealVerdict;
-use crate::transfer::read::BundleSource;
-use crate::transfer::inspect::human;
 use crate::transfer::delta::Have;
+use crate::transfer::inspect::human;
+use crate::transfer::read::BundleSource;
 use crate::transfer::save::{self, Registries, SaveOptions};
 
 /// The inventory file given to `--have` is read whole: more than this is not an inventory.
@@ -47,9 +47,13 @@ async fn have(args: &SaveArgs, ui: &Ui) -> anyhow::Result<Have> {
             let (meta, _layers) = source.read_metadata().await.with_context(|| format!("--have {shown}"))?;
             match crate::seal::verify_bundle_seal(&meta, trust.as_ref(), now) {
                 SealVerdict::Rejected { reason } => {
-                    return Err(Failure::new(exit::REJECTED, format!("--have {shown}: bundle seal rejected: {reason}")).into())
+                    return Err(
+                        Failure::new(exit::REJECTED, format!("--have {shown}: bundle seal rejected: {reason}")).into()
+                    )
                 }
-                SealVerdict::Verified { signer, .. } => ui.status(&format!("--have {shown}: seal verified: signed by {signer}")),
+                SealVerdict::Verified { signer, .. } => {
+                    ui.status(&format!("--have {shown}: seal verified: signed by {signer}"))
+                }
                 SealVerdict::Absent | SealVerdict::NotChecked => {}
             }
             have.add_bundle(&meta);
