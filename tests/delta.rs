@@ -334,3 +334,115 @@ fn have_sources_are_checked_with_the_bundle_trust() {
     let o = ok_all(&sealift(&["load", &delta, "--to", &to, "--key", key.public_path(), "--bundle-key", &site_pub]));
     assert!(o.contains("seal verified"), "{o}");
 }
+
+/// `index.json` of `bundle` with its delta annotation set to `delta` (or removed).
+fn set_delta(bundle: &Path, delta: Option<Value>) {
+    crate::seal::rewrite_tar(
+        bundle,
+        |name, bytes| {
+            if name != "index.json" {
+                return Some(bytes);
+            }
+            let mut v: Value = serde_json::from_slice(&bytes).unwrap();
+            match &delta {
+                Some(d) => v["annotations"] = serde_json::json!({"dev.sealift.delta.v1": d.to_string()}),
+                None => {
+                    v.as_object_mut().unwrap().remove("annotations");
+                }
+            }
+            Some(serde_json::to_vec_pretty(&v).unwrap())
+        },
+        None,
+    );
+}
+
+/// What an unsealed bundle's delta description may claim is checked by every reader: an
+/// assumed blob that is also in the bundle, one that no manifest references, one of
+/// another size, or an unknown version are refused (exit 4, one line, nothing pushed); a
+/// sealed delta whose description was edited fails its seal (exit 1).
+#[test]
+fn hostile_delta_descriptions_are_refused() {
+    let src = TestRegistry::start();
+    let dir = tempdir();
+    let key = OpensslKey::p256(dir.path(), "k");
+    let (seal_key, seal_pub) = crate::seal::openssl_keypair(dir.path(), "seal");
+    let v1 = image(&src, "team/app", Some("1.0"), &[random_bytes(3000), random_bytes(4000)], false, "amd64");
+    openssl_sig(&src, "team/app", &v1.digest, &key);
+    let app = format!("{}/team/app:1.0", src.addr);
+    let full = dir.path().join("full.tar");
+    ok(&sealift(&["save", &app, "-o", s(&full)]));
+    let layers = layers_of(&v1);
+    let base = serde_json::json!({"kind": "bundle", "digest": Digest::of(b"base").to_string()});
+    let assume = |d: &Digest, size: u64| serde_json::json!({"bases": [base], "assumed": [{"digest": d.to_string(), "size": size, "base": 0}]});
+    let cases: Vec<(&str, Value, &str, bool)> = vec![
+        ("present", assume(&layers[1], 4000), "although its delta description says", false),
+        ("unreferenced", assume(&Digest::of(b"nothing"), 5), "referenced by no manifest", true),
+        ("wrong size", assume(&layers[1], 4001), "4001 bytes in the delta but 4000", true),
+    ];
+    let dst = TestRegistry::start();
+    let to = format!("{}/mirror", dst.addr);
+    for (what, delta, needle, inspect_sees_it) in cases {
+        let b = dir.path().join(format!("{}.tar", what.replace(' ', "-")));
+        std::fs::copy(&full, &b).unwrap();
+        if what == "wrong size" {
+            crate::seal::rewrite_tar(&b, |name, bytes| (name != layers[1].blob_path()).then_some(bytes), None);
+        }
+        set_delta(&b, Some(delta));
+        let mut runs = vec![
+            ("load", vec!["load", s(&b), "--to", &to, "--key", key.public_path()]),
+            ("verify --bundle", vec!["verify", &app, "--bundle", s(&b), "--key", key.public_path()]),
+            ("audit", vec!["audit", s(&b), "--key", key.public_path()]),
+        ];
+        if inspect_sees_it {
+            runs.push(("inspect", vec!["inspect", s(&b)]));
+        }
+        for (cmd, args) in runs {
+            let o = sealift(&args);
+            let err = stderr(&o);
+            assert_eq!(o.status.code(), Some(4), "{what}, {cmd}: {err}");
+            assert!(err.contains(needle), "{what}, {cmd}: {err}");
+            assert_eq!(err.trim_end().lines().last().map(|l| l.starts_with("sealift:")), Some(true), "{err}");
+        }
+    }
+    // An unknown version of the description is refused by a reader of this one.
+    let b = dir.path().join("v2.tar");
+    std::fs::copy(&full, &b).unwrap();
+    crate::seal::rewrite_tar(
+        &b,
+        |name, bytes| {
+            if name != "index.json" {
+                return Some(bytes);
+            }
+            let mut v: Value = serde_json::from_slice(&bytes).unwrap();
+            v["annotations"] = serde_json::json!({"dev.sealift.delta.v2": "{}"});
+            Some(serde_json::to_vec_pretty(&v).unwrap())
+        },
+        None,
+    );
+    let o = sealift(&["inspect", s(&b)]);
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    assert!(stderr(&o).contains("unknown delta annotation"), "{}", stderr(&o));
+    assert_eq!(dst.catalog(), Vec::<String>::new(), "nothing pushed");
+
+    // A sealed delta whose description is edited (one more blob assumed, its layer
+    // dropped) no longer matches its seal: rejected.
+    let site = TestRegistry::start();
+    let site_to = format!("{}/mirror", site.addr);
+    ok(&sealift(&["load", s(&full), "--to", &site_to, "--key", key.public_path()]));
+    let inv = dir.path().join("inv.json");
+    ok(&sealift(&["inventory", "--registry", &format!("{}/mirror/team", site.addr), "-o", s(&inv)]));
+    let v2 = image(&src, "team/app", Some("2.0"), &[random_bytes(3000), random_bytes(10)], false, "amd64");
+    openssl_sig(&src, "team/app", &v2.digest, &key);
+    let delta = dir.path().join("sealed.tar");
+    let app2 = format!("{}/team/app:2.0", src.addr);
+    // Nothing of v2's layers is at the site: a delta that assumes nothing is a full bundle.
+    let o = ok_all(&sealift(&["save", &app2, "-o", s(&delta), "--have", s(&inv), "--sign-key", &seal_key]));
+    assert!(o.contains("delta: 0 layer(s)"), "{o}");
+    assert!(inspect_json(&delta).get("delta").is_none());
+    let v2_layers = layers_of(&v2);
+    crate::seal::rewrite_tar(&delta, |name, bytes| (name != v2_layers[1].blob_path()).then_some(bytes), None);
+    set_delta(&delta, Some(assume(&v2_layers[1], 10)));
+    let o = sealift(&["load", s(&delta), "--to", &site_to, "--key", key.public_path(), "--bundle-key", &seal_pub]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("bundle seal rejected"), "{}", stderr(&o));
+}
