@@ -128,6 +128,18 @@ pub async fn run(args: SaveArgs, ui: &Ui) -> anyhow::Result<u8> {
             ));
         }
     }
+    // Readers cap index.json as a manifest; a long delta description could pass it.
+    let index_len = contents.index_json().len();
+    if index_len > crate::oci::manifest::MAX_MANIFEST_BYTES {
+        return Err(Failure::new(
+            exit::FAILED,
+            format!(
+                "the bundle's index.json would be {index_len} bytes, over the {} readers accept: save fewer images at once",
+                crate::oci::manifest::MAX_MANIFEST_BYTES
+            ),
+        )
+        .into());
+    }
     let layer_total: u64 =
         contents.blobs.iter().filter(|(d, b)| !b.metadata && !contents.delta.assumes(d)).map(|(_, b)| b.size).sum();
     ui.start_bytes("save", layer_total);
