@@ -24,6 +24,8 @@ umoci init --layout "$work/oci" >/dev/null
 umoci new --image "$work/oci:1.0" >/dev/null
 umoci unpack --rootless --image "$work/oci:1.0" "$work/rootfs" >/dev/null
 echo "hello from sealift's demo" > "$work/rootfs/rootfs/hello.txt"
+# 2 MiB that does not compress, so that the delta below has something to leave out.
+head -c 2097152 /dev/urandom > "$work/rootfs/rootfs/data.bin"
 umoci repack --image "$work/oci:1.0" "$work/rootfs" >/dev/null
 skopeo copy -q --dest-tls-verify=false "oci:$work/oci:1.0" "docker://$SRC/demo/hello:1.0"
 IMG="$SRC/demo/hello:1.0"
@@ -80,4 +82,32 @@ echo "HTML report: $out/audit.html"
 step "digests at source and target"
 echo "source: $(skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker://$IMG")"
 echo "target: $(skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker://$DST/mirror/demo/hello:1.0")"
-echo; echo "demo finished: bundle $out/bundle.tar, audit report $out/audit.html"
+
+step "a delta: the site lists what it holds (signed inventory), to carry back"
+run "$SEALIFT" inventory --registry "$DST/mirror" -o "$out/site-inventory.json" --sign-key "$work/seal.key"
+
+step "a change at the source: hello:1.1 adds a layer on top of 1.0, and is signed"
+umoci unpack --rootless --image "$work/oci:1.0" "$work/rootfs2" >/dev/null
+echo "news in 1.1" > "$work/rootfs2/rootfs/news.txt"
+umoci repack --image "$work/oci:1.1" "$work/rootfs2" >/dev/null
+skopeo copy -q --dest-tls-verify=false "oci:$work/oci:1.1" "docker://$SRC/demo/hello:1.1"
+IMG2="$SRC/demo/hello:1.1"
+"$SEALIFT" generate "$IMG2" > "$work/payload2.json"
+openssl dgst -sha512 -sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:-1 \
+  -sign "$work/pki/leaf.key" -out "$work/payload2.sig" "$work/payload2.json"
+base64 "$work/payload2.sig" > "$work/payload2.sig.b64"
+run "$SEALIFT" attach signature "$IMG2" --payload "$work/payload2.json" --signature "$work/payload2.sig.b64" \
+  --certificate "$work/pki/leaf.crt" --certificate-chain "$work/pki/certificate_chain.pem"
+
+step "delta save: the layers the site already has stay out (inventory checked with the seal key)"
+run "$SEALIFT" save "$IMG2" -o "$out/delta.tar" --have "$out/site-inventory.json" --bundle-key "$work/seal.pub" \
+  --sign-key "$work/seal.key"
+run "$SEALIFT" inspect "$out/delta.tar"
+echo "full bundle: $(stat -c %s "$out/bundle.tar") bytes; delta: $(stat -c %s "$out/delta.tar") bytes"
+
+step "load the delta: every assumed blob is HEAD-checked at the target before anything is pushed"
+run "$SEALIFT" load "$out/delta.tar" --to "$DST/mirror" --bundle-key "$work/seal.pub" "${TRUST[@]}"
+echo "source: $(skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker://$IMG2")"
+echo "target: $(skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker://$DST/mirror/demo/hello:1.1")"
+run "$SEALIFT" verify "$DST/mirror/demo/hello:1.1" "${TRUST[@]}"
+echo; echo "demo finished: bundle $out/bundle.tar, delta $out/delta.tar, audit report $out/audit.html"
