@@ -183,7 +183,7 @@ fn signature_only_delta_and_a_delta_of_a_delta() {
     // layer. Its assumption keeps the base bundle's provenance (the base of sig-only).
     let v2 = image(&src, "team/app", Some("2.0"), &[shared.clone(), random_bytes(7000)], false, "amd64");
     openssl_sig(&src, "team/app", &v2.digest, &key);
-    let tool = image(&src, "team/tool", Some("1.0"), &[shared.clone()], false, "amd64");
+    let tool = image(&src, "team/tool", Some("1.0"), std::slice::from_ref(&shared), false, "amd64");
     openssl_sig(&src, "team/tool", &tool.digest, &key);
     let second = dir.path().join("second.tar");
     ok(&sealift(&[
@@ -243,7 +243,7 @@ fn have_sources_are_checked_with_the_bundle_trust() {
     let (site_key, site_pub) = crate::seal::openssl_keypair(dir.path(), "site");
     let (_, stranger_pub) = crate::seal::openssl_keypair(dir.path(), "stranger");
     let shared = random_bytes(100_000);
-    image(&src, "team/app", Some("1.0"), &[shared.clone()], false, "amd64");
+    image(&src, "team/app", Some("1.0"), std::slice::from_ref(&shared), false, "amd64");
     ok(&sealift(&["save", &format!("{}/team/app:1.0", src.addr), "-o", &p("base.tar"), "--sign-key", &site_key]));
     let to = format!("{}/mirror", site.addr);
     ok(&sealift(&["load", &p("base.tar"), "--to", &to, "--insecure-skip-verify"]));
@@ -279,7 +279,11 @@ fn have_sources_are_checked_with_the_bundle_trust() {
     let o = ok_all(&save(&p("signed.json"), &["--bundle-key", &site_pub]));
     assert!(o.contains("inventory signed by key sha256:"), "{o}");
     let o = ok_all(&save(&p("base.tar"), &["--bundle-key", &site_pub]));
-    assert!(o.contains("seal verified"), "{o}");
+    assert!(o.contains("seal verified") && o.contains("delta: 1 layer(s)"), "{o}");
+    // The same base as a layout directory.
+    let base_dir = crate::support::extract_bundle(Path::new(&p("base.tar")), dir.path(), "base-dir");
+    let o = ok_all(&save(base_dir.to_str().unwrap(), &["--bundle-key", &site_pub]));
+    assert!(o.contains("seal verified") && o.contains("delta: 1 layer(s)"), "{o}");
 
     // A certificate-signed inventory is checked with the seal's certificate path.
     let pki = dir.path().join("pki");
