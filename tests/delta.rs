@@ -404,7 +404,10 @@ fn hostile_delta_descriptions_are_refused() {
             let o = sealift(&args);
             let err = stderr(&o);
             assert_eq!(o.status.code(), Some(4), "{what}, {cmd}: {err}");
-            assert!(err.contains(needle), "{what}, {cmd}: {err}");
+            // Load checks the target before it reads the layers: against an empty target
+            // the missing base may be what it finds first (which one depends on digest order).
+            let either = what == "present" && cmd == "load" && err.contains("that this delta bundle assumes");
+            assert!(err.contains(needle) || either, "{what}, {cmd}: {err}");
             assert_eq!(err.trim_end().lines().last().map(|l| l.starts_with("sealift:")), Some(true), "{err}");
         }
     }
