@@ -163,3 +163,47 @@ pub async fn check_at_target(
     present.extend(found);
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::oci::media;
+
+    /// An image manifest with config `cfg` and layers `(bytes, size)` in `repo`.
+    fn contents(repo: &str, cfg: &[u8], layers: &[(&[u8], u64)]) -> Contents {
+        let desc = |mt: &str, d: Digest, s: u64| serde_json::json!({"mediaType": mt, "digest": d, "size": s});
+        let bytes = serde_json::to_vec(&serde_json::json!({
+            "schemaVersion": 2, "mediaType": media::OCI_MANIFEST,
+            "config": desc(media::OCI_CONFIG, Digest::of(cfg), cfg.len() as u64),
+            "layers": layers.iter().map(|(b, s)| desc("application/vnd.oci.image.layer.v1.tar", Digest::of(b), *s)).collect::<Vec<_>>(),
+        }))
+        .unwrap();
+        let mut c = Contents::default();
+        c.add_manifest(repo, Digest::of(&bytes), Bytes::from(bytes), None, false).unwrap();
+        c
+    }
+
+    fn bundle_base(n: &[u8]) -> Base {
+        Base { kind: BaseKind::Bundle, digest: Digest::of(n), registry: None, prefix: None }
+    }
+
+    #[test]
+    fn only_layers_of_the_same_size_are_left_out_and_the_first_source_wins() {
+        let c = contents("src:5000/app", b"cfg", &[(b"a", 10), (b"b", 20), (b"c", 30)]);
+        let mut have = Have::default();
+        let (one, two) = (bundle_base(b"one"), bundle_base(b"two"));
+        have.add(&Digest::of(b"a"), 10, &one, vec!["src:5000/app".into()]);
+        have.add(&Digest::of(b"a"), 10, &two, vec![]);
+        have.add(&Digest::of(b"b"), 21, &one, vec![]); // another size: not the same blob
+        have.add(&Digest::of(b"cfg"), 3, &one, vec![]); // a config: always travels
+        let d = have.delta_for(&c);
+        assert_eq!(d.assumed.len(), 1, "{d:?}");
+        assert_eq!(d.assumed[0].digest, Digest::of(b"a"));
+        assert_eq!(d.base_of(&d.assumed[0]), &one);
+        assert_eq!(d.bases, [one], "unused bases are not listed");
+        d.check_against(&c).unwrap();
+        assert!(Have::default().delta_for(&c).is_empty());
+    }
+}

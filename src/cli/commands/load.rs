@@ -151,6 +151,15 @@ pub async fn run(args: LoadArgs, ui: &Ui) -> anyhow::Result<u8> {
     // uploaded (exit 4 otherwise, naming the blobs and who promised them).
     let jobs = args.registry.jobs as usize;
     crate::transfer::delta::check_at_target(&registry, jobs, &meta, &plan, &dest, &mut present).await?;
+    let delta = &meta.contents.delta;
+    if !delta.is_empty() {
+        let needed: Vec<u64> = plan.blobs().keys().filter_map(|d| delta.get(d)).map(|a| a.size).collect();
+        ui.status(&format!(
+            "delta bundle: the {} assumed blob(s) ({}) this load needs are at the target",
+            needed.len(),
+            human(needed.iter().sum())
+        ));
+    }
 
     if args.dry_run {
         // A dry run reads the whole bundle first: it says whether the real load would succeed.
@@ -180,7 +189,6 @@ pub async fn run(args: LoadArgs, ui: &Ui) -> anyhow::Result<u8> {
         return Ok(if refused > 0 { exit::REJECTED } else { exit::OK });
     }
 
-    let delta = &meta.contents.delta;
     let total: u64 =
         meta.contents.blobs.iter().filter(|(d, b)| !b.metadata && !delta.assumes(d)).map(|(_, b)| b.size).sum();
     ui.start_bytes("load", total);
