@@ -77,9 +77,21 @@ fn an_inventory_delta_loads_onto_the_site_and_is_refused_elsewhere() {
     let inv = dir.path().join("site.json");
     ok(&sealift(&["inventory", "--registry", &to, "-o", s(&inv)]));
 
+    // The layer the site has is deleted from the source for the delta save: save must not
+    // fetch what it leaves out (it is pushed back afterwards for the comparisons below).
+    let shared_digest = Digest::of(&shared);
+    crate::support::Raw::new(&src.addr).expect(
+        &[202],
+        "DELETE",
+        &format!("/v2/team/app/blobs/{shared_digest}"),
+        &[],
+        b"",
+    );
+    assert!(!src.blob_present("team/app", &shared_digest), "the control: the source really lacks it now");
     let delta = dir.path().join("delta.tar");
     let out = ok_all(&sealift(&["save", &format!("{}/team/app:2.0", src.addr), "-o", s(&delta), "--have", s(&inv)]));
     assert!(out.contains("delta: 1 layer(s)"), "{out}");
+    crate::support::push_blob(&src.addr, "team/app", &shared);
     let (shared_d, new_d) = (layers_of(&v2)[0].clone(), layers_of(&v2)[1].clone());
     assert!(!has_blob(&delta, &shared_d), "the shared layer is left out");
     assert!(has_blob(&delta, &new_d), "the new layer travels");
