@@ -158,6 +158,18 @@ fn an_inventory_delta_loads_onto_the_site_and_is_refused_elsewhere() {
     ok(&load(&full, &other_to, &key));
     ok(&load(&dir.path().join("delta-dir"), &other_to, &key));
     assert_same_image(&image_ref, &format!("{other_to}/team/app:2.0"), dir.path(), "v2-dir");
+
+    // A compressed delta: its layers stream into their uploads, after the same check.
+    let zst = dir.path().join("delta.tar.zst");
+    ok(&sealift(&["save", &image_ref, "-o", s(&zst), "--have", s(&inv)]));
+    let o = load(&zst, &format!("{}/mirror", empty.addr), &key);
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    assert_eq!(empty.catalog(), Vec::<String>::new(), "nothing pushed from the compressed delta either");
+    let third = TestRegistry::start();
+    let third_to = format!("{}/mirror", third.addr);
+    ok(&load(&full, &third_to, &key));
+    ok(&load(&zst, &third_to, &key));
+    assert_same_image(&image_ref, &format!("{third_to}/team/app:2.0"), dir.path(), "v2-zst");
 }
 
 /// A signature added to an image after its base bundle was saved travels without the
