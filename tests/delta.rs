@@ -238,6 +238,10 @@ fn signature_only_delta_and_a_delta_of_a_delta() {
     assert!(stderr(&o).contains("promised by base bundle with index.json sha256:"), "{}", stderr(&o));
     assert_eq!(empty.catalog(), Vec::<String>::new());
 
+    // A dry run onto the site says what would happen and pushes nothing.
+    let dry = ok(&sealift(&["load", s(&second), "--to", &to, "--key", key.public_path(), "--dry-run"]));
+    assert!(dry.contains("nothing pushed (dry run)"), "{dry}");
+    site.assert_absent("mirror/team/tool", "1.0", "a dry run");
     // Onto the site: team/tool is a new repository; its layer is mounted from team/app.
     let o = ok_all(&load(&second, &to, &key));
     assert!(o.contains("mounted"), "{o}");

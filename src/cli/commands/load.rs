@@ -165,6 +165,14 @@ pub async fn run(args: LoadArgs, ui: &Ui) -> anyhow::Result<u8> {
         // A dry run reads the whole bundle first: it says whether the real load would succeed.
         layers.check(&meta).await?;
         let pairs: usize = plan.blobs().values().map(|r| r.len()).sum();
+        // Only pairs of the plan: a delta's check may have found a blob in another
+        // repository, to mount from.
+        let present_pairs = plan
+            .blobs()
+            .iter()
+            .flat_map(|(d, repos)| repos.iter().map(move |r| (d, r)))
+            .filter(|(d, r)| present.contains(&((*d).clone(), (*r).clone())))
+            .count();
         for p in plan.manifests() {
             let there = registry.head_manifest(&p.repository, &p.digest.to_string()).await?.is_some();
             let what = if there { "present" } else { "push" };
@@ -181,9 +189,9 @@ pub async fn run(args: LoadArgs, ui: &Ui) -> anyhow::Result<u8> {
             .sum();
         crate::cli::print_text(format!(
             "blobs: {} to push ({}), {} already present\n",
-            pairs - present.len(),
+            pairs - present_pairs,
             human(missing_bytes),
-            present.len()
+            present_pairs
         ))?;
         crate::cli::print_text("every blob of the bundle checked (digest and size); nothing pushed (dry run)\n")?;
         return Ok(if refused > 0 { exit::REJECTED } else { exit::OK });
