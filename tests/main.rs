@@ -11,6 +11,7 @@ mod gate;
 mod hardening;
 mod inventory;
 mod promises;
+mod referrers_api;
 mod registry;
 mod resume;
 mod save_load;
