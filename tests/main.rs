@@ -17,5 +17,6 @@ mod resume;
 mod save_load;
 mod seal;
 mod sign;
+mod signature_checks;
 mod verify_cli;
 mod verify_rules;

@@ -43,7 +43,7 @@ fn push_referrer(
 
 /// A simple-signing referrer signed by `openssl dgst` (verifies with `key`), and a real
 /// cosign v3 Sigstore-bundle referrer (fixture B1: carried, signs another image).
-fn referrers(reg: &TestRegistry, repo: &str, subject: &Pushed, key: &OpensslKey) -> Vec<(String, Pushed)> {
+pub(crate) fn referrers(reg: &TestRegistry, repo: &str, subject: &Pushed, key: &OpensslKey) -> Vec<(String, Pushed)> {
     let payload = cosign::payload(&format!("{}/{repo}", reg.addr), &subject.digest);
     let (ld, ls) = push_blob(&reg.addr, repo, &payload);
     let mut layer = desc(cosign::SIMPLESIGNING, &ld, ls);

@@ -20,6 +20,7 @@
 //! With no Rekor key configured a bundle is not checked and the report says so.
 
 pub mod certs;
+pub mod checks;
 pub mod crypto;
 pub mod der;
 pub mod dsse;
@@ -51,6 +52,7 @@ use crate::cosign::payload::parse_payload;
 use crate::cosign::UntrustedSignature;
 use crate::oci::Digest;
 
+pub use checks::{CheckStatus, Checks};
 pub use crypto::{PrivateKey, PublicKey, SignatureAlgorithm};
 pub use der::San;
 pub use error::{Rejection, RekorRejection};
@@ -111,6 +113,9 @@ pub struct TrustPolicy {
     pub ct_logs: Vec<sct::CtLog>,
     /// RFC 3161 timestamp authorities (trusted_root.json `timestampAuthorities`).
     pub timestamp_authorities: Vec<timestamp::TimestampAuthority>,
+    /// `--insecure-ignore-sct`: SCTs are not checked (and `ct_logs` is empty); reports
+    /// say "skipped" rather than "not configured".
+    pub ignore_sct: bool,
     /// A certificate signature passes if any matcher accepts it.
     pub identities: Vec<IdentityMatcher>,
     /// Explicit opt-in to accept any identity issued under the roots (BYO PKI where the
@@ -138,6 +143,7 @@ impl TrustPolicy {
             rekor_aliases: rekor::LogAliases::new(),
             timestamp_authorities: Vec::new(),
             ct_logs: Vec::new(),
+            ignore_sct: false,
             identities: Vec::new(),
             allow_any_identity: false,
             docker_reference: None,
@@ -209,6 +215,8 @@ pub struct SignatureReport {
     pub trusted_time: Option<TrustedTime>,
     pub docker_reference: Option<String>,
     pub rekor: RekorStatus,
+    /// Which checks ran, and how each ended.
+    pub checks: Checks,
 }
 
 impl SignatureReport {
@@ -222,6 +230,7 @@ impl SignatureReport {
             trusted_time: None,
             docker_reference: None,
             rekor: RekorStatus::Absent,
+            checks: Checks::default(),
         }
     }
     pub fn is_verified(&self) -> bool {
@@ -263,6 +272,7 @@ fn check(
         return Err(Rejection::NoTrustConfigured);
     }
     // 1. The signature over the exact bytes.
+    report.checks.signature = CheckStatus::Failed;
     let signature = crypto::decode_base64_signature(&sig.base64_signature)?;
     let mut material = None;
     for key in &policy.keys {
@@ -283,6 +293,8 @@ fn check(
         // The certificate's key signed these bytes; without roots nothing can vouch for
         // that key, and "does not verify" would be false, so say what is missing.
         if policy.roots.is_empty() {
+            report.checks.signature = CheckStatus::Passed;
+            report.checks.certificate_chain = CheckStatus::NotConfigured;
             return Err(Rejection::NoCertificateTrust);
         }
         report.algorithm = Some(alg);
@@ -295,7 +307,9 @@ fn check(
             return Err(Rejection::AlgorithmNotAllowed { alg });
         }
     }
+    report.checks.signature = CheckStatus::Passed;
     // 2. Strict parse, only now that the bytes are authentic.
+    report.checks.subject = CheckStatus::Failed;
     let payload = parse_payload(&sig.payload).map_err(|e| Rejection::PayloadParse(e.to_string()))?;
     report.docker_reference = Some(payload.docker_reference.clone());
     // 3. The binding to the image.
@@ -307,8 +321,13 @@ fn check(
             return Err(Rejection::ReferenceMismatch { expected: want.clone(), found: payload.docker_reference });
         }
     }
-    // 4. Rekor (gives the trusted time).
+    report.checks.subject = CheckStatus::Passed;
+    // 4. Rekor (gives the trusted time). A legacy Rekor bundle holds a SET and the body,
+    // no inclusion proof or checkpoint.
+    report.checks.inclusion_proof = CheckStatus::NotApplicable;
+    report.checks.checkpoint = CheckStatus::NotApplicable;
     if !policy.rekor_keys.is_empty() {
+        report.checks.rekor_set = CheckStatus::Failed;
         let bundle = sig.rekor_bundle.as_deref().ok_or(Rejection::RekorBundleMissing)?;
         let signer = match &material {
             Material::Key(k) => rekor::SignerMaterial::Key(k),
@@ -316,19 +335,40 @@ fn check(
         };
         let entry =
             rekor::verify_bundle(bundle, &policy.rekor_keys, &policy.rekor_windows, &sig.payload, &signature, signer)
-                .map_err(Rejection::RekorSet)?;
+                .map_err(|e| {
+                // The SET is checked first: a body mismatch means the SET held.
+                if e.is_body_mismatch() {
+                    report.checks.rekor_set = CheckStatus::Passed;
+                    report.checks.tlog_body = CheckStatus::Failed;
+                }
+                Rejection::RekorSet(e)
+            })?;
+        report.checks.rekor_set = CheckStatus::Passed;
+        report.checks.tlog_body = CheckStatus::Passed;
         report.trusted_time = Some(TrustedTime { unix: entry.integrated_time, source: TimeSource::Rekor });
         report.rekor = RekorStatus::Verified(entry);
     } else {
+        let logged = if sig.rekor_bundle.is_some() { CheckStatus::NotConfigured } else { CheckStatus::Absent };
+        report.checks.rekor_set = logged;
+        report.checks.tlog_body = logged;
         report.trusted_time = Some(match policy.at {
             Some(at) => TrustedTime { unix: at.timestamp(), source: TimeSource::At },
             None => TrustedTime { unix: policy.now.timestamp(), source: TimeSource::Now },
         });
     }
+    report.checks.timestamp = if sig.rfc3161.is_some() { CheckStatus::NotConfigured } else { CheckStatus::Absent };
     // 5–6. Certificate path and identity.
-    if let Material::Cert(cert) = &material {
-        let at = report.trusted_time.expect("set above").unix;
-        check_certificate(policy, cert, sig.chain_pem.as_deref(), at, report)?;
+    match &material {
+        Material::Cert(cert) => {
+            let at = report.trusted_time.expect("set above").unix;
+            check_certificate(policy, cert, sig.chain_pem.as_deref(), at, report)?;
+            report.checks.sct = if policy.ignore_sct { CheckStatus::Skipped } else { CheckStatus::NotConfigured };
+        }
+        Material::Key(_) => {
+            report.checks.certificate_chain = CheckStatus::NotApplicable;
+            report.checks.identity = CheckStatus::NotApplicable;
+            report.checks.sct = CheckStatus::NotApplicable;
+        }
     }
     Ok(())
 }
@@ -346,10 +386,15 @@ pub(crate) fn check_certificate(
             .map_err(|e| Rejection::MalformedCertificate(e.to_string()))?,
         _ => Vec::new(),
     };
+    report.checks.certificate_chain = CheckStatus::Failed;
     let identity = x509::leaf_identity(cert)?;
     report.signer = Some(Signer::Certificate { sans: identity.sans.clone(), issuer: identity.issuer.clone() });
     report.chain = x509::validate_path(cert, &chain, &policy.intermediates, &policy.roots, at)?;
-    check_identity(policy, &identity)
+    report.checks.certificate_chain = CheckStatus::Passed;
+    report.checks.identity = CheckStatus::Failed;
+    check_identity(policy, &identity)?;
+    report.checks.identity = CheckStatus::Passed;
+    Ok(())
 }
 
 /// The identity rule: some matcher accepts a SAN and then the issuer (see

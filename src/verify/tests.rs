@@ -670,6 +670,40 @@ fn reports_carry_evidence() {
     assert_eq!(r.rekor, RekorStatus::NotChecked);
 }
 
+/// The record of checks for the legacy `.sig` form: a legacy Rekor bundle has no
+/// inclusion proof or checkpoint; a key has no chain; the failing check is named.
+#[test]
+fn legacy_reports_record_which_checks_ran() {
+    use CheckStatus::*;
+    let row = |r: &SignatureReport| r.checks.entries().map(|e| e.1);
+    // Fulcio certificate + Rekor SET (F1); no CT log or timestamp configured.
+    let r = verify_signature(&f1_policy(), &sig_dir(F1), &digest(D_F1));
+    let na = NotApplicable;
+    assert_eq!(row(&r), [Passed, Passed, Passed, Passed, Passed, na, na, Passed, NotConfigured, Absent]);
+    let mut p = f1_policy();
+    p.ignore_sct = true;
+    assert_eq!(verify_signature(&p, &sig_dir(F1), &digest(D_F1)).checks.sct, Skipped);
+    // Key + Rekor bundle, with and without a Rekor key.
+    let mut p = key_policy("containers-image/keys/cosign2.pub");
+    p.rekor_keys = vec![key("containers-image/keys/rekor.pub")];
+    let r = verify_signature(&p, &sig_dir(K3), &digest(D_K3));
+    assert_eq!(row(&r), [Passed, Passed, na, na, Passed, na, na, Passed, na, Absent]);
+    let r = verify_signature(&key_policy("containers-image/keys/cosign2.pub"), &sig_dir(K3), &digest(D_K3));
+    let nc = NotConfigured;
+    assert_eq!(row(&r), [Passed, Passed, na, na, nc, na, na, nc, na, Absent]);
+    // Refusals: the wrong digest, then the wrong identity.
+    let r = verify_signature(&f1_policy(), &sig_dir(F1), &digest(D_K1));
+    assert_eq!((r.checks.signature, r.checks.subject, r.checks.rekor_set), (Passed, Failed, NotReached));
+    let mut p = f1_policy();
+    p.identities[0].san = StringMatch::Exact("someone@else".into());
+    let r = verify_signature(&p, &sig_dir(F1), &digest(D_F1));
+    assert_eq!((r.checks.certificate_chain, r.checks.identity, r.checks.sct), (Passed, Failed, NotReached));
+    // A bad signature: nothing after it ran.
+    let r = verify_signature(&key_policy("containers-image/keys/cosign.pub"), &sig_dir(K3), &digest(D_K3));
+    assert_eq!(row(&r)[0], Failed);
+    assert!(row(&r)[1..].iter().all(|s| *s == NotReached), "{}", r.checks);
+}
+
 #[test]
 fn image_verdict_mixed() {
     let sigs = [
