@@ -10,6 +10,7 @@ mod faults;
 mod gate;
 mod hardening;
 mod inventory;
+mod legacy_timestamp;
 mod promises;
 mod referrers_api;
 mod registry;

@@ -7,17 +7,22 @@
 //!    [`Rejection::NoCertificateTrust`], after its signature checked out), and the
 //!    algorithm policy;
 //! 2. strict payload parse; 3. `docker-manifest-digest` == the expected digest (and the
-//!    `docker-reference` when the policy names one);
+//!    `docker-reference` when the policy names one); then cosign's RFC 3161 timestamp
+//!    annotation over the raw signature bytes, when timestamp authorities are configured
+//!    ([`timestamp`], the same check as for Sigstore bundles);
 //! 4. the Rekor bundle, when Rekor keys are configured (then a bundle is *required*, as
 //!    cosign requires a tlog entry unless told to ignore the tlog). This runs before the
 //!    certificate checks, unlike the order in the first design brief, because the trusted
 //!    time comes from it: a forged SET must be reported as such, not as "certificate
 //!    expired at now";
 //! 5. the certificate path at the trusted time (Rekor `integratedTime` if its SET
-//!    verified, else the policy's `at`, else `now`), leaf EKU;
-//! 6. identity (SAN) and OIDC issuer.
+//!    verified, else a verified timestamp's `genTime`, else the policy's `at`, else
+//!    `now`) and at the timestamp's time, leaf EKU;
+//! 6. identity (SAN) and OIDC issuer; 7. an embedded SCT when CT logs are configured
+//!    ([`sct`]; `--insecure-ignore-sct` clears them).
 //!
-//! With no Rekor key configured a bundle is not checked and the report says so.
+//! With no Rekor key configured a bundle is not checked and the report says so: every
+//! report carries [`Checks`], which check ran and how it ended.
 
 pub mod certs;
 pub mod checks;
@@ -322,6 +327,9 @@ fn check(
         }
     }
     report.checks.subject = CheckStatus::Passed;
+    // 3b. cosign's RFC 3161 timestamp over the raw signature bytes, when authorities are
+    // configured (as for a Sigstore bundle; cosign's `VerifyRFC3161Timestamp`).
+    let tsa_time = legacy_timestamp(policy, sig, &signature, report)?;
     // 4. Rekor (gives the trusted time). A legacy Rekor bundle holds a SET and the body,
     // no inclusion proof or checkpoint.
     report.checks.inclusion_proof = CheckStatus::NotApplicable;
@@ -351,18 +359,26 @@ fn check(
         let logged = if sig.rekor_bundle.is_some() { CheckStatus::NotConfigured } else { CheckStatus::Absent };
         report.checks.rekor_set = logged;
         report.checks.tlog_body = logged;
-        report.trusted_time = Some(match policy.at {
-            Some(at) => TrustedTime { unix: at.timestamp(), source: TimeSource::At },
-            None => TrustedTime { unix: policy.now.timestamp(), source: TimeSource::Now },
+        report.trusted_time = Some(match (tsa_time, policy.at) {
+            (Some(unix), _) => TrustedTime { unix, source: TimeSource::Timestamp },
+            (None, Some(at)) => TrustedTime { unix: at.timestamp(), source: TimeSource::At },
+            (None, None) => TrustedTime { unix: policy.now.timestamp(), source: TimeSource::Now },
         });
     }
-    report.checks.timestamp = if sig.rfc3161.is_some() { CheckStatus::NotConfigured } else { CheckStatus::Absent };
-    // 5–6. Certificate path and identity.
+    // 5–6. Certificate path and identity, at the trusted time and at the timestamp's time
+    // (cosign checks the certificate at both); 7. an embedded SCT when CT logs are
+    // configured (the same check as for a Sigstore bundle).
     match &material {
         Material::Cert(cert) => {
+            if let Some(t) = tsa_time {
+                let mut at_stamp = report.clone();
+                let checked = check_certificate(policy, cert, sig.chain_pem.as_deref(), t, &mut at_stamp);
+                report.checks = at_stamp.checks;
+                checked?;
+            }
             let at = report.trusted_time.expect("set above").unix;
             check_certificate(policy, cert, sig.chain_pem.as_deref(), at, report)?;
-            report.checks.sct = if policy.ignore_sct { CheckStatus::Skipped } else { CheckStatus::NotConfigured };
+            sigstore_bundle::check_sct(policy, cert, &mut report.checks)?;
         }
         Material::Key(_) => {
             report.checks.certificate_chain = CheckStatus::NotApplicable;
@@ -371,6 +387,41 @@ fn check(
         }
     }
     Ok(())
+}
+
+/// The `dev.sigstore.cosign/rfc3161timestamp` annotation (`{"SignedRFC3161Timestamp":
+/// base64 DER TimeStampResponse}`) verified over the raw signature bytes against the
+/// policy's timestamp authorities: its `genTime`, or `None` when there is none or no
+/// authority is configured (the report says which).
+fn legacy_timestamp(
+    policy: &TrustPolicy,
+    sig: &UntrustedSignature,
+    signature: &[u8],
+    report: &mut SignatureReport,
+) -> Result<Option<i64>, Rejection> {
+    use base64::Engine as _;
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Annotation {
+        #[serde(rename = "SignedRFC3161Timestamp")]
+        signed: String,
+    }
+    let Some(text) = sig.rfc3161.as_deref().filter(|t| !t.trim().is_empty() && t.trim() != "null") else {
+        report.checks.timestamp = CheckStatus::Absent;
+        return Ok(None);
+    };
+    if policy.timestamp_authorities.is_empty() {
+        report.checks.timestamp = CheckStatus::NotConfigured;
+        return Ok(None);
+    }
+    report.checks.timestamp = CheckStatus::Failed;
+    let malformed = || Rejection::Timestamp(timestamp::TimestampRejection::Malformed("rfc3161timestamp annotation"));
+    let a: Annotation = serde_json::from_str(text).map_err(|_| malformed())?;
+    let der = base64::engine::general_purpose::STANDARD.decode(a.signed.trim()).map_err(|_| malformed())?;
+    let at =
+        timestamp::verify_timestamp(&der, signature, &policy.timestamp_authorities).map_err(Rejection::Timestamp)?;
+    report.checks.timestamp = CheckStatus::Passed;
+    Ok(Some(at))
 }
 
 /// Path at `at` (which checks every EKU on it, the leaf's included), identity and issuer; fills the report's chain and signer.

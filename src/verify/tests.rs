@@ -698,6 +698,27 @@ fn legacy_reports_record_which_checks_ran() {
     p.identities[0].san = StringMatch::Exact("someone@else".into());
     let r = verify_signature(&p, &sig_dir(F1), &digest(D_F1));
     assert_eq!((r.checks.certificate_chain, r.checks.identity, r.checks.sct), (Passed, Failed, NotReached));
+    // The embedded SCT of a real Fulcio leaf (F1, F2) against the CT logs of
+    // trusted_root.json, as for a Sigstore bundle; another key under the log's ID fails.
+    let tr = parse_trusted_root(&std::fs::read(data("sigstore-root-signing/trusted_root.json")).unwrap()).unwrap();
+    let mut p = TrustPolicy::new(now());
+    p.roots = tr.roots.clone();
+    p.intermediates = tr.intermediates.clone();
+    p.rekor_keys = tr.rekor_keys.clone();
+    p.ct_logs = tr.ct_logs.clone();
+    p.identities = vec![IdentityMatcher { san: StringMatch::Exact("mitr@redhat.com".into()), issuer: None }];
+    for (sig, d) in [(F1, D_F1), (F2, D_K3)] {
+        let r = verify_signature(&p, &sig_dir(sig), &digest(d));
+        assert!(r.is_verified(), "{sig}: {:?}", r.verdict);
+        assert_eq!(r.checks.sct, Passed, "{sig}");
+    }
+    let mut wrong = p.clone();
+    for l in &mut wrong.ct_logs {
+        l.key = tr.rekor_keys[0].clone();
+    }
+    let r = verify_signature(&wrong, &sig_dir(F1), &digest(D_F1));
+    assert_eq!(r.verdict, Verdict::Rejected(Rejection::Sct(sct::SctRejection::NoValidSct)));
+    assert_eq!((r.checks.identity, r.checks.sct), (Passed, Failed));
     // A bad signature: nothing after it ran.
     let r = verify_signature(&key_policy("containers-image/keys/cosign.pub"), &sig_dir(K3), &digest(D_K3));
     assert_eq!(row(&r)[0], Failed);
