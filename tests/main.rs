@@ -18,6 +18,7 @@ mod resume;
 mod save_load;
 mod seal;
 mod sign;
+mod sign_bundle;
 mod signature_checks;
 mod verify_cli;
 mod verify_rules;

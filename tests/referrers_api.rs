@@ -71,7 +71,7 @@ pub(crate) fn referrers(reg: &TestRegistry, repo: &str, subject: &Pushed, key: &
 }
 
 /// `GET /v2/<repo>/referrers/<subject>`: the (digest, artifactType) pairs it lists, sorted.
-fn api_referrers(reg: &TestRegistry, repo: &str, subject: &Digest) -> Vec<(String, String)> {
+pub(crate) fn api_referrers(reg: &TestRegistry, repo: &str, subject: &Digest) -> Vec<(String, String)> {
     let r = Raw::new(&reg.addr).expect(&[200], "GET", &format!("/v2/{repo}/referrers/{subject}"), &[], b"");
     let index: Value = serde_json::from_slice(&r.body).unwrap();
     assert_eq!(index["mediaType"], media::OCI_INDEX, "{index}");
@@ -86,7 +86,7 @@ fn api_referrers(reg: &TestRegistry, repo: &str, subject: &Digest) -> Vec<(Strin
 }
 
 /// The (digest, artifactType) pairs the referrers tag-schema index of `subject` lists.
-fn tag_index_referrers(reg: &TestRegistry, repo: &str, subject: &Digest) -> Vec<(String, String)> {
+pub(crate) fn tag_index_referrers(reg: &TestRegistry, repo: &str, subject: &Digest) -> Vec<(String, String)> {
     let bytes = match reg.manifest(repo, &subject.tag_prefix()) {
         crate::support::Presence::Present(b) => b,
         crate::support::Presence::Absent => panic!("no referrers tag-schema index for {subject}"),
