@@ -110,3 +110,52 @@ fn new_bundle_format_signature_round_trips_on_distribution() {
 fn new_bundle_format_signature_round_trips_on_ferro() {
     sign_and_carry(RegistryKind::Ferro);
 }
+
+/// A certificate-signed bundle (private PKI, no transparency log): v0.3 carries the leaf
+/// only, so the verifier names the intermediate (`--ca-intermediates`), as for cosign.
+#[test]
+fn new_bundle_format_with_a_certificate_verifies_under_the_private_roots() {
+    let dir = tempdir();
+    let pki = dir.path().join("pki");
+    ok_all(&sealift(&["certs", "create", "--out", pki.to_str().unwrap(), "--san", "email:ci@example.com"]));
+    let p = |f: &str| pki.join(f).to_str().unwrap().to_owned();
+    let reg = TestRegistry::start();
+    random_image(&reg.addr, "team/app", "1.0", &[1000]);
+    let reference = format!("{}/team/app:1.0", reg.addr);
+    ok_all(&sealift(&[
+        "sign",
+        &reference,
+        "--key",
+        &p("leaf.key"),
+        "--certificate",
+        &p("leaf.crt"),
+        "--new-bundle-format",
+    ]));
+    let verify = |intermediates: bool, identity: &str| {
+        let (ca, sub) = (p("ca.crt"), p("sub.crt"));
+        let mut args = vec!["verify", &reference, "--ca-roots", &ca];
+        if intermediates {
+            args.extend(["--ca-intermediates", &sub]);
+        }
+        args.extend(["--certificate-identity", identity, "--certificate-oidc-issuer-regexp", ".*"]);
+        args.push("--private-infrastructure");
+        sealift(&args)
+    };
+    let text = ok_all(&verify(true, "ci@example.com"));
+    assert!(text.contains("[sigstore-bundle]: verified"), "{text}");
+    assert_eq!(verify(true, "someone@example.com").status.code(), Some(1), "another identity");
+    assert_eq!(verify(false, "ci@example.com").status.code(), Some(1), "the leaf alone does not chain to the root");
+    // The chain file is refused: a v0.3 bundle has no place for it.
+    let out = sealift(&[
+        "sign",
+        &reference,
+        "--key",
+        &p("leaf.key"),
+        "--certificate",
+        &p("leaf.crt"),
+        "--certificate-chain",
+        &p("certificate_chain.pem"),
+        "--new-bundle-format",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+}
