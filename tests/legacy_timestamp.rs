@@ -16,6 +16,7 @@ use crate::support::{ok, push_blob, push_manifest, random_image, run, sealift, t
 const RFC3161_ANNOTATION: &str = "dev.sigstore.cosign/rfc3161timestamp";
 
 fn openssl(dir: &Path, args: &[&str]) -> Vec<u8> {
+    crate::support::require_tool("openssl", "openssl");
     let o = run(Command::new("openssl").args(args).current_dir(dir), b"");
     assert!(o.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&o.stderr));
     o.stdout
