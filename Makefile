@@ -20,6 +20,7 @@ build: deps
 	$(CARGO) build --release --locked
 
 test: export SEALIFT_WITH_CHROMIUM=1
+test: export SEALIFT_WITH_FERRO=1
 test: deps
 	$(CARGO) test --locked --all-targets
 

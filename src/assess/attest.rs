@@ -93,6 +93,7 @@ fn check(
                 trusted_time: None,
                 docker_reference: None,
                 rekor: RekorStatus::Absent,
+                checks: crate::verify::Checks::default(),
             };
             let result = crate::verify::check_certificate(policy, &cert, att.chain_pem.as_deref(), at, &mut report);
             if let Some(s) = &report.signer {

@@ -86,8 +86,12 @@ pub async fn evidence_from_registry(
     let referrers = registry.referrers(repo, digest).await?;
     for r in referrers.iter().take(MAX_REFERRERS) {
         let at = r.artifact_type.as_deref().unwrap_or_default();
+        if unknown_bundle_version(at) {
+            unreadable.push((r.digest.clone(), unknown_bundle_reason(at)));
+            continue;
+        }
         // Only what could be a signature or attestation: skip SBOMs etc. without fetching.
-        if !at.is_empty() && at != media::COSIGN_SIG_ARTIFACT && !at.starts_with(media::SIGSTORE_BUNDLE_PREFIX) {
+        if !at.is_empty() && at != media::COSIGN_SIG_ARTIFACT && !is_bundle_type(at) {
             continue;
         }
         match registry.get_manifest(repo, &r.digest.to_string()).await? {
@@ -125,14 +129,27 @@ pub async fn evidence_from_registry(
     Ok(ev)
 }
 
+/// Whether `artifact_type` is a Sigstore bundle version sealift verifies, spelt exactly
+/// (v0.1–v0.3 as protobuf-specs writes them; no prefix match, so `version=99.9` is not one).
+fn is_bundle_type(artifact_type: &str) -> bool {
+    crate::verify::sigstore_bundle::BundleVersion::from_media_type(artifact_type).is_some()
+}
+
+/// A Sigstore bundle of a version sealift does not know: reported, never verified.
+fn unknown_bundle_version(artifact_type: &str) -> bool {
+    artifact_type.starts_with(media::SIGSTORE_BUNDLE_PREFIX) && !is_bundle_type(artifact_type)
+}
+
+fn unknown_bundle_reason(artifact_type: &str) -> String {
+    format!("Sigstore bundle artifactType {artifact_type:?} is not a version sealift verifies (v0.1-v0.3)")
+}
+
 /// The layers whose bytes evidence extraction reads.
 fn needed_layers(kind: Kind, m: &Manifest) -> Vec<&crate::oci::Descriptor> {
     match (kind, artifact_type(m).as_deref()) {
         (Kind::Sig, _) | (Kind::Att, _) => m.layers.iter().collect(),
         (Kind::Referrer, Some(at)) if at == media::COSIGN_SIG_ARTIFACT => m.layers.iter().collect(),
-        (Kind::Referrer, Some(at)) if at.starts_with(media::SIGSTORE_BUNDLE_PREFIX) => {
-            m.layers.iter().take(1).collect()
-        }
+        (Kind::Referrer, Some(at)) if is_bundle_type(at) => m.layers.iter().take(1).collect(),
         _ => Vec::new(),
     }
 }
@@ -169,8 +186,10 @@ fn gather(attachments: &[Attachment<'_>], blob: impl Fn(&Digest) -> Option<Vec<u
             Kind::Referrer if at.as_deref() == Some(media::COSIGN_SIG_ARTIFACT) => {
                 simple_signing(&mut ev, a, Format::SimpleSigningReferrer, &blob)
             }
-            Kind::Referrer if at.as_deref().is_some_and(|t| t.starts_with(media::SIGSTORE_BUNDLE_PREFIX)) => {
-                sigstore_bundle(&mut ev, a, &parsed, &blob)
+            Kind::Referrer if at.as_deref().is_some_and(is_bundle_type) => sigstore_bundle(&mut ev, a, &parsed, &blob),
+            Kind::Referrer if at.as_deref().is_some_and(unknown_bundle_version) => {
+                let at = at.as_deref().unwrap_or_default();
+                ev.unreadable.push((a.digest.clone(), unknown_bundle_reason(at)));
             }
             Kind::Referrer => {}
             Kind::Att => attestations(&mut ev, a, &parsed, &blob),

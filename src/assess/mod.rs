@@ -151,6 +151,7 @@ fn verify_found(tp: &TrustPolicy, s: &FoundSignature, digest: &Digest) -> Signat
             trusted_time: None,
             docker_reference: None,
             rekor: crate::verify::RekorStatus::Absent,
+            checks: crate::verify::Checks::default(),
         },
     }
 }

@@ -37,12 +37,15 @@ pub struct SignatureJson {
     pub issuer: Option<String>,
     pub chain: Vec<ChainCert>,
     pub trusted_time: Option<String>,
-    /// `rekor`, `at` or `now`.
+    /// `rekor`, `timestamp`, `at` or `now`.
     pub time_source: Option<&'static str>,
     /// `absent`, `not-checked` or `verified`.
     pub rekor: &'static str,
     pub rekor_log_index: Option<i64>,
     pub docker_reference: Option<String>,
+    /// Each check and how it ended (`passed`, `failed`, `not-applicable`, `absent`,
+    /// `not-configured`, `skipped`, `not-reached`).
+    pub checks: crate::verify::Checks,
 }
 
 #[derive(Debug, Serialize)]
@@ -125,6 +128,7 @@ pub fn signature_json(s: &SignatureAssessment) -> SignatureJson {
         rekor,
         rekor_log_index,
         docker_reference: r.docker_reference.clone(),
+        checks: r.checks,
     }
 }
 
@@ -207,6 +211,7 @@ pub fn image_text(a: &ImageAssessment) -> String {
         if j.rekor != "absent" {
             let _ = writeln!(o, "    rekor: {}", j.rekor);
         }
+        let _ = writeln!(o, "    checks: {}", j.checks);
     }
     for att in &a.attestations {
         let _ = writeln!(

@@ -367,11 +367,49 @@ fn sigstore_bundle_referrer_b1_verifies_for_its_real_digest() {
     assert_eq!(j.identity, vec![B1_SAN.to_owned()]);
     assert_eq!(j.chain.len(), 3);
     assert!(j.chain.iter().all(|c| c.valid_at_trusted_time == Some(true)));
+    // Its checks: a Rekor v1 entry with SET and inclusion proof, the SCT, the timestamp.
+    assert_eq!(
+        j.checks.to_string(),
+        "signature passed, subject passed, certificate_chain passed, identity passed, rekor_set passed, inclusion_proof passed, checkpoint passed, tlog_body passed, sct passed, timestamp passed"
+    );
     // Evidence for another repository under a key-only rule: present, never a pass.
     let _k = w.key("a.pub", KeyType::EcP256);
     let a = assess(&w.policy(vec![key_rule(&["a.pub"])]), "x/team/y", "ref", &digest, &ev, now());
     assert!(!a.passed);
     assert!(a.reasons.iter().any(|r| r.contains("sigstore-bundle")), "{:?}", a.reasons);
+}
+
+/// A referrer's artifactType names a bundle version exactly: the same bundle under an
+/// unknown version (a prefix match would take it) is reported unreadable, never verified.
+#[test]
+fn sigstore_bundle_artifact_types_are_matched_exactly() {
+    let b1 = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/cosign-real/sigstore-rs/bundle-v03/bundle_v03.json"),
+    )
+    .unwrap();
+    let digest: Digest = B1_DIGEST.parse().unwrap();
+    for (at, known) in [
+        (media::SIGSTORE_BUNDLE_V03, true),
+        ("application/vnd.dev.sigstore.bundle+json;version=0.3", true),
+        ("application/vnd.dev.sigstore.bundle+json;version=99.9", false),
+        ("application/vnd.dev.sigstore.bundle.v0.3+jsonx", false),
+    ] {
+        let mut w = World::new();
+        let ld = Digest::of(&b1);
+        let m = serde_json::json!({"schemaVersion": 2, "mediaType": media::OCI_MANIFEST, "artifactType": at,
+            "config": {"mediaType": media::OCI_EMPTY, "digest": Digest::of(b"{}").to_string(), "size": 2},
+            "layers": [{"mediaType": at, "digest": ld.to_string(), "size": b1.len()}],
+            "subject": {"mediaType": media::OCI_MANIFEST, "digest": B1_DIGEST, "size": 1000}});
+        w.meta.small.insert(ld, Bytes::from(b1.clone()));
+        let rd = w.manifest(serde_json::to_vec(&m).unwrap());
+        w.entry(Role::Referrer, &rd, Some(&digest), Some(at));
+        let ev = evidence_from_bundle(&w.meta, &digest);
+        assert_eq!(ev.signatures.len(), usize::from(known), "{at}");
+        assert_eq!(ev.unreadable.len(), usize::from(!known), "{at}: {:?}", ev.unreadable);
+        if !known {
+            assert!(ev.unreadable[0].1.contains("not a version sealift verifies"), "{:?}", ev.unreadable);
+        }
+    }
 }
 
 #[test]

@@ -224,6 +224,8 @@ pub struct SignatureReportView {
     /// The payload's `docker-reference` (informational: relocation changes it).
     pub docker_reference: Option<String>,
     pub rekor: RekorReport,
+    /// Each check and how it ended (see `verify::checks`).
+    pub checks: crate::verify::Checks,
 }
 
 /// The JSON name of a signature format, for the text and HTML renderings.
@@ -314,7 +316,8 @@ pub struct TrustedTimeReport {
     /// RFC 3339.
     pub time: String,
     pub unix: i64,
-    /// `rekor` (a verified Rekor integratedTime), `at` (`--at`) or `now`.
+    /// `rekor` (a verified Rekor integratedTime), `timestamp` (a verified RFC 3161
+    /// timestamp), `at` (`--at`) or `now`.
     pub source: &'static str,
 }
 
@@ -401,6 +404,7 @@ impl From<&SignatureAssessment> for SignatureReportView {
             }),
             docker_reference: r.docker_reference.clone(),
             rekor: RekorReport::from(&r.rekor),
+            checks: r.checks,
         }
     }
 }

@@ -27,6 +27,7 @@ fn sig(verdict: Verdict, signer: Option<Signer>, chain: Vec<CertSummary>) -> Sig
             trusted_time: Some(TrustedTime { unix: 1_700_000_000, source: TimeSource::Now }),
             docker_reference: Some("reg/app".into()),
             rekor: RekorStatus::Absent,
+            checks: crate::verify::Checks::default(),
         },
     }
 }

@@ -125,6 +125,7 @@ fn image(out: &mut String, img: &ImageReport) {
         for c in &s.chain {
             let _ = writeln!(out, "        cert {} (valid {} .. {})", clean(&c.subject), c.not_before, c.not_after);
         }
+        let _ = writeln!(out, "        checks: {}", s.checks);
     }
     for a in &img.attestations {
         let verdict = if a.verdict == SignatureVerdict::Verified { "verified" } else { "REJECTED" };

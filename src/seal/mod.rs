@@ -339,6 +339,7 @@ pub fn verify_with_certificate(
         trusted_time: None,
         docker_reference: None,
         rekor: RekorStatus::Absent,
+        checks: crate::verify::Checks::default(),
     };
     crate::verify::check_certificate(&policy, &leaf, untrusted.get(ANN_CHAIN).map(String::as_str), now, &mut report)
         .map_err(|e| format!("{what} certificate: {e}"))?;

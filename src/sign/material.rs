@@ -62,6 +62,13 @@ pub struct CertificateInput {
     pub what: String,
 }
 
+impl CertificateInput {
+    /// The certificate's DER bytes (from its PEM).
+    pub fn der(&self) -> Result<Vec<u8>, openssl::error::ErrorStack> {
+        openssl::x509::X509::from_pem(self.pem.as_bytes())?.to_der()
+    }
+}
+
 /// Parses a certificate file (PEM or DER; the first certificate of a PEM bundle).
 pub fn load_certificate(bytes: &[u8], what: &str) -> Result<CertificateInput, KeyError> {
     let unreadable = || KeyError::Unreadable { what: what.to_owned(), expected: "certificate" };

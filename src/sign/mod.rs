@@ -9,6 +9,7 @@
 //! the bytes stored.
 
 mod attach;
+pub mod bundle;
 mod material;
 mod push;
 

@@ -133,6 +133,8 @@ pub struct Rule {
     pub check_docker_reference: bool,
     pub at: Option<DateTime<Utc>>,
     pub reject: bool,
+    /// `insecure_ignore_sct`: the CT logs were dropped; reports say SCTs were skipped.
+    pub ignore_sct: bool,
 }
 
 /// A loaded policy: rules in file order.
@@ -308,6 +310,7 @@ impl Rule {
             check_docker_reference: spec.check_docker_reference,
             at,
             reject: spec.reject,
+            ignore_sct: spec.insecure_ignore_sct,
         })
     }
 
@@ -323,6 +326,7 @@ impl Rule {
         p.allow_any_identity = self.any_identity;
         p.at = self.at;
         p.allowed_algorithms = self.algorithms.clone();
+        p.ignore_sct = self.ignore_sct;
         if self.check_docker_reference {
             p.docker_reference = Some(repository.to_owned());
         }

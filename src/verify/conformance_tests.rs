@@ -27,6 +27,16 @@ fn read_opt(p: &Path) -> Option<Vec<u8>> {
 /// Runs one case as `cosign verify-blob --bundle` would: `Err(reason)` when refused. A
 /// trusted root sealift cannot use is a refusal too.
 fn run(case: &Path) -> Result<(), String> {
+    let r = report(case)?;
+    match r.verdict {
+        Verdict::Verified => Ok(()),
+        Verdict::Rejected(r) => Err(r.to_string()),
+        Verdict::PresentNotVerified { reason } => Err(format!("not verified: {reason}")),
+    }
+}
+
+/// The full report of one case (`Err` when its trusted root is unusable).
+fn report(case: &Path) -> Result<super::SignatureReport, String> {
     let base = dir();
     let root_bytes = read_opt(&case.join("trusted_root.json"))
         .unwrap_or_else(|| std::fs::read(base.join("production_trusted_root.json")).unwrap());
@@ -44,11 +54,66 @@ fn run(case: &Path) -> Result<(), String> {
     }];
     let artifact = read_opt(&case.join("artifact")).unwrap_or_else(|| std::fs::read(base.join("a.txt")).unwrap());
     let bundle = std::fs::read(case.join("bundle.sigstore.json")).unwrap();
-    match verify_sigstore(&policy, &bundle, Subject::Artifact(&artifact)).verdict {
-        Verdict::Verified => Ok(()),
-        Verdict::Rejected(r) => Err(r.to_string()),
-        Verdict::PresentNotVerified { reason } => Err(format!("not verified: {reason}")),
+    Ok(verify_sigstore(&policy, &bundle, Subject::Artifact(&artifact)))
+}
+
+/// The per-signature record of checks says which check refused a case, and what a
+/// verified case was checked by: one case per check and per form of log entry.
+#[test]
+fn conformance_cases_record_which_checks_ran() {
+    use super::CheckStatus::{self, *};
+    // (case, [signature, subject, certificate_chain, identity, rekor_set, inclusion_proof,
+    //  checkpoint, tlog_body, sct, timestamp])
+    let table: &[(&str, [CheckStatus; 10])] = &[
+        // Rekor v1 with SET and inclusion proof; production root has CT logs and TSAs.
+        ("happy-path-v0.3", [Passed, Passed, Passed, Passed, Passed, Passed, Passed, Passed, Passed, Absent]),
+        // v0.1: a SET and (here) an inclusion proof with its checkpoint.
+        ("happy-path-v0.1", [Passed, Passed, Passed, Passed, Passed, Passed, Passed, Passed, Passed, Absent]),
+        // Rekor v2: no SET; checkpoint, and an RFC 3161 timestamp gives the time.
+        ("rekor2-happy-path", [Passed, Passed, Passed, Passed, NotApplicable, Passed, Passed, Passed, Passed, Passed]),
+        ("managed-key-happy-path", {
+            let na = NotApplicable;
+            [Passed, Passed, na, na, Passed, Passed, Passed, Passed, na, Passed]
+        }),
+        (
+            "signature-mismatch_fail",
+            [
+                Failed, NotReached, NotReached, NotReached, NotReached, NotReached, NotReached, NotReached, NotReached,
+                NotReached,
+            ],
+        ),
+        (
+            "inclusion-proof-corrupted-hash_fail",
+            [Passed, Passed, NotReached, NotReached, Passed, Failed, NotReached, NotReached, NotReached, Absent],
+        ),
+        (
+            "checkpoint-wrong-roothash_fail",
+            [Passed, Passed, NotReached, NotReached, Passed, Passed, Failed, NotReached, NotReached, Absent],
+        ),
+        (
+            "set-invalid-signature_fail",
+            [Passed, Passed, NotReached, NotReached, Failed, NotReached, NotReached, NotReached, NotReached, Absent],
+        ),
+        (
+            "wrong-hashedrekord-entry_fail",
+            [Passed, Passed, NotReached, NotReached, Passed, Passed, Passed, Failed, NotReached, Absent],
+        ),
+        ("invalid-ct-key_fail", [Passed, Passed, Passed, Passed, Passed, Passed, Passed, Passed, Failed, Absent]),
+        (
+            "rekor2-no-timestamp_fail",
+            [Passed, Passed, NotReached, NotReached, NotApplicable, Passed, Passed, Passed, NotReached, Failed],
+        ),
+        ("message-digest-mismatch_fail", [NotReached; 10]),
+    ];
+    let mut wrong = Vec::new();
+    for (name, want) in table {
+        let r = report(&dir().join(name)).unwrap();
+        let got: Vec<CheckStatus> = r.checks.entries().iter().map(|e| e.1).collect();
+        if got != want {
+            wrong.push(format!("{name}: got {} ({:?})", r.checks, r.verdict));
+        }
     }
+    assert!(wrong.is_empty(), "check records differ:\n{}", wrong.join("\n"));
 }
 
 #[test]

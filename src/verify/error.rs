@@ -124,3 +124,18 @@ pub enum RekorRejection {
     #[error("entry public key or certificate differs from the one that verified the signature")]
     KeyMismatch,
 }
+
+impl RekorRejection {
+    /// Whether the entry's body, not its SET, proof or checkpoint, was refused: it does
+    /// not describe what was verified (or cannot be read).
+    pub fn is_body_mismatch(&self) -> bool {
+        matches!(
+            self,
+            RekorRejection::Body(_)
+                | RekorRejection::UnsupportedKind { .. }
+                | RekorRejection::HashMismatch { .. }
+                | RekorRejection::SignatureMismatch
+                | RekorRejection::KeyMismatch
+        )
+    }
+}

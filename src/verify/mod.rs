@@ -7,19 +7,25 @@
 //!    [`Rejection::NoCertificateTrust`], after its signature checked out), and the
 //!    algorithm policy;
 //! 2. strict payload parse; 3. `docker-manifest-digest` == the expected digest (and the
-//!    `docker-reference` when the policy names one);
+//!    `docker-reference` when the policy names one); then cosign's RFC 3161 timestamp
+//!    annotation over the raw signature bytes, when timestamp authorities are configured
+//!    ([`timestamp`], the same check as for Sigstore bundles);
 //! 4. the Rekor bundle, when Rekor keys are configured (then a bundle is *required*, as
 //!    cosign requires a tlog entry unless told to ignore the tlog). This runs before the
 //!    certificate checks, unlike the order in the first design brief, because the trusted
 //!    time comes from it: a forged SET must be reported as such, not as "certificate
 //!    expired at now";
 //! 5. the certificate path at the trusted time (Rekor `integratedTime` if its SET
-//!    verified, else the policy's `at`, else `now`), leaf EKU;
-//! 6. identity (SAN) and OIDC issuer.
+//!    verified, else a verified timestamp's `genTime`, else the policy's `at`, else
+//!    `now`) and at the timestamp's time, leaf EKU;
+//! 6. identity (SAN) and OIDC issuer; 7. an embedded SCT when CT logs are configured
+//!    ([`sct`]; `--insecure-ignore-sct` clears them).
 //!
-//! With no Rekor key configured a bundle is not checked and the report says so.
+//! With no Rekor key configured a bundle is not checked and the report says so: every
+//! report carries [`Checks`], which check ran and how it ended.
 
 pub mod certs;
+pub mod checks;
 pub mod crypto;
 pub mod der;
 pub mod dsse;
@@ -51,6 +57,7 @@ use crate::cosign::payload::parse_payload;
 use crate::cosign::UntrustedSignature;
 use crate::oci::Digest;
 
+pub use checks::{CheckStatus, Checks};
 pub use crypto::{PrivateKey, PublicKey, SignatureAlgorithm};
 pub use der::San;
 pub use error::{Rejection, RekorRejection};
@@ -111,6 +118,9 @@ pub struct TrustPolicy {
     pub ct_logs: Vec<sct::CtLog>,
     /// RFC 3161 timestamp authorities (trusted_root.json `timestampAuthorities`).
     pub timestamp_authorities: Vec<timestamp::TimestampAuthority>,
+    /// `--insecure-ignore-sct`: SCTs are not checked (and `ct_logs` is empty); reports
+    /// say "skipped" rather than "not configured".
+    pub ignore_sct: bool,
     /// A certificate signature passes if any matcher accepts it.
     pub identities: Vec<IdentityMatcher>,
     /// Explicit opt-in to accept any identity issued under the roots (BYO PKI where the
@@ -138,6 +148,7 @@ impl TrustPolicy {
             rekor_aliases: rekor::LogAliases::new(),
             timestamp_authorities: Vec::new(),
             ct_logs: Vec::new(),
+            ignore_sct: false,
             identities: Vec::new(),
             allow_any_identity: false,
             docker_reference: None,
@@ -209,6 +220,8 @@ pub struct SignatureReport {
     pub trusted_time: Option<TrustedTime>,
     pub docker_reference: Option<String>,
     pub rekor: RekorStatus,
+    /// Which checks ran, and how each ended.
+    pub checks: Checks,
 }
 
 impl SignatureReport {
@@ -222,6 +235,7 @@ impl SignatureReport {
             trusted_time: None,
             docker_reference: None,
             rekor: RekorStatus::Absent,
+            checks: Checks::default(),
         }
     }
     pub fn is_verified(&self) -> bool {
@@ -263,6 +277,7 @@ fn check(
         return Err(Rejection::NoTrustConfigured);
     }
     // 1. The signature over the exact bytes.
+    report.checks.signature = CheckStatus::Failed;
     let signature = crypto::decode_base64_signature(&sig.base64_signature)?;
     let mut material = None;
     for key in &policy.keys {
@@ -283,6 +298,8 @@ fn check(
         // The certificate's key signed these bytes; without roots nothing can vouch for
         // that key, and "does not verify" would be false, so say what is missing.
         if policy.roots.is_empty() {
+            report.checks.signature = CheckStatus::Passed;
+            report.checks.certificate_chain = CheckStatus::NotConfigured;
             return Err(Rejection::NoCertificateTrust);
         }
         report.algorithm = Some(alg);
@@ -295,7 +312,9 @@ fn check(
             return Err(Rejection::AlgorithmNotAllowed { alg });
         }
     }
+    report.checks.signature = CheckStatus::Passed;
     // 2. Strict parse, only now that the bytes are authentic.
+    report.checks.subject = CheckStatus::Failed;
     let payload = parse_payload(&sig.payload).map_err(|e| Rejection::PayloadParse(e.to_string()))?;
     report.docker_reference = Some(payload.docker_reference.clone());
     // 3. The binding to the image.
@@ -307,8 +326,16 @@ fn check(
             return Err(Rejection::ReferenceMismatch { expected: want.clone(), found: payload.docker_reference });
         }
     }
-    // 4. Rekor (gives the trusted time).
+    report.checks.subject = CheckStatus::Passed;
+    // 3b. cosign's RFC 3161 timestamp over the raw signature bytes, when authorities are
+    // configured (as for a Sigstore bundle; cosign's `VerifyRFC3161Timestamp`).
+    let tsa_time = legacy_timestamp(policy, sig, &signature, report)?;
+    // 4. Rekor (gives the trusted time). A legacy Rekor bundle holds a SET and the body,
+    // no inclusion proof or checkpoint.
+    report.checks.inclusion_proof = CheckStatus::NotApplicable;
+    report.checks.checkpoint = CheckStatus::NotApplicable;
     if !policy.rekor_keys.is_empty() {
+        report.checks.rekor_set = CheckStatus::Failed;
         let bundle = sig.rekor_bundle.as_deref().ok_or(Rejection::RekorBundleMissing)?;
         let signer = match &material {
             Material::Key(k) => rekor::SignerMaterial::Key(k),
@@ -316,21 +343,85 @@ fn check(
         };
         let entry =
             rekor::verify_bundle(bundle, &policy.rekor_keys, &policy.rekor_windows, &sig.payload, &signature, signer)
-                .map_err(Rejection::RekorSet)?;
+                .map_err(|e| {
+                // The SET is checked first: a body mismatch means the SET held.
+                if e.is_body_mismatch() {
+                    report.checks.rekor_set = CheckStatus::Passed;
+                    report.checks.tlog_body = CheckStatus::Failed;
+                }
+                Rejection::RekorSet(e)
+            })?;
+        report.checks.rekor_set = CheckStatus::Passed;
+        report.checks.tlog_body = CheckStatus::Passed;
         report.trusted_time = Some(TrustedTime { unix: entry.integrated_time, source: TimeSource::Rekor });
         report.rekor = RekorStatus::Verified(entry);
     } else {
-        report.trusted_time = Some(match policy.at {
-            Some(at) => TrustedTime { unix: at.timestamp(), source: TimeSource::At },
-            None => TrustedTime { unix: policy.now.timestamp(), source: TimeSource::Now },
+        let logged = if sig.rekor_bundle.is_some() { CheckStatus::NotConfigured } else { CheckStatus::Absent };
+        report.checks.rekor_set = logged;
+        report.checks.tlog_body = logged;
+        report.trusted_time = Some(match (tsa_time, policy.at) {
+            (Some(unix), _) => TrustedTime { unix, source: TimeSource::Timestamp },
+            (None, Some(at)) => TrustedTime { unix: at.timestamp(), source: TimeSource::At },
+            (None, None) => TrustedTime { unix: policy.now.timestamp(), source: TimeSource::Now },
         });
     }
-    // 5–6. Certificate path and identity.
-    if let Material::Cert(cert) = &material {
-        let at = report.trusted_time.expect("set above").unix;
-        check_certificate(policy, cert, sig.chain_pem.as_deref(), at, report)?;
+    // 5–6. Certificate path and identity, at the trusted time and at the timestamp's time
+    // (cosign checks the certificate at both); 7. an embedded SCT when CT logs are
+    // configured (the same check as for a Sigstore bundle).
+    match &material {
+        Material::Cert(cert) => {
+            if let Some(t) = tsa_time {
+                let mut at_stamp = report.clone();
+                let checked = check_certificate(policy, cert, sig.chain_pem.as_deref(), t, &mut at_stamp);
+                report.checks = at_stamp.checks;
+                checked?;
+            }
+            let at = report.trusted_time.expect("set above").unix;
+            check_certificate(policy, cert, sig.chain_pem.as_deref(), at, report)?;
+            sigstore_bundle::check_sct(policy, cert, &mut report.checks)?;
+        }
+        Material::Key(_) => {
+            report.checks.certificate_chain = CheckStatus::NotApplicable;
+            report.checks.identity = CheckStatus::NotApplicable;
+            report.checks.sct = CheckStatus::NotApplicable;
+        }
     }
     Ok(())
+}
+
+/// The `dev.sigstore.cosign/rfc3161timestamp` annotation (`{"SignedRFC3161Timestamp":
+/// base64 DER TimeStampResponse}`) verified over the raw signature bytes against the
+/// policy's timestamp authorities: its `genTime`, or `None` when there is none or no
+/// authority is configured (the report says which).
+fn legacy_timestamp(
+    policy: &TrustPolicy,
+    sig: &UntrustedSignature,
+    signature: &[u8],
+    report: &mut SignatureReport,
+) -> Result<Option<i64>, Rejection> {
+    use base64::Engine as _;
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Annotation {
+        #[serde(rename = "SignedRFC3161Timestamp")]
+        signed: String,
+    }
+    let Some(text) = sig.rfc3161.as_deref().filter(|t| !t.trim().is_empty() && t.trim() != "null") else {
+        report.checks.timestamp = CheckStatus::Absent;
+        return Ok(None);
+    };
+    if policy.timestamp_authorities.is_empty() {
+        report.checks.timestamp = CheckStatus::NotConfigured;
+        return Ok(None);
+    }
+    report.checks.timestamp = CheckStatus::Failed;
+    let malformed = || Rejection::Timestamp(timestamp::TimestampRejection::Malformed("rfc3161timestamp annotation"));
+    let a: Annotation = serde_json::from_str(text).map_err(|_| malformed())?;
+    let der = base64::engine::general_purpose::STANDARD.decode(a.signed.trim()).map_err(|_| malformed())?;
+    let at =
+        timestamp::verify_timestamp(&der, signature, &policy.timestamp_authorities).map_err(Rejection::Timestamp)?;
+    report.checks.timestamp = CheckStatus::Passed;
+    Ok(Some(at))
 }
 
 /// Path at `at` (which checks every EKU on it, the leaf's included), identity and issuer; fills the report's chain and signer.
@@ -346,10 +437,15 @@ pub(crate) fn check_certificate(
             .map_err(|e| Rejection::MalformedCertificate(e.to_string()))?,
         _ => Vec::new(),
     };
+    report.checks.certificate_chain = CheckStatus::Failed;
     let identity = x509::leaf_identity(cert)?;
     report.signer = Some(Signer::Certificate { sans: identity.sans.clone(), issuer: identity.issuer.clone() });
     report.chain = x509::validate_path(cert, &chain, &policy.intermediates, &policy.roots, at)?;
-    check_identity(policy, &identity)
+    report.checks.certificate_chain = CheckStatus::Passed;
+    report.checks.identity = CheckStatus::Failed;
+    check_identity(policy, &identity)?;
+    report.checks.identity = CheckStatus::Passed;
+    Ok(())
 }
 
 /// The identity rule: some matcher accepts a SAN and then the issuer (see

@@ -25,8 +25,8 @@ use super::dsse::{pae, Envelope, Statement};
 
 use super::error::RekorRejection;
 use super::{
-    check_certificate, crypto, rekor, sct, timestamp, tlog, PublicKey, Rejection, RekorEntry, RekorStatus,
-    SignatureReport, TimeSource, TrustPolicy, TrustedTime, Verdict,
+    check_certificate, crypto, rekor, sct, timestamp, tlog, CheckStatus, Checks, PublicKey, Rejection, RekorEntry,
+    RekorStatus, SignatureReport, TimeSource, TrustPolicy, TrustedTime, Verdict,
 };
 use crate::oci::Digest;
 
@@ -292,6 +292,7 @@ fn check(
         }
     };
     // 1. The signature, with the leaf's key or a configured key.
+    report.checks.signature = CheckStatus::Failed;
     let leaf = match &leaf_der {
         Some(der) => Some(X509::from_der(der).map_err(|e| Rejection::MalformedCertificate(e.to_string()))?),
         None => None,
@@ -309,6 +310,8 @@ fn check(
             let alg = crypto::verify(&key, &signed, signature)?;
             // Signed by the leaf's key, but with keys only and no roots nothing vouches for it.
             if policy.roots.is_empty() {
+                report.checks.signature = CheckStatus::Passed;
+                report.checks.certificate_chain = CheckStatus::NotConfigured;
                 return Err(Rejection::NoCertificateTrust.into());
             }
             (alg, None)
@@ -335,10 +338,14 @@ fn check(
             return Err(Rejection::AlgorithmNotAllowed { alg }.into());
         }
     }
-    // 2–3. The statement and its subject.
+    report.checks.signature = CheckStatus::Passed;
+    // 2–3. The statement and its subject (a message signature's messageDigest was
+    // checked above, and the signature is over the artifact itself).
+    report.checks.subject = CheckStatus::Failed;
     if let Content::Dsse { payload_type, payload, .. } = &content {
         check_statement(payload_type, payload, subject)?;
     }
+    report.checks.subject = CheckStatus::Passed;
     // 4. Rekor.
     let material = match (&leaf, signer) {
         (Some(c), _) => rekor::SignerMaterial::Certificate(c),
@@ -349,12 +356,22 @@ fn check(
     // verify, and the certificate must be valid at each time too (sigstore-go checks the
     // leaf at every verified timestamp).
     let mut tsa_times = Vec::new();
+    let stamps: Vec<&SignedTimestamp> =
+        m.timestamp_verification_data.iter().flat_map(|d| &d.rfc3161_timestamps).collect();
+    report.checks.timestamp = match (stamps.is_empty(), policy.timestamp_authorities.is_empty()) {
+        (true, _) => CheckStatus::Absent,
+        (false, true) => CheckStatus::NotConfigured,
+        (false, false) => CheckStatus::Failed,
+    };
     if !policy.timestamp_authorities.is_empty() {
-        for t in m.timestamp_verification_data.iter().flat_map(|d| &d.rfc3161_timestamps) {
+        for t in stamps {
             let der = b64(&t.signed_timestamp, "signedTimestamp")?;
             let at = timestamp::verify_timestamp(&der, signature, &policy.timestamp_authorities)
                 .map_err(Rejection::Timestamp)?;
             tsa_times.push(at);
+        }
+        if !tsa_times.is_empty() {
+            report.checks.timestamp = CheckStatus::Passed;
         }
     }
     let fallback = match policy.at {
@@ -363,8 +380,10 @@ fn check(
     };
     let tsa_time = tsa_times.first().map(|&unix| TrustedTime { unix, source: TimeSource::Timestamp });
     if policy.rekor_keys.is_empty() {
+        report.checks.set_tlog(CheckStatus::Absent);
         if !m.tlog_entries.is_empty() {
             report.rekor = RekorStatus::NotChecked;
+            report.checks.set_tlog(CheckStatus::NotConfigured);
         }
         report.trusted_time = Some(tsa_time.unwrap_or(fallback));
     } else {
@@ -376,20 +395,25 @@ fn check(
             .into());
         };
         let (verified, has_set, key_fingerprint) =
-            check_tlog(policy, version, entry, &content, subject, material).map_err(Rejection::RekorSet)?;
+            check_tlog(policy, version, entry, &content, subject, material, &mut report.checks)
+                .map_err(Rejection::RekorSet)?;
         // Only a SET signs the integrated time; a Rekor v2 entry needs a verified timestamp.
         report.trusted_time = Some(match (has_set, tsa_time) {
             (true, _) => TrustedTime { unix: verified.integrated_time, source: TimeSource::Rekor },
             (false, Some(t)) => {
                 // A Rekor v2 log key, too, is used only inside its validFor window.
-                rekor::window_check(&policy.rekor_windows, &key_fingerprint, t.unix).map_err(Rejection::RekorSet)?;
+                rekor::window_check(&policy.rekor_windows, &key_fingerprint, t.unix).map_err(|e| {
+                    report.checks.checkpoint = CheckStatus::Failed;
+                    Rejection::RekorSet(e)
+                })?;
                 t
             }
             (false, None) => {
+                report.checks.timestamp = CheckStatus::Failed;
                 return Err(Rejection::SigstoreBundle(
                     "the Rekor v2 entry has no SET and no verified RFC 3161 timestamp gives a trusted time".into(),
                 )
-                .into())
+                .into());
             }
         });
         report.rekor = RekorStatus::Verified(verified);
@@ -398,15 +422,33 @@ fn check(
     let at = report.trusted_time.expect("set above").unix;
     if let Some(leaf) = &leaf {
         for &t in &tsa_times {
-            check_certificate(policy, leaf, None, t, &mut report.clone())?;
+            let mut at_stamp = report.clone();
+            let checked = check_certificate(policy, leaf, None, t, &mut at_stamp);
+            report.checks = at_stamp.checks;
+            checked?;
         }
         check_certificate(policy, leaf, None, at, report)?;
         // 7. An embedded SCT from a configured CT log (sigstore-go, threshold 1).
-        if !policy.ct_logs.is_empty() {
-            let issuers: Vec<&X509> = policy.intermediates.iter().chain(policy.roots.iter().map(|r| &r.cert)).collect();
-            sct::verify_embedded_scts(leaf, &issuers, &policy.ct_logs).map_err(Rejection::Sct)?;
-        }
+        check_sct(policy, leaf, &mut report.checks)?;
+    } else {
+        report.checks.certificate_chain = CheckStatus::NotApplicable;
+        report.checks.identity = CheckStatus::NotApplicable;
+        report.checks.sct = CheckStatus::NotApplicable;
     }
+    Ok(())
+}
+
+/// An embedded SCT in `leaf` from a configured CT log, unless none is configured (then the
+/// check is skipped or not configured).
+pub(crate) fn check_sct(policy: &TrustPolicy, leaf: &X509, checks: &mut Checks) -> Result<(), Rejection> {
+    if policy.ct_logs.is_empty() {
+        checks.sct = if policy.ignore_sct { CheckStatus::Skipped } else { CheckStatus::NotConfigured };
+        return Ok(());
+    }
+    checks.sct = CheckStatus::Failed;
+    let issuers: Vec<&X509> = policy.intermediates.iter().chain(policy.roots.iter().map(|r| &r.cert)).collect();
+    sct::verify_embedded_scts(leaf, &issuers, &policy.ct_logs).map_err(Rejection::Sct)?;
+    checks.sct = CheckStatus::Passed;
     Ok(())
 }
 
@@ -442,7 +484,10 @@ fn check_tlog(
     content: &Content,
     subject: Subject<'_>,
     signer: rekor::SignerMaterial<'_>,
+    checks: &mut Checks,
 ) -> Result<(RekorEntry, bool, String), RekorRejection> {
+    checks.set_tlog(CheckStatus::NotReached);
+    checks.rekor_set = CheckStatus::Failed;
     let malformed = |what: &str| RekorRejection::Malformed(what.to_owned());
     let integrated_time: i64 =
         e.integrated_time.as_deref().unwrap_or("0").parse().map_err(|_| malformed("integratedTime"))?;
@@ -461,9 +506,14 @@ fn check_tlog(
     // v0.1 bundles carry a SET, v0.2 and later must carry an inclusion proof; Rekor v2
     // entries have no SET.
     if (version >= BundleVersion::V02 || v2) && e.inclusion_proof.is_none() {
+        checks.rekor_set = CheckStatus::NotReached;
+        checks.inclusion_proof = CheckStatus::Failed;
         return Err(malformed("no inclusionProof (required from bundle v0.2 and for Rekor v2)"));
     }
     let (signer_note, fingerprint) = if v2 {
+        // Rekor v2 signs no entry timestamp: the checkpoint and a timestamp stand for it.
+        checks.rekor_set = CheckStatus::NotApplicable;
+        checks.checkpoint = CheckStatus::Failed;
         let (fp, origin) =
             policy.rekor_aliases.get(&log_id).ok_or_else(|| RekorRejection::UnknownLog { log_id: log_id.clone() })?;
         let key = policy
@@ -471,6 +521,7 @@ fn check_tlog(
             .iter()
             .find(|k| &k.fingerprint() == fp)
             .ok_or_else(|| RekorRejection::UnknownLog { log_id: log_id.clone() })?;
+        checks.checkpoint = CheckStatus::NotReached;
         (tlog::NoteSigner::RekorV2 { key, origin, log_id: &key_id }, fp.clone())
     } else {
         let promise = e.inclusion_promise.as_ref().ok_or_else(|| malformed("no inclusionPromise (SET)"))?;
@@ -484,9 +535,14 @@ fn check_tlog(
             &policy.rekor_windows,
         )?;
         let key = rekor::log_key(&policy.rekor_keys, &policy.rekor_windows, &log_id, integrated_time)?;
+        checks.rekor_set = CheckStatus::Passed;
         (tlog::NoteSigner::RekorV1(key), log_id.clone())
     };
+    checks.inclusion_proof = CheckStatus::Absent;
+    checks.checkpoint = CheckStatus::Absent;
     if let Some(p) = &e.inclusion_proof {
+        checks.inclusion_proof = CheckStatus::Failed;
+        checks.checkpoint = CheckStatus::NotReached;
         let num = |s: &str, what: &str| s.parse::<u64>().map_err(|_| malformed(what));
         let hash = |s: &str| -> Result<[u8; 32], RekorRejection> {
             base64::engine::general_purpose::STANDARD
@@ -502,8 +558,16 @@ fn check_tlog(
             hashes: p.hashes.iter().map(|h| hash(h)).collect::<Result<_, _>>()?,
             checkpoint: p.checkpoint.as_ref().map(|c| c.envelope.as_str()),
         };
-        tlog::verify_inclusion(&body, &proof, signer_note)?;
+        tlog::verify_inclusion(&body, &proof, signer_note).inspect_err(|e| {
+            if !matches!(e, RekorRejection::InclusionProof(_)) {
+                checks.inclusion_proof = CheckStatus::Passed;
+                checks.checkpoint = CheckStatus::Failed;
+            }
+        })?;
+        checks.inclusion_proof = CheckStatus::Passed;
+        checks.checkpoint = CheckStatus::Passed;
     }
+    checks.tlog_body = CheckStatus::Failed;
     // The logged entry must be of what was verified.
     match (content, subject) {
         (Content::Message { signature }, Subject::Artifact(a)) if kv == ("hashedrekord", "0.0.1") => {
@@ -529,6 +593,7 @@ fn check_tlog(
             })
         }
     }
+    checks.tlog_body = CheckStatus::Passed;
     Ok((RekorEntry { integrated_time, log_index, log_id }, !v2, fingerprint))
 }
 

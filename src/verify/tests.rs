@@ -670,6 +670,61 @@ fn reports_carry_evidence() {
     assert_eq!(r.rekor, RekorStatus::NotChecked);
 }
 
+/// The record of checks for the legacy `.sig` form: a legacy Rekor bundle has no
+/// inclusion proof or checkpoint; a key has no chain; the failing check is named.
+#[test]
+fn legacy_reports_record_which_checks_ran() {
+    use CheckStatus::*;
+    let row = |r: &SignatureReport| r.checks.entries().map(|e| e.1);
+    // Fulcio certificate + Rekor SET (F1); no CT log or timestamp configured.
+    let r = verify_signature(&f1_policy(), &sig_dir(F1), &digest(D_F1));
+    let na = NotApplicable;
+    assert_eq!(row(&r), [Passed, Passed, Passed, Passed, Passed, na, na, Passed, NotConfigured, Absent]);
+    let mut p = f1_policy();
+    p.ignore_sct = true;
+    assert_eq!(verify_signature(&p, &sig_dir(F1), &digest(D_F1)).checks.sct, Skipped);
+    // Key + Rekor bundle, with and without a Rekor key.
+    let mut p = key_policy("containers-image/keys/cosign2.pub");
+    p.rekor_keys = vec![key("containers-image/keys/rekor.pub")];
+    let r = verify_signature(&p, &sig_dir(K3), &digest(D_K3));
+    assert_eq!(row(&r), [Passed, Passed, na, na, Passed, na, na, Passed, na, Absent]);
+    let r = verify_signature(&key_policy("containers-image/keys/cosign2.pub"), &sig_dir(K3), &digest(D_K3));
+    let nc = NotConfigured;
+    assert_eq!(row(&r), [Passed, Passed, na, na, nc, na, na, nc, na, Absent]);
+    // Refusals: the wrong digest, then the wrong identity.
+    let r = verify_signature(&f1_policy(), &sig_dir(F1), &digest(D_K1));
+    assert_eq!((r.checks.signature, r.checks.subject, r.checks.rekor_set), (Passed, Failed, NotReached));
+    let mut p = f1_policy();
+    p.identities[0].san = StringMatch::Exact("someone@else".into());
+    let r = verify_signature(&p, &sig_dir(F1), &digest(D_F1));
+    assert_eq!((r.checks.certificate_chain, r.checks.identity, r.checks.sct), (Passed, Failed, NotReached));
+    // The embedded SCT of a real Fulcio leaf (F1, F2) against the CT logs of
+    // trusted_root.json, as for a Sigstore bundle; another key under the log's ID fails.
+    let tr = parse_trusted_root(&std::fs::read(data("sigstore-root-signing/trusted_root.json")).unwrap()).unwrap();
+    let mut p = TrustPolicy::new(now());
+    p.roots = tr.roots.clone();
+    p.intermediates = tr.intermediates.clone();
+    p.rekor_keys = tr.rekor_keys.clone();
+    p.ct_logs = tr.ct_logs.clone();
+    p.identities = vec![IdentityMatcher { san: StringMatch::Exact("mitr@redhat.com".into()), issuer: None }];
+    for (sig, d) in [(F1, D_F1), (F2, D_K3)] {
+        let r = verify_signature(&p, &sig_dir(sig), &digest(d));
+        assert!(r.is_verified(), "{sig}: {:?}", r.verdict);
+        assert_eq!(r.checks.sct, Passed, "{sig}");
+    }
+    let mut wrong = p.clone();
+    for l in &mut wrong.ct_logs {
+        l.key = tr.rekor_keys[0].clone();
+    }
+    let r = verify_signature(&wrong, &sig_dir(F1), &digest(D_F1));
+    assert_eq!(r.verdict, Verdict::Rejected(Rejection::Sct(sct::SctRejection::NoValidSct)));
+    assert_eq!((r.checks.identity, r.checks.sct), (Passed, Failed));
+    // A bad signature: nothing after it ran.
+    let r = verify_signature(&key_policy("containers-image/keys/cosign.pub"), &sig_dir(K3), &digest(D_K3));
+    assert_eq!(row(&r)[0], Failed);
+    assert!(row(&r)[1..].iter().all(|s| *s == NotReached), "{}", r.checks);
+}
+
 #[test]
 fn image_verdict_mixed() {
     let sigs = [

@@ -21,7 +21,7 @@ pub use http::Raw;
 pub use images::{push_blob, push_manifest, random_bytes, random_image, ImageInfo};
 pub use process::{require_tool, run, run_with_timeout, CHILD_TIMEOUT};
 pub use proxy::CountingProxy;
-pub use registry::{Presence, TestRegistry, MARKER_HEADER};
+pub use registry::{Presence, RegistryKind, TestRegistry, MARKER_HEADER};
 
 /// Runs a future to completion on a small runtime (integration tests are plain `#[test]`s).
 pub fn block_on<F: std::future::Future>(f: F) -> F::Output {

@@ -5,17 +5,52 @@
 //! later): each registry is configured with a random marker that it echoes as a header on
 //! every response (`http.headers`), and a registry counts as started only when the port
 //! answers with *its own* marker. Otherwise it is killed and started again on a new port.
+//!
+//! A second kind, `ferro-oci-server` (built by scripts/deps.sh into a cache), has the OCI
+//! 1.1 referrers API that distribution 2.8 lacks, but no configurable headers. Its marker is
+//! a random blob written into its storage directory before it starts: it counts as started
+//! only when the port serves *that* blob (no other process reads this test's directory),
+//! and every later answer is trusted only while the process still runs (it holds the port).
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 const BINARY: &str = "/usr/bin/docker-registry";
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
 /// The header each test registry echoes on every response, with its own random value.
 pub const MARKER_HEADER: &str = "X-Sealift-Test-Registry";
+
+/// Which registry implementation a [`TestRegistry`] runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RegistryKind {
+    /// Debian's distribution 2.8: no referrers API, only the referrers tag schema.
+    Distribution,
+    /// ferro-oci-server: the OCI 1.1 referrers API and `OCI-Subject`.
+    Ferro,
+}
+
+impl RegistryKind {
+    /// Both kinds, for tests parametrised over the registry.
+    pub const ALL: [RegistryKind; 2] = [RegistryKind::Distribution, RegistryKind::Ferro];
+
+    /// Whether `GET /v2/<name>/referrers/<digest>` exists.
+    pub fn has_referrers_api(self) -> bool {
+        self == RegistryKind::Ferro
+    }
+}
+
+/// The ferro-oci-server binary: `$SEALIFT_TEST_TOOLS/bin` (default
+/// `~/.cache/sealift-test-tools/bin`), where scripts/deps.sh installs it.
+fn ferro_binary() -> PathBuf {
+    let tools = std::env::var_os("SEALIFT_TEST_TOOLS").map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(std::env::var_os("HOME").expect("HOME is set")).join(".cache/sealift-test-tools")
+    });
+    tools.join("bin/ferro-oci-server")
+}
 
 /// A running registry process; killed (and waited for) on drop.
 pub struct TestRegistry {
@@ -25,9 +60,11 @@ pub struct TestRegistry {
     pub creds: Option<(String, String)>,
     /// Holds storage, config and log; removed on drop after the process is gone.
     pub dir: tempfile::TempDir,
-    /// The value of [`MARKER_HEADER`] on every answer of this registry (and no other).
+    /// The value of [`MARKER_HEADER`] on every answer of this registry (and no other); for
+    /// ferro, the digest of the marker blob it was started with.
     pub marker: String,
-    child: Child,
+    pub kind: RegistryKind,
+    child: Mutex<Child>,
 }
 
 enum Mode<'a> {
@@ -52,6 +89,14 @@ impl TestRegistry {
     /// (`catalog: maxentries`), with a `Link` to the next page.
     pub fn start_with_catalog_page(max: u32) -> TestRegistry {
         Self::launch(Mode::Catalog(max))
+    }
+
+    /// A registry of `kind`, plain http, no auth.
+    pub fn start_kind(kind: RegistryKind) -> TestRegistry {
+        match kind {
+            RegistryKind::Distribution => Self::start(),
+            RegistryKind::Ferro => Self::launch_ferro(),
+        }
     }
 
     /// https with a certificate for IP 127.0.0.1 signed by a fresh self-signed CA; returns
@@ -127,7 +172,10 @@ impl TestRegistry {
                 .unwrap_or_else(|e| panic!("starting {BINARY}: {e}"));
             let mut child = child;
             match wait_ready(&mut child, &addr, dir.path(), tls, &marker) {
-                Ok(()) => return TestRegistry { addr, creds, dir, marker, child },
+                Ok(()) => {
+                    let kind = RegistryKind::Distribution;
+                    return TestRegistry { addr, creds, dir, marker, kind, child: Mutex::new(child) };
+                }
                 Err(log) => {
                     last_log = log;
                     let _ = child.kill();
@@ -139,6 +187,112 @@ impl TestRegistry {
             "docker-registry never answered GET /v2/ with its marker within {STARTUP_TIMEOUT:?}; its log:\n{last_log}"
         );
     }
+}
+
+impl TestRegistry {
+    fn launch_ferro() -> TestRegistry {
+        let binary = ferro_binary();
+        if !binary.exists() {
+            panic!(
+                "{} not installed: run `make test` (scripts/deps.sh builds it with SEALIFT_WITH_FERRO=1)",
+                binary.display()
+            );
+        }
+        let dir = super::tempdir();
+        let storage = dir.path().join("data");
+        // The marker blob, where ferro's filesystem store looks for it (sha256/<2 hex>/<rest>).
+        let marker_bytes = super::random_bytes(32);
+        let marker = sealift::oci::Digest::of(&marker_bytes);
+        let (prefix, rest) = marker.hex().split_at(2);
+        std::fs::create_dir_all(storage.join("sha256").join(prefix)).unwrap();
+        std::fs::write(storage.join("sha256").join(prefix).join(rest), &marker_bytes).unwrap();
+        let mut last_log = String::new();
+        for _ in 0..5 {
+            let addr = format!("127.0.0.1:{}", free_port());
+            let log_path = dir.path().join("registry.log");
+            let log = std::fs::File::create(&log_path).unwrap();
+            let mut child = Command::new(&binary)
+                .env_clear()
+                .env("FERRO_OCI_LISTEN", &addr)
+                .env("FERRO_OCI_STORAGE_DIR", &storage)
+                .env("RUST_LOG", "warn")
+                .stdin(Stdio::null())
+                .stdout(log.try_clone().unwrap())
+                .stderr(log)
+                .spawn()
+                .unwrap_or_else(|e| panic!("starting {}: {e}", binary.display()));
+            match wait_ferro_ready(&mut child, &addr, &log_path, &marker, &marker_bytes) {
+                Ok(()) => {
+                    let (creds, kind, marker) = (None, RegistryKind::Ferro, marker.to_string());
+                    return TestRegistry { addr, creds, dir, marker, kind, child: Mutex::new(child) };
+                }
+                Err(log) => {
+                    last_log = log;
+                    let _ = child.kill();
+                    let _ = child.wait();
+                }
+            }
+        }
+        panic!("ferro-oci-server never served its marker blob within {STARTUP_TIMEOUT:?}; its log:\n{last_log}");
+    }
+
+    /// Fails the test unless the answer `r` came from this test's own registry process.
+    #[track_caller]
+    fn assert_ours(&self, r: &super::http::Response, what: &str) {
+        match self.kind {
+            RegistryKind::Distribution => assert_eq!(
+                r.header(MARKER_HEADER),
+                Some(self.marker.as_str()),
+                "{what}: the answer did not come from this test's registry"
+            ),
+            // It held the port when it served its marker blob; while it runs, it still does.
+            RegistryKind::Ferro => assert!(
+                matches!(self.child.lock().unwrap().try_wait(), Ok(None)),
+                "{what}: this test's ferro-oci-server has exited; its log:\n{}",
+                self.log()
+            ),
+        }
+    }
+}
+
+/// Waits until `GET /v2/<any>/blobs/<marker>` on `addr` answers with the marker blob's
+/// bytes, which only a server reading this test's storage directory can hold.
+fn wait_ferro_ready(
+    child: &mut Child,
+    addr: &str,
+    log_path: &Path,
+    marker: &sealift::oci::Digest,
+    bytes: &[u8],
+) -> Result<(), String> {
+    let log = || std::fs::read_to_string(log_path).unwrap_or_default();
+    let start = Instant::now();
+    while start.elapsed() < STARTUP_TIMEOUT {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(format!("(exited with {status})\n{}", log()));
+        }
+        if let Ok(tcp) = TcpStream::connect(addr) {
+            let _ = tcp.set_read_timeout(Some(Duration::from_secs(2)));
+            let mut s = tcp;
+            let request = format!("GET /v2/sealift-marker/blobs/{marker} HTTP/1.0\r\nHost: {addr}\r\n\r\n");
+            let mut response = Vec::new();
+            if s.write_all(request.as_bytes()).is_ok() {
+                let _ = s.take(64 * 1024).read_to_end(&mut response);
+            }
+            if let Some(at) = response.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&response[..at]).into_owned();
+                if head.split(' ').nth(1) == Some("200") && &response[at + 4..] == bytes {
+                    return Ok(());
+                }
+                return Err(format!(
+                    "another server answers on {addr}: {}\n{}",
+                    head.lines().next().unwrap_or(""),
+                    log()
+                ));
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Err(log())
 }
 
 /// Waits until `GET /v2/` on `addr` answers with this registry's `marker`; Err(log) if the
@@ -199,8 +353,9 @@ fn probe(addr: &str, dir: &Path, tls: bool) -> Option<String> {
 
 impl Drop for TestRegistry {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let child = self.child.get_mut().unwrap_or_else(|e| e.into_inner());
+        let _ = child.kill();
+        let _ = child.wait();
     }
 }
 
@@ -305,11 +460,7 @@ impl TestRegistry {
             raw = raw.with_basic(u, p);
         }
         let r = raw.request("GET", &format!("/v2/{repo}/manifests/{reference}"), &[("Accept", ACCEPT)], b"");
-        assert_eq!(
-            r.header(MARKER_HEADER),
-            Some(self.marker.as_str()),
-            "{repo}:{reference}: the answer did not come from this test's registry"
-        );
+        self.assert_ours(&r, &format!("{repo}:{reference}"));
         let body = String::from_utf8_lossy(&r.body);
         match r.status {
             200 => Presence::Present(r.body),
@@ -344,11 +495,7 @@ impl TestRegistry {
     /// anything else fails the test.
     pub fn blob_present(&self, repo: &str, digest: &sealift::oci::Digest) -> bool {
         let r = super::Raw::new(&self.addr).request("HEAD", &format!("/v2/{repo}/blobs/{digest}"), &[], b"");
-        assert_eq!(
-            r.header(MARKER_HEADER),
-            Some(self.marker.as_str()),
-            "the answer did not come from this test's registry"
-        );
+        self.assert_ours(&r, &format!("{repo}@{digest}"));
         match r.status {
             200 => true,
             404 => false,

@@ -46,6 +46,10 @@ pub struct SignArgs {
     /// Public key the --signer-cmd signature must verify with (when there is no certificate).
     #[arg(long, value_name = "PUB", requires = "signer_cmd")]
     pub public_key: Option<PathBuf>,
+    /// Write cosign v3's form instead of the legacy `.sig`: a Sigstore bundle v0.3 (DSSE
+    /// in-toto statement, no transparency log) as an OCI 1.1 referrer of the image.
+    #[arg(long, conflicts_with_all = ["annotations", "certificate_chain"])]
+    pub new_bundle_format: bool,
     #[command(flatten)]
     pub registry: RegistryArgs,
 }
@@ -119,6 +123,39 @@ pub async fn run(args: SignArgs, ui: &Ui) -> anyhow::Result<u8> {
     let registry = Registry::new(&reference.registry, &settings::registry_options(&args.registry)?)?;
     let digest = sign::resolve_digest(&registry, &reference).await?;
     sign::ensure_image(&registry, &reference, &digest).await?;
+    if args.new_bundle_format {
+        let statement = sign::bundle::statement(&digest, &annotations);
+        let signed_bytes = sign::bundle::signed_bytes(&statement);
+        let signed = match &signer {
+            Signer::Key { key, what } => {
+                sign::sign_with_key(key, what, &signed_bytes, args.signature_algorithm, (&check_key, &check_what))?
+            }
+            Signer::Command { command } => sign::sign_with_command(command, &signed_bytes, (&check_key, &check_what))?,
+        };
+        let spki = check_key.0.public_key_to_der().map_err(|e| anyhow::anyhow!("encoding the public key: {e}"))?;
+        let cert_der = match &certificate {
+            Some(c) => Some(c.der().map_err(|e| anyhow::anyhow!("encoding certificate {}: {e}", c.what))?),
+            None => None,
+        };
+        let who = match &cert_der {
+            Some(der) => sign::bundle::BundleSigner::Certificate { der },
+            None => sign::bundle::BundleSigner::Key { spki_der: &spki },
+        };
+        let bundle = sign::bundle::bundle_json(&statement, &signed.signature, &who);
+        let subject = sign::bundle::subject_descriptor(&registry, &reference, &digest).await?;
+        let created = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+        let manifest = sign::bundle::referrer_manifest(&bundle, &subject, &created);
+        let pushed =
+            sign::bundle::push_bundle_referrer(&registry, &reference.repository, &bundle, &manifest, &digest).await?;
+        ui.status(&format!(
+            "signed {}@{digest} ({}, Sigstore bundle v0.3)",
+            reference.repository_name(),
+            signed.algorithm
+        ));
+        let index = if pushed.tag_index { ", listed in the referrers tag-schema index" } else { "" };
+        ui.status(&format!("pushed {} (referrer of {digest}{index})", pushed.reference));
+        return Ok(exit::OK);
+    }
     let payload = sign::payload_for(&reference, &digest, &annotations);
     let signed = match &signer {
         Signer::Key { key, what } => {

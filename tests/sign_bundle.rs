@@ -1,0 +1,161 @@
+//! `sealift sign --new-bundle-format`: cosign v3's Sigstore bundle referrer, on both kinds
+//! of registry. The statement is byte for byte the shape of the real cosign v3 fixture
+//! (B1) for this image, the DSSE signature verifies with `openssl` over the PAE bytes, the
+//! manifest has cosign's artifactType, config, annotations and subject, and `verify`,
+//! `save` and `load` carry and verify it (the tag-schema index only without the API).
+
+use std::process::Command;
+
+use base64::Engine as _;
+use sealift::oci::Digest;
+use serde_json::Value;
+
+use crate::referrers_api::{api_referrers, tag_index_referrers};
+use crate::support::cosign::OpensslKey;
+use crate::support::{ok_all, random_image, run, sealift, tempdir, Presence, Raw, RegistryKind, TestRegistry};
+
+const B1: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/cosign-real/sigstore-rs/bundle-v03/bundle_v03.json");
+const BUNDLE_V03: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
+
+fn b64(s: &Value) -> Vec<u8> {
+    base64::engine::general_purpose::STANDARD.decode(s.as_str().unwrap()).unwrap()
+}
+
+fn manifest(reg: &TestRegistry, repo: &str, reference: &str) -> Vec<u8> {
+    match reg.manifest(repo, reference) {
+        Presence::Present(b) => b,
+        Presence::Absent => panic!("{repo}@{reference} is missing"),
+    }
+}
+
+fn sign_and_carry(kind: RegistryKind) {
+    let dir = tempdir();
+    let key = OpensslKey::p256(dir.path(), "signer");
+    let reg = TestRegistry::start_kind(kind);
+    let img = random_image(&reg.addr, "team/app", "1.0", &[3000]);
+    let reference = format!("{}/team/app:1.0", reg.addr);
+    ok_all(&sealift(&["sign", &reference, "--key", key.private.to_str().unwrap(), "--new-bundle-format"]));
+
+    // The referrer, where a client finds it.
+    let listed = if kind.has_referrers_api() {
+        reg.assert_absent("team/app", &img.digest.tag_prefix(), "the registry has the referrers API");
+        api_referrers(&reg, "team/app", &img.digest)
+    } else {
+        tag_index_referrers(&reg, "team/app", &img.digest)
+    };
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0].1, BUNDLE_V03);
+    let m_bytes = manifest(&reg, "team/app", &listed[0].0);
+    let m: Value = serde_json::from_slice(&m_bytes).unwrap();
+    assert_eq!(m["artifactType"], BUNDLE_V03);
+    assert_eq!(m["config"]["mediaType"], "application/vnd.oci.empty.v1+json");
+    assert_eq!(m["config"]["digest"], Digest::of(b"{}").to_string());
+    assert_eq!(m["layers"].as_array().unwrap().len(), 1);
+    assert_eq!(m["layers"][0]["mediaType"], BUNDLE_V03);
+    assert_eq!(m["subject"]["digest"], img.digest.to_string());
+    assert_eq!(m["subject"]["size"], img.manifest.len());
+    assert_eq!(m["annotations"]["dev.sigstore.bundle.content"], "dsse-envelope");
+    assert_eq!(m["annotations"]["dev.sigstore.bundle.predicateType"], "https://sigstore.dev/cosign/sign/v1");
+    assert!(m["annotations"]["org.opencontainers.image.created"].as_str().unwrap().ends_with('Z'));
+
+    // The bundle: B1's statement bytes with this image's digest, a DSSE signature openssl
+    // verifies over PAE, the key's hint, no tlog entry.
+    let layer: Digest = m["layers"][0]["digest"].as_str().unwrap().parse().unwrap();
+    let r = Raw::new(&reg.addr).expect(&[200], "GET", &format!("/v2/team/app/blobs/{layer}"), &[], b"");
+    let bundle: Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(bundle["mediaType"], BUNDLE_V03);
+    let b1: Value = serde_json::from_slice(&std::fs::read(B1).unwrap()).unwrap();
+    let b1_statement = String::from_utf8(b64(&b1["dsseEnvelope"]["payload"])).unwrap();
+    let b1_hex = "c811d58de79c92f03214e63aa339484e488d694ae8a6283b5f3f17a9faf50172";
+    let statement = b64(&bundle["dsseEnvelope"]["payload"]);
+    assert_eq!(String::from_utf8(statement.clone()).unwrap(), b1_statement.replace(b1_hex, img.digest.hex()));
+    assert_eq!(bundle["dsseEnvelope"]["payloadType"], b1["dsseEnvelope"]["payloadType"]);
+    let mut pae = format!("DSSEv1 28 application/vnd.in-toto+json {} ", statement.len()).into_bytes();
+    pae.extend_from_slice(&statement);
+    std::fs::write(dir.path().join("pae.bin"), &pae).unwrap();
+    std::fs::write(dir.path().join("sig.der"), b64(&bundle["dsseEnvelope"]["signatures"][0]["sig"])).unwrap();
+    let o = run(
+        Command::new("openssl")
+            .args(["dgst", "-sha256", "-verify", key.public_path(), "-signature", "sig.der", "pae.bin"])
+            .current_dir(dir.path()),
+        b"",
+    );
+    assert!(o.status.success(), "openssl does not verify the DSSE signature: {}", String::from_utf8_lossy(&o.stdout));
+    assert!(bundle["verificationMaterial"]["publicKey"]["hint"].is_string(), "{bundle:#}");
+    assert!(bundle["verificationMaterial"].get("tlogEntries").is_none(), "{bundle:#}");
+
+    // sealift verifies it online, carries it through save and load, and verifies it there.
+    let text = ok_all(&sealift(&["verify", &reference, "--key", key.public_path()]));
+    assert!(text.contains("[sigstore-bundle]: verified"), "{text}");
+    let tar = dir.path().join("b.tar");
+    ok_all(&sealift(&["save", &reference, "-o", tar.to_str().unwrap()]));
+    ok_all(&sealift(&["verify", "--bundle", tar.to_str().unwrap(), "--key", key.public_path()]));
+    let dst = TestRegistry::start_kind(kind);
+    ok_all(&sealift(&["load", tar.to_str().unwrap(), "--to", &dst.addr, "--key", key.public_path()]));
+    dst.assert_present("team/app", &listed[0].0, &m_bytes);
+    let text = ok_all(&sealift(&["verify", &format!("{}/team/app:1.0", dst.addr), "--key", key.public_path()]));
+    assert!(text.contains("[sigstore-bundle]: verified"), "{text}");
+    // The control: another key does not verify it.
+    let other = OpensslKey::p256(dir.path(), "other");
+    let out = sealift(&["verify", &reference, "--key", other.public_path()]);
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stdout));
+}
+
+#[test]
+fn new_bundle_format_signature_round_trips_on_distribution() {
+    sign_and_carry(RegistryKind::Distribution);
+}
+
+#[test]
+fn new_bundle_format_signature_round_trips_on_ferro() {
+    sign_and_carry(RegistryKind::Ferro);
+}
+
+/// A certificate-signed bundle (private PKI, no transparency log): v0.3 carries the leaf
+/// only, so the verifier names the intermediate (`--ca-intermediates`), as for cosign.
+#[test]
+fn new_bundle_format_with_a_certificate_verifies_under_the_private_roots() {
+    let dir = tempdir();
+    let pki = dir.path().join("pki");
+    ok_all(&sealift(&["certs", "create", "--out", pki.to_str().unwrap(), "--san", "email:ci@example.com"]));
+    let p = |f: &str| pki.join(f).to_str().unwrap().to_owned();
+    let reg = TestRegistry::start();
+    random_image(&reg.addr, "team/app", "1.0", &[1000]);
+    let reference = format!("{}/team/app:1.0", reg.addr);
+    ok_all(&sealift(&[
+        "sign",
+        &reference,
+        "--key",
+        &p("leaf.key"),
+        "--certificate",
+        &p("leaf.crt"),
+        "--new-bundle-format",
+    ]));
+    let verify = |intermediates: bool, identity: &str| {
+        let (ca, sub) = (p("ca.crt"), p("sub.crt"));
+        let mut args = vec!["verify", &reference, "--ca-roots", &ca];
+        if intermediates {
+            args.extend(["--ca-intermediates", &sub]);
+        }
+        args.extend(["--certificate-identity", identity, "--certificate-oidc-issuer-regexp", ".*"]);
+        args.push("--private-infrastructure");
+        sealift(&args)
+    };
+    let text = ok_all(&verify(true, "ci@example.com"));
+    assert!(text.contains("[sigstore-bundle]: verified"), "{text}");
+    assert_eq!(verify(true, "someone@example.com").status.code(), Some(1), "another identity");
+    assert_eq!(verify(false, "ci@example.com").status.code(), Some(1), "the leaf alone does not chain to the root");
+    // The chain file is refused: a v0.3 bundle has no place for it.
+    let out = sealift(&[
+        "sign",
+        &reference,
+        "--key",
+        &p("leaf.key"),
+        "--certificate",
+        &p("leaf.crt"),
+        "--certificate-chain",
+        &p("certificate_chain.pem"),
+        "--new-bundle-format",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+}
