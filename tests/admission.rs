@@ -472,22 +472,25 @@ fn a_relabelled_image_cannot_pick_a_weaker_rule() {
     assert!(!raw.is_empty());
 }
 
-/// `load --stream` (issue 7, section 4): an uncompressed bundle's layers stream from the
-/// one checking read into their uploads. It lands the same bytes; a corrupt last layer is
-/// refused (exit 4) with no manifest and no tag at the target, only blobs.
+/// The default one pass (issue 7, section 4): an uncompressed bundle's headers are indexed
+/// and each layer is read once, from its offset, into its upload. It lands the same bytes
+/// (`--stream`, the old name of this mode, too); a corrupt last layer is refused (exit 4)
+/// with no manifest and no tag at the target, only blobs; `--check-first` leaves nothing.
 #[test]
-fn stream_lands_the_same_bytes_and_a_corrupt_layer_pushes_no_manifest() {
+fn one_pass_lands_the_same_bytes_and_a_corrupt_layer_pushes_no_manifest() {
     let fx = Fixture::new();
     let app = fx.dir.path().join("app.tar");
     ok(&sealift(&["save", &format!("{}/team/app:1.0", fx.src.addr), "-o", app.to_str().unwrap()]));
     let trust = fx.trust();
     let t: Vec<&str> = trust.iter().map(String::as_str).collect();
-    let dst = TestRegistry::start();
-    let to = format!("{}/mirror", dst.addr);
-    let out = sealift(&[&["load", app.to_str().unwrap(), "--to", &to, "--stream"][..], &t].concat());
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let raw = crate::support::skopeo_inspect_raw(&format!("{}/mirror/team/app:1.0", dst.addr));
-    assert_eq!(format!("sha256:{}", sha256_hex(&raw)), fx.d1);
+    for mode in [&[][..], &["--stream"][..], &["--check-first"][..]] {
+        let dst = TestRegistry::start();
+        let to = format!("{}/mirror", dst.addr);
+        let out = sealift(&[&["load", app.to_str().unwrap(), "--to", &to][..], mode, &t].concat());
+        assert_eq!(out.status.code(), Some(0), "{mode:?}: {}", stderr(&out));
+        let raw = crate::support::skopeo_inspect_raw(&format!("{}/mirror/team/app:1.0", dst.addr));
+        assert_eq!(format!("sha256:{}", sha256_hex(&raw)), fx.d1, "{mode:?}");
+    }
 
     // Flip a byte in the bundle's last blob (a layer: layers come last).
     let (offset, name) = {
@@ -501,7 +504,7 @@ fn stream_lands_the_same_bytes_and_a_corrupt_layer_pushes_no_manifest() {
     std::fs::write(&app, &bytes).unwrap();
     let dst = TestRegistry::start();
     let to = format!("{}/mirror", dst.addr);
-    let out = sealift(&[&["load", app.to_str().unwrap(), "--to", &to, "--stream"][..], &t].concat());
+    let out = sealift(&[&["load", app.to_str().unwrap(), "--to", &to][..], &t].concat());
     assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
     assert!(stderr(&out).contains(&name["blobs/sha256/".len()..]), "{}", stderr(&out));
     let tags = Raw::new(&dst.addr).request("GET", "/v2/mirror/team/app/tags/list", &[], b"");
@@ -517,12 +520,12 @@ fn stream_lands_the_same_bytes_and_a_corrupt_layer_pushes_no_manifest() {
         ]);
         assert!(!s.status.success(), "a manifest reached the target: {r}");
     }
-    // What a failed streamed load leaves: blobs of the admitted image (content-addressed).
+    // What a failed one-pass load leaves: blobs of the admitted image (content-addressed).
     assert_eq!(catalog(&dst)["repositories"], json!(["mirror/team/app"]));
-    // Without --stream the whole file is checked first: the target stays empty.
+    // With --check-first the whole file is checked first: the target stays empty.
     let dst = TestRegistry::start();
     let to = format!("{}/mirror", dst.addr);
-    let out = sealift(&[&["load", app.to_str().unwrap(), "--to", &to][..], &t].concat());
+    let out = sealift(&[&["load", app.to_str().unwrap(), "--to", &to, "--check-first"][..], &t].concat());
     assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
     assert_untouched(&dst);
 }

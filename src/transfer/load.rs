@@ -9,10 +9,13 @@
 //!    refused before anything is pushed.
 //! 2. **Admission** ([`super::admit`]): the seal, then every image under the policy, before
 //!    any layer is read; the result is the only thing the plan and the pusher accept.
-//! 3. **Blobs**: metadata blobs from memory, then layers streamed from the tar straight
-//!    into the registry's upload (hashed on the way; a mismatch aborts the load). Blobs the
-//!    target already has are skipped (HEAD first); a blob needed in several repositories
-//!    is uploaded once and mounted into the others.
+//! 3. **Blobs**: metadata blobs from memory, then layers, each read once straight into its
+//!    upload and hashed on the way (a mismatch aborts the load): from its offset in an
+//!    uncompressed tar (indexed by its headers first, [`crate::bundle::BundleIndex`]) or
+//!    its file in a directory, `--jobs` at a time; from the reader, in order, for a
+//!    compressed tar. `--check-first` ([`super::push::Pass`]) hashes every blob before the
+//!    first upload. Blobs the target already has are skipped (HEAD first); a blob needed in
+//!    several repositories is uploaded once and mounted into the others.
 //! 4. **Manifests**: only when every blob is in place: children before parents, images
 //!    before their tags, then signatures, attestations, SBOMs and referrers (maintaining
 //!    the referrers tag-schema index where the target has no referrers API).
@@ -98,7 +101,7 @@ pub fn plan(meta: &Metadata, dest: &Destination, admitted: &super::admit::Admitt
     Ok(Plan::build(&meta.contents, dest, admitted)?)
 }
 
-pub use super::push::{LoadReport, Loader, Present};
+pub use super::push::{LoadReport, Loader, Pass, Present};
 pub use super::read::{
     check_dir, check_rest, read_dir_metadata, read_sealed, read_tar_metadata, BundleSource, Layers, TarRest,
 };
