@@ -529,3 +529,49 @@ fn one_pass_lands_the_same_bytes_and_a_corrupt_layer_pushes_no_manifest() {
     assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
     assert_untouched(&dst);
 }
+
+/// An attachment that did not verify must not spoil a good one at the target (issue 7): a
+/// `.sig` tag already at the target with a different digest is replaced only by a `.sig`
+/// that verified under the site's trust; otherwise it stays, and the load says so.
+#[test]
+fn an_unverified_sig_does_not_replace_a_different_one_at_the_target() {
+    let fx = Fixture::new();
+    let trust = fx.trust();
+    let t: Vec<&str> = trust.iter().map(String::as_str).collect();
+    let app_ref = format!("{}/team/app:1.0", fx.src.addr);
+    let first = fx.dir.path().join("first.tar");
+    ok(&sealift(&["save", &app_ref, "-o", first.to_str().unwrap()]));
+    // Signed again: the source's .sig manifest changes (a fresh ECDSA signature).
+    let pki = fx.dir.path().join("pki");
+    let p = |f: &str| pki.join(f).to_str().unwrap().to_owned();
+    ok(&crate::support::sign_with_certificate(&app_ref, &p("leaf.key"), &p("leaf.crt"), &p("certificate_chain.pem")));
+    let second = fx.dir.path().join("second.tar");
+    ok(&sealift(&["save", &app_ref, "-o", second.to_str().unwrap()]));
+
+    let dst = TestRegistry::start();
+    let to = format!("{}/mirror", dst.addr);
+    let sig_tag = format!("{}/mirror/team/app:sha256-{}.sig", dst.addr, &fx.d1["sha256:".len()..]);
+    let sig_at_target = || sha256_hex(&crate::support::skopeo_inspect_raw(&sig_tag));
+    let out = sealift(&[&["load", first.to_str().unwrap(), "--to", &to][..], &t].concat());
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let good = sig_at_target();
+
+    // Without verification the second bundle's .sig is pushed by digest only.
+    let out = sealift(&["load", second.to_str().unwrap(), "--to", &to, "--insecure-skip-verify"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let kept: Vec<&str> = err.lines().filter(|l| l.contains("kept ")).collect();
+    assert_eq!(kept.len(), 1, "{err}");
+    assert!(kept[0].contains(&format!("sha256-{}.sig", &fx.d1["sha256:".len()..])), "{err}");
+    assert!(kept[0].contains(&good) && kept[0].contains("did not verify"), "{err}");
+    assert_eq!(sig_at_target(), good, "an unverified .sig replaced a good one");
+    let raw = crate::support::skopeo_inspect_raw(&format!("{}/mirror/team/app:1.0", dst.addr));
+    assert_eq!(format!("sha256:{}", sha256_hex(&raw)), fx.d1);
+
+    // Verified under the site's trust, it replaces the tag.
+    let out = sealift(&[&["load", second.to_str().unwrap(), "--to", &to][..], &t].concat());
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(!err.contains("kept "), "{err}");
+    assert_ne!(sig_at_target(), good, "a verified .sig did not replace the tag");
+}

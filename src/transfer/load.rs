@@ -101,7 +101,7 @@ pub fn plan(meta: &Metadata, dest: &Destination, admitted: &super::admit::Admitt
     Ok(Plan::build(&meta.contents, dest, admitted)?)
 }
 
-pub use super::push::{LoadReport, Loader, Pass, Present};
+pub use super::push::{KeptTag, LoadReport, Loader, Pass, Present};
 pub use super::read::{
     check_dir, check_rest, read_dir_metadata, read_sealed, read_tar_metadata, BundleSource, Layers, TarRest,
 };

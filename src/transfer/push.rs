@@ -28,6 +28,20 @@ pub struct LoadReport {
     pub pushed_manifests: usize,
     pub present_manifests: usize,
     pub tags: Vec<String>,
+    /// Attachment tags left as they were at the target: the bundle's attachment differs and
+    /// did not verify under the site's trust.
+    pub kept_tags: Vec<KeptTag>,
+}
+
+/// An attachment tag (`sha256-<hex>.sig|.att|.sbom`) the load did not move.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct KeptTag {
+    /// `host/repo:tag` at the target.
+    pub reference: String,
+    /// What the tag names at the target, and still names.
+    pub kept: Digest,
+    /// The bundle's attachment, pushed by digest only.
+    pub offered: Digest,
 }
 
 impl LoadReport {
@@ -189,10 +203,17 @@ impl Loader<'_> {
                 report.pushed_manifests += 1;
             }
             if let Some(tag) = &p.tag {
-                let current = self.registry.head_manifest(&p.repository, tag).await?;
-                if current.as_ref().map(|c| &c.0) != Some(&p.digest) {
-                    self.registry.put_manifest(&p.repository, tag, &m.bytes, &m.media_type).await?;
-                    report.tags.push(format!("{}/{}:{tag}", self.registry.host(), p.repository));
+                let reference = format!("{}/{}:{tag}", self.registry.host(), p.repository);
+                match self.registry.head_manifest(&p.repository, tag).await? {
+                    Some((current, ..)) if current == p.digest => {}
+                    // An attachment that did not verify never replaces a different one.
+                    Some((current, ..)) if !p.replaces_tag => {
+                        report.kept_tags.push(KeptTag { reference, kept: current, offered: p.digest.clone() });
+                    }
+                    _ => {
+                        self.registry.put_manifest(&p.repository, tag, &m.bytes, &m.media_type).await?;
+                        report.tags.push(reference);
+                    }
                 }
             }
             if let (Some(subject), false) = (&p.referrer_of, referrers_api) {

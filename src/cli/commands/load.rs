@@ -184,6 +184,12 @@ pub async fn run(args: LoadArgs, ui: &Ui) -> anyhow::Result<u8> {
     for t in &report.tags {
         ui.status(&format!("tagged {t}"));
     }
+    for k in &report.kept_tags {
+        ui.warn(&format!(
+            "kept {} at {}: the bundle's {} did not verify under this trust, so it does not replace it (pushed by digest only)",
+            k.reference, k.kept, k.offered
+        ));
+    }
     ui.status(&format!(
         "uploaded {} blobs ({}), {} already present, {} mounted; pushed {} manifests, {} already present",
         report.uploaded_blobs,
