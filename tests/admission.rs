@@ -575,3 +575,84 @@ fn an_unverified_sig_does_not_replace_a_different_one_at_the_target() {
     assert!(!err.contains("kept "), "{err}");
     assert_ne!(sig_at_target(), good, "a verified .sig did not replace the tag");
 }
+
+/// Memory on any bundle (issue 7): three images whose configs are 24 MiB each (72 MiB of
+/// metadata, all under the 64 MiB per-blob cap) load from a `.tar` (both passes) and from a
+/// directory at under 64 MiB peak RSS, the large configs read from their place in the file;
+/// the same bundle compressed, where nothing can be re-read, is refused (exit 4) by the cap
+/// on what is held, also under 64 MiB.
+#[test]
+fn large_configs_stay_in_the_file_and_memory_stays_bounded() {
+    const CONFIG: usize = 24 * 1024 * 1024;
+    let dir = tempdir();
+    let desc =
+        |mt: &str, b: &[u8]| json!({"mediaType": mt, "digest": format!("sha256:{}", sha256_hex(b)), "size": b.len()});
+    let (mut manifests, mut configs, mut layers, mut index) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for n in 0..3u8 {
+        let mut config =
+            br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]},"pad":""#.to_vec();
+        config.resize(CONFIG - 2, b'a' + n);
+        config.extend_from_slice(b"\"}");
+        let layer = crate::support::random_bytes(5000);
+        let manifest = serde_json::to_vec(&json!({
+            "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": desc("application/vnd.oci.image.config.v1+json", &config),
+            "layers": [desc("application/vnd.oci.image.layer.v1.tar+gzip", &layer)],
+        }))
+        .unwrap();
+        let mut entry = desc("application/vnd.oci.image.manifest.v1+json", &manifest);
+        entry["annotations"] = json!({"dev.sealift.role": "image", "dev.sealift.repository": format!("127.0.0.1:5000/big/c{n}"), "dev.sealift.tag": "1"});
+        index.push(entry);
+        manifests.push(manifest);
+        configs.push(config);
+        layers.push(layer);
+    }
+    let index = serde_json::to_vec(
+        &json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": index}),
+    )
+    .unwrap();
+    let blob = |b: &Vec<u8>| (format!("blobs/sha256/{}", sha256_hex(b)), b.clone());
+    let mut entries = vec![
+        ("oci-layout".to_owned(), br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec()),
+        ("index.json".to_owned(), index),
+    ];
+    entries.extend(manifests.iter().chain(&configs).chain(&layers).map(blob));
+    let tar_path = dir.path().join("big.tar");
+    write_tar(&tar_path, &entries);
+    let layout = crate::support::extract_bundle(&tar_path, dir.path(), "layout");
+    let t = tar_path.to_str().unwrap();
+
+    for (what, source, extra) in [
+        ("tar", t, None),
+        ("tar --check-first", t, Some("--check-first")),
+        ("directory", layout.to_str().unwrap(), None),
+    ] {
+        let dst = TestRegistry::start();
+        let mut args = vec!["load", source, "--to", &dst.addr, "--insecure-skip-verify"];
+        args.extend(extra);
+        let (out, rss) = sealift_rss(&args);
+        assert_eq!(out.status.code(), Some(0), "{what}: {}", stderr(&out));
+        eprintln!("{what}: peak RSS {rss} KiB");
+        assert!(rss < 64 * 1024, "{what}: peak RSS {rss} KiB");
+        for (n, config) in configs.iter().enumerate() {
+            let path = format!("/v2/big/c{n}/blobs/sha256:{}", sha256_hex(config));
+            let r = Raw::new(&dst.addr).request("GET", &path, &[], b"");
+            assert_eq!((r.status, r.body.len()), (200, CONFIG), "{what}: config {n} at the target");
+            assert!(r.body == *config, "{what}: config {n} bytes differ");
+        }
+    }
+    let (out, rss) = sealift_rss(&["inspect", t]);
+    assert_eq!(out.status.code(), Some(0), "inspect: {}", stderr(&out));
+    assert!(rss < 64 * 1024, "inspect: peak RSS {rss} KiB");
+
+    let z = std::process::Command::new("zstd").args(["-q", "-1", "-k", t]).output();
+    assert!(z.is_ok_and(|o| o.status.success()), "zstd is needed: apt-get install zstd");
+    let zst = dir.path().join("big.tar.zst");
+    let dst = TestRegistry::start();
+    let (out, rss) = sealift_rss(&["load", zst.to_str().unwrap(), "--to", &dst.addr, "--insecure-skip-verify"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    assert!(err.contains("held in memory") && err.contains("decompress it"), "{err}");
+    assert!(rss < 64 * 1024, "compressed: peak RSS {rss} KiB");
+    assert_eq!(catalog(&dst)["repositories"], json!([]));
+}

@@ -32,8 +32,13 @@ pub const MAX_SMALL_BLOB: u64 = 4 * 1024 * 1024;
 /// One metadata blob (config, signature payload, attestation) held in memory: the cap
 /// `save` applies when it fetches one.
 pub const MAX_METADATA_BLOB: u64 = super::save::MAX_METADATA_BLOB as u64;
-/// Metadata blobs held in memory, all together.
-pub const MAX_METADATA_TOTAL: u64 = 1024 * 1024 * 1024;
+/// Metadata blobs held in memory, all together: with the 16 MiB `index.json` cap this keeps
+/// `load` under 64 MiB of memory on any bundle (issue 7).
+pub const MAX_METADATA_TOTAL: u64 = 32 * 1024 * 1024;
+/// A config blob over this size in a seekable bundle (a `.tar`, a directory) is not held:
+/// it is hashed as the reader passes it and read again from its place when it is pushed.
+/// Admission never reads an image's config; smaller ones are held for `audit`'s platforms.
+pub const MAX_HELD_CONFIG: u64 = 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -58,7 +63,7 @@ pub enum LoadError {
     Unlisted { digest: Digest },
     #[error("blob {digest} is referenced by manifests but missing from the bundle")]
     MissingBlob { digest: Digest },
-    #[error("metadata blobs total over {MAX_METADATA_TOTAL} bytes")]
+    #[error("metadata blobs held in memory total over {MAX_METADATA_TOTAL} bytes (configs over {MAX_HELD_CONFIG} bytes are held only from a compressed bundle: decompress it and load the .tar)")]
     MetadataTotal,
     #[error("{what} {digest} is {size} bytes, over the {limit}-byte limit for metadata held in memory")]
     MetadataTooLarge { what: &'static str, digest: Digest, size: u64, limit: u64 },

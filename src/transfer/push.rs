@@ -241,9 +241,18 @@ impl Loader<'_> {
         holder: &mut BTreeMap<Digest, String>,
         report: &mut LoadReport,
     ) -> Result<Vec<Deferred>, LoadError> {
-        let TarRest { mut reader, mut pending, .. } = rest;
+        let TarRest { mut reader, mut pending, unheld, .. } = rest;
         let mut seen = BTreeSet::new();
         let mut deferred = Vec::new();
+        // Large configs the metadata phase hashed and left in the file: read again from there.
+        for u in unheld {
+            seen.insert(u.digest.clone());
+            let Some(repos) = plan.blobs().get(&u.digest) else { continue };
+            let target = repos.iter().find(|r| !present.contains(&(u.digest.clone(), (*r).clone())));
+            let Some(repo) = target.filter(|_| !holder.contains_key(&u.digest)).cloned() else { continue };
+            holder.insert(u.digest.clone(), repo.clone());
+            deferred.push(Deferred { digest: u.digest, offset: u.offset, size: u.size, repository: repo });
+        }
         loop {
             let blob = match pending.take() {
                 Some(b) => b,
