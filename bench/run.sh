@@ -70,10 +70,10 @@ for img in multi big; do
   row "skopeo copy docker:// -> oci-archive: $img" "$t" "$(mibs "$sz" "$t")" "-"
   start_registry D1; start_registry D2
   t=$(secs "$SEALIFT" -q load --insecure-skip-verify "$work/$img.sealift.tar" --to "$D1/mirror")
-  row "sealift load $img -> fresh registry" "$t" "$(mibs "$sz" "$t")" "$(rss_mib)MiB"
+  row "sealift load $img -> fresh registry (one pass)" "$t" "$(mibs "$sz" "$t")" "$(rss_mib)MiB"
   start_registry D4
-  t=$(secs "$SEALIFT" -q load --stream --insecure-skip-verify "$work/$img.sealift.tar" --to "$D4/mirror")
-  row "sealift load --stream $img -> fresh registry" "$t" "$(mibs "$sz" "$t")" "$(rss_mib)MiB"
+  t=$(secs "$SEALIFT" -q load --check-first --insecure-skip-verify "$work/$img.sealift.tar" --to "$D4/mirror")
+  row "sealift load --check-first $img -> fresh registry" "$t" "$(mibs "$sz" "$t")" "$(rss_mib)MiB"
   t=$(secs skopeo copy -q --dest-tls-verify=false "oci-archive:$work/$img.skopeo.tar:1" "docker://$D2/bench/$img:1")
   row "skopeo copy oci-archive: -> fresh registry $img" "$t" "$(mibs "$sz" "$t")" "-"
   # The registry's own ingest limit: the same bytes as one streamed monolithic upload by curl.

@@ -472,22 +472,25 @@ fn a_relabelled_image_cannot_pick_a_weaker_rule() {
     assert!(!raw.is_empty());
 }
 
-/// `load --stream` (issue 7, section 4): an uncompressed bundle's layers stream from the
-/// one checking read into their uploads. It lands the same bytes; a corrupt last layer is
-/// refused (exit 4) with no manifest and no tag at the target, only blobs.
+/// The default one pass (issue 7, section 4): an uncompressed bundle's headers are indexed
+/// and each layer is read once, from its offset, into its upload. It lands the same bytes
+/// (`--stream`, the old name of this mode, too); a corrupt last layer is refused (exit 4)
+/// with no manifest and no tag at the target, only blobs; `--check-first` leaves nothing.
 #[test]
-fn stream_lands_the_same_bytes_and_a_corrupt_layer_pushes_no_manifest() {
+fn one_pass_lands_the_same_bytes_and_a_corrupt_layer_pushes_no_manifest() {
     let fx = Fixture::new();
     let app = fx.dir.path().join("app.tar");
     ok(&sealift(&["save", &format!("{}/team/app:1.0", fx.src.addr), "-o", app.to_str().unwrap()]));
     let trust = fx.trust();
     let t: Vec<&str> = trust.iter().map(String::as_str).collect();
-    let dst = TestRegistry::start();
-    let to = format!("{}/mirror", dst.addr);
-    let out = sealift(&[&["load", app.to_str().unwrap(), "--to", &to, "--stream"][..], &t].concat());
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let raw = crate::support::skopeo_inspect_raw(&format!("{}/mirror/team/app:1.0", dst.addr));
-    assert_eq!(format!("sha256:{}", sha256_hex(&raw)), fx.d1);
+    for mode in [&[][..], &["--stream"][..], &["--check-first"][..]] {
+        let dst = TestRegistry::start();
+        let to = format!("{}/mirror", dst.addr);
+        let out = sealift(&[&["load", app.to_str().unwrap(), "--to", &to][..], mode, &t].concat());
+        assert_eq!(out.status.code(), Some(0), "{mode:?}: {}", stderr(&out));
+        let raw = crate::support::skopeo_inspect_raw(&format!("{}/mirror/team/app:1.0", dst.addr));
+        assert_eq!(format!("sha256:{}", sha256_hex(&raw)), fx.d1, "{mode:?}");
+    }
 
     // Flip a byte in the bundle's last blob (a layer: layers come last).
     let (offset, name) = {
@@ -501,7 +504,7 @@ fn stream_lands_the_same_bytes_and_a_corrupt_layer_pushes_no_manifest() {
     std::fs::write(&app, &bytes).unwrap();
     let dst = TestRegistry::start();
     let to = format!("{}/mirror", dst.addr);
-    let out = sealift(&[&["load", app.to_str().unwrap(), "--to", &to, "--stream"][..], &t].concat());
+    let out = sealift(&[&["load", app.to_str().unwrap(), "--to", &to][..], &t].concat());
     assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
     assert!(stderr(&out).contains(&name["blobs/sha256/".len()..]), "{}", stderr(&out));
     let tags = Raw::new(&dst.addr).request("GET", "/v2/mirror/team/app/tags/list", &[], b"");
@@ -517,12 +520,139 @@ fn stream_lands_the_same_bytes_and_a_corrupt_layer_pushes_no_manifest() {
         ]);
         assert!(!s.status.success(), "a manifest reached the target: {r}");
     }
-    // What a failed streamed load leaves: blobs of the admitted image (content-addressed).
+    // What a failed one-pass load leaves: blobs of the admitted image (content-addressed).
     assert_eq!(catalog(&dst)["repositories"], json!(["mirror/team/app"]));
-    // Without --stream the whole file is checked first: the target stays empty.
+    // With --check-first the whole file is checked first: the target stays empty.
     let dst = TestRegistry::start();
     let to = format!("{}/mirror", dst.addr);
-    let out = sealift(&[&["load", app.to_str().unwrap(), "--to", &to][..], &t].concat());
+    let out = sealift(&[&["load", app.to_str().unwrap(), "--to", &to, "--check-first"][..], &t].concat());
     assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
     assert_untouched(&dst);
+}
+
+/// An attachment that did not verify must not spoil a good one at the target (issue 7): a
+/// `.sig` tag already at the target with a different digest is replaced only by a `.sig`
+/// that verified under the site's trust; otherwise it stays, and the load says so.
+#[test]
+fn an_unverified_sig_does_not_replace_a_different_one_at_the_target() {
+    let fx = Fixture::new();
+    let trust = fx.trust();
+    let t: Vec<&str> = trust.iter().map(String::as_str).collect();
+    let app_ref = format!("{}/team/app:1.0", fx.src.addr);
+    let first = fx.dir.path().join("first.tar");
+    ok(&sealift(&["save", &app_ref, "-o", first.to_str().unwrap()]));
+    // Signed again: the source's .sig manifest changes (a fresh ECDSA signature).
+    let pki = fx.dir.path().join("pki");
+    let p = |f: &str| pki.join(f).to_str().unwrap().to_owned();
+    ok(&crate::support::sign_with_certificate(&app_ref, &p("leaf.key"), &p("leaf.crt"), &p("certificate_chain.pem")));
+    let second = fx.dir.path().join("second.tar");
+    ok(&sealift(&["save", &app_ref, "-o", second.to_str().unwrap()]));
+
+    let dst = TestRegistry::start();
+    let to = format!("{}/mirror", dst.addr);
+    let sig_tag = format!("{}/mirror/team/app:sha256-{}.sig", dst.addr, &fx.d1["sha256:".len()..]);
+    let sig_at_target = || sha256_hex(&crate::support::skopeo_inspect_raw(&sig_tag));
+    let out = sealift(&[&["load", first.to_str().unwrap(), "--to", &to][..], &t].concat());
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let good = sig_at_target();
+
+    // Without verification the second bundle's .sig is pushed by digest only.
+    let out = sealift(&["load", second.to_str().unwrap(), "--to", &to, "--insecure-skip-verify"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let kept: Vec<&str> = err.lines().filter(|l| l.contains("kept ")).collect();
+    assert_eq!(kept.len(), 1, "{err}");
+    assert!(kept[0].contains(&format!("sha256-{}.sig", &fx.d1["sha256:".len()..])), "{err}");
+    assert!(kept[0].contains(&good) && kept[0].contains("did not verify"), "{err}");
+    assert_eq!(sig_at_target(), good, "an unverified .sig replaced a good one");
+    let raw = crate::support::skopeo_inspect_raw(&format!("{}/mirror/team/app:1.0", dst.addr));
+    assert_eq!(format!("sha256:{}", sha256_hex(&raw)), fx.d1);
+
+    // Verified under the site's trust, it replaces the tag.
+    let out = sealift(&[&["load", second.to_str().unwrap(), "--to", &to][..], &t].concat());
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(!err.contains("kept "), "{err}");
+    assert_ne!(sig_at_target(), good, "a verified .sig did not replace the tag");
+}
+
+/// Memory on any bundle (issue 7): three images whose configs are 24 MiB each (72 MiB of
+/// metadata, all under the 64 MiB per-blob cap) load from a `.tar` (both passes) and from a
+/// directory at under 64 MiB peak RSS, the large configs read from their place in the file;
+/// the same bundle compressed, where nothing can be re-read, is refused (exit 4) by the cap
+/// on what is held, also under 64 MiB.
+#[test]
+fn large_configs_stay_in_the_file_and_memory_stays_bounded() {
+    const CONFIG: usize = 24 * 1024 * 1024;
+    let dir = tempdir();
+    let desc =
+        |mt: &str, b: &[u8]| json!({"mediaType": mt, "digest": format!("sha256:{}", sha256_hex(b)), "size": b.len()});
+    let (mut manifests, mut configs, mut layers, mut index) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for n in 0..3u8 {
+        let mut config =
+            br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]},"pad":""#.to_vec();
+        config.resize(CONFIG - 2, b'a' + n);
+        config.extend_from_slice(b"\"}");
+        let layer = crate::support::random_bytes(5000);
+        let manifest = serde_json::to_vec(&json!({
+            "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": desc("application/vnd.oci.image.config.v1+json", &config),
+            "layers": [desc("application/vnd.oci.image.layer.v1.tar+gzip", &layer)],
+        }))
+        .unwrap();
+        let mut entry = desc("application/vnd.oci.image.manifest.v1+json", &manifest);
+        entry["annotations"] = json!({"dev.sealift.role": "image", "dev.sealift.repository": format!("127.0.0.1:5000/big/c{n}"), "dev.sealift.tag": "1"});
+        index.push(entry);
+        manifests.push(manifest);
+        configs.push(config);
+        layers.push(layer);
+    }
+    let index = serde_json::to_vec(
+        &json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": index}),
+    )
+    .unwrap();
+    let blob = |b: &Vec<u8>| (format!("blobs/sha256/{}", sha256_hex(b)), b.clone());
+    let mut entries = vec![
+        ("oci-layout".to_owned(), br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec()),
+        ("index.json".to_owned(), index),
+    ];
+    entries.extend(manifests.iter().chain(&configs).chain(&layers).map(blob));
+    let tar_path = dir.path().join("big.tar");
+    write_tar(&tar_path, &entries);
+    let layout = crate::support::extract_bundle(&tar_path, dir.path(), "layout");
+    let t = tar_path.to_str().unwrap();
+
+    for (what, source, extra) in [
+        ("tar", t, None),
+        ("tar --check-first", t, Some("--check-first")),
+        ("directory", layout.to_str().unwrap(), None),
+    ] {
+        let dst = TestRegistry::start();
+        let mut args = vec!["load", source, "--to", &dst.addr, "--insecure-skip-verify"];
+        args.extend(extra);
+        let (out, rss) = sealift_rss(&args);
+        assert_eq!(out.status.code(), Some(0), "{what}: {}", stderr(&out));
+        eprintln!("{what}: peak RSS {rss} KiB");
+        assert!(rss < 64 * 1024, "{what}: peak RSS {rss} KiB");
+        for (n, config) in configs.iter().enumerate() {
+            let path = format!("/v2/big/c{n}/blobs/sha256:{}", sha256_hex(config));
+            let r = Raw::new(&dst.addr).request("GET", &path, &[], b"");
+            assert_eq!((r.status, r.body.len()), (200, CONFIG), "{what}: config {n} at the target");
+            assert!(r.body == *config, "{what}: config {n} bytes differ");
+        }
+    }
+    let (out, rss) = sealift_rss(&["inspect", t]);
+    assert_eq!(out.status.code(), Some(0), "inspect: {}", stderr(&out));
+    assert!(rss < 64 * 1024, "inspect: peak RSS {rss} KiB");
+
+    let z = std::process::Command::new("zstd").args(["-q", "-1", "-k", t]).output();
+    assert!(z.is_ok_and(|o| o.status.success()), "zstd is needed: apt-get install zstd");
+    let zst = dir.path().join("big.tar.zst");
+    let dst = TestRegistry::start();
+    let (out, rss) = sealift_rss(&["load", zst.to_str().unwrap(), "--to", &dst.addr, "--insecure-skip-verify"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    assert!(err.contains("held in memory") && err.contains("decompress it"), "{err}");
+    assert!(rss < 64 * 1024, "compressed: peak RSS {rss} KiB");
+    assert_eq!(catalog(&dst)["repositories"], json!([]));
 }

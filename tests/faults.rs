@@ -112,12 +112,22 @@ fn corrupt_tar_or_directory_leaves_the_target_untouched() {
     std::fs::write(&bundle, &bytes).unwrap();
     let layout = crate::support::extract_bundle(&bundle, dir.path(), "layout");
     for source in [&bundle, &layout] {
+        // --check-first: every blob is hashed before the first upload.
         let dst = TestRegistry::start();
-        let out = sealift(&["load", "--insecure-skip-verify", source.to_str().unwrap(), "--to", &dst.addr]);
+        let args = ["load", "--insecure-skip-verify", source.to_str().unwrap(), "--to", &dst.addr, "--check-first"];
+        let out = sealift(&args);
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(4), "{}: {err}", source.display());
         assert!(err.contains(&base.to_string()), "{err}");
         assert_eq!(catalog(&dst)["repositories"], serde_json::json!([]), "{} changed the target", source.display());
+        // The default one pass: the corrupt layer fails its own upload; only blobs remain
+        // (content-addressed, checked by the registry), no manifest and no tag.
+        let dst = TestRegistry::start();
+        let out = sealift(&args[..5]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(4), "{}: {err}", source.display());
+        assert!(err.contains(&base.to_string()), "{err}");
+        assert_no_manifests(&dst, &w);
     }
     // verify --bundle and audit read every blob too, sealed or not.
     let key = crate::seal::openssl_keypair(dir.path(), "k").1;
@@ -127,6 +137,23 @@ fn corrupt_tar_or_directory_leaves_the_target_untouched() {
     ] {
         let out = sealift(&args);
         assert_eq!(out.status.code(), Some(4), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+}
+
+/// Every repository at `dst` has no tag, and neither of `w`'s images is there by digest.
+fn assert_no_manifests(dst: &TestRegistry, w: &crate::save_load::World) {
+    let repos = catalog(dst)["repositories"].as_array().cloned().unwrap_or_default();
+    for repo in &repos {
+        let repo = repo.as_str().unwrap();
+        let tags = crate::support::Raw::new(&dst.addr).request("GET", &format!("/v2/{repo}/tags/list"), &[], b"");
+        let listed: serde_json::Value = serde_json::from_slice(&tags.body).unwrap_or(serde_json::Value::Null);
+        assert!(listed["tags"].as_array().is_none_or(|t| t.is_empty()), "tags in {repo}: {listed}");
+        let mut digests = vec![&w.index.digest, &w.amd64.digest, &w.arm64.digest, &w.app.digest, &w.tool.digest];
+        digests.extend(w.attachments.iter().map(|(_, p)| &p.digest));
+        for d in digests {
+            let r = crate::support::Raw::new(&dst.addr).request("HEAD", &format!("/v2/{repo}/manifests/{d}"), &[], b"");
+            assert_ne!(r.status, 200, "manifest {d} reached {repo}");
+        }
     }
 }
 

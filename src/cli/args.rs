@@ -194,10 +194,14 @@ pub struct LoadArgs {
     /// Load without verifying any signature (no trust given). Says so loudly.
     #[arg(long)]
     pub insecure_skip_verify: bool,
-    /// Uncompressed .tar: stream each layer from the one checking read straight into its
-    /// upload, one at a time, instead of checking the whole file before the first upload
-    /// (the default). Blobs uploaded before a corrupt one remain; never a manifest or tag.
-    #[arg(long)]
+    /// Read and hash every blob of a .tar or directory before the first upload, then read
+    /// each layer again into its upload: a corrupt bundle leaves the target untouched. The
+    /// default reads each layer once, straight into its upload; a failure can then leave
+    /// blobs of admitted images at the target, never a manifest or tag.
+    #[arg(long, conflicts_with = "stream")]
+    pub check_first: bool,
+    /// The default one pass (kept so that scripts written for it keep working).
+    #[arg(long, hide = true)]
     pub stream: bool,
     #[command(flatten)]
     pub trust: TrustArgs,

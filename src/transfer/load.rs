@@ -9,10 +9,13 @@
 //!    refused before anything is pushed.
 //! 2. **Admission** ([`super::admit`]): the seal, then every image under the policy, before
 //!    any layer is read; the result is the only thing the plan and the pusher accept.
-//! 3. **Blobs**: metadata blobs from memory, then layers streamed from the tar straight
-//!    into the registry's upload (hashed on the way; a mismatch aborts the load). Blobs the
-//!    target already has are skipped (HEAD first); a blob needed in several repositories
-//!    is uploaded once and mounted into the others.
+//! 3. **Blobs**: metadata blobs from memory, then layers, each read once straight into its
+//!    upload and hashed on the way (a mismatch aborts the load): from its offset in an
+//!    uncompressed tar (indexed by its headers first, [`crate::bundle::BundleIndex`]) or
+//!    its file in a directory, `--jobs` at a time; from the reader, in order, for a
+//!    compressed tar. `--check-first` ([`super::push::Pass`]) hashes every blob before the
+//!    first upload. Blobs the target already has are skipped (HEAD first); a blob needed in
+//!    several repositories is uploaded once and mounted into the others.
 //! 4. **Manifests**: only when every blob is in place: children before parents, images
 //!    before their tags, then signatures, attestations, SBOMs and referrers (maintaining
 //!    the referrers tag-schema index where the target has no referrers API).
@@ -29,8 +32,13 @@ pub const MAX_SMALL_BLOB: u64 = 4 * 1024 * 1024;
 /// One metadata blob (config, signature payload, attestation) held in memory: the cap
 /// `save` applies when it fetches one.
 pub const MAX_METADATA_BLOB: u64 = super::save::MAX_METADATA_BLOB as u64;
-/// Metadata blobs held in memory, all together.
-pub const MAX_METADATA_TOTAL: u64 = 1024 * 1024 * 1024;
+/// Metadata blobs held in memory, all together: with the 16 MiB `index.json` cap this keeps
+/// `load` under 64 MiB of memory on any bundle (issue 7).
+pub const MAX_METADATA_TOTAL: u64 = 32 * 1024 * 1024;
+/// A config blob over this size in a seekable bundle (a `.tar`, a directory) is not held:
+/// it is hashed as the reader passes it and read again from its place when it is pushed.
+/// Admission never reads an image's config; smaller ones are held for `audit`'s platforms.
+pub const MAX_HELD_CONFIG: u64 = 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -59,7 +67,7 @@ pub enum LoadError {
     AssumedAndPresent { digest: Digest },
     #[error(transparent)]
     BaseMissing(#[from] super::delta::BaseMissing),
-    #[error("metadata blobs total over {MAX_METADATA_TOTAL} bytes")]
+    #[error("metadata blobs held in memory total over {MAX_METADATA_TOTAL} bytes (configs over {MAX_HELD_CONFIG} bytes are held only from a compressed bundle: decompress it and load the .tar)")]
     MetadataTotal,
     #[error("{what} {digest} is {size} bytes, over the {limit}-byte limit for metadata held in memory")]
     MetadataTooLarge { what: &'static str, digest: Digest, size: u64, limit: u64 },
@@ -102,7 +110,7 @@ pub fn plan(meta: &Metadata, dest: &Destination, admitted: &super::admit::Admitt
     Ok(Plan::build(&meta.contents, dest, admitted)?)
 }
 
-pub use super::push::{LoadReport, Loader, Present};
+pub use super::push::{KeptTag, LoadReport, Loader, Pass, Present};
 pub use super::read::{
     check_dir, check_rest, read_dir_metadata, read_sealed, read_tar_metadata, BundleSource, Layers, TarRest,
 };

@@ -86,6 +86,11 @@ pub struct ManifestPush {
     pub digest: Digest,
     /// Tag to PUT after the push by digest.
     pub tag: Option<String>,
+    /// Whether the tag may replace a different manifest the target already holds under it:
+    /// always for an image; for an attachment's `.sig`/`.att`/`.sbom` tag only when the
+    /// attachment itself verified under the site's trust, so an unverified attachment
+    /// never spoils a good one at the target (issue 7).
+    pub replaces_tag: bool,
     /// For referrers at a target without the referrers API: the subject whose
     /// tag-schema index must list this manifest.
     pub referrer_of: Option<Digest>,
@@ -178,11 +183,13 @@ impl Plan {
                     (false, _, _) => None,
                 };
                 let referrer_of = if top && e.role == Role::Referrer { e.subject.clone() } else { None };
+                let replaces_tag = !e.role.is_attachment() || admitted.attachment_verified(&d);
                 if seen.insert((repo.clone(), d.clone(), tag.clone())) {
                     plan.manifests.push(ManifestPush {
                         repository: repo.clone(),
                         digest: d,
                         tag,
+                        replaces_tag,
                         referrer_of,
                         entry: i,
                     });

@@ -12,7 +12,7 @@ use futures_util::{StreamExt, TryStreamExt};
 use super::load::{body_error, LoadError};
 use super::plan::Plan;
 use super::read::{check_complete, check_dir, check_known, layout_after_blobs, Layers, TarRest};
-use crate::bundle::{AsyncEntry, BundleError};
+use crate::bundle::{AsyncEntry, BundleError, BundleIndex};
 use crate::content::Metadata;
 use crate::layout::LayoutDir;
 use crate::oci::{Descriptor, Digest};
@@ -28,6 +28,20 @@ pub struct LoadReport {
     pub pushed_manifests: usize,
     pub present_manifests: usize,
     pub tags: Vec<String>,
+    /// Attachment tags left as they were at the target: the bundle's attachment differs and
+    /// did not verify under the site's trust.
+    pub kept_tags: Vec<KeptTag>,
+}
+
+/// An attachment tag (`sha256-<hex>.sig|.att|.sbom`) the load did not move.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct KeptTag {
+    /// `host/repo:tag` at the target.
+    pub reference: String,
+    /// What the tag names at the target, and still names.
+    pub kept: Digest,
+    /// The bundle's attachment, pushed by digest only.
+    pub offered: Digest,
 }
 
 impl LoadReport {
@@ -43,10 +57,23 @@ pub struct Loader<'r> {
     pub registry: &'r Registry,
     pub jobs: usize,
     pub reporter: std::sync::Arc<dyn Reporter>,
-    /// `--stream`: an uncompressed tar's layers stream from the checking read into their
-    /// uploads, as a compressed bundle's always do (read and hashed once, one at a time),
-    /// instead of the whole file being checked before the first upload.
-    pub stream: bool,
+    /// How the layers of a seekable bundle (`.tar`, directory) are read.
+    pub pass: Pass,
+}
+
+/// How `load` reads the layers of a seekable bundle. A compressed bundle always goes in one
+/// sequential pass, each layer streamed from the reader into its upload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pass {
+    /// The default: the tar's headers are indexed (no blob data read), then each layer the
+    /// target lacks is read once from its offset (or its file) straight into its upload,
+    /// hashed on the way, `jobs` at a time. A failure can leave blobs of admitted images at
+    /// the target, never a manifest or tag.
+    One,
+    /// `--check-first`: every blob of the bundle is read and hashed before the first
+    /// upload, then each layer is read again into its upload. A corrupt bundle leaves the
+    /// target untouched.
+    CheckFirst,
 }
 
 /// (blob, repository) pairs the target already has.
@@ -77,21 +104,32 @@ impl Loader<'_> {
         // Where each blob already is (for mounting into the other repositories).
         let mut holder: BTreeMap<Digest, String> = present.iter().map(|(d, r)| (d.clone(), r.clone())).collect();
 
-        // An uncompressed bundle or a directory is checked whole before anything is
-        // uploaded: a corrupt or tampered one leaves the target untouched.
-        let mut layers = Some(layers);
-        let mut checked: Option<(std::path::PathBuf, Vec<Deferred>)> = None;
-        match layers.take().expect("set above") {
-            Layers::Tar(rest) if !rest.compressed && !self.stream => {
+        // What each kind of bundle needs before the first upload. Checked first: every
+        // blob hashed. One pass: a tar's headers indexed (its layers are read once, later,
+        // into their uploads). A compressed tar streams after the small blobs.
+        let mut streamed = None;
+        let mut deferred: Option<(std::path::PathBuf, Vec<Deferred>)> = None;
+        let mut dir = None;
+        match layers {
+            Layers::Tar(rest) if rest.compressed => streamed = Some(rest),
+            Layers::Tar(rest) => {
                 let path = rest.path.clone();
-                let deferred = self.tar_pass(meta, plan, rest, &mut present, &mut holder, &mut report).await?;
-                checked = Some((path, deferred));
+                let layers = match self.pass {
+                    Pass::CheckFirst => self.tar_pass(meta, plan, rest, &mut present, &mut holder, &mut report).await?,
+                    Pass::One => {
+                        // The streaming reader stops here (it stood at the first layer).
+                        drop(rest);
+                        index_pass(meta, plan, &path, &present, &mut holder).await?
+                    }
+                };
+                deferred = Some((path, layers));
             }
-            Layers::Dir(dir) => {
-                check_dir(meta, &dir).await?;
-                layers = Some(Layers::Dir(dir));
+            Layers::Dir(d) => {
+                if self.pass == Pass::CheckFirst {
+                    check_dir(meta, &d).await?;
+                }
+                dir = Some(d);
             }
-            other => layers = Some(other),
         }
 
         // Small blobs from memory.
@@ -124,14 +162,15 @@ impl Loader<'_> {
         }
 
         // Layers: upload each once, then mount into the other repositories.
-        match (layers, checked) {
-            (_, Some((path, deferred))) => self.upload_deferred(&path, deferred, &mut present, &mut report).await?,
-            (Some(Layers::Tar(rest)), None) => {
-                let deferred = self.tar_pass(meta, plan, rest, &mut present, &mut holder, &mut report).await?;
-                debug_assert!(deferred.is_empty(), "streamed layers are never deferred");
-            }
-            (Some(Layers::Dir(dir)), None) => self.push_dir(plan, &dir, &mut present, &mut holder, &mut report).await?,
-            (None, None) => unreachable!("layers are set unless checked"),
+        if let Some((path, layers)) = deferred {
+            self.upload_deferred(&path, layers, &mut present, &mut report).await?;
+        }
+        if let Some(rest) = streamed {
+            let deferred = self.tar_pass(meta, plan, rest, &mut present, &mut holder, &mut report).await?;
+            debug_assert!(deferred.is_empty(), "streamed layers are never deferred");
+        }
+        if let Some(d) = dir {
+            self.push_dir(plan, &d, &mut present, &mut holder, &mut report).await?;
         }
         for (d, repos) in plan.blobs() {
             for r in repos {
@@ -164,10 +203,17 @@ impl Loader<'_> {
                 report.pushed_manifests += 1;
             }
             if let Some(tag) = &p.tag {
-                let current = self.registry.head_manifest(&p.repository, tag).await?;
-                if current.as_ref().map(|c| &c.0) != Some(&p.digest) {
-                    self.registry.put_manifest(&p.repository, tag, &m.bytes, &m.media_type).await?;
-                    report.tags.push(format!("{}/{}:{tag}", self.registry.host(), p.repository));
+                let reference = format!("{}/{}:{tag}", self.registry.host(), p.repository);
+                match self.registry.head_manifest(&p.repository, tag).await? {
+                    Some((current, ..)) if current == p.digest => {}
+                    // An attachment that did not verify never replaces a different one.
+                    Some((current, ..)) if !p.replaces_tag => {
+                        report.kept_tags.push(KeptTag { reference, kept: current, offered: p.digest.clone() });
+                    }
+                    _ => {
+                        self.registry.put_manifest(&p.repository, tag, &m.bytes, &m.media_type).await?;
+                        report.tags.push(reference);
+                    }
                 }
             }
             if let (Some(subject), false) = (&p.referrer_of, referrers_api) {
@@ -195,9 +241,18 @@ impl Loader<'_> {
         holder: &mut BTreeMap<Digest, String>,
         report: &mut LoadReport,
     ) -> Result<Vec<Deferred>, LoadError> {
-        let TarRest { mut reader, mut pending, .. } = rest;
+        let TarRest { mut reader, mut pending, unheld, .. } = rest;
         let mut seen = BTreeSet::new();
         let mut deferred = Vec::new();
+        // Large configs the metadata phase hashed and left in the file: read again from there.
+        for u in unheld {
+            seen.insert(u.digest.clone());
+            let Some(repos) = plan.blobs().get(&u.digest) else { continue };
+            let target = repos.iter().find(|r| !present.contains(&(u.digest.clone(), (*r).clone())));
+            let Some(repo) = target.filter(|_| !holder.contains_key(&u.digest)).cloned() else { continue };
+            holder.insert(u.digest.clone(), repo.clone());
+            deferred.push(Deferred { digest: u.digest, offset: u.offset, size: u.size, repository: repo });
+        }
         loop {
             let blob = match pending.take() {
                 Some(b) => b,
@@ -219,7 +274,7 @@ impl Loader<'_> {
             let Some(repo) = target.cloned() else { continue };
             let (digest, size) = (blob.digest.clone(), blob.size);
             holder.insert(digest.clone(), repo.clone());
-            if let Some(offset) = blob.file_offset.filter(|_| !self.stream) {
+            if let Some(offset) = blob.file_offset.filter(|_| self.pass == Pass::CheckFirst) {
                 // Dropping the body lets the reader go on, still hashing the bytes.
                 deferred.push(Deferred { digest, offset, size, repository: repo });
                 continue;
@@ -289,10 +344,11 @@ impl Loader<'_> {
                 self.reporter.blob_started(&d, size);
                 // A file: a transient registry fault restarts the upload from its start.
                 let reopen = || reopened(dir.open_blob(&d).map(|(r, _)| r), self.reporter.clone());
-                self.registry
-                    .put_blob_reopening(&r, &d, size, reopen)
-                    .await
-                    .map_err(|e| LoadError::upload(d.clone(), r.clone(), e))?;
+                if let Err(source) = self.registry.put_blob_reopening(&r, &d, size, reopen).await {
+                    // The bundle's fault (a corrupt blob) rather than the registry's?
+                    check_bytes(dir.open_blob(&d)?.0).await?;
+                    return Err(LoadError::upload(d, r, source));
+                }
                 Ok::<_, LoadError>((d, r, size))
             })
             .buffer_unordered(self.jobs.max(1))
@@ -306,7 +362,45 @@ impl Loader<'_> {
     }
 }
 
-/// A layer of an uncompressed bundle to upload once the whole bundle checked out.
+/// The one pass's check of an uncompressed bundle before its first upload: its headers are
+/// indexed ([`BundleIndex`]: every entry's name, type and place, the end of the archive; no
+/// blob data read), every blob it holds must belong to the content graph and every blob the
+/// manifests name must be there. Returns the layers to upload, with their offsets: each is
+/// then read once, from there, into its upload, hashed on the way ([`upload_range`]).
+async fn index_pass(
+    meta: &Metadata,
+    plan: &Plan,
+    path: &Path,
+    present: &Present,
+    holder: &mut BTreeMap<Digest, String>,
+) -> Result<Vec<Deferred>, LoadError> {
+    let p = path.to_owned();
+    let index = tokio::task::spawn_blocking(move || BundleIndex::open(&p))
+        .await
+        .map_err(|_| BundleError::WorkerGone { what: "bundle index" })??
+        .ok_or_else(|| BundleError::BadLayout {
+            name: path.display().to_string(),
+            reason: "became compressed while it was read".into(),
+        })?;
+    let mut seen = BTreeSet::new();
+    let mut deferred = Vec::new();
+    for (digest, span) in index.blobs() {
+        check_known(meta, digest)?;
+        seen.insert(digest.clone());
+        if meta.small.contains_key(digest) {
+            continue; // read, checked and held in memory by the metadata phase
+        }
+        let Some(repos) = plan.blobs().get(digest) else { continue };
+        let target = repos.iter().find(|r| !present.contains(&(digest.clone(), (*r).clone())));
+        let Some(repo) = target.filter(|_| !holder.contains_key(digest)).cloned() else { continue };
+        holder.insert(digest.clone(), repo.clone());
+        deferred.push(Deferred { digest: digest.clone(), offset: span.offset, size: span.size, repository: repo });
+    }
+    check_complete(meta, &seen)?;
+    Ok(deferred)
+}
+
+/// A layer of an uncompressed bundle to upload, from its offset in the file.
 struct Deferred {
     digest: Digest,
     offset: u64,
@@ -339,15 +433,21 @@ async fn upload_range(
         Ok(()) => Ok((digest, repo, size)),
         Err(source) => {
             // The bundle's fault (a corrupt layer) rather than the registry's? Check the bytes.
-            let mut check = open()?;
-            let verdict = tokio::task::spawn_blocking(move || std::io::copy(&mut check, &mut std::io::sink()))
-                .await
-                .map_err(|_| BundleError::WorkerGone { what: "upload check" })?;
-            if let Err(e) = verdict {
-                return Err(body_error(e).into());
-            }
+            check_bytes(open()?).await?;
             Err(LoadError::upload(digest, repo, source))
         }
+    }
+}
+
+/// Reads a verifying reader to its end after a failed upload: a digest or size mismatch is
+/// the bundle's fault (exit 4), reported instead of the registry's error.
+async fn check_bytes(mut reader: impl std::io::Read + Send + 'static) -> Result<(), LoadError> {
+    let verdict = tokio::task::spawn_blocking(move || std::io::copy(&mut reader, &mut std::io::sink()))
+        .await
+        .map_err(|_| BundleError::WorkerGone { what: "upload check" })?;
+    match verdict {
+        Ok(_) => Ok(()),
+        Err(e) => Err(body_error(e).into()),
     }
 }
 

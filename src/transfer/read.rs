@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 
-use super::load::{body_error, LoadError, MAX_METADATA_BLOB, MAX_METADATA_TOTAL, MAX_SMALL_BLOB};
+use super::load::{body_error, LoadError, MAX_HELD_CONFIG, MAX_METADATA_BLOB, MAX_METADATA_TOTAL, MAX_SMALL_BLOB};
 use crate::bundle::{AsyncBlob, AsyncBundleReader, AsyncEntry, BundleError};
 use crate::content::{Contents, Entry, Metadata, ModelError, Role};
 use crate::layout::LayoutDir;
@@ -167,6 +167,29 @@ pub struct TarRest {
     pub(super) path: std::path::PathBuf,
     /// zstd or gzip: layers cannot be re-read cheaply and stream into their uploads.
     pub(super) compressed: bool,
+    /// Large configs the metadata phase hashed but did not hold ([`MAX_HELD_CONFIG`]):
+    /// read again from their place in the file when pushed.
+    pub(super) unheld: Vec<Unheld>,
+}
+
+/// A metadata blob of an uncompressed bundle left in the file, with where it lies.
+pub(super) struct Unheld {
+    pub(super) digest: Digest,
+    pub(super) offset: u64,
+    pub(super) size: u64,
+}
+
+/// True when every manifest that names `digest` names it as its config (and one does): a
+/// blob admission never reads, so it need not be held in memory.
+fn only_a_config(contents: &Contents, digest: &Digest) -> bool {
+    let mut config = false;
+    for m in contents.manifests.values() {
+        if m.parsed.layers.iter().any(|l| &l.digest == digest) {
+            return false;
+        }
+        config |= m.parsed.config.as_ref().is_some_and(|c| &c.digest == digest);
+    }
+    config
 }
 
 /// Phase 1 for a tar: reads until the first layer.
@@ -178,6 +201,7 @@ pub async fn read_tar_metadata(path: &Path) -> Result<(Metadata, TarRest), LoadE
     let mut index_seen = false;
     let mut total = 0u64;
     let mut pending = None;
+    let mut unheld = Vec::new();
     while let Some(entry) = reader.next().await? {
         match entry {
             AsyncEntry::OciLayout(_) => layout = true,
@@ -216,6 +240,14 @@ pub async fn read_tar_metadata(path: &Path) -> Result<(Metadata, TarRest), LoadE
                 if blob.size > limit {
                     return Err(LoadError::MetadataTooLarge { what, digest: blob.digest, size: blob.size, limit });
                 }
+                if let Some(offset) = blob.file_offset {
+                    if !wanted_manifest && blob.size > MAX_HELD_CONFIG && only_a_config(&meta.contents, &blob.digest) {
+                        // Dropping the body does not skip its check: the reader hashes it
+                        // and the next entry reports a mismatch.
+                        unheld.push(Unheld { digest: blob.digest.clone(), offset, size: blob.size });
+                        continue;
+                    }
+                }
                 total += blob.size;
                 if total > MAX_METADATA_TOTAL {
                     return Err(LoadError::MetadataTotal);
@@ -244,10 +276,11 @@ pub async fn read_tar_metadata(path: &Path) -> Result<(Metadata, TarRest), LoadE
         entries = meta.contents.entries.len(),
         manifests = meta.contents.manifests.len(),
         metadata_blobs = meta.small.len(),
+        configs_left_in_the_file = unheld.len(),
         "bundle metadata read (before the first layer)"
     );
     let compressed = is_compressed(path).map_err(|e| BundleError::Io { path: path.to_owned(), source: e })?;
-    Ok((meta, TarRest { reader, pending, path: path.to_owned(), compressed }))
+    Ok((meta, TarRest { reader, pending, path: path.to_owned(), compressed, unheld }))
 }
 
 /// Phase 1 for a layout directory (sealift's, or one written by `cosign save`).
@@ -292,6 +325,9 @@ pub fn read_dir_metadata(dir: &LayoutDir) -> Result<Metadata, LoadError> {
                 size,
                 limit: MAX_METADATA_BLOB,
             });
+        }
+        if size > MAX_HELD_CONFIG && only_a_config(&meta.contents, &d) {
+            continue; // read from its file when pushed
         }
         total += size;
         if total > MAX_METADATA_TOTAL {
@@ -402,8 +438,8 @@ pub(super) fn check_complete(meta: &Metadata, seen: &BTreeSet<Digest>) -> Result
 /// digest) and that the bundle holds exactly the blobs its manifests reference. For
 /// `verify --bundle` and `audit` with bundle trust, and `load --dry-run`.
 pub async fn check_rest(meta: &Metadata, rest: TarRest) -> Result<(), LoadError> {
-    let TarRest { mut reader, pending, .. } = rest;
-    let mut seen = BTreeSet::new();
+    let TarRest { mut reader, pending, unheld, .. } = rest;
+    let mut seen: BTreeSet<Digest> = unheld.into_iter().map(|u| u.digest).collect();
     if let Some(b) = pending {
         refuse_assumed(meta, &b.digest)?;
         check_known(meta, &b.digest)?;

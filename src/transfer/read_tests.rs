@@ -119,7 +119,7 @@ async fn a_manifest_named_by_index_json_but_absent_is_refused() {
 async fn a_metadata_blob_past_its_cap_is_refused_from_its_header() {
     // A config declared (and headed) at more than a metadata blob may be: refused from its
     // header, before any of its bytes would be read (the tar does not even hold them). The
-    // per-blob cap (64 MiB) comes before the total (1 GiB), which only many real blobs reach.
+    // per-blob cap (64 MiB) comes before the total held (32 MiB).
     let size = MAX_METADATA_BLOB + 1;
     let config = Digest::of(b"a huge config");
     let m = manifest(&config, size);

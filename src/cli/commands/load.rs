@@ -9,7 +9,7 @@ use crate::registry::Registry;
 use crate::seal::SealVerdict;
 use crate::transfer::admit::{admit, AdmitOptions, Admitted, Decision, Judge, Outcome, Refusal};
 use crate::transfer::inspect::human;
-use crate::transfer::load::{self, Loader};
+use crate::transfer::load::{self, Loader, Pass};
 use crate::transfer::plan::Destination;
 use crate::transfer::read::BundleSource;
 
@@ -144,7 +144,7 @@ pub async fn run(args: LoadArgs, ui: &Ui) -> anyhow::Result<u8> {
         registry: &registry,
         jobs: args.registry.jobs as usize,
         reporter: std::sync::Arc::new(ui.clone()),
-        stream: args.stream,
+        pass: if args.check_first { Pass::CheckFirst } else { Pass::One },
     };
     let mut present = loader.present_blobs(&plan).await?;
     // A delta bundle: every blob it assumes must be at the target before anything is
@@ -205,6 +205,12 @@ pub async fn run(args: LoadArgs, ui: &Ui) -> anyhow::Result<u8> {
     let report = report?;
     for t in &report.tags {
         ui.status(&format!("tagged {t}"));
+    }
+    for k in &report.kept_tags {
+        ui.warn(&format!(
+            "kept {} at {}: the bundle's {} did not verify under this trust, so it does not replace it (pushed by digest only)",
+            k.reference, k.kept, k.offered
+        ));
     }
     ui.status(&format!(
         "uploaded {} blobs ({}), {} already present, {} mounted; pushed {} manifests, {} already present",

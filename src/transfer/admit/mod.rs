@@ -28,6 +28,7 @@ use crate::content::{Contents, Role};
 use crate::oci::{media, Digest};
 use crate::seal::{verify_bundle_seal, SealTrust, SealVerdict};
 use crate::trust::policy::Policy;
+use crate::verify::Verdict;
 
 /// How the images of a bundle are judged.
 #[derive(Clone, Copy)]
@@ -80,6 +81,9 @@ pub struct Decision {
 pub struct Admitted {
     entries: BTreeSet<usize>,
     verified: bool,
+    /// Attachment manifests (`.sig`, `.att`, referrers) holding a signature or attestation
+    /// that verified under the site's trust.
+    verified_attachments: BTreeSet<Digest>,
     seal: SealVerdict,
     decisions: Vec<Decision>,
 }
@@ -93,6 +97,13 @@ impl Admitted {
     /// The admitted entries, in `index.json` order.
     pub fn entries(&self) -> impl Iterator<Item = usize> + '_ {
         self.entries.iter().copied()
+    }
+
+    /// Whether the attachment manifest `digest` holds a signature or attestation that
+    /// verified under the site's trust (never under `--insecure-skip-verify`). Only such an
+    /// attachment may replace a different one already at the target under its tag.
+    pub fn attachment_verified(&self, digest: &Digest) -> bool {
+        self.verified_attachments.contains(digest)
     }
 
     /// False under `--insecure-skip-verify`: nothing was verified.
@@ -195,7 +206,17 @@ pub fn admit(
         .map(|d| d.entry)
         .collect();
     entries.extend(attachments_of(meta, &entries));
-    Ok(Admitted { entries, verified: matches!(judge, Judge::Policy { .. }), seal, decisions })
+    let verified_attachments = decisions
+        .iter()
+        .filter(|d| d.outcome == Outcome::Verified)
+        .filter_map(|d| d.assessment.as_ref())
+        .flat_map(|a| {
+            let sigs = a.signatures.iter().filter(|s| matches!(s.report.verdict, Verdict::Verified)).map(|s| &s.holder);
+            sigs.chain(a.attestations.iter().filter(|t| t.verified).map(|t| &t.holder))
+        })
+        .cloned()
+        .collect();
+    Ok(Admitted { entries, verified: matches!(judge, Judge::Policy { .. }), verified_attachments, seal, decisions })
 }
 
 /// Saved with `--platform`: the index is carried for its signatures (which may cover its

@@ -408,3 +408,30 @@ fn the_plan_holds_exactly_what_was_admitted() {
     assert!(plan.blobs().values().all(|repos| !repos.contains("mirror/team/other")));
     let _ = evil;
 }
+
+#[test]
+fn only_a_verified_attachment_may_move_its_tag() {
+    let mut w = World::new();
+    let d1 = w.image("app", REPO, Some("1.0"));
+    let sig = w.sign(&d1, REPO);
+    let r = w.referrer_bytes(&d1, "text/plain");
+    w.push(Role::Referrer, &r, REPO, None, Some(&d1));
+    check_entries(&mut w.meta.contents).unwrap();
+    let policy = w.policy();
+    let dest = Destination { host: "target:5000".into(), prefix: "mirror".into(), default_tag: None };
+    let a = w.admit(Judge::Policy { policy: &policy, now: now() }, strict()).unwrap();
+    assert!(a.attachment_verified(&sig));
+    assert!(!a.attachment_verified(&r), "a referrer holding no signature verified nothing");
+    assert!(!a.attachment_verified(&d1), "an image is not an attachment");
+    let plan = Plan::build(&w.meta.contents, &dest, &a).unwrap();
+    let replaces: BTreeSet<(Digest, bool)> =
+        plan.manifests().iter().map(|m| (m.digest.clone(), m.replaces_tag)).collect();
+    assert!(replaces.contains(&(d1.clone(), true)) && replaces.contains(&(sig.clone(), true)), "{replaces:?}");
+    // Under --insecure-skip-verify nothing verified: no attachment tag may move.
+    let a = w.admit(Judge::SkipVerify, strict()).unwrap();
+    assert!(!a.attachment_verified(&sig));
+    let plan = Plan::build(&w.meta.contents, &dest, &a).unwrap();
+    let sig_push = plan.manifests().iter().find(|m| m.digest == sig).unwrap();
+    assert!(!sig_push.replaces_tag && sig_push.tag.is_some());
+    assert!(plan.manifests().iter().find(|m| m.digest == d1).unwrap().replaces_tag);
+}
