@@ -84,6 +84,9 @@ pub struct SaveOptions {
     pub jobs: usize,
     /// Seal the bundle with a signed bundle index.
     pub seal: Option<crate::seal::SealSigner>,
+    /// Cut the (compressed) bundle into parts of at most this many bytes, with a part list
+    /// (signed with the seal's key when sealing); see [`crate::bundle::volumes`].
+    pub volume_size: Option<u64>,
 }
 
 #[derive(Debug)]
@@ -170,7 +173,10 @@ pub async fn write(
         metadata_blobs = metadata.len(),
         "metadata fetched; writing the bundle"
     );
-    let mut writer = AsyncBundleWriter::create(output, options.compression).await?;
+    let mut writer = match options.volume_size {
+        Some(size) => AsyncBundleWriter::create_volumes(output, options.compression, size).await?,
+        None => AsyncBundleWriter::create(output, options.compression).await?,
+    };
     writer.add_file("oci-layout", Bytes::from_static(OCI_LAYOUT)).await?;
     let index_json = contents.index_json();
     if let Some(signer) = &options.seal {
@@ -206,7 +212,7 @@ pub async fn write(
         reporter.blob_finished(digest);
         layer_bytes += info.size;
     }
-    writer.finish().await?;
+    finish(writer, options).await?;
     Ok(SaveSummary {
         images: Vec::new(),
         manifests: contents.manifests.len(),
@@ -214,4 +220,23 @@ pub async fn write(
         unique_bytes: contents.unique_bytes(),
         layer_bytes,
     })
+}
+
+/// Ends the bundle: renames the file into place, or publishes a volume set's parts and then
+/// its part list, signed with the seal's key when sealing (the seal's signing code and
+/// signature document).
+async fn finish(writer: AsyncBundleWriter, options: &SaveOptions) -> Result<(), SaveError> {
+    if options.volume_size.is_none() {
+        writer.finish().await?;
+        return Ok(());
+    }
+    let pending = writer.finish_parts().await?;
+    let signature = match &options.seal {
+        Some(signer) => Some(crate::seal::sign(&pending.list_bytes(), signer)?),
+        None => None,
+    };
+    tokio::task::spawn_blocking(move || pending.publish(signature))
+        .await
+        .map_err(|_| BundleError::WorkerGone { what: "writer" })??;
+    Ok(())
 }
