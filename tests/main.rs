@@ -18,3 +18,4 @@ mod seal;
 mod sign;
 mod verify_cli;
 mod verify_rules;
+mod volumes;

@@ -82,7 +82,7 @@ impl From<VolumeError> for BundleError {
 
 /// The part list. Field order is fixed and the bytes depend only on the parts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct PartList {
     pub schema: String,
     pub tool: String,
@@ -167,7 +167,10 @@ impl PartList {
             }
             let last = i + 1 == list.parts.len();
             if p.size == 0 || p.size > list.volume_size || (!last && p.size != list.volume_size) {
-                return Err(bad(format!("part {} has size {} for a volume size of {}", p.name, p.size, list.volume_size)));
+                return Err(bad(format!(
+                    "part {} has size {} for a volume size of {}",
+                    p.name, p.size, list.volume_size
+                )));
             }
             total = total.checked_add(p.size).ok_or_else(|| bad("sizes overflow".into()))?;
         }
@@ -451,8 +454,9 @@ impl PartSet {
             if index != 0 {
                 return Ok(None);
             }
-            return Err(VolumeError::NoPartList { part: path.display().to_string(), list: list.display().to_string() }
-                .into());
+            return Err(
+                VolumeError::NoPartList { part: path.display().to_string(), list: list.display().to_string() }.into()
+            );
         }
         let set = PartSet::open_list(&list)?;
         let number = set.index_of(path)?;
@@ -690,6 +694,14 @@ impl Seek for BundleFile {
             BundleFile::Parts(p) => p.seek(to),
         }
     }
+}
+
+/// For `load`: when `path` names a volume set, reads and checks every part (sizes, then
+/// each sha256, in order) and returns the set; `Ok(None)` for a plain bundle file.
+pub fn check_set(path: &Path) -> Result<Option<PartSet>, BundleError> {
+    let Some(set) = PartSet::for_bundle(path)? else { return Ok(None) };
+    set.check_all()?;
+    Ok(Some(set))
 }
 
 /// The size of the bundle at `path`: the whole stream of a volume set, else the file's.

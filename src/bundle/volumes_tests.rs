@@ -67,7 +67,10 @@ fn a_damaged_swapped_or_missing_part_is_named() {
     bad[100] ^= 1;
     std::fs::write(&p2, &bad).unwrap();
     let e = set.check_part(1, &p2).unwrap_err();
-    assert!(matches!(e, BundleError::Volume(VolumeError::Damaged { ref part, .. }) if part.ends_with("b.tar.002")), "{e}");
+    assert!(
+        matches!(e, BundleError::Volume(VolumeError::Damaged { ref part, .. }) if part.ends_with("b.tar.002")),
+        "{e}"
+    );
     let e = set.reader().read_to_end(&mut Vec::new()).unwrap_err();
     assert!(e.to_string().contains("b.tar.002 is damaged"), "{e}");
 

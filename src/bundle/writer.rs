@@ -88,7 +88,7 @@ impl std::fmt::Display for Compression {
 /// Where the (compressed) stream goes: one temporary file, or a set of volumes.
 enum Out {
     File(File),
-    Volumes(super::volumes::VolumeWriter),
+    Volumes(Box<super::volumes::VolumeWriter>),
 }
 
 impl Write for Out {
@@ -256,7 +256,7 @@ impl BundleWriter {
     ) -> Result<Self, BundleError> {
         let final_path = final_path.into();
         let out = super::volumes::VolumeWriter::new(&final_path, volume_size)?;
-        let sink = Sink::new(Out::Volumes(out), compression).map_err(|e| BundleError::io(&final_path, e))?;
+        let sink = Sink::new(Out::Volumes(Box::new(out)), compression).map_err(|e| BundleError::io(&final_path, e))?;
         Ok(BundleWriter {
             final_path,
             temp: None,

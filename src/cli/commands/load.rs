@@ -123,6 +123,11 @@ pub async fn run(args: LoadArgs, ui: &Ui) -> anyhow::Result<u8> {
     let registry = Registry::new(&dest.host, &settings::registry_options(&args.registry)?)?;
     // Reach the target first: a clear error (auth, TLS, plain http against https) before any work.
     registry.ping().await?;
+    // A volume set: every part is read and checked against its part list first, so that a
+    // missing, swapped, foreign or damaged part is named before anything is pushed.
+    if let Some(set) = tokio::task::block_in_place(|| crate::bundle::volumes::check_set(&args.source))? {
+        ui.status(&format!("checked {} part(s) of set {}", set.list.parts.len(), set.list.set));
+    }
     let (meta, layers) = BundleSource::open(&args.source)?.read_metadata().await?;
     let unlisted = meta.unlisted();
     if !unlisted.is_empty() {
