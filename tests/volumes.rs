@@ -263,3 +263,32 @@ fn bad_volume_sizes_are_usage_errors() {
         assert_eq!(out.status.code(), Some(2), "{size}: {}", String::from_utf8_lossy(&out.stderr));
     }
 }
+
+#[test]
+fn a_failed_volume_save_leaves_no_part_and_no_part_list() {
+    let src = TestRegistry::start();
+    // Layers are saved sorted by digest: whichever is last, the parts before it were full.
+    let img = crate::support::random_image(&src.addr, "team/app", "1.0", &[1_500_000, 1_500_000, 1_500_000]);
+    let (last, _) = img.layers.iter().max_by_key(|(d, _)| d.to_string()).unwrap();
+    let data = src
+        .dir
+        .path()
+        .join("data/docker/registry/v2/blobs/sha256")
+        .join(&last.hex()[..2])
+        .join(last.hex())
+        .join("data");
+    std::fs::remove_file(&data).unwrap();
+    let dir = tempdir();
+    let out = sealift(&[
+        "save",
+        &format!("{}/team/app:1.0", src.addr),
+        "-o",
+        s(&dir.path().join("b.tar")),
+        "--volume-size",
+        MIB,
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    let names: Vec<String> =
+        std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert!(names.is_empty(), "no part, temporary or part list left: {names:?}");
+}
