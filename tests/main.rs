@@ -10,6 +10,7 @@ mod faults;
 mod gate;
 mod hardening;
 mod inventory;
+mod parallel;
 mod promises;
 mod registry;
 mod resume;

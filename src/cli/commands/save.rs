@@ -33,7 +33,9 @@ pub async fn run(args: SaveArgs, ui: &Ui) -> anyhow::Result<u8> {
     }
     let seal = settings::seal_signer(&args)?;
     let mut registries = Registries::new(settings::registry_options(&args.registry)?);
-    let (contents, images) = save::walk(&mut registries, &refs, &platforms).await?;
+    let walked = save::walk(&mut registries, &refs, &platforms, args.registry.jobs as usize, ui).await;
+    ui.clear();
+    let (contents, images) = walked?;
     for img in &images {
         let mut line = format!("{}  {}", img.reference, img.digest);
         if !img.platforms.is_empty() {
