@@ -290,3 +290,29 @@ pub struct TrustArgs {
     #[arg(long)]
     pub insecure_ignore_sct: bool,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes_take_binary_and_decimal_units() {
+        for (s, n) in [
+            ("4GiB", 4u64 << 30),
+            ("4095MiB", 4095 << 20),
+            ("700MB", 700_000_000),
+            ("4.7", 0),
+            ("1048576", 1 << 20),
+            ("64 KiB", 64 << 10),
+            ("5kb", 5000),
+        ] {
+            match parse_size(s) {
+                Ok(v) => assert_eq!(v, n, "{s}"),
+                Err(e) => assert_eq!(n, 0, "{s}: {e}"),
+            }
+        }
+        for bad in ["", "GiB", "-1", "12XB", "100", "99999999999TiB"] {
+            assert!(parse_size(bad).is_err(), "{bad}");
+        }
+    }
+}
