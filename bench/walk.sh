@@ -65,7 +65,7 @@ row "sealift save $IMAGES signed images, -j 1" "$t1" "" "$(rss_mib)MiB"
 t=$(secs "$SEALIFT" -q save -j "$JOBS" "${slow_refs[@]}" -o "$work/fleet.tar")
 row "sealift save $IMAGES signed images, -j $JOBS" "$t" "" "$(rss_mib)MiB"
 cmp -s "$work/fleet1.tar" "$work/fleet.tar" && echo "(-j 1 and -j $JOBS bundles byte-identical)"
-ts=$(secs skopeo sync -q --src docker --dest dir --src-tls-verify=false "$SLOW/bench/fleet" "$work/sync")
+ts=$(secs skopeo sync --src docker --dest dir --src-tls-verify=false "$SLOW/bench/fleet" "$work/sync")
 row "skopeo sync $SLOW/bench/fleet -> dir (images + .sig)" "$ts" "" "-"
 row "  save speed-up over skopeo sync" "" "$(ratio "$ts" "$t")x" ""
 
@@ -73,7 +73,7 @@ start_registry D1; start_proxy SLOW1 "$D1"
 t=$(secs "$SEALIFT" -q load -j "$JOBS" --insecure-skip-verify "$work/fleet.tar" --to "$SLOW1/mirror")
 row "sealift load -j $JOBS of that bundle -> fresh registry" "$t" "" "$(rss_mib)MiB"
 start_registry D2; start_proxy SLOW2 "$D2"
-ts=$(secs skopeo sync -q --src dir --dest docker --dest-tls-verify=false "$work/sync" "$SLOW2/mirror")
+ts=$(secs skopeo sync --src dir --dest docker --dest-tls-verify=false "$work/sync" "$SLOW2/mirror")
 row "skopeo sync dir -> fresh registry" "$ts" "" "-"
 row "  load speed-up over skopeo sync" "" "$(ratio "$ts" "$t")x" ""
 
@@ -94,10 +94,9 @@ sep='?'; case "$loc" in *\?*) sep='&' ;; esac
 printf '%s' "$cfg" | curl -sf -X PUT -H 'Content-Type: application/octet-stream' --data-binary @- "$loc${sep}digest=sha256:$cd_" >/dev/null
 m="{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\",\"size\":${#cfg},\"digest\":\"sha256:$cd_\"},\"layers\":[{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar\",\"size\":$((BIG_MIB * 1024 * 1024)),\"digest\":\"sha256:$d\"}]}"
 printf '%s' "$m" | curl -sf -X PUT -H 'Content-Type: application/vnd.oci.image.manifest.v1+json' --data-binary @- "http://$SRC/v2/bench/big/manifests/1" >/dev/null
-curl_get() { curl -sf -o "$1" "http://$SRC/v2/bench/big/blobs/sha256:$d" && sync "$1"; }
 for round in 1 2; do
   rm -f "$work/big.curl" "$work/big.tar"
-  tc=$(secs curl_get "$work/big.curl")
+  tc=$(secs bash -c "curl -sf -o '$work/big.curl' 'http://$SRC/v2/bench/big/blobs/sha256:$d' && sync '$work/big.curl'")
   t=$(secs "$SEALIFT" -q save "$SRC/bench/big:1" -o "$work/big.tar")
   row "round $round: curl GET of the ${BIG_MIB} MiB blob to a file + sync" "$tc" "" "-"
   row "round $round: sealift save of the ${BIG_MIB} MiB layer image" "$t" "$(ratio "$t" "$tc")x" "$(rss_mib)MiB"
