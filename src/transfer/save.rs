@@ -271,7 +271,10 @@ async fn write_layers(
             });
             async move {
                 let fetched = match fetch {
-                    Some(task) => Some(task.await?),
+                    Some(task) => {
+                        let joined = task.await;
+                        Some(joined.map_err(|_| BundleError::WorkerGone { what: "layer prefetch" })??)
+                    }
                     None => None,
                 };
                 Ok::<_, SaveError>((registry, repo, digest, size, from, fetched))
@@ -313,13 +316,10 @@ impl<T> Drop for AbortOnDrop<T> {
     }
 }
 
-impl<T> std::future::Future for AbortOnDrop<Result<T, RegistryError>> {
-    type Output = Result<T, SaveError>;
+impl<T> std::future::Future for AbortOnDrop<T> {
+    type Output = Result<T, tokio::task::JoinError>;
     fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Self::Output> {
-        std::pin::Pin::new(&mut self.0).poll(cx).map(|joined| match joined {
-            Ok(r) => r.map_err(SaveError::Registry),
-            Err(_) => Err(SaveError::Bundle(BundleError::WorkerGone { what: "layer prefetch" })),
-        })
+        std::pin::Pin::new(&mut self.0).poll(cx)
     }
 }
 
