@@ -239,20 +239,27 @@ fn a_sealed_set_has_a_signed_part_list() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("bundle.tar.parts.json is rejected"), "{err}");
+    // load checks the part list's signature first, under the bundle trust.
+    let out = b.w.load(&part(&bundle, 1), &TestRegistry::start().addr, &["--bundle-key", &other_public]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("bundle.tar.parts.json is rejected"), "{err}");
     // An edited part list no longer matches its signature.
     let text = std::fs::read_to_string(list(&bundle)).unwrap();
     std::fs::write(list(&bundle), text.replace("\"tool\": \"sealift", "\"tool\": \"sealift-edited")).unwrap();
     assert_eq!(verify_volume(&p3, &["--bundle-key", &public]).status.code(), Some(1));
     std::fs::write(list(&bundle), text).unwrap();
     // Unsigned while a key is given: a bad bundle (exit 4).
+    let signature = std::fs::read(&sig).unwrap();
     std::fs::remove_file(&sig).unwrap();
     let out = verify_volume(&p3, &["--bundle-key", &public]);
     assert_eq!(out.status.code(), Some(4), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).contains("is not signed"));
     // The seal itself still verifies across the parts.
     let dst = TestRegistry::start();
+    std::fs::write(&sig, &signature).unwrap();
     let said = ok_all(&b.w.load(&part(&bundle, 1), &dst.addr, &["--bundle-key", &public]));
-    assert!(said.contains("seal verified"), "{said}");
+    assert!(said.contains("seal verified") && said.contains("part list signed by key"), "{said}");
 }
 
 #[test]

@@ -696,14 +696,6 @@ impl Seek for BundleFile {
     }
 }
 
-/// For `load`: when `path` names a volume set, reads and checks every part (sizes, then
-/// each sha256, in order) and returns the set; `Ok(None)` for a plain bundle file.
-pub fn check_set(path: &Path) -> Result<Option<PartSet>, BundleError> {
-    let Some(set) = PartSet::for_bundle(path)? else { return Ok(None) };
-    set.check_all()?;
-    Ok(Some(set))
-}
-
 /// The size of the bundle at `path`: the whole stream of a volume set, else the file's.
 pub fn bundle_size(path: &Path) -> Option<u64> {
     match PartSet::for_bundle(path) {

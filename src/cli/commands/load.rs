@@ -125,8 +125,14 @@ pub async fn run(args: LoadArgs, ui: &Ui) -> anyhow::Result<u8> {
     registry.ping().await?;
     // A volume set: every part is read and checked against its part list first, so that a
     // missing, swapped, foreign or damaged part is named before anything is pushed.
-    if let Some(set) = tokio::task::block_in_place(|| crate::bundle::volumes::check_set(&args.source))? {
-        ui.status(&format!("checked {} part(s) of set {}", set.list.parts.len(), set.list.set));
+    // With bundle trust, the part list's signature is checked before that.
+    if let Some(set) = crate::bundle::volumes::PartSet::for_bundle(&args.source)? {
+        let signed = match settings::seal_trust(&args.seal)? {
+            Some(trust) => format!("; part list signed by {}", super::verify::part_list_signer(&set, &trust)?),
+            None => String::new(),
+        };
+        tokio::task::block_in_place(|| set.check_all())?;
+        ui.status(&format!("checked {} part(s) of set {}{signed}", set.list.parts.len(), set.list.set));
     }
     let (meta, layers) = BundleSource::open(&args.source)?.read_metadata().await?;
     let unlisted = meta.unlisted();

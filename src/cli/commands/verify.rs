@@ -117,7 +117,7 @@ fn volume(
     parts: Option<&std::path::Path>,
     seal: &crate::cli::args::SealTrustArgs,
 ) -> anyhow::Result<u8> {
-    use crate::bundle::volumes::{read_signature, PartSet, VolumeError};
+    use crate::bundle::volumes::PartSet;
     let list_path = match parts {
         Some(p) => p.to_owned(),
         None => PartSet::list_beside(part).ok_or_else(|| {
@@ -128,16 +128,7 @@ fn volume(
     let seal_trust = crate::cli::settings::seal_trust(seal)?;
     let mut signed = String::new();
     if let Some(trust) = &seal_trust {
-        let list = list_path.display().to_string();
-        let sig = read_signature(&list_path)?.ok_or_else(|| VolumeError::Unsigned { list: list.clone() })?;
-        let name = format!("{list}{}", crate::bundle::volumes::SIGNATURE_SUFFIX);
-        match crate::seal::verify_signature(&name, &sig, &set.list_bytes, trust, Utc::now().timestamp()) {
-            Ok(crate::seal::SealVerdict::Verified { signer, algorithm, .. }) => {
-                signed = format!("; part list signed by {signer} ({algorithm})")
-            }
-            Ok(_) => unreachable!("verify_signature returns Verified or a reason"),
-            Err(reason) => return Err(crate::bundle::BundleError::from(VolumeError::Rejected { list, reason }).into()),
-        }
+        signed = format!("; part list signed by {}", part_list_signer(&set, trust)?);
     }
     let index = set.index_of(part)?;
     set.check_part(index, part)?;
@@ -152,6 +143,24 @@ fn volume(
         p.digest
     );
     Ok(exit::OK)
+}
+
+/// Checks a part list's detached signature (`NAME.parts.json.sig`) under bundle trust, with
+/// the function that checks seals; returns who signed it. Unsigned: a bad bundle (exit 4);
+/// a signature that does not verify: rejected (exit 1). For `verify --volume` and `load`.
+pub fn part_list_signer(
+    set: &crate::bundle::volumes::PartSet,
+    trust: &crate::seal::SealTrust,
+) -> anyhow::Result<String> {
+    use crate::bundle::volumes::{read_signature, VolumeError, SIGNATURE_SUFFIX};
+    let list = set.list_path.display().to_string();
+    let sig = read_signature(&set.list_path)?.ok_or_else(|| VolumeError::Unsigned { list: list.clone() })?;
+    let name = format!("{list}{SIGNATURE_SUFFIX}");
+    match crate::seal::verify_signature(&name, &sig, &set.list_bytes, trust, Utc::now().timestamp()) {
+        Ok(crate::seal::SealVerdict::Verified { signer, algorithm, .. }) => Ok(format!("{signer} ({algorithm})")),
+        Ok(_) => unreachable!("verify_signature returns Verified or a reason"),
+        Err(reason) => Err(VolumeError::Rejected { list, reason }.into()),
+    }
 }
 
 /// `--signatures FILE --digest D [REF]`: the optional REF names the repository the policy
