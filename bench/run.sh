@@ -4,6 +4,7 @@
 #
 #   bench/run.sh                 # 4 x 256 MiB layers (1 GiB) + a 1 GiB single-layer image
 #   LAYER_MIB=64 BIG_MIB=256 bench/run.sh   # smaller, for a quick look
+#   WALK=0 bench/run.sh          # without bench/walk.sh (the parallel walk of save) at the end
 #
 # Needs: target/release/sealift (make build), docker-registry, skopeo, openssl, curl, bc, /usr/bin/time.
 # Numbers depend on the machine and its page cache; run twice and read the second run.
@@ -88,3 +89,7 @@ for img in multi big; do
   t=$(secs dd if="$work/$img.sealift.tar" of="$work/copy" bs=1M conv=fdatasync status=none); row "dd bundle -> file + fdatasync (disk write limit)" "$t" "$(mibs "$sz" "$t")" "-"
   rm -f "$work"/*.tar "$work"/*.zst "$work/copy"
 done
+
+# Issue 10 §4, the parallel walk of save (latency proxy, skopeo sync, one big layer vs curl,
+# time and RSS against the image count): its own script, registries and proxy.
+if [ "${WALK:-1}" = 1 ]; then bench/walk.sh; fi

@@ -2,8 +2,9 @@
 # The main job on a built-in demo, end to end, like the original proof of concept:
 # certificates, the cosign payload, an external RSA-PSS/SHA-512 signature made with
 # `openssl dgst`, attach with certificate and chain, a sealed save, offline verification
-# of the bundle, a verified load into a second registry, verification at the target, and
-# an audit report (out/demo/audit.html).
+# of the bundle, the same bundle as size-limited volumes (one part checked, a damaged part
+# refused, a load across parts), a verified load into a second registry, verification at
+# the target, and an audit report (out/demo/audit.html).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/registry.sh
@@ -61,6 +62,25 @@ step "sealed save: the bundle index is signed with a separate seal key"
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$work/seal.key" 2>/dev/null
 openssl pkey -in "$work/seal.key" -pubout -out "$work/seal.pub"
 run "$SEALIFT" save "$IMG" -o "$out/bundle.tar" --sign-key "$work/seal.key"
+
+step "volumes: the same sealed save cut into parts of at most 8 KiB (a FAT32 stick: --volume-size 4095MiB)"
+rm -rf "$out/volumes"; mkdir -p "$out/volumes"
+run "$SEALIFT" save "$IMG" -o "$out/volumes/bundle.tar" --sign-key "$work/seal.key" --volume-size 8KiB
+ls -l "$out/volumes"
+
+step "check one part on its own, and the part list's signature"
+run "$SEALIFT" verify --volume "$out/volumes/bundle.tar.002" --bundle-key "$work/seal.pub"
+
+step "a damaged part is named (exit 4), nothing is pushed"
+cp "$out/volumes/bundle.tar.002" "$work/part.good"
+printf 'X' | dd of="$out/volumes/bundle.tar.002" bs=1 seek=100 conv=notrunc status=none
+if "$SEALIFT" load "$out/volumes/bundle.tar.001" --to "$DST/volumes" --bundle-key "$work/seal.pub" "${TRUST[@]}"; then
+  echo "a damaged part was loaded" >&2; exit 1
+fi
+cp "$work/part.good" "$out/volumes/bundle.tar.002"
+
+step "load across the parts, from the first one"
+run "$SEALIFT" load "$out/volumes/bundle.tar.001" --to "$DST/volumes" --bundle-key "$work/seal.pub" "${TRUST[@]}"
 
 step "inspect the bundle"
 run "$SEALIFT" inspect "$out/bundle.tar"

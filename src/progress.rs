@@ -15,6 +15,8 @@ pub trait Reporter: Send + Sync {
     fn task_started(&self, _what: &str, _total: u64) {}
     /// `n` more steps of the current counted task are done.
     fn advanced(&self, _n: u64) {}
+    /// How many requests are under way now (a walk of many images at once).
+    fn requests_in_flight(&self, _n: usize) {}
 }
 
 /// A reporter that reports nothing.

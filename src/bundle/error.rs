@@ -71,6 +71,9 @@ pub enum BundleError {
     /// The background thread of an async writer or reader stopped unexpectedly.
     #[error("bundle {what} thread stopped unexpectedly")]
     WorkerGone { what: &'static str },
+    /// A volume set (`save --volume-size`) whose part list or parts are wrong.
+    #[error(transparent)]
+    Volume(super::volumes::VolumeError),
 }
 
 /// `s` with control characters, the replacement character (what undecodable bytes became)
@@ -130,6 +133,7 @@ impl BundleError {
             Abandoned { what } => Abandoned { what },
             BlobNotFinished { digest } => BlobNotFinished { digest: digest.clone() },
             WorkerGone { what } => WorkerGone { what },
+            Volume(v) => Volume(v.clone()),
         }
     }
 

@@ -15,7 +15,6 @@
 
 use std::cell::Cell;
 use std::collections::{BTreeMap, HashSet};
-use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::Path;
 use std::rc::Rc;
@@ -54,7 +53,8 @@ const START: &str = "the start of the archive";
 impl BundleIndex {
     /// Indexes the bundle file at `path`; `Ok(None)` when it is compressed.
     pub fn open(path: &Path) -> Result<Option<BundleIndex>, BundleError> {
-        let file = File::open(path).map_err(|e| BundleError::io(path, e))?;
+        // One file, or a volume set read across its parts (super::volumes).
+        let file = super::volumes::BundleFile::open(path)?;
         Self::scan_named(file, &path.display().to_string()).map_err(|e| match e {
             BundleError::Io { source, .. } => BundleError::io(path, source),
             other => other,

@@ -6,6 +6,7 @@
 //! the caller decides). The bundle knows nothing of registries.
 //!
 //! - [`writer::BundleWriter`] / [`writer_async::AsyncBundleWriter`]: write (temp file + rename).
+//! - [`volumes`]: a bundle split into size-limited parts and read back across them.
 //! - [`reader::BundleReader`] / [`reader_async::AsyncBundleReader`]: read and check.
 //! - [`index::BundleIndex`]: where each blob of an uncompressed bundle lies (headers only).
 
@@ -16,6 +17,7 @@ pub mod names;
 pub mod reader;
 pub mod reader_async;
 pub mod verify;
+pub mod volumes;
 pub mod writer;
 pub mod writer_async;
 

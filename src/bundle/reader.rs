@@ -12,7 +12,6 @@
 //! before the next entry is returned: skipping a blob never skips its verification.
 
 use std::collections::HashSet;
-use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -64,9 +63,11 @@ pub struct BundleReader {
 }
 
 impl BundleReader {
-    /// Opens a bundle file, detecting its compression from its first bytes.
+    /// Opens a bundle file (or a volume set by its first part or part list, read across
+    /// its parts: [`super::volumes::BundleFile`]), detecting its compression from its first
+    /// bytes.
     pub fn open(path: &Path) -> Result<Self, BundleError> {
-        let file = File::open(path).map_err(|e| BundleError::io(path, e))?;
+        let file = super::volumes::BundleFile::open(path)?;
         let mut reader = Self::from_reader(file).map_err(|e| match e {
             BundleError::Io { source, .. } => BundleError::io(path, source),
             other => other,

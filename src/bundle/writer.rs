@@ -85,15 +85,36 @@ impl std::fmt::Display for Compression {
     }
 }
 
+/// Where the (compressed) stream goes: one temporary file, or a set of volumes.
+enum Out {
+    File(File),
+    Volumes(Box<super::volumes::VolumeWriter>),
+}
+
+impl Write for Out {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Out::File(f) => f.write(buf),
+            Out::Volumes(v) => v.write(buf),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Out::File(f) => f.flush(),
+            Out::Volumes(v) => v.flush(),
+        }
+    }
+}
+
 enum Sink {
-    Plain(BufWriter<File>),
-    Zstd(zstd::Encoder<'static, BufWriter<File>>),
-    Gzip(flate2::write::GzEncoder<BufWriter<File>>),
+    Plain(BufWriter<Out>),
+    Zstd(zstd::Encoder<'static, BufWriter<Out>>),
+    Gzip(flate2::write::GzEncoder<BufWriter<Out>>),
 }
 
 impl Sink {
-    fn new(file: File, compression: Compression) -> io::Result<Sink> {
-        let buf = BufWriter::with_capacity(COPY_BUF, file);
+    fn new(out: Out, compression: Compression) -> io::Result<Sink> {
+        let buf = BufWriter::with_capacity(COPY_BUF, out);
         Ok(match compression {
             Compression::None => Sink::Plain(buf),
             Compression::Zstd => {
@@ -116,7 +137,7 @@ impl Sink {
         })
     }
 
-    fn finish(self) -> io::Result<File> {
+    fn finish(self) -> io::Result<Out> {
         let buf = match self {
             Sink::Plain(b) => b,
             Sink::Zstd(e) => e.finish()?,
@@ -213,7 +234,7 @@ impl BundleWriter {
             .map_err(|e| BundleError::io(&dir, e))?;
         let (file, temp) = temp.into_parts();
         let registered = Some(crate::tempfiles::register(&temp));
-        let sink = Sink::new(file, compression).map_err(|e| BundleError::io(&*temp, e))?;
+        let sink = Sink::new(Out::File(file), compression).map_err(|e| BundleError::io(&*temp, e))?;
         Ok(BundleWriter {
             final_path,
             temp: Some(temp),
@@ -223,6 +244,59 @@ impl BundleWriter {
             rank: 0,
             broken: false,
         })
+    }
+
+    /// Starts a bundle cut into parts of at most `volume_size` bytes (after compression),
+    /// `NAME.001`, `NAME.002`, … beside `final_path`; see [`super::volumes`]. End it with
+    /// [`finish_parts`](Self::finish_parts).
+    pub fn create_volumes(
+        final_path: impl Into<PathBuf>,
+        compression: Compression,
+        volume_size: u64,
+    ) -> Result<Self, BundleError> {
+        let final_path = final_path.into();
+        let out = super::volumes::VolumeWriter::new(&final_path, volume_size)?;
+        let sink = Sink::new(Out::Volumes(Box::new(out)), compression).map_err(|e| BundleError::io(&final_path, e))?;
+        Ok(BundleWriter {
+            final_path,
+            temp: None,
+            registered: None,
+            sink: Some(sink),
+            seen: HashSet::new(),
+            rank: 0,
+            broken: false,
+        })
+    }
+
+    /// Ends a volume set ([`create_volumes`](Self::create_volumes)): every part complete and
+    /// synced under its temporary name, the part list still to publish.
+    pub fn finish_parts(mut self) -> Result<super::volumes::PendingParts, BundleError> {
+        let out = self.end_stream()?;
+        match out {
+            Out::Volumes(v) => v.finish(),
+            Out::File(_) => Err(BundleError::Abandoned { what: "writer (not a volume set)" }),
+        }
+    }
+
+    /// Writes the end-of-archive marker and flushes the compressor.
+    fn end_stream(&mut self) -> Result<Out, BundleError> {
+        self.usable()?;
+        if !self.seen.contains(super::names::OCI_LAYOUT) {
+            return Err(BundleError::Incomplete { missing: super::names::OCI_LAYOUT });
+        }
+        if !self.seen.contains(super::names::INDEX_JSON) {
+            return Err(BundleError::Incomplete { missing: super::names::INDEX_JSON });
+        }
+        let mut sink = self.sink.take().expect("usable() checked");
+        let at = self.error_path();
+        let io_err = |e| BundleError::io(&at, e);
+        sink.write_all(&[0u8; 1024]).map_err(io_err)?;
+        sink.finish().map_err(io_err)
+    }
+
+    /// The path errors name: the temporary file, or the bundle's name for volumes.
+    fn error_path(&self) -> PathBuf {
+        self.temp.as_deref().map(Path::to_path_buf).unwrap_or_else(|| self.final_path.clone())
     }
 
     /// Adds `oci-layout`, `index.json` or a seal file.
@@ -253,18 +327,12 @@ impl BundleWriter {
     /// Ends the archive, flushes the compressor, syncs the file, renames it into place and
     /// syncs the directory.
     pub fn finish(mut self) -> Result<PathBuf, BundleError> {
-        self.usable()?;
-        if !self.seen.contains(super::names::OCI_LAYOUT) {
-            return Err(BundleError::Incomplete { missing: super::names::OCI_LAYOUT });
-        }
-        if !self.seen.contains(super::names::INDEX_JSON) {
-            return Err(BundleError::Incomplete { missing: super::names::INDEX_JSON });
-        }
-        let temp = self.temp.take().expect("usable() checked");
-        let mut sink = self.sink.take().expect("usable() checked");
+        let file = match self.end_stream()? {
+            Out::File(f) => f,
+            Out::Volumes(_) => return Err(BundleError::Abandoned { what: "writer (a volume set: use finish_parts)" }),
+        };
+        let temp = self.temp.take().expect("a single-file writer has its temporary file");
         let io_err = |e| BundleError::io(&*temp, e);
-        sink.write_all(&[0u8; 1024]).map_err(io_err)?;
-        let file = sink.finish().map_err(io_err)?;
         file.sync_all().map_err(io_err)?;
         #[cfg(unix)]
         {
@@ -333,7 +401,7 @@ impl BundleWriter {
         let name = entry.canonical();
         // From the first byte on, any failure leaves a partial entry: abandon the bundle.
         self.broken = true;
-        let temp_path = self.temp.as_deref().expect("usable() checked").to_path_buf();
+        let temp_path = self.error_path();
         let sink = self.sink.as_mut().expect("usable() checked");
         let io_err = |e| BundleError::io(&temp_path, e);
         let header = entry_header(&name, size).map_err(io_err)?;

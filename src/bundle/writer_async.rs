@@ -53,6 +53,9 @@ enum Cmd {
     Finish {
         reply: Reply<PathBuf>,
     },
+    FinishParts {
+        reply: Reply<super::volumes::PendingParts>,
+    },
 }
 
 /// Async bundle writer; see the module documentation.
@@ -67,11 +70,28 @@ impl AsyncBundleWriter {
     /// Creates the temporary file (on a blocking thread) and starts the writer thread.
     pub async fn create(final_path: impl Into<PathBuf>, compression: Compression) -> Result<Self, BundleError> {
         let final_path = final_path.into();
+        Self::start(move || BundleWriter::create(final_path, compression)).await
+    }
+
+    /// [`create`](Self::create) for a set of volumes ([`BundleWriter::create_volumes`]);
+    /// end it with [`finish_parts`](Self::finish_parts).
+    pub async fn create_volumes(
+        final_path: impl Into<PathBuf>,
+        compression: Compression,
+        volume_size: u64,
+    ) -> Result<Self, BundleError> {
+        let final_path = final_path.into();
+        Self::start(move || BundleWriter::create_volumes(final_path, compression, volume_size)).await
+    }
+
+    async fn start(
+        make: impl FnOnce() -> Result<BundleWriter, BundleError> + Send + 'static,
+    ) -> Result<Self, BundleError> {
         let (tx, rx) = mpsc::channel(CHANNEL_DEPTH);
         let (ready_tx, ready_rx) = oneshot::channel();
         let thread = std::thread::Builder::new()
             .name("bundle-writer".into())
-            .spawn(move || match BundleWriter::create(final_path, compression) {
+            .spawn(move || match make() {
                 Ok(w) => {
                     let _ = ready_tx.send(Ok(()));
                     run(w, rx);
@@ -134,6 +154,13 @@ impl AsyncBundleWriter {
     pub async fn finish(mut self) -> Result<PathBuf, BundleError> {
         self.check()?;
         self.call_inner(|reply| Cmd::Finish { reply }).await
+    }
+
+    /// Ends a volume set: every part complete under its temporary name; the caller signs
+    /// the part list (or not) and publishes it ([`super::volumes::PendingParts::publish`]).
+    pub async fn finish_parts(mut self) -> Result<super::volumes::PendingParts, BundleError> {
+        self.check()?;
+        self.call_inner(|reply| Cmd::FinishParts { reply }).await
     }
 
     fn check(&self) -> Result<(), BundleError> {
@@ -207,6 +234,10 @@ fn run(mut w: BundleWriter, mut rx: mpsc::Receiver<Cmd>) {
                 let _ = reply.send(w.finish());
                 return;
             }
+            Cmd::FinishParts { reply } => {
+                let _ = reply.send(w.finish_parts());
+                return;
+            }
         }
     }
 }
@@ -255,6 +286,8 @@ impl ChannelReader<'_> {
                     if let Cmd::File { reply, .. } | Cmd::BlobBytes { reply, .. } = other {
                         let _ = reply.send(Err(BundleError::Abandoned { what: "writer" }));
                     } else if let Cmd::Finish { reply } = other {
+                        let _ = reply.send(Err(BundleError::Abandoned { what: "writer" }));
+                    } else if let Cmd::FinishParts { reply } = other {
                         let _ = reply.send(Err(BundleError::Abandoned { what: "writer" }));
                     }
                     return Err(io::Error::other("blob stream interrupted"));

@@ -129,8 +129,39 @@ pub struct SaveArgs {
     /// are checked with these, as `load` checks a seal; without them neither is required.
     #[command(flatten)]
     pub have_trust: SealTrustArgs,
+    /// Cut the bundle into parts of at most SIZE (e.g. 4GiB, 700MB, 1048576): FILE.001,
+    /// FILE.002, ... and the part list FILE.parts.json, written last.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub volume_size: Option<u64>,
     #[command(flatten)]
     pub registry: RegistryArgs,
+}
+
+/// A size: plain bytes, or a number with KiB/MiB/GiB/TiB (powers of 1024) or KB/MB/GB/TB
+/// (powers of 1000); at least [`crate::bundle::volumes::MIN_VOLUME_SIZE`] bytes.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let unit_bytes: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kib" | "k" => 1 << 10,
+        "mib" | "m" => 1 << 20,
+        "gib" | "g" => 1 << 30,
+        "tib" | "t" => 1 << 40,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        "tb" => 1_000_000_000_000,
+        other => return Err(format!("unknown unit {other:?}: use bytes, KiB, MiB, GiB, KB, MB or GB")),
+    };
+    let n: u64 = digits.parse().map_err(|_| format!("{s:?} is not a size such as 4GiB, 700MB or 1048576"))?;
+    let bytes = n.checked_mul(unit_bytes).ok_or_else(|| format!("{s:?} is too large"))?;
+    let min = crate::bundle::volumes::MIN_VOLUME_SIZE;
+    if bytes < min {
+        return Err(format!("{s:?} is under the {min}-byte minimum"));
+    }
+    Ok(bytes)
 }
 
 #[derive(Debug, Args)]
@@ -271,4 +302,30 @@ pub struct TrustArgs {
     /// as cosign's flag).
     #[arg(long)]
     pub insecure_ignore_sct: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes_take_binary_and_decimal_units() {
+        for (s, n) in [
+            ("4GiB", 4u64 << 30),
+            ("4095MiB", 4095 << 20),
+            ("700MB", 700_000_000),
+            ("4.7", 0),
+            ("1048576", 1 << 20),
+            ("64 KiB", 64 << 10),
+            ("5kb", 5000),
+        ] {
+            match parse_size(s) {
+                Ok(v) => assert_eq!(v, n, "{s}"),
+                Err(e) => assert_eq!(n, 0, "{s}: {e}"),
+            }
+        }
+        for bad in ["", "GiB", "-1", "12XB", "100", "99999999999TiB"] {
+            assert!(parse_size(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -167,7 +167,13 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
         if let Some(e) = cause.downcast_ref::<crate::transfer::load::LoadError>() {
             return if e.is_bad_bundle() { exit::BAD_BUNDLE } else { exit::FAILED };
         }
+        if let Some(v) = cause.downcast_ref::<crate::bundle::volumes::VolumeError>() {
+            return if v.is_rejection() { exit::REJECTED } else { exit::BAD_BUNDLE };
+        }
         if let Some(e) = cause.downcast_ref::<crate::bundle::BundleError>() {
+            if let crate::bundle::BundleError::Volume(v) = e {
+                return if v.is_rejection() { exit::REJECTED } else { exit::BAD_BUNDLE };
+            }
             return if crate::transfer::load::is_bundle_fault(e) { exit::BAD_BUNDLE } else { exit::FAILED };
         }
     }

@@ -103,4 +103,9 @@ impl Reporter for Ui {
             b.inc(n);
         }
     }
+    fn requests_in_flight(&self, n: usize) {
+        if let Some(b) = self.bar.lock().expect("ui lock").as_ref() {
+            b.set_message(format!("{n} request(s) in flight"));
+        }
+    }
 }

@@ -243,6 +243,30 @@ impl Contents {
         Ok(self.manifests.entry(digest).or_insert(StoredManifest { bytes, media_type, parsed }))
     }
 
+    /// Graphs walked on their own, as one: what a walk of each in turn would have collected
+    /// (entries in order, each once; a manifest or blob keeps the repository it was first
+    /// seen in; a blob is metadata if any graph says so).
+    pub fn merge_all(parts: impl IntoIterator<Item = Contents>) -> Contents {
+        let mut out = Contents::default();
+        let mut seen = BTreeSet::new();
+        for part in parts {
+            for e in part.entries {
+                let key = (e.descriptor.digest.clone(), e.role, e.repository.clone(), e.tag.clone());
+                if seen.insert(key) {
+                    out.entries.push(e);
+                }
+            }
+            for (d, m) in part.manifests {
+                out.manifests.entry(d).or_insert(m);
+            }
+            for (d, b) in part.blobs {
+                let metadata = b.metadata;
+                out.blobs.entry(d).or_insert(b).metadata |= metadata;
+            }
+        }
+        out
+    }
+
     fn add_blob(&mut self, repository: &str, d: &Descriptor, metadata: bool) {
         let e = self.blobs.entry(d.digest.clone()).or_insert_with(|| BlobInfo {
             size: d.size,

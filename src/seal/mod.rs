@@ -226,37 +226,10 @@ pub fn verify_seal(
             None,
         );
     };
-    let untrusted: BTreeMap<String, String> = match serde_json::from_slice(sig_doc) {
-        Ok(d) => d,
-        Err(e) => return (reject(format!("{SEAL_SIG} is not a JSON object of strings: {e}")), None),
-    };
-    let Some(sig) = untrusted.get(ANN_SIGNATURE).map(|s| crypto::decode_base64_signature(s)) else {
-        return (reject(format!("{SEAL_SIG} has no {ANN_SIGNATURE}")), None);
-    };
-    let sig = match sig {
-        Ok(s) => s,
-        Err(e) => return (reject(format!("seal signature: {e}")), None),
-    };
     // 1. The signature, with a configured key or with a certificate chaining to a root.
-    let mut verdict = None;
-    for key in &trust.keys {
-        if let Ok(alg) = crypto::verify(key, index_bytes, &sig) {
-            verdict = Some(SealVerdict::Verified {
-                signer: format!("key sha256:{}", key.fingerprint()),
-                algorithm: alg.to_string(),
-                chain: Vec::new(),
-            });
-            break;
-        }
-    }
-    if verdict.is_none() && !trust.roots.is_empty() {
-        match verify_with_certificate("seal", &untrusted, index_bytes, &sig, trust, now) {
-            Ok(v) => verdict = Some(v),
-            Err(reason) => return (reject(reason), None),
-        }
-    }
-    let Some(verdict) = verdict else {
-        return (reject("the seal's signature does not verify with any --bundle-key"), None);
+    let verdict = match verify_signature("seal", SEAL_SIG, sig_doc, index_bytes, trust, now) {
+        Ok(v) => v,
+        Err(reason) => return (reject(reason), None),
     };
     // 2. The index must describe this very bundle.
     let index: SealIndex = match serde_json::from_slice(index_bytes) {
@@ -303,8 +276,43 @@ pub fn verify_seal(
     (verdict, Some(index))
 }
 
+/// Checks a detached signature document in the seal's format (`what` names the signed thing and `sig_name` the signature file in
+/// reasons) over the exact bytes `signed`: with one of `trust`'s keys, or with the
+/// certificate it carries chaining to one of its roots under its identity constraints.
+/// The seal and a volume set's part list ([`crate::bundle::volumes`]) both use it.
+/// Returns [`SealVerdict::Verified`], or the one-line reason it is rejected.
+pub fn verify_signature(
+    what: &str,
+    sig_name: &str,
+    sig_doc: &[u8],
+    signed: &[u8],
+    trust: &SealTrust,
+    now: i64,
+) -> Result<SealVerdict, String> {
+    let untrusted: BTreeMap<String, String> =
+        serde_json::from_slice(sig_doc).map_err(|e| format!("{sig_name} is not a JSON object of strings: {e}"))?;
+    let sig = untrusted
+        .get(ANN_SIGNATURE)
+        .map(|s| crypto::decode_base64_signature(s))
+        .ok_or_else(|| format!("{sig_name} has no {ANN_SIGNATURE}"))?
+        .map_err(|e| format!("seal signature: {e}"))?;
+    for key in &trust.keys {
+        if let Ok(alg) = crypto::verify(key, signed, &sig) {
+            return Ok(SealVerdict::Verified {
+                signer: format!("key sha256:{}", key.fingerprint()),
+                algorithm: alg.to_string(),
+                chain: Vec::new(),
+            });
+        }
+    }
+    if !trust.roots.is_empty() {
+        return verify_with_certificate(what, &untrusted, signed, &sig, trust, now);
+    }
+    Err(format!("the signature of {sig_name} does not verify with any --bundle-key"))
+}
+
 /// The certificate path and identity of a detached signature document in the seal's
-/// format (a seal, a signed site inventory), checked by the very function that checks
+/// format (a seal, a signed site inventory, a part list), checked by the very function that checks
 /// image signature certificates ([`crate::verify`]): the same path validation, EKU rule,
 /// SAN and issuer semantics. An identity constraint is required, as `verify` requires one.
 /// `what` names the signed thing in the reasons (`seal`, `inventory site.json`).

@@ -419,12 +419,14 @@ async fn upload_range(
     digest: Digest,
     size: u64,
 ) -> Result<(Digest, String, u64), LoadError> {
-    let open = || -> Result<crate::bundle::VerifyingReader<std::io::Take<std::fs::File>>, BundleError> {
-        use std::io::{Read as _, Seek as _};
-        let mut f = std::fs::File::open(&path).map_err(|e| BundleError::Io { path: path.clone(), source: e })?;
-        f.seek(std::io::SeekFrom::Start(offset)).map_err(|e| BundleError::Io { path: path.clone(), source: e })?;
-        Ok(crate::bundle::VerifyingReader::new(f.take(size), digest.clone(), size))
-    };
+    let open =
+        || -> Result<crate::bundle::VerifyingReader<std::io::Take<crate::bundle::volumes::BundleFile>>, BundleError> {
+            use std::io::{Read as _, Seek as _};
+            // A volume set is re-read across its parts.
+            let mut f = crate::bundle::volumes::BundleFile::open(&path)?;
+            f.seek(std::io::SeekFrom::Start(offset)).map_err(|e| BundleError::Io { path: path.clone(), source: e })?;
+            Ok(crate::bundle::VerifyingReader::new(f.take(size), digest.clone(), size))
+        };
     // Seekable: a transient registry fault (5xx, reset, 429) restarts this layer's upload
     // from its offset, up to --retries, in a fresh upload session.
     open()?;

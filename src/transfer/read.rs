@@ -279,7 +279,7 @@ pub async fn read_tar_metadata(path: &Path) -> Result<(Metadata, TarRest), LoadE
         configs_left_in_the_file = unheld.len(),
         "bundle metadata read (before the first layer)"
     );
-    let compressed = is_compressed(path).map_err(|e| BundleError::Io { path: path.to_owned(), source: e })?;
+    let compressed = is_compressed(path)?;
     Ok((meta, TarRest { reader, pending, path: path.to_owned(), compressed, unheld }))
 }
 
@@ -392,11 +392,13 @@ pub(super) fn layout_after_blobs() -> LoadError {
     BundleError::BadLayout { name: "bundle".into(), reason: "layout file after the blobs".into() }.into()
 }
 
-/// Whether a bundle file is zstd- or gzip-compressed (by its magic bytes).
-fn is_compressed(path: &Path) -> std::io::Result<bool> {
+/// Whether a bundle file (or volume set) is zstd- or gzip-compressed (by its magic bytes).
+fn is_compressed(path: &Path) -> Result<bool, BundleError> {
     use std::io::Read as _;
     let mut magic = [0u8; 4];
-    let n = std::fs::File::open(path)?.read(&mut magic)?;
+    let n = crate::bundle::volumes::BundleFile::open(path)?
+        .read(&mut magic)
+        .map_err(|e| BundleError::Io { path: path.to_owned(), source: e })?;
     Ok(n >= 4 && magic == [0x28, 0xb5, 0x2f, 0xfd] || n >= 2 && magic[..2] == [0x1f, 0x8b])
 }
 

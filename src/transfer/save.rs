@@ -10,7 +10,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures_util::{StreamExt, TryStreamExt};
 
-use super::walk::{Fetched, PlatformFilter, Source, WalkError, WalkedImage, Walker};
+use super::walk::{Fetched, PlatformFilter, Source, Throttled, WalkError, WalkedImage, Walker};
 use crate::bundle::{AsyncBundleWriter, BundleError, Compression};
 use crate::content::Contents;
 use crate::oci::{Descriptor, Digest, Reference};
@@ -84,6 +84,9 @@ pub struct SaveOptions {
     pub jobs: usize,
     /// Seal the bundle with a signed bundle index.
     pub seal: Option<crate::seal::SealSigner>,
+    /// Cut the (compressed) bundle into parts of at most this many bytes, with a part list
+    /// (signed with the seal's key when sealing); see [`crate::bundle::volumes`].
+    pub volume_size: Option<u64>,
 }
 
 #[derive(Debug)]
@@ -100,20 +103,44 @@ pub fn split_repository(full: &str) -> (&str, &str) {
     full.split_once('/').unwrap_or(("", full))
 }
 
-/// Walks `refs` into a content graph (no blob content fetched yet).
+/// Walks `refs` into a content graph (no blob content fetched yet): up to `jobs` images at
+/// once, each walking its platforms and attachments concurrently, with at most
+/// [`REQUESTS_PER_JOB`]` * jobs` requests in flight. Each image is walked on its own and
+/// the results are merged in the order of `refs`, so the graph (and so the bundle) is the
+/// same whatever `jobs` is. Reports images walked out of found, and requests in flight.
 pub async fn walk(
     registries: &mut Registries,
     refs: &[Reference],
     platforms: &[PlatformFilter],
+    jobs: usize,
+    reporter: &dyn Reporter,
 ) -> Result<(Contents, Vec<WalkedImage>), SaveError> {
-    let mut walker = Walker::new(platforms);
-    let mut images = Vec::new();
+    let jobs = jobs.max(1);
+    let mut clients = Vec::new();
     for r in refs {
-        let registry = registries.get(&r.registry)?;
-        images.push(walker.walk(&registry, r).await?);
+        clients.push(registries.get(&r.registry)?);
     }
-    Ok((walker.contents, images))
+    let permits = tokio::sync::Semaphore::new(jobs * REQUESTS_PER_JOB);
+    let in_flight = std::sync::atomic::AtomicUsize::new(0);
+    reporter.task_started("walk", refs.len() as u64);
+    let (permits, in_flight) = (&permits, &in_flight);
+    let walked: Vec<(Contents, WalkedImage)> = futures_util::stream::iter(refs.iter().zip(&clients))
+        .map(|(r, registry)| async move {
+            let source = Throttled { inner: registry, permits, in_flight, reporter };
+            let mut walker = Walker::new(platforms);
+            let image = walker.walk(&source, r).await?;
+            reporter.advanced(1);
+            Ok::<_, SaveError>((walker.contents, image))
+        })
+        .buffered(jobs)
+        .try_collect()
+        .await?;
+    let (graphs, images): (Vec<Contents>, Vec<WalkedImage>) = walked.into_iter().unzip();
+    Ok((Contents::merge_all(graphs), images))
 }
+
+/// Requests in flight per `--jobs` during the walk (an image's tags and referrers at once).
+pub const REQUESTS_PER_JOB: usize = 4;
 
 /// Fetches every metadata blob into memory, `jobs` at a time.
 async fn fetch_metadata(
@@ -170,7 +197,10 @@ pub async fn write(
         metadata_blobs = metadata.len(),
         "metadata fetched; writing the bundle"
     );
-    let mut writer = AsyncBundleWriter::create(output, options.compression).await?;
+    let mut writer = match options.volume_size {
+        Some(size) => AsyncBundleWriter::create_volumes(output, options.compression, size).await?,
+        None => AsyncBundleWriter::create(output, options.compression).await?,
+    };
     writer.add_file("oci-layout", Bytes::from_static(OCI_LAYOUT)).await?;
     let index_json = contents.index_json();
     if let Some(signer) = &options.seal {
@@ -192,23 +222,15 @@ pub async fn write(
     for (digest, bytes) in &small {
         writer.add_blob_bytes(digest, (*bytes).clone()).await?;
     }
-    // Layer group, sorted by digest, streamed.
-    let mut layer_bytes = 0;
-    // A delta bundle's assumed layers are never fetched (docs/bundle.md, "Delta bundles").
-    let stored = |d: &Digest| !contents.delta.assumes(d);
-    for (digest, info) in contents.blobs.iter().filter(|(d, b)| !b.metadata && !small.contains_key(d) && stored(d)) {
-        let (host, repo) = split_repository(&info.repository);
-        let registry = registries.get(host)?;
-        reporter.blob_started(digest, info.size);
-        tracing::info!(%digest, size = info.size, from = %info.repository, "streaming layer into the bundle");
-        let stream = registry.get_blob(repo, digest, info.size).await?;
-        let rep = reporter.clone();
-        let stream = stream.inspect_ok(move |chunk| rep.bytes(chunk.len() as u64));
-        writer.add_blob_stream(digest, info.size, stream).await.map_err(source_error)?;
-        reporter.blob_finished(digest);
-        layer_bytes += info.size;
-    }
-    writer.finish().await?;
+    // Layer group, sorted by digest. A delta bundle's assumed layers are never fetched
+    // (docs/bundle.md, "Delta bundles").
+    let layers: Vec<(&Digest, &crate::content::BlobInfo)> = contents
+        .blobs
+        .iter()
+        .filter(|(d, b)| !b.metadata && !small.contains_key(d) && !contents.delta.assumes(d))
+        .collect();
+    let layer_bytes = write_layers(registries, &mut writer, layers, options.jobs, reporter).await?;
+    finish(writer, options).await?;
     Ok(SaveSummary {
         images: Vec::new(),
         manifests: contents.manifests.len(),
@@ -216,4 +238,110 @@ pub async fn write(
         unique_bytes: contents.unique_bytes(),
         layer_bytes,
     })
+}
+
+/// Layers at most this large are fetched ahead into memory, `--jobs` at a time, while the
+/// ones before them are written: many small layers cost one round trip each, overlapped. A
+/// larger layer streams from the registry into the tar at its turn (never whole in memory).
+pub const PREFETCH_MAX: u64 = 1024 * 1024;
+
+/// Writes the layers in the given order (so the bundle does not depend on `jobs`); small
+/// ones are fetched ahead concurrently (see [`PREFETCH_MAX`]). Returns the bytes written.
+async fn write_layers(
+    registries: &mut Registries,
+    writer: &mut AsyncBundleWriter,
+    layers: Vec<(&Digest, &crate::content::BlobInfo)>,
+    jobs: usize,
+    reporter: Arc<dyn Reporter>,
+) -> Result<u64, SaveError> {
+    let mut work = Vec::new();
+    for (digest, info) in layers {
+        let (host, repo) = split_repository(&info.repository);
+        work.push((registries.get(host)?, repo.to_owned(), digest.clone(), info.size, info.repository.clone()));
+    }
+    let ahead = futures_util::stream::iter(work)
+        .map(|(registry, repo, digest, size, from)| {
+            let fetch = (size <= PREFETCH_MAX).then(|| {
+                let (registry, repo, digest) = (registry.clone(), repo.clone(), digest.clone());
+                // Spawned, so that it runs while the layers before it are written.
+                AbortOnDrop(tokio::spawn(async move {
+                    let mut stream = registry.get_blob(&repo, &digest, size).await?;
+                    let mut buf = bytes::BytesMut::with_capacity(size as usize);
+                    while let Some(chunk) = stream.next().await {
+                        buf.extend_from_slice(&chunk?);
+                    }
+                    Ok::<_, RegistryError>(buf.freeze())
+                }))
+            });
+            async move {
+                let fetched = match fetch {
+                    Some(task) => {
+                        let joined = task.await;
+                        Some(joined.map_err(|_| BundleError::WorkerGone { what: "layer prefetch" })??)
+                    }
+                    None => None,
+                };
+                Ok::<_, SaveError>((registry, repo, digest, size, from, fetched))
+            }
+        })
+        .buffered(jobs.max(1));
+    futures_util::pin_mut!(ahead);
+    let mut layer_bytes = 0;
+    while let Some(item) = ahead.next().await {
+        let (registry, repo, digest, size, from, fetched) = item?;
+        reporter.blob_started(&digest, size);
+        match fetched {
+            Some(bytes) => {
+                tracing::info!(%digest, size, %from, "writing a prefetched layer into the bundle");
+                reporter.bytes(size);
+                writer.add_blob_bytes(&digest, bytes).await?;
+            }
+            None => {
+                tracing::info!(%digest, size, %from, "streaming layer into the bundle");
+                let stream = registry.get_blob(&repo, &digest, size).await?;
+                let rep = reporter.clone();
+                let stream = stream.inspect_ok(move |chunk| rep.bytes(chunk.len() as u64));
+                writer.add_blob_stream(&digest, size, stream).await.map_err(source_error)?;
+            }
+        }
+        reporter.blob_finished(&digest);
+        layer_bytes += size;
+    }
+    Ok(layer_bytes)
+}
+
+/// A spawned fetch that is cancelled when its result is no longer wanted (a save that
+/// failed stops its prefetches).
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl<T> std::future::Future for AbortOnDrop<T> {
+    type Output = Result<T, tokio::task::JoinError>;
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Self::Output> {
+        std::pin::Pin::new(&mut self.0).poll(cx)
+    }
+}
+
+/// Ends the bundle: renames the file into place, or publishes a volume set's parts and then
+/// its part list, signed with the seal's key when sealing (the seal's signing code and
+/// signature document).
+async fn finish(writer: AsyncBundleWriter, options: &SaveOptions) -> Result<(), SaveError> {
+    if options.volume_size.is_none() {
+        writer.finish().await?;
+        return Ok(());
+    }
+    let pending = writer.finish_parts().await?;
+    let signature = match &options.seal {
+        Some(signer) => Some(crate::seal::sign(&pending.list_bytes(), signer)?),
+        None => None,
+    };
+    tokio::task::spawn_blocking(move || pending.publish(signature))
+        .await
+        .map_err(|_| BundleError::WorkerGone { what: "writer" })??;
+    Ok(())
 }

@@ -192,6 +192,7 @@ impl<'a> Walker<'a> {
         descriptor.artifact_type = stored.parsed.artifact_type.clone();
         if media::is_index(&stored.media_type) {
             let mut kept = Vec::new();
+            let mut chosen = Vec::new();
             for child in &stored.parsed.manifests {
                 let keep = self.platforms.is_empty()
                     || child.platform.as_ref().is_some_and(|p| self.platforms.iter().any(|f| f.matches(p)));
@@ -209,10 +210,18 @@ impl<'a> Walker<'a> {
                         }),
                     });
                 }
-                let fetched =
-                    Self::fetch(source, reference, repo, &child.digest.to_string()).await?.ok_or_else(|| {
-                        WalkError::MissingChild { reference: reference.to_string(), child: child.digest.clone() }
-                    })?;
+                chosen.push(child.clone());
+            }
+            // The children are fetched concurrently and added in the index's order.
+            let names: Vec<String> = chosen.iter().map(|c| c.digest.to_string()).collect();
+            let fetched_all =
+                futures_util::future::try_join_all(names.iter().map(|n| Self::fetch(source, reference, repo, n)))
+                    .await?;
+            for (child, fetched) in chosen.iter().zip(fetched_all) {
+                let fetched = fetched.ok_or_else(|| WalkError::MissingChild {
+                    reference: reference.to_string(),
+                    child: child.digest.clone(),
+                })?;
                 self.contents
                     .add_manifest(&full_repo, child.digest.clone(), fetched.bytes, Some(&child.media_type), false)
                     .map_err(Self::model(reference))?;
@@ -255,8 +264,15 @@ impl<'a> Walker<'a> {
         });
 
         let before = self.contents.entries.len();
-        for d in walked {
-            self.attachments(source, reference, &d, 0).await?;
+        // Every walked manifest's attachments are fetched concurrently (the three legacy
+        // tags and the referrers of each at once), then added in a fixed order: the walk's
+        // result does not depend on which answer came first.
+        let found = futures_util::future::try_join_all(
+            walked.iter().map(|d| fetch_attachments(&self.contents, source, reference, d, 0)),
+        )
+        .await?;
+        for (d, f) in walked.iter().zip(found) {
+            self.add_attachments(reference, d, f)?;
             if self.contents.manifests.len() > MAX_MANIFESTS_PER_IMAGE {
                 return Err(WalkError::TooManyManifests { reference: reference.to_string() });
             }
@@ -266,80 +282,162 @@ impl<'a> Walker<'a> {
         Ok(WalkedImage { reference: reference.clone(), digest: top.digest, partial, is_index, platforms, attachments })
     }
 
-    /// Legacy cosign tags and OCI referrers of `subject`, recursively for referrers.
-    fn attachments<'b, S: Source>(
-        &'b mut self,
-        source: &'b S,
-        reference: &'b Reference,
-        subject: &'b Digest,
-        depth: usize,
-    ) -> BoxedWalk<'b, S::Error> {
-        Box::pin(async move {
-            let repo = reference.repository.as_str();
-            let full_repo = reference.repository_name();
-            if depth == 0 {
-                for role in [Role::Signature, Role::Attestation, Role::Sbom] {
-                    let tag = format!("{}.{}", subject.tag_prefix(), role.cosign_suffix().expect("attachment role"));
-                    if let Some(f) = Self::fetch(source, reference, repo, &tag).await? {
-                        self.contents
-                            .add_manifest(&full_repo, f.digest.clone(), f.bytes.clone(), Some(&f.media_type), true)
-                            .map_err(Self::model(reference))?;
-                        let d = Descriptor::new(f.media_type.clone(), f.digest.clone(), f.bytes.len() as u64);
-                        self.push_entry(Entry {
-                            descriptor: d,
-                            role,
-                            repository: full_repo.clone(),
-                            tag: Some(tag),
-                            subject: Some(subject.clone()),
-                        });
-                    }
-                }
+    /// Adds what [`fetch_attachments`] found for `subject`, in its order.
+    fn add_attachments<E: std::error::Error>(
+        &mut self,
+        reference: &Reference,
+        subject: &Digest,
+        found: Found,
+    ) -> Result<(), WalkError<E>> {
+        let full_repo = reference.repository_name();
+        for (role, tag, f) in found.tagged {
+            self.contents
+                .add_manifest(&full_repo, f.digest.clone(), f.bytes.clone(), Some(&f.media_type), true)
+                .map_err(Self::model(reference))?;
+            let d = Descriptor::new(f.media_type.clone(), f.digest.clone(), f.bytes.len() as u64);
+            self.push_entry(Entry {
+                descriptor: d,
+                role,
+                repository: full_repo.clone(),
+                tag: Some(tag),
+                subject: Some(subject.clone()),
+            });
+        }
+        for (r, f, children) in found.referrers {
+            let stored = self
+                .contents
+                .add_manifest(&full_repo, f.digest.clone(), f.bytes.clone(), Some(&f.media_type), true)
+                .map_err(Self::model(reference))?;
+            // Only a manifest whose subject really is this digest is a referrer of it
+            // (some registries answer the tag-schema tag with something else).
+            if stored.parsed.subject.as_ref().map(|s| &s.digest) != Some(subject) {
+                continue;
             }
-            if depth >= MAX_REFERRER_DEPTH {
-                return Ok(());
+            let mut d = Descriptor::new(f.media_type.clone(), f.digest.clone(), f.bytes.len() as u64);
+            d.artifact_type = r
+                .artifact_type
+                .clone()
+                .or_else(|| stored.parsed.artifact_type.clone())
+                .or_else(|| stored.parsed.config.as_ref().map(|c| c.media_type.clone()));
+            d.annotations = r.annotations.clone();
+            self.push_entry(Entry {
+                descriptor: d,
+                role: Role::Referrer,
+                repository: full_repo.clone(),
+                tag: None,
+                subject: Some(subject.clone()),
+            });
+            if let Some(children) = children {
+                self.add_attachments(reference, &f.digest, *children)?;
             }
-            let referrers = source
-                .referrers(repo, subject)
-                .await
-                .map_err(|source| WalkError::Source { reference: reference.to_string(), source })?;
-            for r in referrers {
-                if !media::is_manifest(&r.media_type) || self.contents.manifests.contains_key(&r.digest) && depth > 0 {
-                    continue;
-                }
-                let Some(f) = Self::fetch(source, reference, repo, &r.digest.to_string()).await? else { continue };
-                let stored = self
-                    .contents
-                    .add_manifest(&full_repo, f.digest.clone(), f.bytes.clone(), Some(&f.media_type), true)
-                    .map_err(Self::model(reference))?;
-                // Only a manifest whose subject really is this digest is a referrer of it
-                // (some registries answer the tag-schema tag with something else).
-                if stored.parsed.subject.as_ref().map(|s| &s.digest) != Some(subject) {
-                    continue;
-                }
-                let mut d = Descriptor::new(f.media_type.clone(), f.digest.clone(), f.bytes.len() as u64);
-                d.artifact_type = r
-                    .artifact_type
-                    .clone()
-                    .or_else(|| stored.parsed.artifact_type.clone())
-                    .or_else(|| stored.parsed.config.as_ref().map(|c| c.media_type.clone()));
-                d.annotations = r.annotations.clone();
-                self.push_entry(Entry {
-                    descriptor: d,
-                    role: Role::Referrer,
-                    repository: full_repo.clone(),
-                    tag: None,
-                    subject: Some(subject.clone()),
-                });
-                let next = f.digest.clone();
-                self.attachments(source, reference, &next, depth + 1).await?;
-            }
-            Ok(())
-        })
+        }
+        Ok(())
     }
 }
 
-/// The recursive attachment walk, boxed (async recursion).
-type BoxedWalk<'b, E> = std::pin::Pin<Box<dyn Future<Output = Result<(), WalkError<E>>> + Send + 'b>>;
+/// The attachments of one subject as fetched: legacy tags (role, tag, manifest) and
+/// referrers (as listed, as fetched, and their own attachments when followed).
+#[derive(Default)]
+struct Found {
+    tagged: Vec<(Role, String, Fetched)>,
+    referrers: Vec<(Descriptor, Fetched, Option<Box<Found>>)>,
+}
+
+/// Legacy cosign tags and OCI referrers of `subject`, recursively for referrers (to
+/// [`MAX_REFERRER_DEPTH`]), every request of one level at once. Nothing is added to
+/// `known` (what the walk holds so far): [`Walker::add_attachments`] does that afterwards.
+fn fetch_attachments<'b, S: Source>(
+    known: &'b Contents,
+    source: &'b S,
+    reference: &'b Reference,
+    subject: &'b Digest,
+    depth: usize,
+) -> BoxedFetch<'b, S::Error> {
+    Box::pin(async move {
+        let repo = reference.repository.as_str();
+        let err = |source| WalkError::Source { reference: reference.to_string(), source };
+        let roles: &[Role] = if depth == 0 { &[Role::Signature, Role::Attestation, Role::Sbom] } else { &[] };
+        let tags: Vec<(Role, String)> = roles
+            .iter()
+            .map(|role| (*role, format!("{}.{}", subject.tag_prefix(), role.cosign_suffix().expect("attachment role"))))
+            .collect();
+        let tag_fetches =
+            futures_util::future::try_join_all(tags.iter().map(|(_, tag)| Walker::fetch(source, reference, repo, tag)));
+        let listing = async {
+            if depth >= MAX_REFERRER_DEPTH {
+                return Ok(Vec::new());
+            }
+            source.referrers(repo, subject).await.map_err(err)
+        };
+        let (tagged, listed) = futures_util::future::try_join(tag_fetches, listing).await?;
+        let mut found = Found::default();
+        for ((role, tag), f) in tags.into_iter().zip(tagged) {
+            if let Some(f) = f {
+                found.tagged.push((role, tag, f));
+            }
+        }
+        let wanted: Vec<Descriptor> = listed
+            .into_iter()
+            .filter(|r| media::is_manifest(&r.media_type) && !(known.manifests.contains_key(&r.digest) && depth > 0))
+            .collect();
+        let names: Vec<String> = wanted.iter().map(|r| r.digest.to_string()).collect();
+        let fetched =
+            futures_util::future::try_join_all(names.iter().map(|n| Walker::fetch(source, reference, repo, n))).await?;
+        let fetched: Vec<(Descriptor, Fetched)> =
+            wanted.into_iter().zip(fetched).filter_map(|(r, f)| f.map(|f| (r, f))).collect();
+        // Follow the referrers whose subject is this digest (the others are kept but not
+        // entered, as [`Walker::add_attachments`] decides from the same bytes).
+        let follow = |f: &Fetched| {
+            crate::oci::Manifest::parse(&f.bytes, Some(&f.media_type))
+                .ok()
+                .is_some_and(|(m, _)| m.subject.as_ref().map(|s| &s.digest) == Some(subject))
+        };
+        let children = futures_util::future::try_join_all(fetched.iter().map(|(_, f)| async move {
+            if follow(f) {
+                fetch_attachments(known, source, reference, &f.digest, depth + 1).await.map(|c| Some(Box::new(c)))
+            } else {
+                Ok(None)
+            }
+        }))
+        .await?;
+        found.referrers = fetched.into_iter().zip(children).map(|((r, f), c)| (r, f, c)).collect();
+        Ok(found)
+    })
+}
+
+/// A [`Source`] that lets at most a fixed number of requests run at once and reports how
+/// many are in flight ([`crate::progress::Reporter::requests_in_flight`]), for a walk of
+/// many images at once (`save --jobs`).
+pub struct Throttled<'s, S> {
+    pub inner: &'s S,
+    pub permits: &'s tokio::sync::Semaphore,
+    pub in_flight: &'s std::sync::atomic::AtomicUsize,
+    pub reporter: &'s dyn crate::progress::Reporter,
+}
+
+impl<S: Source> Throttled<'_, S> {
+    async fn run<T>(&self, request: impl Future<Output = T>) -> T {
+        use std::sync::atomic::Ordering;
+        let _permit = self.permits.acquire().await.expect("the semaphore is never closed");
+        self.reporter.requests_in_flight(self.in_flight.fetch_add(1, Ordering::Relaxed) + 1);
+        let out = request.await;
+        self.reporter.requests_in_flight(self.in_flight.fetch_sub(1, Ordering::Relaxed) - 1);
+        out
+    }
+}
+
+impl<S: Source> Source for Throttled<'_, S> {
+    type Error = S::Error;
+    async fn manifest(&self, repo: &str, reference: &str) -> Result<Option<Fetched>, S::Error> {
+        self.run(self.inner.manifest(repo, reference)).await
+    }
+    async fn referrers(&self, repo: &str, digest: &Digest) -> Result<Vec<Descriptor>, S::Error> {
+        self.run(self.inner.referrers(repo, digest)).await
+    }
+}
+
+/// The recursive attachment fetch, boxed (async recursion).
+type BoxedFetch<'b, E> = std::pin::Pin<Box<dyn Future<Output = Result<Found, WalkError<E>>> + Send + 'b>>;
 
 /// A tag-safe rendering of a platform (`linux-arm64-v8`).
 pub fn platform_tag(p: Option<&Platform>) -> String {

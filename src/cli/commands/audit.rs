@@ -103,7 +103,7 @@ fn policy_info(p: &Policy) -> PolicyInfo {
 /// The bundle as the report names it: its path, its size (a file), and the digest of the
 /// `index.json` that was read (which names the bundle's whole content).
 fn bundle_subject(path: &Path, meta: &crate::content::Metadata) -> Subject {
-    let size = if path.is_dir() { None } else { std::fs::metadata(path).ok().map(|m| m.len()) };
+    let size = if path.is_dir() { None } else { crate::bundle::volumes::bundle_size(path) };
     Subject::Bundle { path: path.display().to_string(), size, index_digest: Some(Digest::of(&meta.index_json)) }
 }
 

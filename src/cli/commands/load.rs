@@ -123,6 +123,17 @@ pub async fn run(args: LoadArgs, ui: &Ui) -> anyhow::Result<u8> {
     let registry = Registry::new(&dest.host, &settings::registry_options(&args.registry)?)?;
     // Reach the target first: a clear error (auth, TLS, plain http against https) before any work.
     registry.ping().await?;
+    // A volume set: every part is read and checked against its part list first, so that a
+    // missing, swapped, foreign or damaged part is named before anything is pushed.
+    // With bundle trust, the part list's signature is checked before that.
+    if let Some(set) = crate::bundle::volumes::PartSet::for_bundle(&args.source)? {
+        let signed = match settings::seal_trust(&args.seal)? {
+            Some(trust) => format!("; part list signed by {}", super::verify::part_list_signer(&set, &trust)?),
+            None => String::new(),
+        };
+        tokio::task::block_in_place(|| set.check_all())?;
+        ui.status(&format!("checked {} part(s) of set {}{signed}", set.list.parts.len(), set.list.set));
+    }
     let (meta, layers) = BundleSource::open(&args.source)?.read_metadata().await?;
     let unlisted = meta.unlisted();
     if !unlisted.is_empty() {

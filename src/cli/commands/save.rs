@@ -89,6 +89,9 @@ pub async fn run(args: SaveArgs, ui: &Ui) -> anyhow::Result<u8> {
         None => Compression::from_path(&args.output),
     };
     settings::check_output_file(&args.output)?;
+    if args.volume_size.is_some() {
+        settings::check_output_file(&crate::bundle::volumes::list_path(&args.output))?;
+    }
     // The output directory first: no point in walking registries to fail at the end.
     let parent = args.output.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
     if !parent.is_dir() {
@@ -101,7 +104,9 @@ pub async fn run(args: SaveArgs, ui: &Ui) -> anyhow::Result<u8> {
     let seal = settings::seal_signer(&args)?;
     let have = have(&args, ui).await?;
     let mut registries = Registries::new(settings::registry_options(&args.registry)?);
-    let (mut contents, images) = save::walk(&mut registries, &refs, &platforms).await?;
+    let walked = save::walk(&mut registries, &refs, &platforms, args.registry.jobs as usize, ui).await;
+    ui.clear();
+    let (mut contents, images) = walked?;
     if !args.have.is_empty() {
         contents.delta = have.delta_for(&contents);
         let d = &contents.delta;
@@ -144,14 +149,19 @@ pub async fn run(args: SaveArgs, ui: &Ui) -> anyhow::Result<u8> {
         contents.blobs.iter().filter(|(d, b)| !b.metadata && !contents.delta.assumes(d)).map(|(_, b)| b.size).sum();
     ui.start_bytes("save", layer_total);
     let sealed = seal.is_some();
-    let options = SaveOptions { platforms, compression, jobs: args.registry.jobs as usize, seal };
+    let options =
+        SaveOptions { platforms, compression, jobs: args.registry.jobs as usize, seal, volume_size: args.volume_size };
     let reporter: Arc<dyn crate::progress::Reporter> = Arc::new(ui.clone());
     let summary = save::write(&mut registries, &contents, &args.output, &options, reporter).await;
     ui.clear();
     let summary = summary?;
+    let written = match args.volume_size {
+        None => args.output.display().to_string(),
+        Some(_) => volumes_written(&args.output)?,
+    };
     ui.status(&format!(
         "wrote {}{}: {} image(s), {} manifests, {} blobs, {} unique",
-        args.output.display(),
+        written,
         if sealed { " (sealed)" } else { "" },
         images.len(),
         summary.manifests,
@@ -159,4 +169,13 @@ pub async fn run(args: SaveArgs, ui: &Ui) -> anyhow::Result<u8> {
         human(summary.unique_bytes)
     ));
     Ok(exit::OK)
+}
+
+/// `FILE.001 ... FILE.00N (N parts, set S) and FILE.parts.json`, from the part list just written.
+fn volumes_written(output: &std::path::Path) -> anyhow::Result<String> {
+    let set = crate::bundle::volumes::PartSet::open_list(&crate::bundle::volumes::list_path(output))?;
+    let parts = &set.list.parts;
+    let (first, last) = (&parts[0].name, &parts[parts.len() - 1].name);
+    let range = if parts.len() == 1 { first.clone() } else { format!("{first} ... {last}") };
+    Ok(format!("{range} ({} part(s), set {}) and {}", parts.len(), set.list.set, set.list_path.display()))
 }

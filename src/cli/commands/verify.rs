@@ -37,6 +37,13 @@ pub struct VerifyArgs {
     pub bundle: Option<PathBuf>,
     #[command(flatten)]
     pub seal: crate::cli::args::SealTrustArgs,
+    /// Check one part of a volume set (`save --volume-size`) on its own against its part
+    /// list, and the part list's signature when bundle trust (--bundle-key ...) is given.
+    #[arg(long, value_name = "PART", conflicts_with_all = ["bundle", "signatures"])]
+    pub volume: Option<PathBuf>,
+    /// The part list for --volume (default: NAME.parts.json beside the part NAME.NNN).
+    #[arg(long, value_name = "FILE", requires = "volume")]
+    pub parts: Option<PathBuf>,
     /// Detached signatures as `cosign download signature` prints them (JSON lines or array).
     #[arg(long, value_name = "FILE", requires = "digest")]
     pub signatures: Option<PathBuf>,
@@ -57,6 +64,9 @@ fn usage(message: impl Into<String>) -> anyhow::Error {
 }
 
 pub async fn run(args: VerifyArgs, _ui: &Ui) -> anyhow::Result<u8> {
+    if let Some(part) = &args.volume {
+        return volume(part, args.parts.as_deref(), &args.seal);
+    }
     let policy = trust::required_policy(&args.trust)?;
     // The only clock read: verification takes "now" as an input.
     let now = Utc::now();
@@ -98,6 +108,59 @@ fn print(assessments: &[ImageAssessment], output: OutputFormat, policy: &Policy)
         }
     }
     Ok(())
+}
+
+/// `--volume PART [--parts LIST]`: the part list's signature first (with bundle trust),
+/// then the part's size and sha256 against it. Needs no image trust.
+fn volume(
+    part: &std::path::Path,
+    parts: Option<&std::path::Path>,
+    seal: &crate::cli::args::SealTrustArgs,
+) -> anyhow::Result<u8> {
+    use crate::bundle::volumes::PartSet;
+    let list_path = match parts {
+        Some(p) => p.to_owned(),
+        None => PartSet::list_beside(part).ok_or_else(|| {
+            usage(format!("{} is not named like a part (NAME.NNN); give its part list with --parts", part.display()))
+        })?,
+    };
+    let set = PartSet::open_list(&list_path)?;
+    let seal_trust = crate::cli::settings::seal_trust(seal)?;
+    let mut signed = String::new();
+    if let Some(trust) = &seal_trust {
+        signed = format!("; part list signed by {}", part_list_signer(&set, trust)?);
+    }
+    let index = set.index_of(part)?;
+    set.check_part(index, part)?;
+    let p = &set.list.parts[index];
+    println!(
+        "{}: part {} of {} of set {}, {} bytes, {} ok{signed}",
+        part.display(),
+        index + 1,
+        set.list.parts.len(),
+        set.list.set,
+        p.size,
+        p.digest
+    );
+    Ok(exit::OK)
+}
+
+/// Checks a part list's detached signature (`NAME.parts.json.sig`) under bundle trust, with
+/// the function that checks seals; returns who signed it. Unsigned: a bad bundle (exit 4);
+/// a signature that does not verify: rejected (exit 1). For `verify --volume` and `load`.
+pub fn part_list_signer(
+    set: &crate::bundle::volumes::PartSet,
+    trust: &crate::seal::SealTrust,
+) -> anyhow::Result<String> {
+    use crate::bundle::volumes::{read_signature, VolumeError, SIGNATURE_SUFFIX};
+    let list = set.list_path.display().to_string();
+    let sig = read_signature(&set.list_path)?.ok_or_else(|| VolumeError::Unsigned { list: list.clone() })?;
+    let name = format!("{list}{SIGNATURE_SUFFIX}");
+    match crate::seal::verify_signature("part list", &name, &sig, &set.list_bytes, trust, Utc::now().timestamp()) {
+        Ok(crate::seal::SealVerdict::Verified { signer, algorithm, .. }) => Ok(format!("{signer} ({algorithm})")),
+        Ok(_) => unreachable!("verify_signature returns Verified or a reason"),
+        Err(reason) => Err(VolumeError::Rejected { list, reason }.into()),
+    }
 }
 
 /// `--signatures FILE --digest D [REF]`: the optional REF names the repository the policy
