@@ -441,6 +441,71 @@ fn a_closed_stdout_ends_quietly() {
     }
 }
 
+/// How a run's stderr is broken: closed (`2>&-`; Rust reopens it on /dev/null), failing
+/// every write (`2>/dev/full`), or a pipe whose reader has gone (`2>&1 | true`).
+#[derive(Debug, Clone, Copy)]
+enum BrokenStderr {
+    Closed,
+    Full,
+    ReaderGone,
+}
+
+/// Runs sealift with a broken stderr; stdout is captured.
+fn with_broken_stderr(args: &[&str], how: BrokenStderr) -> std::process::Output {
+    use std::process::{Command, Stdio};
+    let bin = env!("CARGO_BIN_EXE_sealift");
+    let mut cmd = match how {
+        BrokenStderr::Closed | BrokenStderr::Full => {
+            let redirect = if matches!(how, BrokenStderr::Closed) { "2>&-" } else { "2>/dev/full" };
+            let mut c = Command::new("sh");
+            c.arg("-c").arg(format!("exec \"$0\" \"$@\" {redirect}")).arg(bin).args(args);
+            c
+        }
+        BrokenStderr::ReaderGone => {
+            let mut c = Command::new(bin);
+            c.args(args).stderr(Stdio::piped());
+            c
+        }
+    };
+    let mut child = cmd.stdout(Stdio::piped()).stdin(Stdio::null()).spawn().unwrap();
+    drop(child.stderr.take());
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn a_closed_or_failing_stderr_ends_quietly_with_the_same_exit_code() {
+    let dir = tempdir();
+    let src = TestRegistry::start();
+    random_image(&src.addr, "team/app", "1.0", &[3000]);
+    let bundle = dir.path().join("b.tar");
+    let bundle = bundle.to_str().unwrap();
+    let key = format!("{}/tests/data/cosign-real/containers-image/keys/cosign.pub", env!("CARGO_MANIFEST_DIR"));
+    let target = TestRegistry::start();
+    let source = format!("{}/team/app:1.0", src.addr);
+    // Status lines, warnings, debug logs, a rejection and an error: every stderr path.
+    let runs: Vec<(Vec<&str>, i32)> = vec![
+        (vec!["-vv", "save", &source, "-o", bundle], 0),
+        (vec!["load", "--insecure-skip-verify", bundle, "--to", &target.addr], 0),
+        (vec!["load", bundle, "--to", &target.addr, "--key", &key], 1),
+        (vec!["inspect", "/nonexistent/b.tar"], 3),
+        (vec!["save", "--no-such-flag"], 2),
+    ];
+    for (args, code) in &runs {
+        let reference = sealift(args);
+        assert_eq!(reference.status.code(), Some(*code), "{args:?}: {}", stderr(&reference));
+        assert!(!reference.stderr.is_empty(), "{args:?} writes to stderr");
+        for how in [BrokenStderr::Closed, BrokenStderr::Full, BrokenStderr::ReaderGone] {
+            if args[1] == "save" && args.len() > 2 {
+                std::fs::remove_file(bundle).unwrap();
+            }
+            let out = with_broken_stderr(args, how);
+            assert_eq!(out.status.code(), Some(*code), "{args:?} with {how:?}: {:?}", out.status);
+            assert_eq!(out.stdout, reference.stdout, "{args:?} with {how:?}: same data on stdout");
+        }
+    }
+    assert!(std::path::Path::new(bundle).is_file(), "the last save wrote its bundle");
+}
+
 /// Every byte of both streams, checked for a raw ESC.
 fn assert_no_escape(what: &str, out: &std::process::Output) {
     for (name, bytes) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
