@@ -75,7 +75,7 @@ fn fuzz(name: &str) {
     let secs = env_u64("SEALIFT_FUZZ_SECS", 60);
     let input_limit = Duration::from_secs(env_u64("SEALIFT_FUZZ_INPUT_SECS", 10));
     let max_rss = env_u64("SEALIFT_FUZZ_MAX_RSS_MB", 1024) << 20;
-    let seed = env_u64("SEALIFT_FUZZ_SEED", 0x5ea1_1f7);
+    let seed = env_u64("SEALIFT_FUZZ_SEED", 0x05ea_11f7);
     let seeds = (t.seeds)();
     assert!(!seeds.is_empty(), "{name} has seeds");
     let quiet = std::panic::take_hook();
