@@ -37,7 +37,13 @@ pub struct Target {
 }
 
 pub const TARGETS: &[Target] = &[
-    Target { name: "tar", run: read_bundle, seeds: || bundle_seeds(Compression::None), json: false, codec: None },
+    Target {
+        name: "tar",
+        run: read_bundle,
+        seeds: || bundle_seeds(Compression::None),
+        json: false,
+        codec: Some(Codec { decode: |b| Some(b.to_vec()), encode: tar_checksums }),
+    },
     Target {
         name: "tar-zstd",
         run: read_bundle,
@@ -152,6 +158,20 @@ fn sample_image() -> (Vec<u8>, Vec<(Digest, Vec<u8>)>) {
     (index, blobs)
 }
 
+/// Recomputes the checksum of every 512-byte block that carries the ustar magic, so that
+/// a mutated header reaches the checks behind its checksum (sizes, names, types, PAX).
+fn tar_checksums(b: &[u8]) -> Vec<u8> {
+    let mut v = b.to_vec();
+    for block in v.chunks_exact_mut(512) {
+        if &block[257..262] == b"ustar" {
+            block[148..156].fill(b' ');
+            let sum: u32 = block.iter().map(|&x| u32::from(x)).sum();
+            block[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+        }
+    }
+    v
+}
+
 fn unzstd(b: &[u8]) -> Option<Vec<u8>> {
     let mut out = Vec::new();
     zstd::Decoder::new(b).ok()?.take(4 << 20).read_to_end(&mut out).ok()?;
@@ -159,7 +179,7 @@ fn unzstd(b: &[u8]) -> Option<Vec<u8>> {
 }
 
 fn zstd_encode(b: &[u8]) -> Vec<u8> {
-    zstd::encode_all(b, 1).unwrap()
+    zstd::encode_all(&tar_checksums(b)[..], 1).unwrap()
 }
 
 fn ungzip(b: &[u8]) -> Option<Vec<u8>> {
@@ -170,7 +190,7 @@ fn ungzip(b: &[u8]) -> Option<Vec<u8>> {
 
 fn gzip_encode(b: &[u8]) -> Vec<u8> {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    gz.write_all(b).unwrap();
+    gz.write_all(&tar_checksums(b)).unwrap();
     gz.finish().unwrap()
 }
 
