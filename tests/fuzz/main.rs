@@ -213,4 +213,7 @@ fuzz_targets! {
     fuzz_seal => "seal",
     fuzz_policy_toml => "policy-toml",
     fuzz_inventory => "inventory",
+    fuzz_rfc3161 => "rfc3161",
+    fuzz_checkpoint => "checkpoint",
+    fuzz_inclusion_proof => "inclusion-proof",
 }

@@ -68,6 +68,10 @@ pub const TARGETS: &[Target] = &[
     Target { name: "seal", run: seal_docs, seeds: seal_seeds, json: true, codec: None },
     Target { name: "policy-toml", run: policy_toml, seeds: policy_seeds, json: false, codec: None },
     Target { name: "inventory", run: inventory_json, seeds: inventory_seeds, json: true, codec: None },
+    // Beyond the list: the other binary formats a Sigstore bundle carries.
+    Target { name: "rfc3161", run: rfc3161, seeds: rfc3161_seeds, json: false, codec: None },
+    Target { name: "checkpoint", run: checkpoint, seeds: checkpoint_seeds, json: false, codec: None },
+    Target { name: "inclusion-proof", run: inclusion_proof, seeds: inclusion_seeds, json: false, codec: None },
 ];
 
 fn data(rel: &str) -> PathBuf {
@@ -538,4 +542,87 @@ fn inventory_seeds() -> Vec<Vec<u8>> {
     };
     let _ = index;
     vec![Inventory::new("127.0.0.1:5000", "mirror", "2026-01-01T00:00:00Z".into(), vec![repo]).to_bytes()]
+}
+
+// ---- RFC 3161 timestamps, checkpoints, inclusion proofs (from Sigstore bundles) ----
+
+/// Every value at `path` (object keys; arrays are walked) in every conformance bundle.
+fn bundle_values(path: &[&str]) -> Vec<serde_json::Value> {
+    fn walk(v: &serde_json::Value, path: &[&str], out: &mut Vec<serde_json::Value>) {
+        match (v, path.split_first()) {
+            (serde_json::Value::Array(a), _) => a.iter().for_each(|c| walk(c, path, out)),
+            (_, None) => out.push(v.clone()),
+            (_, Some((k, rest))) => {
+                if let Some(c) = v.get(*k) {
+                    walk(c, rest, out);
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for b in sigstore_seeds() {
+        if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&b) {
+            walk(&v, path, &mut out);
+        }
+    }
+    out
+}
+
+fn b64(v: &serde_json::Value) -> Option<Vec<u8>> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.decode(v.as_str()?).ok()
+}
+
+fn rfc3161(input: &[u8]) {
+    let tsas = &conformance_policy().timestamp_authorities;
+    let _ = sealift::verify::timestamp::verify_timestamp(input, b"signed bytes", tsas);
+    let _ = openssl::error::ErrorStack::get();
+}
+
+fn rfc3161_seeds() -> Vec<Vec<u8>> {
+    bundle_values(&["verificationMaterial", "timestampVerificationData", "rfc3161Timestamps", "signedTimestamp"])
+        .iter()
+        .filter_map(b64)
+        .collect()
+}
+
+fn checkpoint(input: &[u8]) {
+    if let Ok(text) = std::str::from_utf8(input) {
+        let _ = sealift::verify::tlog::parse_checkpoint(text);
+    }
+}
+
+fn checkpoint_seeds() -> Vec<Vec<u8>> {
+    bundle_values(&["verificationMaterial", "tlogEntries", "inclusionProof", "checkpoint", "envelope"])
+        .iter()
+        .filter_map(|v| Some(v.as_str()?.as_bytes().to_vec()))
+        .collect()
+}
+
+/// An input is `index (8 bytes LE) | tree size (8) | leaf hash (32) | proof hashes (32 each)`.
+fn inclusion_proof(input: &[u8]) {
+    if input.len() < 48 {
+        return;
+    }
+    let index = u64::from_le_bytes(input[0..8].try_into().unwrap());
+    let size = u64::from_le_bytes(input[8..16].try_into().unwrap());
+    let leaf: [u8; 32] = input[16..48].try_into().unwrap();
+    let proof: Vec<[u8; 32]> = input[48..].chunks_exact(32).map(|c| c.try_into().unwrap()).collect();
+    let _ = sealift::verify::tlog::root_from_inclusion_proof(index, size, leaf, &proof);
+}
+
+fn inclusion_seeds() -> Vec<Vec<u8>> {
+    bundle_values(&["verificationMaterial", "tlogEntries", "inclusionProof"])
+        .iter()
+        .filter_map(|p| {
+            let num = |k: &str| p.get(k)?.as_str()?.parse::<u64>().ok();
+            let mut out = num("logIndex")?.to_le_bytes().to_vec();
+            out.extend(num("treeSize")?.to_le_bytes());
+            out.extend(b64(p.get("rootHash")?)?);
+            for h in p.get("hashes")?.as_array()? {
+                out.extend(b64(h)?);
+            }
+            Some(out)
+        })
+        .collect()
 }
