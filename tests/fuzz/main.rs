@@ -161,6 +161,7 @@ fn seeds_and_regressions_run_clean() {
     for t in TARGETS {
         let mut inputs: Vec<(String, Vec<u8>)> =
             (t.seeds)().into_iter().enumerate().map(|(i, s)| (format!("seed {i}"), s)).collect();
+        inputs.extend(hostile_shapes(t));
         if let Ok(rd) = std::fs::read_dir(regressions_dir(t)) {
             for e in rd.flatten() {
                 inputs.push((e.path().display().to_string(), std::fs::read(e.path()).unwrap()));
@@ -177,6 +178,28 @@ fn seeds_and_regressions_run_clean() {
         }
     }
     assert!(failures.is_empty(), "{failures:#?}");
+}
+
+/// Shapes a blind mutator rarely builds: nesting 100,000 deep (a recursive parser would
+/// overflow its stack) in JSON for the JSON targets, in TOML arrays, inline tables and
+/// dotted keys for the policy.
+fn hostile_shapes(t: &Target) -> Vec<(String, Vec<u8>)> {
+    let deep = 100_000;
+    let mut out = Vec::new();
+    if t.json {
+        out.push(("nested arrays".to_owned(), "[".repeat(deep).into_bytes()));
+        out.push(("nested objects".to_owned(), "{\"a\":".repeat(deep).into_bytes()));
+    }
+    if t.name == "policy-toml" {
+        for (what, body) in [
+            ("arrays", "x = ".to_owned() + &"[".repeat(deep)),
+            ("inline tables", "x = ".to_owned() + &"{a=".repeat(deep)),
+            ("dotted keys", "a.".repeat(deep) + "b = 1"),
+        ] {
+            out.push((format!("nested {what}"), format!("version = 1\n{body}\n").into_bytes()));
+        }
+    }
+    out
 }
 
 macro_rules! fuzz_targets {
