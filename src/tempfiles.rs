@@ -80,7 +80,8 @@ pub fn write_atomic(path: &Path, prefix: &str, bytes: &[u8]) -> Result<(), Write
 /// are renamed in one step with respect to [`remove_all`]. SIGINT or SIGTERM before that
 /// step removes every temporary file and leaves the final names as they were (absent, or
 /// the previous complete set); during it, the process exits once the whole set is in
-/// place. A write error leaves the final names untouched too.
+/// place. An error while writing the temporary files leaves the final names untouched; a
+/// rename that fails (the files are complete by then) can leave the set partly renamed.
 pub fn write_all_atomic(files: &[NewFile<'_>], prefix: &str) -> Result<(), WriteError> {
     use std::io::Write as _;
     use std::os::unix::fs::PermissionsExt as _;
