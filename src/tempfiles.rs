@@ -51,27 +51,89 @@ impl Drop for Registered {
     }
 }
 
-/// Writes `bytes` to `path` atomically: a registered temporary file (named `prefix`...) in
-/// the same directory, made readable like any file the user writes (0644, not 0600),
-/// synced, then renamed over `path`. A failed or interrupted run leaves nothing under the
-/// final name.
-pub fn write_atomic(path: &Path, prefix: &str, bytes: &[u8]) -> std::io::Result<()> {
+/// One file of a set written by [`write_all_atomic`].
+pub struct NewFile<'a> {
+    pub path: &'a Path,
+    pub bytes: &'a [u8],
+    /// Unix mode, set exactly (0600 for a private key, 0644 for what anyone may read).
+    pub mode: u32,
+}
+
+/// A file of a set could not be written; nothing of the set was renamed into place.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write {}: {source}", path.display())]
+pub struct WriteError {
+    pub path: PathBuf,
+    #[source]
+    pub source: std::io::Error,
+}
+
+/// Writes `bytes` to `path` atomically, readable like any file the user writes (0644):
+/// see [`write_all_atomic`].
+pub fn write_atomic(path: &Path, prefix: &str, bytes: &[u8]) -> Result<(), WriteError> {
+    write_all_atomic(&[NewFile { path, bytes, mode: 0o644 }], prefix)
+}
+
+/// Writes a set of files so that they appear together or not at all: each goes to a
+/// registered temporary file (named `prefix`..., created with its mode, so a private key
+/// is never readable by others, even briefly) in its own directory and is synced; then all
+/// are renamed in one step with respect to [`remove_all`]. SIGINT or SIGTERM before that
+/// step removes every temporary file and leaves the final names as they were (absent, or
+/// the previous complete set); during it, the process exits once the whole set is in
+/// place. An error while writing the temporary files leaves the final names untouched; a
+/// rename that fails (the files are complete by then) can leave the set partly renamed.
+pub fn write_all_atomic(files: &[NewFile<'_>], prefix: &str) -> Result<(), WriteError> {
     use std::io::Write as _;
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let mut tmp = tempfile::Builder::new().prefix(prefix).tempfile_in(dir)?;
-    let registered = register(tmp.path());
-    tmp.write_all(bytes)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        tmp.as_file().set_permissions(std::fs::Permissions::from_mode(0o644))?;
+    use std::os::unix::fs::PermissionsExt as _;
+    let mut temps = Vec::with_capacity(files.len());
+    for f in files {
+        let err = |source| WriteError { path: f.path.to_owned(), source };
+        let dir = match f.path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        let mode = std::fs::Permissions::from_mode(f.mode);
+        let mut tmp =
+            tempfile::Builder::new().prefix(prefix).permissions(mode.clone()).tempfile_in(dir).map_err(err)?;
+        let registered = register(tmp.path());
+        tmp.write_all(f.bytes).map_err(err)?;
+        // The umask narrowed the mode at creation; the caller's mode is the one wanted.
+        tmp.as_file().set_permissions(mode).map_err(err)?;
+        tmp.as_file().sync_all().map_err(err)?;
+        temps.push((tmp, registered, f.path));
     }
-    tmp.as_file().sync_all()?;
-    registered.persist(|| tmp.persist(path)).map_err(|e| e.error)?;
+    #[cfg(debug_assertions)]
+    hold_before_rename(&temps.iter().map(|(t, ..)| t.path()).collect::<Vec<_>>());
+    let mut st = lock();
+    let mut pending = Vec::with_capacity(temps.len());
+    for (tmp, registered, path) in temps {
+        st.paths.remove(&registered.id);
+        std::mem::forget(registered);
+        pending.push((tmp, path));
+    }
+    // Renamed under the lock: an interrupt now waits for the whole set. On an error the
+    // temporary files not yet renamed are removed when dropped.
+    for (tmp, path) in pending {
+        tmp.persist(path).map_err(|e| WriteError { path: path.to_owned(), source: e.error })?;
+    }
+    drop(st);
     Ok(())
+}
+
+/// Test seam, in debug builds only: with `SEALIFT_TEST_HOLD_RENAME` naming a FIFO, a set
+/// whose temporary files are written and synced writes their paths to the FIFO, then
+/// waits (opening it for reading, which no test answers) for a signal. The integration
+/// tests use it to interrupt a command at a moment it is provably mid-write.
+#[cfg(debug_assertions)]
+fn hold_before_rename(temps: &[&Path]) {
+    use std::io::Write as _;
+    let Some(fifo) = std::env::var_os("SEALIFT_TEST_HOLD_RENAME") else { return };
+    if let Ok(mut f) = std::fs::OpenOptions::new().write(true).open(&fifo) {
+        for t in temps {
+            let _ = writeln!(f, "{}", t.display());
+        }
+    }
+    let _ = std::fs::File::open(&fifo);
 }
 
 /// Proof that [`remove_all`] ran: hold it until the process exits.
@@ -110,5 +172,18 @@ mod tests {
         assert!(!a.exists() && c.exists());
         drop(removed);
         drop(ra);
+    }
+
+    #[test]
+    fn a_set_with_a_file_that_cannot_be_written_leaves_no_file_of_the_set() {
+        let d = tempfile::tempdir().unwrap();
+        let (a, b) = (d.path().join("a"), d.path().join("missing-dir/b"));
+        let files = [NewFile { path: &a, bytes: b"a", mode: 0o600 }, NewFile { path: &b, bytes: b"b", mode: 0o644 }];
+        let e = write_all_atomic(&files, ".t-").unwrap_err();
+        assert_eq!(e.path, b);
+        assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 0, "neither a nor a temporary file");
+        write_all_atomic(&files[..1], ".t-").unwrap();
+        use std::os::unix::fs::PermissionsExt as _;
+        assert_eq!(std::fs::metadata(&a).unwrap().permissions().mode() & 0o777, 0o600);
     }
 }

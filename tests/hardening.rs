@@ -392,6 +392,102 @@ fn sigint_and_sigterm_during_save_remove_the_partial_file() {
     }
 }
 
+/// Starts sealift with the debug builds' rename hold (src/tempfiles.rs): returns once the
+/// command has written and synced every temporary file of its output set and waits before
+/// renaming them, with the paths of those files.
+#[cfg(debug_assertions)]
+fn held_before_rename(dir: &std::path::Path, args: &[&str]) -> (std::process::Child, Vec<std::path::PathBuf>) {
+    use std::io::BufRead as _;
+    use std::process::{Command, Stdio};
+    let fifo = dir.join("hold.fifo");
+    let _ = std::fs::remove_file(&fifo);
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sealift"))
+        .args(args)
+        .env("SEALIFT_TEST_HOLD_RENAME", &fifo)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let lines: Vec<std::path::PathBuf> =
+            std::io::BufReader::new(std::fs::File::open(&fifo).unwrap()).lines().map(|l| l.unwrap().into()).collect();
+        let _ = tx.send(lines);
+    });
+    match rx.recv_timeout(Duration::from_secs(60)) {
+        Ok(temps) => (child, temps),
+        Err(_) => {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!("{args:?} never reached its renames: {:?} {}", out.status, stderr(&out));
+        }
+    }
+}
+
+/// Every name in `dir` (sorted) with its bytes.
+fn snapshot(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    let mut v: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap())
+        .map(|e| (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap_or_default()))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+#[cfg(debug_assertions)]
+fn a_signal_mid_write_leaves_no_partial_pki_and_no_partial_report() {
+    use std::process::Command;
+    let dir = tempdir();
+    let bundle = small_bundle(dir.path());
+    let key = format!("{}/tests/data/cosign-real/containers-image/keys/cosign.pub", env!("CARGO_MANIFEST_DIR"));
+    let pki = dir.path().join("pki");
+    let pki_s = pki.to_str().unwrap();
+    let reports = dir.path().join("reports");
+    std::fs::create_dir(&reports).unwrap();
+    let report = reports.join("audit.html");
+    for (signal, code) in [("INT", 130), ("TERM", 143)] {
+        // certs create into a fresh directory, then over a complete set with --force, and
+        // audit -o: each interrupted once its temporary files are written and synced.
+        let _ = std::fs::remove_dir_all(&pki);
+        let fresh = vec!["certs", "create", "--out", pki_s];
+        let forced = vec!["certs", "create", "--out", pki_s, "--force"];
+        let audit = vec!["audit", &bundle, "--key", &key, "--output", "html", "-o", report.to_str().unwrap()];
+        for (args, out_dir, temps_expected) in [(&fresh, &pki, 5), (&forced, &pki, 5), (&audit, &reports, 1)] {
+            let before = if args == &forced {
+                crate::support::ok(&crate::support::sealift(&fresh[..]));
+                snapshot(out_dir)
+            } else {
+                if out_dir.exists() {
+                    assert!(snapshot(out_dir).is_empty());
+                }
+                Vec::new()
+            };
+            let (child, temps) = held_before_rename(dir.path(), args);
+            assert_eq!(temps.len(), temps_expected, "{args:?}: {temps:?}");
+            assert!(temps.iter().all(|t| t.is_file()), "{args:?}: the temporary files are there: {temps:?}");
+            let killed = Command::new("kill").args([&format!("-{signal}"), &child.id().to_string()]).status().unwrap();
+            assert!(killed.success());
+            let out = child.wait_with_output().unwrap();
+            let err = stderr(&out);
+            assert_eq!(out.status.code(), Some(code), "{args:?} SIG{signal}: {err}");
+            assert!(
+                err.contains(&format!("interrupted by SIG{signal}; removed {temps_expected} temporary file(s)")),
+                "{err}"
+            );
+            assert_eq!(snapshot(out_dir), before, "{args:?} SIG{signal}: the output is as it was before the run");
+        }
+        std::fs::remove_dir_all(&pki).unwrap();
+    }
+    // Without a signal the same runs complete: all five files, and the report.
+    crate::support::ok(&crate::support::sealift(&["certs", "create", "--out", pki_s]));
+    let names: Vec<String> = snapshot(&pki).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names, ["ca.crt", "certificate_chain.pem", "leaf.crt", "leaf.key", "sub.crt"]);
+}
+
 /// Runs sealift with its stdout closed before it writes (as `sealift ... | true` does).
 fn with_closed_stdout(args: &[&str]) -> std::process::Output {
     use std::process::{Command, Stdio};
@@ -439,6 +535,71 @@ fn a_closed_stdout_ends_quietly() {
         assert!(matches!(out.status.code(), Some(0 | 1)), "{args:?}: {:?} {err}", out.status);
         assert!(!err.contains("panicked") && !err.contains("Broken pipe"), "{args:?}: {err}");
     }
+}
+
+/// How a run's stderr is broken: closed (`2>&-`; Rust reopens it on /dev/null), failing
+/// every write (`2>/dev/full`), or a pipe whose reader has gone (`2>&1 | true`).
+#[derive(Debug, Clone, Copy)]
+enum BrokenStderr {
+    Closed,
+    Full,
+    ReaderGone,
+}
+
+/// Runs sealift with a broken stderr; stdout is captured.
+fn with_broken_stderr(args: &[&str], how: BrokenStderr) -> std::process::Output {
+    use std::process::{Command, Stdio};
+    let bin = env!("CARGO_BIN_EXE_sealift");
+    let mut cmd = match how {
+        BrokenStderr::Closed | BrokenStderr::Full => {
+            let redirect = if matches!(how, BrokenStderr::Closed) { "2>&-" } else { "2>/dev/full" };
+            let mut c = Command::new("sh");
+            c.arg("-c").arg(format!("exec \"$0\" \"$@\" {redirect}")).arg(bin).args(args);
+            c
+        }
+        BrokenStderr::ReaderGone => {
+            let mut c = Command::new(bin);
+            c.args(args).stderr(Stdio::piped());
+            c
+        }
+    };
+    let mut child = cmd.stdout(Stdio::piped()).stdin(Stdio::null()).spawn().unwrap();
+    drop(child.stderr.take());
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn a_closed_or_failing_stderr_ends_quietly_with_the_same_exit_code() {
+    let dir = tempdir();
+    let src = TestRegistry::start();
+    random_image(&src.addr, "team/app", "1.0", &[3000]);
+    let bundle = dir.path().join("b.tar");
+    let bundle = bundle.to_str().unwrap();
+    let key = format!("{}/tests/data/cosign-real/containers-image/keys/cosign.pub", env!("CARGO_MANIFEST_DIR"));
+    let target = TestRegistry::start();
+    let source = format!("{}/team/app:1.0", src.addr);
+    // Status lines, warnings, debug logs, a rejection and an error: every stderr path.
+    let runs: Vec<(Vec<&str>, i32)> = vec![
+        (vec!["-vv", "save", &source, "-o", bundle], 0),
+        (vec!["load", "--insecure-skip-verify", bundle, "--to", &target.addr], 0),
+        (vec!["load", bundle, "--to", &target.addr, "--key", &key], 1),
+        (vec!["inspect", "/nonexistent/b.tar"], 3),
+        (vec!["save", "--no-such-flag"], 2),
+    ];
+    for (args, code) in &runs {
+        let reference = sealift(args);
+        assert_eq!(reference.status.code(), Some(*code), "{args:?}: {}", stderr(&reference));
+        assert!(!reference.stderr.is_empty(), "{args:?} writes to stderr");
+        for how in [BrokenStderr::Closed, BrokenStderr::Full, BrokenStderr::ReaderGone] {
+            if args[1] == "save" && args.len() > 2 {
+                std::fs::remove_file(bundle).unwrap();
+            }
+            let out = with_broken_stderr(args, how);
+            assert_eq!(out.status.code(), Some(*code), "{args:?} with {how:?}: {:?}", out.status);
+            assert_eq!(out.stdout, reference.stdout, "{args:?} with {how:?}: same data on stdout");
+        }
+    }
+    assert!(std::path::Path::new(bundle).is_file(), "the last save wrote its bundle");
 }
 
 /// Every byte of both streams, checked for a raw ESC.

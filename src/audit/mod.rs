@@ -44,7 +44,7 @@ pub enum AuditError {
 /// then renamed over `path`. A failed run leaves no half-written report under the name.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), AuditError> {
     crate::tempfiles::write_atomic(path, ".sealift-audit-", bytes)
-        .map_err(|source| AuditError::Write { path: path.to_owned(), source })
+        .map_err(|e| AuditError::Write { path: e.path, source: e.source })
 }
 
 /// The `os/arch[/variant]` an image config declares.

@@ -26,7 +26,7 @@ pub fn main() -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("sealift: error: cannot start the async runtime: {e}");
+            eprint_line(&format!("sealift: error: cannot start the async runtime: {e}"));
             return ExitCode::from(exit::FAILED);
         }
     };
@@ -36,7 +36,7 @@ pub fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             ui.clear();
-            eprintln!("sealift: error: {}", one_line(&e));
+            eprint_line(&format!("sealift: error: {}", one_line(&e)));
             ExitCode::from(exit_code(&e))
         }
     }
@@ -78,12 +78,38 @@ pub fn print_json(json: &str) -> std::io::Result<()> {
     print(crate::escape::json_controls(json).as_bytes())
 }
 
+/// stderr for everything sealift writes there (status lines, warnings, logs, the final
+/// error). stderr is where failures are reported, so a failure to write there has nowhere
+/// to go: a pipe whose reader left, a full disk (`2>/dev/full`) or any other write error
+/// is ignored, where `eprintln!` (and tracing's own fallback) would panic with exit 101.
+/// The command ends with the exit code its work deserves. (A closed descriptor, `2>&-`,
+/// is already harmless: Rust reopens it on /dev/null at startup.)
+pub struct Stderr;
+
+impl std::io::Write for Stderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let _ = std::io::stderr().write_all(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        let _ = std::io::stderr().flush();
+        Ok(())
+    }
+}
+
+/// Writes one line for people to [`Stderr`], control characters escaped.
+pub fn eprint_line(line: &str) {
+    use std::io::Write as _;
+    let mut text = crate::escape::clean_lines(line).into_owned();
+    text.push('\n');
+    let _ = Stderr.write_all(text.as_bytes());
+}
+
 /// SIGINT and SIGTERM: remove every registered temporary file (a half-written bundle,
 /// report or key), then exit 130 or 143 as a shell would report the signal. This runs on a
 /// worker thread, so it works while the command is busy; the registry stays locked until
 /// the exit, so no output can be renamed into place meanwhile.
 fn on_signals(runtime: &tokio::runtime::Runtime, ui: &progress::Ui) {
-    use std::io::Write as _;
     use tokio::signal::unix::{signal, SignalKind};
     let _entered = runtime.enter();
     let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
@@ -101,7 +127,7 @@ fn on_signals(runtime: &tokio::runtime::Runtime, ui: &progress::Ui) {
             0 => String::new(),
             n => format!("; removed {n} temporary file(s)"),
         };
-        let _ = writeln!(std::io::stderr(), "sealift: interrupted by {name}{what}");
+        eprint_line(&format!("sealift: interrupted by {name}{what}"));
         std::process::exit(i32::from(code));
     });
 }
@@ -117,7 +143,7 @@ fn init_tracing(quiet: bool, verbose: u8) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("sealift={level}")));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| Stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .try_init();

@@ -67,7 +67,7 @@ impl Ui {
         let msg = &*crate::escape::clean(msg);
         match self.bar.lock().expect("ui lock").as_ref() {
             Some(b) => b.println(msg),
-            None => eprintln!("{msg}"),
+            None => super::eprint_line(msg),
         }
     }
 
@@ -76,7 +76,7 @@ impl Ui {
         let msg = &*crate::escape::clean(msg);
         match self.bar.lock().expect("ui lock").as_ref() {
             Some(b) => b.println(format!("warning: {msg}")),
-            None => eprintln!("warning: {msg}"),
+            None => super::eprint_line(&format!("warning: {msg}")),
         }
     }
 }

@@ -23,6 +23,7 @@ use openssl::x509::extension::{
 use openssl::x509::{X509Builder, X509Extension, X509NameBuilder, X509};
 
 use super::crypto::PrivateKey;
+use crate::tempfiles::{write_all_atomic, NewFile, WriteError};
 
 /// The SAN a leaf gets when none is asked for.
 pub const DEFAULT_LEAF_SAN: &str = "email:signer@sealift.local";
@@ -274,25 +275,6 @@ pub fn generate_pki(kt: KeyType, subject_cn: &str, sans: Vec<SanSpec>, days: u32
     Ok(Pki { root, root_key, sub, sub_key, leaf, leaf_key })
 }
 
-/// Writes atomically: a temporary file in the same directory (created with `mode`, so a
-/// private key is never readable by others, even briefly), synced, then renamed.
-fn write(path: &Path, bytes: &[u8], mode: u32) -> Result<(), CertError> {
-    use std::io::Write as _;
-    use std::os::unix::fs::PermissionsExt as _;
-    let err = |source| CertError::Write { path: path.to_owned(), source };
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let mut f = tempfile::Builder::new()
-        .prefix(".sealift-")
-        .permissions(std::fs::Permissions::from_mode(mode))
-        .tempfile_in(dir)
-        .map_err(err)?;
-    let registered = crate::tempfiles::register(f.path());
-    f.write_all(bytes).map_err(err)?;
-    f.as_file().sync_all().map_err(err)?;
-    registered.persist(|| f.persist(path)).map_err(|e| err(e.error))?;
-    Ok(())
-}
-
 /// `certs create`: generates a PKI and writes `ca.crt`, `sub.crt`, `leaf.crt`, `leaf.key`
 /// (PKCS#8 PEM, mode 0600) and `certificate_chain.pem` (sub then root, cosign's order).
 pub fn create_pki(
@@ -305,12 +287,14 @@ pub fn create_pki(
 ) -> Result<Pki, CertError> {
     let pki = generate_pki(kt, subject_cn, sans, days, now)?;
     std::fs::create_dir_all(out_dir).map_err(|source| CertError::Write { path: out_dir.to_owned(), source })?;
-    write(&out_dir.join("ca.crt"), &pki.root.to_pem()?, 0o644)?;
-    write(&out_dir.join("sub.crt"), &pki.sub.to_pem()?, 0o644)?;
-    write(&out_dir.join("leaf.crt"), &pki.leaf.to_pem()?, 0o644)?;
-    write(&out_dir.join("leaf.key"), &pki.leaf_key.to_pkcs8_pem(), 0o600)?;
     let mut chain = pki.sub.to_pem()?;
     chain.extend(pki.root.to_pem()?);
-    write(&out_dir.join("certificate_chain.pem"), &chain, 0o644)?;
+    let (ca, sub, leaf, key) = (pki.root.to_pem()?, pki.sub.to_pem()?, pki.leaf.to_pem()?, pki.leaf_key.to_pkcs8_pem());
+    let paths = ["ca.crt", "sub.crt", "leaf.crt", "leaf.key", "certificate_chain.pem"].map(|n| out_dir.join(n));
+    let files = [(&ca, 0o644), (&sub, 0o644), (&leaf, 0o644), (&key, 0o600), (&chain, 0o644)];
+    let files: Vec<NewFile<'_>> =
+        paths.iter().zip(files).map(|(path, (bytes, mode))| NewFile { path, bytes, mode }).collect();
+    // All five or none: a signal or an error never leaves a half-made PKI.
+    write_all_atomic(&files, ".sealift-").map_err(|WriteError { path, source }| CertError::Write { path, source })?;
     Ok(pki)
 }

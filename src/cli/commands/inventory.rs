@@ -26,7 +26,7 @@ pub fn signature_path(output: &Path) -> PathBuf {
 
 fn write(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     crate::tempfiles::write_atomic(path, ".sealift-inventory-", bytes)
-        .map_err(|e| Failure::new(exit::FAILED, format!("cannot write {}: {e}", path.display())).into())
+        .map_err(|e| Failure::new(exit::FAILED, e.to_string()).into())
 }
 
 pub async fn run(args: InventoryArgs, ui: &Ui) -> anyhow::Result<u8> {

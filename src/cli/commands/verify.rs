@@ -218,7 +218,7 @@ async fn offline(
             return Err(Failure::new(exit::REJECTED, format!("bundle seal rejected: {reason}")).into())
         }
         crate::seal::SealVerdict::Verified { signer, algorithm, .. } => {
-            eprintln!("seal verified: signed by {signer} ({algorithm})")
+            crate::cli::eprint_line(&format!("seal verified: signed by {signer} ({algorithm})"))
         }
         _ => {}
     }
