@@ -15,6 +15,7 @@ mod registry;
 mod resume;
 mod save_load;
 mod seal;
+mod serve;
 mod sign;
 mod verify_cli;
 mod verify_rules;
