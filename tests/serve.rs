@@ -148,7 +148,7 @@ impl World {
         let referrer = openssl_referrer(&src, "team/app", &app, &key);
         let sbom = sbom(&src, "team/app", &app.digest);
         let unsigned_layer = random_bytes(200_000);
-        let unsigned = image(&src, "team/unsigned", Some("v1"), &[unsigned_layer.clone()], true, "amd64");
+        let unsigned = image(&src, "team/unsigned", Some("v1"), std::slice::from_ref(&unsigned_layer), true, "amd64");
         let bundle = dir.path().join("bundle.tar");
         ok_all(&sealift(&[
             "save",
