@@ -66,6 +66,19 @@ impl HeaderGuard {
         Ok(())
     }
 
+    /// The parser seeked forward to `to` instead of reading (a seekable bundle): allowed only
+    /// over entry data, up to the next header, so no header goes unobserved.
+    pub(crate) fn skip_to(&mut self, to: u64) -> io::Result<()> {
+        if self.next_header != u64::MAX && (to < self.pos || to > self.next_header || self.pax.is_some()) {
+            return Err(io::Error::other(format!(
+                "seek to {to} outside of the entry data before {}",
+                self.next_header
+            )));
+        }
+        self.pos = to;
+        Ok(())
+    }
+
     fn on_header(&mut self) -> io::Result<()> {
         if self.header.iter().all(|&b| b == 0) {
             // End of archive: what follows is checked by the reader.

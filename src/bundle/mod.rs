@@ -7,9 +7,11 @@
 //!
 //! - [`writer::BundleWriter`] / [`writer_async::AsyncBundleWriter`]: write (temp file + rename).
 //! - [`reader::BundleReader`] / [`reader_async::AsyncBundleReader`]: read and check.
+//! - [`index::BundleIndex`]: where each blob of an uncompressed bundle lies (headers only).
 
 pub mod error;
 mod guard;
+pub mod index;
 pub mod names;
 pub mod reader;
 pub mod reader_async;
@@ -21,6 +23,7 @@ pub mod writer_async;
 mod tests;
 
 pub use error::BundleError;
+pub use index::{BundleIndex, Span};
 pub use reader::{BlobEntry, BundleReader, Entries, Entry};
 pub use reader_async::{AsyncBlob, AsyncBundleReader, AsyncEntry, BlobBody};
 pub use verify::VerifyingReader;

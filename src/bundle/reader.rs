@@ -266,13 +266,7 @@ impl<'a> Entries<'a> {
             let mut entry = match self.inner.next() {
                 None => {
                     self.check_end()?;
-                    // An archive without these is not an OCI layout, whatever else it holds.
-                    for required in [super::names::OCI_LAYOUT, super::names::INDEX_JSON] {
-                        if !self.seen.contains(required) {
-                            let reason = "missing from the bundle".to_owned();
-                            return Err(BundleError::BadLayout { name: required.to_owned(), reason });
-                        }
-                    }
+                    check_required(&self.seen)?;
                     return Ok(None);
                 }
                 Some(Err(e)) => return Err(self.not_a_tar(classify_io(e, &self.source, &self.last))),
@@ -281,44 +275,11 @@ impl<'a> Entries<'a> {
                     entry
                 }
             };
-            let raw = entry.path_bytes();
-            let name = match std::str::from_utf8(&raw) {
-                Ok(s) => s.to_owned(),
-                Err(_) => {
-                    let name = String::from_utf8_lossy(&raw).into_owned();
-                    return Err(BundleError::ForbiddenEntry { name, reason: "name is not UTF-8" });
-                }
+            let Some((class, canonical)) =
+                accept_header(&entry.path_bytes(), entry.header().entry_type(), &mut self.seen)?
+            else {
+                continue;
             };
-            let kind = entry.header().entry_type();
-            let special = |kind| Err(BundleError::SpecialFile { name: name.clone(), kind });
-            match kind {
-                tar::EntryType::Regular => {}
-                // A pax global header only carries defaults for later headers; the tar crate
-                // ignores it and so do we.
-                tar::EntryType::XGlobalHeader => continue,
-                tar::EntryType::Directory => match classify(&name) {
-                    Ok(EntryName::Dir) => continue,
-                    Ok(_) => {
-                        return Err(BundleError::ForbiddenEntry { name, reason: "directory where a file belongs" })
-                    }
-                    Err(reason) => return Err(BundleError::ForbiddenEntry { name, reason }),
-                },
-                tar::EntryType::Symlink => return Err(BundleError::Link { name, kind: "symbolic link" }),
-                tar::EntryType::Link => return Err(BundleError::Link { name, kind: "hard link" }),
-                tar::EntryType::Char => return special("character device"),
-                tar::EntryType::Block => return special("block device"),
-                tar::EntryType::Fifo => return special("fifo"),
-                tar::EntryType::GNUSparse => return special("sparse file"),
-                _ => return special("non-regular entry type"),
-            }
-            let class = classify(&name).map_err(|reason| BundleError::ForbiddenEntry { name: name.clone(), reason })?;
-            if class == EntryName::Dir {
-                return Err(BundleError::ForbiddenEntry { name, reason: "file where a directory belongs" });
-            }
-            let canonical = class.canonical();
-            if !self.seen.insert(canonical.clone()) {
-                return Err(BundleError::DuplicateEntry { name: canonical });
-            }
             let size = entry.size();
             if let EntryName::Blob(digest) = class {
                 let offset = entry.raw_file_position();
@@ -378,32 +339,96 @@ impl<'a> Entries<'a> {
     /// compression stream (which makes the decompressor check its trailer).
     fn check_end(&mut self) -> Result<(), BundleError> {
         let mut source = self.source.lock().unwrap_or_else(PoisonError::into_inner);
-        if source.eof {
-            return Err(BundleError::Truncated { after: self.last.clone() });
+        let eof = source.eof;
+        check_trailer(&mut source.reader, eof, &self.last)
+    }
+}
+
+/// The checks every tar header of a bundle passes, shared by this reader and the seekable
+/// [`super::index::BundleIndex`]: a UTF-8 name on the allow-list, a regular file (links,
+/// devices, fifos, sparse files refused), a directory only where the layout has one, and no
+/// name twice. `Ok(None)`: an entry to skip (a directory, a PAX global header).
+pub(super) fn accept_header(
+    raw: &[u8],
+    kind: tar::EntryType,
+    seen: &mut HashSet<String>,
+) -> Result<Option<(EntryName, String)>, BundleError> {
+    let name = match std::str::from_utf8(raw) {
+        Ok(s) => s.to_owned(),
+        Err(_) => {
+            let name = String::from_utf8_lossy(raw).into_owned();
+            return Err(BundleError::ForbiddenEntry { name, reason: "name is not UTF-8" });
         }
-        let mut buf = vec![0u8; 64 * 1024];
-        let mut total = 0u64;
-        loop {
-            let n = match source.reader.read(&mut buf) {
-                // POSIX ends an archive with two zero blocks; the parser consumed the first.
-                // Every common writer emits both, so a missing second one means a cut.
-                Ok(0) if total < 512 => {
-                    return Err(BundleError::Truncated {
-                        after: format!("{} (in the end-of-archive marker)", self.last),
-                    })
-                }
-                Ok(0) => return Ok(()),
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
-                    return Err(BundleError::Truncated { after: self.last.clone() })
-                }
-                Err(e) => return Err(BundleError::corrupt(self.last.clone(), e)),
-            };
-            total += n as u64;
-            if total > MAX_TRAILING_ZEROS || buf[..n].iter().any(|&b| b != 0) {
-                return Err(BundleError::TrailingData { after: self.last.clone() });
+    };
+    let special = |kind| Err(BundleError::SpecialFile { name: name.clone(), kind });
+    match kind {
+        tar::EntryType::Regular => {}
+        // A pax global header only carries defaults for later headers; the tar crate
+        // ignores it and so do we.
+        tar::EntryType::XGlobalHeader => return Ok(None),
+        tar::EntryType::Directory => match classify(&name) {
+            Ok(EntryName::Dir) => return Ok(None),
+            Ok(_) => return Err(BundleError::ForbiddenEntry { name, reason: "directory where a file belongs" }),
+            Err(reason) => return Err(BundleError::ForbiddenEntry { name, reason }),
+        },
+        tar::EntryType::Symlink => return Err(BundleError::Link { name, kind: "symbolic link" }),
+        tar::EntryType::Link => return Err(BundleError::Link { name, kind: "hard link" }),
+        tar::EntryType::Char => return special("character device"),
+        tar::EntryType::Block => return special("block device"),
+        tar::EntryType::Fifo => return special("fifo"),
+        tar::EntryType::GNUSparse => return special("sparse file"),
+        _ => return special("non-regular entry type"),
+    }
+    let class = classify(&name).map_err(|reason| BundleError::ForbiddenEntry { name: name.clone(), reason })?;
+    if class == EntryName::Dir {
+        return Err(BundleError::ForbiddenEntry { name, reason: "file where a directory belongs" });
+    }
+    let canonical = class.canonical();
+    if !seen.insert(canonical.clone()) {
+        return Err(BundleError::DuplicateEntry { name: canonical });
+    }
+    Ok(Some((class, canonical)))
+}
+
+/// An archive without these is not an OCI layout, whatever else it holds.
+pub(super) fn check_required(seen: &HashSet<String>) -> Result<(), BundleError> {
+    for required in [super::names::OCI_LAYOUT, super::names::INDEX_JSON] {
+        if !seen.contains(required) {
+            let reason = "missing from the bundle".to_owned();
+            return Err(BundleError::BadLayout { name: required.to_owned(), reason });
+        }
+    }
+    Ok(())
+}
+
+/// After the tar's first end-marker block (`eof`: the stream had already ended there
+/// instead, a cut at an entry boundary): what follows must be zero padding (at least the
+/// second marker block) up to a clean end of the stream, which makes a decompressor check
+/// its trailer. `last` names the last complete entry for the error.
+pub(super) fn check_trailer(reader: &mut dyn Read, eof: bool, last: &str) -> Result<(), BundleError> {
+    if eof {
+        return Err(BundleError::Truncated { after: last.to_owned() });
+    }
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut total = 0u64;
+    loop {
+        let n = match reader.read(&mut buf) {
+            // POSIX ends an archive with two zero blocks; the parser consumed the first.
+            // Every common writer emits both, so a missing second one means a cut.
+            Ok(0) if total < 512 => {
+                return Err(BundleError::Truncated { after: format!("{last} (in the end-of-archive marker)") })
             }
+            Ok(0) => return Ok(()),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                return Err(BundleError::Truncated { after: last.to_owned() })
+            }
+            Err(e) => return Err(BundleError::corrupt(last, e)),
+        };
+        total += n as u64;
+        if total > MAX_TRAILING_ZEROS || buf[..n].iter().any(|&b| b != 0) {
+            return Err(BundleError::TrailingData { after: last.to_owned() });
         }
     }
 }

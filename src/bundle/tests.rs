@@ -864,3 +864,182 @@ fn corrupt_header_message_is_escaped() {
     assert!(text.contains("\\u{1b}[31m\\u{fffd}\\u{7}\\n"), "{text}");
     assert_clean_line(&e);
 }
+
+// --- The seekable index (src/bundle/index.rs) ---
+
+fn index_bytes(bytes: Vec<u8>) -> Result<Option<BundleIndex>, BundleError> {
+    BundleIndex::scan(std::io::Cursor::new(bytes))
+}
+
+#[test]
+fn index_spans_point_at_the_blob_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("b.tar");
+    write_sample(&path, Compression::None);
+    let file = std::fs::read(&path).unwrap();
+    let index = BundleIndex::open(&path).unwrap().expect("an uncompressed bundle is seekable");
+    let s = sample();
+    assert_eq!(index.oci_layout(), OCI_LAYOUT_BYTES);
+    assert_eq!(index.index_json(), s.index.as_slice());
+    assert_eq!(index.seal(SEAL_INDEX), Some(&b"{}"[..]));
+    assert_eq!(index.seal(SEAL_SIG), None);
+    assert_eq!(index.len(), file.len() as u64);
+    // Archive order, and each span is exactly the blob's bytes in the file.
+    let listed: Vec<&Digest> = index.blobs().map(|(d, _)| d).collect();
+    assert_eq!(listed, s.blobs.iter().map(|(d, _)| d).collect::<Vec<_>>());
+    for (d, bytes) in &s.blobs {
+        let span = index.blob(d).unwrap();
+        assert_eq!(span.size, bytes.len() as u64);
+        assert_eq!(&file[span.offset as usize..(span.offset + span.size) as usize], bytes.as_slice());
+        let f = std::fs::File::open(&path).unwrap();
+        assert_eq!(&index.read_blob(f, d, u64::MAX).unwrap(), bytes);
+    }
+    // The same offsets as the streaming reader reports.
+    let mut r = BundleReader::open(&path).unwrap();
+    let mut it = r.entries().unwrap();
+    while let Some(e) = it.next_entry().unwrap() {
+        if let Entry::Blob(b) = e {
+            assert_eq!(index.blob(b.digest()).unwrap().offset, b.offset());
+        }
+    }
+    let f = std::fs::File::open(&path).unwrap();
+    let big = &s.blobs[3].0;
+    assert!(matches!(index.read_blob(f, big, 10), Err(BundleError::TooLarge { .. })));
+    let f = std::fs::File::open(&path).unwrap();
+    assert!(matches!(index.open_blob(f, &Digest::of(b"none")), Err(BundleError::MissingBlob { .. })));
+}
+
+#[test]
+fn compressed_bundles_are_not_seekable() {
+    let dir = tempfile::tempdir().unwrap();
+    for c in [Compression::Zstd, Compression::Gzip] {
+        let path = dir.path().join(format!("b-{c}"));
+        write_sample(&path, c);
+        assert!(BundleIndex::open(&path).unwrap().is_none(), "{c}");
+    }
+}
+
+#[test]
+fn index_does_not_read_blobs_but_open_blob_checks_them() {
+    let d = Digest::of(b"abc");
+    let mut entries = good_prefix();
+    entries.push(raw(leak(d.blob_path()), b"abd"));
+    let bytes = raw_tar(&entries, true);
+    let index = index_bytes(bytes.clone()).unwrap().unwrap();
+    let mut r = index.open_blob(std::io::Cursor::new(bytes), &d).unwrap();
+    let err = std::io::copy(&mut r, &mut std::io::sink()).unwrap_err();
+    assert!(matches!(BundleError::from_io(err), Ok(BundleError::Mismatch(_))));
+}
+
+#[test]
+fn index_refuses_what_the_reader_refuses() {
+    let blob = Digest::of(b"abc");
+    let blob_name = leak(blob.blob_path());
+    let with = |mut extra: Vec<Raw>| {
+        let mut v = good_prefix();
+        v.append(&mut extra);
+        v
+    };
+    let kind = |name: &'static str, kind| Raw { name, kind, data: vec![], size: None };
+    let mut cut = raw(blob_name, b"abc");
+    cut.size = Some(100_000);
+    let cases: Vec<(&str, Vec<Raw>, bool)> = vec![
+        ("parent dir", with(vec![raw("../evil", b"x")]), true),
+        ("not a digest", with(vec![raw("etc/passwd", b"x")]), true),
+        ("upper-case hex", with(vec![raw(leak(format!("blobs/sha256/{}", blob.hex().to_uppercase())), b"abc")]), true),
+        ("symlink", with(vec![kind(blob_name, tar::EntryType::Symlink)]), true),
+        ("hard link", with(vec![kind(blob_name, tar::EntryType::Link)]), true),
+        ("fifo", with(vec![kind(blob_name, tar::EntryType::Fifo)]), true),
+        ("duplicate blob", with(vec![raw(blob_name, b"abc"), raw(blob_name, b"abc")]), true),
+        ("duplicate index", with(vec![raw("./index.json", b"{}")]), true),
+        ("bad oci-layout", vec![raw("oci-layout", b"not json")], true),
+        ("cut inside a blob", with(vec![cut]), false),
+        ("no end marker", with(vec![raw(blob_name, b"abc")]), false),
+        ("no index.json", vec![raw("oci-layout", OCI_LAYOUT_BYTES)], true),
+        ("empty", vec![], true),
+    ];
+    for (what, entries, end) in cases {
+        let bytes = raw_tar(&entries, end);
+        let by_reader = read_bytes(bytes.clone()).expect_err(what);
+        let by_index = index_bytes(bytes).expect_err(what);
+        assert_eq!(
+            std::mem::discriminant(&by_reader),
+            std::mem::discriminant(&by_index),
+            "{what}: reader {by_reader}, index {by_index}"
+        );
+        assert!(!by_index.to_string().contains('\n'), "{what}: {by_index}");
+    }
+    let e = index_bytes(raw_tar(&with(vec![raw(blob_name, b"abc"), raw(blob_name, b"abc")]), true)).unwrap_err();
+    assert!(matches!(&e, BundleError::DuplicateEntry { name } if name == blob_name), "{e}");
+    let e = index_bytes(raw_tar(&with(vec![raw("etc/passwd", b"x")]), true)).unwrap_err();
+    assert!(matches!(&e, BundleError::ForbiddenEntry { name, .. } if name == "etc/passwd"), "{e}");
+
+    // Garbage after the end marker; zero padding to a 10 KiB record is fine.
+    let mut bytes = raw_tar(&good_prefix(), true);
+    bytes.extend_from_slice(b"surprise");
+    assert!(matches!(index_bytes(bytes), Err(BundleError::TrailingData { .. })));
+    let mut entries = vec![kind("./", tar::EntryType::Directory)];
+    entries.extend(with(vec![raw(leak(format!("./{blob_name}")), b"abc")]));
+    let mut bytes = raw_tar(&entries, true);
+    bytes.resize(10240, 0);
+    assert_eq!(index_bytes(bytes).unwrap().unwrap().blobs().count(), 1);
+    // Random bytes are not a bundle.
+    let e = index_bytes(noise(7, 4096)).unwrap_err();
+    assert!(matches!(&e, BundleError::NotABundle { .. }), "{e}");
+}
+
+#[test]
+fn index_bounds_extension_headers_and_follows_pax_sizes() {
+    let mut bytes = raw_tar(&good_prefix(), false);
+    let mut h = tar::Header::new_gnu();
+    h.as_old_mut().name[..13].copy_from_slice(b"././@LongLink");
+    h.set_entry_type(tar::EntryType::GNULongName);
+    h.set_size(2 << 20);
+    h.set_cksum();
+    bytes.extend_from_slice(h.as_bytes());
+    bytes.resize(bytes.len() + (2 << 20), b'a');
+    bytes.extend_from_slice(&[0u8; 1024]);
+    let e = index_bytes(bytes).unwrap_err();
+    assert!(matches!(&e, BundleError::TooLarge { size, .. } if *size == 2 << 20), "{e}");
+
+    // A blob whose data looks like a header, behind a PAX size override: the seek must land
+    // where the tar crate says the next header is, and the guard must agree.
+    let mut fake = tar::Header::new_gnu();
+    fake.as_old_mut().name[..13].copy_from_slice(b"././@LongLink");
+    fake.set_entry_type(tar::EntryType::GNULongName);
+    fake.set_size(2 << 20);
+    fake.set_cksum();
+    let content = fake.as_bytes().to_vec();
+    let d = Digest::of(&content);
+    let pax = Raw { name: "PaxHeaders/x", kind: tar::EntryType::XHeader, data: b"12 size=512\n".to_vec(), size: None };
+    let mut entries = good_prefix();
+    entries.push(pax);
+    entries.push(Raw {
+        name: leak(d.blob_path()),
+        kind: tar::EntryType::Regular,
+        data: content.clone(),
+        size: Some(0),
+    });
+    entries.push(raw(leak(Digest::of(b"abc").blob_path()), b"abc"));
+    let bytes = raw_tar(&entries, true);
+    let index = index_bytes(bytes.clone()).unwrap().unwrap();
+    assert_eq!(index.read_blob(std::io::Cursor::new(bytes.clone()), &d, u64::MAX).unwrap(), content);
+    assert_eq!(index.read_blob(std::io::Cursor::new(bytes), &Digest::of(b"abc"), 3).unwrap(), b"abc");
+}
+
+#[test]
+fn index_truncation_at_any_offset_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.tar");
+    write_sample(&path, Compression::None);
+    let full = std::fs::read(&path).unwrap();
+    assert!(index_bytes(full.clone()).unwrap().is_some());
+    let step = (full.len() / 150).max(1);
+    for cut in (0..full.len()).step_by(step).chain(full.len().saturating_sub(1100)..full.len()) {
+        match index_bytes(full[..cut].to_vec()) {
+            Ok(_) => panic!("bundle cut at {cut} of {} indexed", full.len()),
+            Err(BundleError::Truncated { .. }) => {}
+            Err(e) => panic!("cut at {cut}: unexpected {e}"),
+        }
+    }
+}
