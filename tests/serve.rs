@@ -522,3 +522,79 @@ fn serve_over_tls_with_a_certificate_curl_trusts() {
     let out = curl(&[&format!("https://{}/v2/", s.addr)]);
     assert!(!out.status.success(), "an untrusted certificate is refused by curl");
 }
+
+#[test]
+fn a_tar_bundle_is_served_in_place_and_a_damaged_layer_in_it_never_is() {
+    let w = World::new();
+    let bundle = w.bundle.to_str().unwrap();
+    let s = Serve::start(&[bundle, "--key", w.key.public_path(), "--partial"]);
+    let copy = |from: &str, dst: &TestRegistry, to: &str| {
+        skopeo(&[
+            "copy",
+            "--retry-times=0",
+            "--preserve-digests",
+            "--src-tls-verify=false",
+            "--dest-tls-verify=false",
+            &format!("docker://{from}/team/app:v1"),
+            &format!("docker://{}/{to}:v1", dst.addr),
+        ])
+    };
+    let dst = TestRegistry::start();
+    let out = copy(&s.addr, &dst, "from/tar");
+    assert!(out.status.success(), "skopeo copy: {}", String::from_utf8_lossy(&out.stderr));
+    dst.assert_present("from/tar", "v1", &w.app.bytes);
+    drop(s);
+
+    let victim = sha(&w.layers[1]);
+    let damaged = w.path("damaged.tar");
+    std::fs::copy(&w.bundle, &damaged).unwrap();
+    crate::seal::rewrite_tar(
+        &damaged,
+        |name, mut bytes| {
+            if name == victim.blob_path() {
+                bytes[2_000_000] ^= 0x80;
+            }
+            Some(bytes)
+        },
+        None,
+    );
+    let s = Serve::start(&[damaged.to_str().unwrap(), "--key", w.key.public_path(), "--partial"]);
+    let r = s.raw().request("GET", &format!("/v2/team/app/blobs/{victim}"), &[], b"");
+    assert_eq!((r.status, code(&r.body).as_str()), (404, "BLOB_UNKNOWN"));
+    // A fresh target: skopeo would mount the good copy of the layer from the first one.
+    let dst = TestRegistry::start();
+    let out = copy(&s.addr, &dst, "from/damaged");
+    assert!(!out.status.success(), "a copy through a damaged layer must fail");
+    assert!(!dst.blob_present("from/damaged", &victim));
+    assert!(s.log().contains(&format!("blob {victim} in the bundle is damaged")), "{}", s.log());
+}
+
+#[test]
+fn several_bundles_serve_as_one_registry_under_a_prefix() {
+    let w = World::new();
+    let tool = image(&w.src, "team/tool", Some("2.0"), &[random_bytes(50_000)], false, "arm64");
+    openssl_sig(&w.src, "team/tool", &tool.digest, &w.key);
+    let second = w.path("tool.tar");
+    ok_all(&sealift(&["save", &format!("{}/team/tool:2.0", w.src.addr), "-o", second.to_str().unwrap()]));
+    let s = Serve::start(&[
+        w.layout.to_str().unwrap(),
+        second.to_str().unwrap(),
+        "--key",
+        w.key.public_path(),
+        "--partial",
+        "--prefix",
+        "mirror",
+    ]);
+    let catalog = s.get_json("/v2/_catalog");
+    assert_eq!(catalog["repositories"], serde_json::json!(["mirror/team/app", "mirror/team/tool"]));
+    let page = s.raw().expect(&[200], "GET", "/v2/_catalog?n=1", &[], b"");
+    assert_eq!(page.header("link"), Some("</v2/_catalog?n=1&last=mirror/team/app>; rel=\"next\""));
+    for (repo, tag, bytes) in [("mirror/team/app", "v1", &w.app.bytes), ("mirror/team/tool", "2.0", &tool.bytes)] {
+        let raw = crate::support::skopeo_inspect_raw(&format!("{}/{repo}:{tag}", s.addr));
+        assert_eq!(&raw, bytes, "{repo}:{tag}");
+    }
+    let r = s.raw().request("GET", "/v2/team/app/manifests/v1", &[], b"");
+    assert_eq!(r.status, 404, "names are under the prefix only");
+    let out = Serve::try_start(&[w.layout.to_str().unwrap(), "--insecure-skip-verify", "--prefix", "Bad:tag"]);
+    assert_eq!(out.err().expect("an invalid prefix").0, Some(2));
+}

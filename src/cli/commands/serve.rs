@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use crate::bundle::index::BundleIndex;
 use crate::cli::args::ServeArgs;
 use crate::cli::commands::{gate, Failure};
 use crate::cli::progress::Ui;
@@ -49,21 +50,19 @@ pub async fn run(args: ServeArgs, ui: &Ui) -> anyhow::Result<u8> {
             Layers::Dir(dir) => view.add(&meta, &admitted, &dest, |d| {
                 dir.blob_location(d).ok().map(|(path, size)| BlobSource::File { path, offset: 0, size })
             }),
-            Layers::Tar(rest) if rest.is_compressed() => {
-                return Err(Failure::new(
-                    exit::USAGE,
-                    format!(
-                        "{shown}: a compressed bundle cannot be served in place (its layers cannot be read by offset); unpack it (zstd -d / gunzip) or save without compression"
-                    ),
-                )
-                .into());
-            }
-            Layers::Tar(_) => {
-                return Err(Failure::new(
-                    exit::USAGE,
-                    format!("{shown}: serving a .tar in place is not built yet; extract it and serve the directory"),
-                )
-                .into());
+            Layers::Tar(rest) if rest.is_compressed() => return Err(compressed(&shown)),
+            Layers::Tar(rest) => {
+                // Headers only: the layers' bytes are hashed on their first request.
+                let path = rest.path().to_owned();
+                let index = tokio::task::spawn_blocking(move || BundleIndex::open(&path)).await??;
+                let Some(index) = index else { return Err(compressed(&shown)) };
+                view.add(&meta, &admitted, &dest, |d| {
+                    index.blob(d).map(|at| BlobSource::File {
+                        path: rest.path().to_owned(),
+                        offset: at.offset,
+                        size: at.size,
+                    })
+                })
             }
         };
         added.map_err(|e| match e {
@@ -99,6 +98,16 @@ pub async fn run(args: ServeArgs, ui: &Ui) -> anyhow::Result<u8> {
     let name = *stopped_by.lock().unwrap_or_else(|p| p.into_inner());
     eprintln!("sealift serve: stopped ({name})");
     Ok(exit::OK)
+}
+
+fn compressed(shown: &str) -> anyhow::Error {
+    Failure::new(
+        exit::USAGE,
+        format!(
+            "{shown}: a compressed bundle cannot be served in place (its layers cannot be read by offset); unpack it (zstd -d / gunzip) or save without compression"
+        ),
+    )
+    .into()
 }
 
 /// `--prefix`: a repository path, as in `load --to HOST/PREFIX`.
