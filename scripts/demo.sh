@@ -2,8 +2,8 @@
 # The main job on a built-in demo, end to end, like the original proof of concept:
 # certificates, the cosign payload, an external RSA-PSS/SHA-512 signature made with
 # `openssl dgst`, attach with certificate and chain, a sealed save, offline verification
-# of the bundle, a verified load into a second registry, verification at the target, and
-# an audit report (out/demo/audit.html).
+# of the bundle, a verified load into a second registry, verification at the target, an
+# audit report (out/demo/audit.html), and the bundle served in place (`sealift serve`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/registry.sh
@@ -80,4 +80,9 @@ echo "HTML report: $out/audit.html"
 step "digests at source and target"
 echo "source: $(skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker://$IMG")"
 echo "target: $(skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker://$DST/mirror/demo/hello:1.0")"
+
+step "serve the bundle in place as a read-only registry (same checks as load), and inspect through it"
+start_serve SERVED "$out/bundle.tar" --prefix mirror --bundle-key "$work/seal.pub" "${TRUST[@]}"
+cat "$SERVE_LOG"
+run skopeo inspect --tls-verify=false --format '{{.Name}} {{.Digest}}' "docker://$SERVED/mirror/demo/hello:1.0"
 echo; echo "demo finished: bundle $out/bundle.tar, audit report $out/audit.html"
