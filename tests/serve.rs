@@ -514,6 +514,24 @@ fn serve_over_tls_with_a_certificate_curl_trusts() {
         b"",
     );
     assert!(o.status.success(), "openssl req: {}", String::from_utf8_lossy(&o.stderr));
+    // A traditional (not PKCS#8) EC key, as `openssl ec` writes it, is accepted too.
+    let traditional = w.path("tls-ec.key");
+    let o = run(
+        Command::new("openssl").args(["ec", "-in", key.to_str().unwrap(), "-out", traditional.to_str().unwrap()]),
+        b"",
+    );
+    assert!(o.status.success(), "openssl ec: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(std::fs::read_to_string(&traditional).unwrap().starts_with("-----BEGIN EC PRIVATE KEY-----"));
+    let key = traditional;
+    let out = Serve::try_start(&[
+        w.layout.to_str().unwrap(),
+        "--insecure-skip-verify",
+        "--tls-cert",
+        crt.to_str().unwrap(),
+        "--tls-key",
+        crt.to_str().unwrap(),
+    ]);
+    assert_eq!(out.err().expect("a certificate is no key").0, Some(2));
     let s = w.serve(&["--tls-cert", crt.to_str().unwrap(), "--tls-key", key.to_str().unwrap()]);
     assert!(s.log().contains("listening on https://"), "{}", s.log());
     let out = curl(&["-f", "--cacert", crt.to_str().unwrap(), &format!("https://{}/v2/team/app/manifests/v1", s.addr)]);

@@ -53,7 +53,11 @@ impl Listener {
         let tls = match tls {
             None => None,
             Some(t) => {
-                let identity = native_tls::Identity::from_pkcs8(&t.cert_pem, &t.key_pem)
+                // native-tls takes PKCS#8 only; OpenSSL reads a traditional key too.
+                let key = openssl::pkey::PKey::private_key_from_pem(&t.key_pem)
+                    .and_then(|k| k.private_key_to_pem_pkcs8())
+                    .map_err(|e| ServeError::Tls { reason: format!("private key: {e}") })?;
+                let identity = native_tls::Identity::from_pkcs8(&t.cert_pem, &key)
                     .map_err(|e| ServeError::Tls { reason: e.to_string() })?;
                 let acceptor =
                     native_tls::TlsAcceptor::new(identity).map_err(|e| ServeError::Tls { reason: e.to_string() })?;

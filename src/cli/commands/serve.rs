@@ -10,7 +10,7 @@ use crate::cli::commands::{gate, Failure};
 use crate::cli::progress::Ui;
 use crate::cli::settings;
 use crate::exit;
-use crate::serve::{BlobSource, Listener, State, TlsIdentity, View, ViewError};
+use crate::serve::{BlobSource, Listener, ServeError, State, TlsIdentity, View, ViewError};
 use crate::transfer::plan::{Destination, PlanError};
 use crate::transfer::read::{BundleSource, Layers};
 
@@ -70,6 +70,9 @@ pub async fn run(args: ServeArgs, ui: &Ui) -> anyhow::Result<u8> {
                 exit::USAGE,
                 format!("{shown}: entry {digest} has no repository name: give the repository to serve it as with --prefix REPO"),
             )),
+            ViewError::MissingBlob { .. } => {
+                anyhow::Error::from(Failure::new(exit::BAD_BUNDLE, format!("{shown}: {e}")))
+            }
             e => anyhow::Error::new(e).context(shown.clone()),
         })?;
     }
@@ -77,7 +80,10 @@ pub async fn run(args: ServeArgs, ui: &Ui) -> anyhow::Result<u8> {
     for t in &view.moved_tags {
         ui.warn(&format!("tag {} is served from a later bundle", crate::escape::clean(t)));
     }
-    let listener = Listener::bind(&args.listen, tls).await?;
+    let listener = Listener::bind(&args.listen, tls).await.map_err(|e| match e {
+        ServeError::Tls { .. } => anyhow::Error::from(Failure::new(exit::USAGE, format!("--tls-cert/--tls-key: {e}"))),
+        e => e.into(),
+    })?;
     let addr = listener.local_addr()?;
     let scheme = if listener.is_tls() { "https" } else { "http" };
     let (repos, tags) = (view.repos.len(), view.image_tags());
