@@ -88,3 +88,7 @@ for img in multi big; do
   t=$(secs dd if="$work/$img.sealift.tar" of="$work/copy" bs=1M conv=fdatasync status=none); row "dd bundle -> file + fdatasync (disk write limit)" "$t" "$(mibs "$sz" "$t")" "-"
   rm -f "$work"/*.tar "$work"/*.zst "$work/copy"
 done
+
+# sealift serve (issue 12): its rows come from bench/serve.sh, on a bundle of the big image's size.
+echo; echo "sealift serve:"
+SERVE_MIB=$BIG_MIB bench/serve.sh
