@@ -38,15 +38,16 @@ make_image() {
   local md; md=$(printf '%s' "$m" | openssl dgst -sha256 -r | cut -d' ' -f1)
   printf '%s' "$m" > "$dir/blobs/sha256/$md"
   printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","size":%d,"digest":"sha256:%s","annotations":{"org.opencontainers.image.ref.name":"1"}}]}' "${#m}" "$md" > "$dir/index.json"
-  skopeo copy -q --dest-tls-verify=false "oci:$dir:1" "docker://$SRC/bench/$name:1"
+  # --preserve-digests: skopeo would otherwise compress the layer (another digest).
+  skopeo copy -q --preserve-digests --dest-tls-verify=false "oci:$dir:1" "docker://$SRC/bench/$name:1"
   rm -rf "$dir"
 }
 
 # GET $1 with $2 clients in parallel; prints the wall seconds.
 get_parallel() {
-  local url=$1 n=$2 t; t=$(now)
-  for _ in $(seq 1 "$n"); do curl -sf -o /dev/null "$url" & done
-  wait
+  local url=$1 n=$2 t pids=() p; t=$(now)
+  for _ in $(seq 1 "$n"); do curl -sf -o /dev/null "$url" & pids+=($!); done
+  for p in "${pids[@]}"; do wait "$p" || { echo "curl $url failed" >&2; exit 1; }; done
   since "$t"
 }
 
