@@ -67,7 +67,7 @@ async fn answer<B>(state: &State, req: &Request<B>, head: bool) -> Result<Respon
             r
         }
         Route::Tags { repo } => {
-            let Some(r) = view.repos.get(&repo) else { return Ok(name_unknown(&repo)) };
+            let Some(r) = view.repos.get(&repo) else { return Ok(name_unknown()) };
             let (tags, more) = route::page(r.tags.keys().map(String::as_str), q.n, q.last.as_deref());
             let last = tags.last().map(|s| s.to_string());
             let body = serde_json::json!({ "name": repo, "tags": tags });
@@ -78,7 +78,7 @@ async fn answer<B>(state: &State, req: &Request<B>, head: bool) -> Result<Respon
             resp
         }
         Route::Manifest { repo, reference } => {
-            let Some(r) = view.repos.get(&repo) else { return Ok(name_unknown(&repo)) };
+            let Some(r) = view.repos.get(&repo) else { return Ok(name_unknown()) };
             let digest = match &reference {
                 ManifestRef::Digest(d) => Some(d.clone()),
                 ManifestRef::Tag(t) => r.tags.get(t).cloned(),
@@ -97,14 +97,12 @@ async fn answer<B>(state: &State, req: &Request<B>, head: bool) -> Result<Respon
         }
         Route::Blob { repo, digest } => {
             let Some(source) = view.blob(&repo, &digest) else {
-                let what =
-                    if view.repos.contains_key(&repo) { "blob unknown" } else { "blob unknown to this repository" };
-                return Ok(error(StatusCode::NOT_FOUND, "BLOB_UNKNOWN", what));
+                return Ok(error(StatusCode::NOT_FOUND, "BLOB_UNKNOWN", "blob unknown to this repository"));
             };
             blob(state, req, head, &digest, source).await
         }
         Route::Referrers { repo, digest } => {
-            let Some(r) = view.repos.get(&repo) else { return Ok(name_unknown(&repo)) };
+            let Some(r) = view.repos.get(&repo) else { return Ok(name_unknown()) };
             let all: &[Descriptor] = r.referrers.get(&digest).map(Vec::as_slice).unwrap_or_default();
             let list: Vec<Descriptor> = all
                 .iter()
@@ -245,8 +243,7 @@ fn link<B>(resp: &mut Response<B>, path: &str, n: Option<usize>, last: &str) {
     set(resp, header::LINK.as_str(), &format!("<{path}?{n}last={last}>; rel=\"next\""));
 }
 
-fn name_unknown(repo: &str) -> Response<Body> {
-    let _ = repo;
+fn name_unknown() -> Response<Body> {
     error(StatusCode::NOT_FOUND, "NAME_UNKNOWN", "repository name not known to registry")
 }
 
