@@ -93,3 +93,7 @@ done
 # Issue 10 §4, the parallel walk of save (latency proxy, skopeo sync, one big layer vs curl,
 # time and RSS against the image count): its own script, registries and proxy.
 if [ "${WALK:-1}" = 1 ]; then bench/walk.sh; fi
+
+# sealift serve (issue 12): its rows come from bench/serve.sh, on a bundle of the big image's size.
+echo; echo "sealift serve:"
+SERVE_MIB=$BIG_MIB bench/serve.sh

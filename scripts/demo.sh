@@ -4,7 +4,8 @@
 # `openssl dgst`, attach with certificate and chain, a sealed save, offline verification
 # of the bundle, the same bundle as size-limited volumes (one part checked, a damaged part
 # refused, a load across parts), a verified load into a second registry, verification at
-# the target, and an audit report (out/demo/audit.html).
+# the target, an audit report (out/demo/audit.html), a delta bundle against the site's
+# inventory, and the bundle served in place (`sealift serve`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/registry.sh
@@ -130,4 +131,9 @@ run "$SEALIFT" load "$out/delta.tar" --to "$DST/mirror" --bundle-key "$work/seal
 echo "source: $(skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker://$IMG2")"
 echo "target: $(skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker://$DST/mirror/demo/hello:1.1")"
 run "$SEALIFT" verify "$DST/mirror/demo/hello:1.1" "${TRUST[@]}"
+
+step "serve the bundle in place as a read-only registry (same checks as load), and inspect through it"
+start_serve SERVED "$out/bundle.tar" --prefix mirror --bundle-key "$work/seal.pub" "${TRUST[@]}"
+cat "$SERVE_LOG"
+run skopeo inspect --tls-verify=false --format '{{.Name}} {{.Digest}}' "docker://$SERVED/mirror/demo/hello:1.0"
 echo; echo "demo finished: bundle $out/bundle.tar, delta $out/delta.tar, audit report $out/audit.html"

@@ -39,6 +39,23 @@ YML
   echo "registry did not start: $(cat "$dir/log")" >&2; return 1
 }
 
+# start_serve VAR ARGS...: `sealift serve ARGS --listen 127.0.0.1:0` in the background; sets
+# VAR to the address from its readiness line. Stopped by cleanup_registries (SIGTERM).
+start_serve() {
+  local var=$1 dir addr; shift
+  dir=$(mktemp -d "${TMPDIR:-/tmp}/sealift-serve.XXXXXX")
+  "${SEALIFT:-target/release/sealift}" serve "$@" --listen 127.0.0.1:0 >"$dir/log" 2>&1 &
+  REG_PIDS+=($!)
+  REG_DIRS+=("$dir")
+  for _ in $(seq 1 600); do
+    addr=$(sed -n 's|.*listening on https\{0,1\}://\([^ ]*\).*|\1|p' "$dir/log")
+    if [ -n "$addr" ]; then printf -v "$var" '%s' "$addr"; SERVE_LOG="$dir/log"; return 0; fi
+    kill -0 "${REG_PIDS[-1]}" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "sealift serve did not start: $(cat "$dir/log")" >&2; return 1
+}
+
 cleanup_registries() {
   for p in "${REG_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true

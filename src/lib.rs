@@ -18,6 +18,7 @@ pub mod oci;
 pub mod progress;
 pub mod registry;
 pub mod seal;
+pub mod serve;
 pub mod sign;
 pub mod tempfiles;
 pub mod transfer;

@@ -19,6 +19,7 @@ mod registry;
 mod resume;
 mod save_load;
 mod seal;
+mod serve;
 mod sign;
 mod sign_bundle;
 mod signature_checks;

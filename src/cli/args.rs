@@ -48,6 +48,8 @@ pub enum Command {
     Audit(crate::cli::commands::audit::AuditArgs),
     /// List what a registry holds (repositories, tags, manifests, blobs) as a site inventory.
     Inventory(InventoryArgs),
+    /// Serve bundles as a read-only registry, in place: only what passes admission.
+    Serve(Box<ServeArgs>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -240,6 +242,44 @@ pub struct LoadArgs {
     pub seal: SealTrustArgs,
     #[command(flatten)]
     pub registry: RegistryArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Bundle files (uncompressed .tar) or OCI layout directories; several serve as one
+    /// registry (a later bundle's tag wins).
+    #[arg(value_name = "BUNDLE|DIR", required = true)]
+    pub sources: Vec<PathBuf>,
+    /// Address to listen on (port 0: any free port; the readiness line says which).
+    #[arg(long, default_value = "127.0.0.1:5000", value_name = "ADDR:PORT")]
+    pub listen: String,
+    /// TLS certificate chain (PEM); with --tls-key, serve HTTPS.
+    #[arg(long, value_name = "CRT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM) of --tls-cert.
+    #[arg(long, value_name = "KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Repository prefix: an image saved from host/team/app is served as PREFIX/team/app,
+    /// as `load --to HOST/PREFIX` would name it.
+    #[arg(long, value_name = "PREFIX")]
+    pub prefix: Option<String>,
+    /// Serve the images that pass verification and refuse the others (default: refuse to start).
+    #[arg(long)]
+    pub partial: bool,
+    /// Admit images that no policy rule covers (they are served unverified).
+    #[arg(long)]
+    pub allow_unsigned: bool,
+    /// Serve without verifying any signature (no trust given). Says so loudly.
+    #[arg(long)]
+    pub insecure_skip_verify: bool,
+    /// Hash every layer in the background right after listening, instead of on its first
+    /// request only.
+    #[arg(long)]
+    pub check_ahead: bool,
+    #[command(flatten)]
+    pub trust: TrustArgs,
+    #[command(flatten)]
+    pub seal: SealTrustArgs,
 }
 
 #[derive(Debug, Args)]

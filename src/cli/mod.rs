@@ -31,7 +31,10 @@ pub fn main() -> ExitCode {
         }
     };
     let ui = progress::Ui::new(cli.quiet);
-    on_signals(&runtime, &ui);
+    // `serve` stops on a signal itself: it drains its connections and exits 0.
+    if !matches!(cli.command, args::Command::Serve(_)) {
+        on_signals(&runtime, &ui);
+    }
     match runtime.block_on(commands::run(cli.command, &ui)) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {

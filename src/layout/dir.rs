@@ -104,6 +104,12 @@ impl LayoutDir {
         Ok(out)
     }
 
+    /// Where a blob's file lies (checked to be a regular file inside the layout) and its
+    /// size; its content is not read (`serve` hashes it before serving it).
+    pub fn blob_location(&self, digest: &Digest) -> Result<(PathBuf, u64), BundleError> {
+        self.blob_file(digest)
+    }
+
     pub fn has_blob(&self, digest: &Digest) -> bool {
         self.blob_file(digest).is_ok()
     }

@@ -192,6 +192,18 @@ fn only_a_config(contents: &Contents, digest: &Digest) -> bool {
     config
 }
 
+impl TarRest {
+    /// The bundle file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Whether the bundle is zstd- or gzip-compressed (its layers cannot be read by offset).
+    pub fn is_compressed(&self) -> bool {
+        self.compressed
+    }
+}
+
 /// Phase 1 for a tar: reads until the first layer.
 pub async fn read_tar_metadata(path: &Path) -> Result<(Metadata, TarRest), LoadError> {
     let mut reader = AsyncBundleReader::open(path)?;

@@ -1,13 +1,11 @@
 //! `sealift load`: check a bundle, then push it to the target digest for digest.
 
 use crate::cli::args::LoadArgs;
-use crate::cli::commands::Failure;
+use crate::cli::commands::{gate, Failure};
 use crate::cli::progress::Ui;
 use crate::cli::settings;
 use crate::exit;
 use crate::registry::Registry;
-use crate::seal::SealVerdict;
-use crate::transfer::admit::{admit, AdmitOptions, Admitted, Decision, Judge, Outcome, Refusal};
 use crate::transfer::inspect::human;
 use crate::transfer::load::{self, Loader, Pass};
 use crate::transfer::plan::Destination;
@@ -40,75 +38,6 @@ fn check_target_names(meta: &crate::content::Metadata, dest: &Destination, to: &
         .into());
     }
     Ok(())
-}
-
-/// Verify before push: admission decides (src/transfer/admit); this only prints its
-/// decisions. `Err(code)` when the load stops here (every image was reported; nothing
-/// was pushed).
-fn gate(args: &LoadArgs, meta: &crate::content::Metadata, ui: &Ui) -> anyhow::Result<Result<Admitted, u8>> {
-    let policy = crate::cli::trust::policy_from_args(&args.trust)?;
-    let now = chrono::Utc::now();
-    let judge = match &policy {
-        Some(policy) => Judge::Policy { policy, now },
-        None if args.insecure_skip_verify => Judge::SkipVerify,
-        None => {
-            return Err(Failure::new(
-                exit::USAGE,
-                "no trust given: pass --policy FILE or --key/--ca-roots/--trusted-root (see `sealift load --help`), or --insecure-skip-verify to load without verifying signatures",
-            )
-            .into())
-        }
-    };
-    let seal_trust = settings::seal_trust(&args.seal)?;
-    let options = AdmitOptions { partial: args.partial, allow_unsigned: args.allow_unsigned };
-    let admitted = match admit(meta, seal_trust.as_ref(), judge, options, now) {
-        Ok(a) => a,
-        Err(Refusal::Seal { reason }) => {
-            return Err(
-                Failure::new(exit::REJECTED, format!("bundle seal rejected: {reason}; nothing was pushed")).into()
-            );
-        }
-        Err(Refusal::Images { decisions }) => {
-            print_decisions(&decisions, ui);
-            let refusal = Refusal::Images { decisions };
-            ui.status(&format!(
-                "refused: {refusal}; nothing was pushed (use --partial to push the images that passed)"
-            ));
-            return Ok(Err(exit::REJECTED));
-        }
-    };
-    match admitted.seal() {
-        SealVerdict::Verified { signer, algorithm, .. } => {
-            ui.status(&format!("seal verified: signed by {signer} ({algorithm})"))
-        }
-        SealVerdict::NotChecked => {
-            ui.warn("the bundle is sealed but no --bundle-key/--bundle-ca-roots was given: seal not checked")
-        }
-        SealVerdict::Absent | SealVerdict::Rejected { .. } => {}
-    }
-    if !admitted.is_verified() {
-        ui.warn("--insecure-skip-verify: NO SIGNATURE IS VERIFIED; every image in the bundle is pushed as it is");
-    }
-    print_decisions(admitted.decisions(), ui);
-    let refused: Vec<&str> =
-        admitted.decisions().iter().filter(|d| d.outcome == Outcome::Refused).map(|d| d.reference.as_str()).collect();
-    if !refused.is_empty() {
-        ui.warn(&format!("--partial: refusing {} image(s): {}", refused.len(), refused.join(", ")));
-    }
-    Ok(Ok(admitted))
-}
-
-fn print_decisions(decisions: &[Decision], ui: &Ui) {
-    for d in decisions {
-        match (&d.outcome, &d.assessment) {
-            (Outcome::CarriedOnly, _) => ui.status(&format!(
-                "{} ({}): partial index, carried for its signatures, not pushed; its platforms are judged on their own",
-                d.reference, d.digest
-            )),
-            (_, Some(a)) => ui.status(crate::assess::report::image_text(a).trim_end()),
-            (_, None) => {}
-        }
-    }
 }
 
 /// `--to`: for a bundle, `HOST[:PORT][/PREFIX]`; for a layout without repository names
@@ -145,7 +74,17 @@ pub async fn run(args: LoadArgs, ui: &Ui) -> anyhow::Result<u8> {
     }
     check_target_names(&meta, &dest, &args.to)?;
     // The seal first, then every image: nothing is pushed that admission did not let through.
-    let admitted = match gate(&args, &meta, ui)? {
+    let how = gate::Admission {
+        trust: &args.trust,
+        seal: &args.seal,
+        partial: args.partial,
+        allow_unsigned: args.allow_unsigned,
+        insecure_skip_verify: args.insecure_skip_verify,
+        command: "load",
+        nothing: "nothing was pushed",
+        partial_hint: "use --partial to push the images that passed",
+    };
+    let admitted = match gate::gate(&how, &meta, ui)? {
         Ok(a) => a,
         Err(code) => return Ok(code),
     };

@@ -4,11 +4,13 @@
 pub mod attach;
 pub mod audit;
 pub mod certs;
+pub mod gate;
 pub mod generate;
 pub mod inspect;
 pub mod inventory;
 pub mod load;
 pub mod save;
+pub mod serve;
 pub mod sign;
 pub mod verify;
 
@@ -43,6 +45,7 @@ pub async fn run(command: Command, ui: &Ui) -> anyhow::Result<u8> {
         Command::Verify(a) => verify::run(*a, ui).await,
         Command::Audit(a) => audit::run(a, ui).await,
         Command::Inventory(a) => inventory::run(a, ui).await,
+        Command::Serve(a) => serve::run(*a, ui).await,
     }
 }
 
