@@ -366,7 +366,7 @@ impl PendingParts {
         }
         let sig_path = signature_path(&list_path);
         let written = match &signature {
-            Some(sig) => crate::tempfiles::write_atomic(&sig_path, ".sealift-parts-", sig),
+            Some(sig) => crate::tempfiles::write_atomic(&sig_path, ".sealift-parts-", sig).map_err(|e| e.source),
             None => match std::fs::remove_file(&sig_path) {
                 Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
                 _ => Ok(()),
@@ -375,7 +375,7 @@ impl PendingParts {
         .map_err(|e| BundleError::io(&sig_path, e))
         .and_then(|()| {
             crate::tempfiles::write_atomic(&list_path, ".sealift-parts-", &list.to_bytes())
-                .map_err(|e| BundleError::io(&list_path, e))
+                .map_err(|e| BundleError::io(&list_path, e.source))
         })
         .and_then(|()| File::open(&dir).and_then(|d| d.sync_all()).map_err(|e| BundleError::io(&dir, e)));
         if let Err(e) = written {

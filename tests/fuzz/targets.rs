@@ -524,7 +524,7 @@ identities = [{ identity = "dev@sealift.local", issuer = "https://issuer.example
 // ---- inventory JSON ----
 
 fn inventory_json(input: &[u8]) {
-    let _ = inventory::verify("inventory.json", input, None, &[]);
+    let _ = inventory::verify("inventory.json", input, None, None, 0);
 }
 
 fn inventory_seeds() -> Vec<Vec<u8>> {
