@@ -11,6 +11,7 @@ mod gate;
 mod hardening;
 mod inventory;
 mod promises;
+mod promises_load;
 mod registry;
 mod resume;
 mod save_load;
