@@ -345,3 +345,64 @@ fn credentials_never_appear_in_verbose_load_output() {
         assert_eq!(put.unwrap().body, img.manifest);
     }
 }
+
+/// docs/bundle.md, push order at the target: "blobs, platform manifests, indexes, tags, then
+/// signatures, attestations, SBOMs and referrers", each referrers tag-schema index after its
+/// referrer. A proxy in front of the target records the request lines in the order they
+/// were sent (manifests go one at a time, each after the previous one's answer).
+#[test]
+fn the_target_gets_blobs_then_platforms_then_indexes_then_tags_then_attachments() {
+    let w = crate::save_load::World::new();
+    let dir = tempdir();
+    let bundle = dir.path().join("b.tar");
+    ok_all(&w.save(&bundle, &[]));
+    let dst = TestRegistry::start();
+    let proxy = crate::support::CuttingProxy::start(&dst.addr, u64::MAX, 0);
+    ok_all(&w.load(&bundle, &proxy.addr, &[]));
+    let log = proxy.client_bytes();
+    let lines: Vec<&str> = log.split("\r\n").filter(|l| l.ends_with(" HTTP/1.1")).collect();
+    let blob_writes: Vec<usize> = (0..lines.len())
+        .filter(|&i| {
+            let l = lines[i];
+            (l.starts_with("PUT ") && l.contains("/blobs/uploads/")) || (l.starts_with("POST ") && l.contains("mount="))
+        })
+        .collect();
+    // (repository, reference) of every manifest PUT, in order.
+    let puts: Vec<(usize, String, String)> = (0..lines.len())
+        .filter_map(|i| {
+            let path = lines[i].strip_prefix("PUT /v2/")?.strip_suffix(" HTTP/1.1")?;
+            let (repo, reference) = path.split_once("/manifests/")?;
+            Some((i, repo.to_owned(), reference.to_owned()))
+        })
+        .collect();
+    assert!(!blob_writes.is_empty() && !puts.is_empty(), "{lines:#?}");
+    let at = |repo: &str, reference: &str| -> usize {
+        puts.iter()
+            .find(|(_, r, f)| r == repo && f == reference)
+            .unwrap_or_else(|| panic!("no PUT of {repo} {reference}: {puts:#?}"))
+            .0
+    };
+    let first_manifest = puts.iter().map(|p| p.0).min().unwrap();
+    assert!(blob_writes.iter().all(|&b| b < first_manifest), "every blob before the first manifest: {lines:#?}");
+    let d = |p: &crate::save_load::Pushed| p.digest.to_string();
+    let index = at("team/multi", &d(&w.index));
+    assert!(at("team/multi", &d(&w.amd64)) < index && at("team/multi", &d(&w.arm64)) < index, "platforms first");
+    let image_tags = [at("team/multi", "1.0"), at("team/app", "1.0"), at("other/tool", "2.0")];
+    assert!(index < image_tags[0], "the index before its tag");
+    assert!(at("team/app", &d(&w.app)) < image_tags[1] && at("other/tool", &d(&w.tool)) < image_tags[2]);
+    let last_image_tag = *image_tags.iter().max().unwrap();
+    for (repo, a) in &w.attachments {
+        assert!(at(repo, &d(a)) > last_image_tag, "attachment {} after every image tag: {puts:#?}", a.digest);
+    }
+    for (repo, tag, a) in &w.tagged {
+        assert!(at(repo, tag) > at(repo, &d(a)), "{tag} after its manifest");
+    }
+    for (subject, r) in &w.referrers {
+        let schema_index = puts
+            .iter()
+            .rposition(|(_, repo, f)| repo == "team/multi" && *f == subject.tag_prefix())
+            .map(|i| puts[i].0)
+            .unwrap_or_else(|| panic!("no referrers tag-schema index for {subject}: {puts:#?}"));
+        assert!(schema_index > at("team/multi", &d(r)), "the referrers index of {subject} after its referrer");
+    }
+}
