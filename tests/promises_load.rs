@@ -60,6 +60,7 @@ fn a_layer_altered_after_the_check_pass_is_caught_on_its_second_read() {
         assert_eq!(out.status.code(), Some(4), "--jobs {jobs}: a bad bundle: {err}");
         let line: Vec<&str> = err.lines().filter(|l| l.starts_with("sealift: error:")).collect();
         assert_eq!(line.len(), 1, "--jobs {jobs}: one error line: {err}");
+        assert_eq!(err.trim_end().lines().last(), Some(line[0]), "--jobs {jobs}: nothing after it: {err}");
         assert!(line[0].contains(&layer.to_string()), "--jobs {jobs}: the error names the layer: {err}");
         assert!(
             !line[0].contains("HTTP") && !line[0].contains("400"),
