@@ -14,6 +14,7 @@ mod inventory;
 mod legacy_timestamp;
 mod parallel;
 mod promises;
+mod promises_load;
 mod referrers_api;
 mod registry;
 mod resume;

@@ -20,6 +20,8 @@ fn error_line(out: &Output) -> String {
     let err = stderr(out);
     let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("sealift: error:")).collect();
     assert_eq!(errors.len(), 1, "exactly one error line: {err}");
+    // One line means nothing after it either (no "Caused by:" chain, no backtrace).
+    assert_eq!(err.trim_end().lines().last(), Some(errors[0]), "the error is one line, the last: {err}");
     errors[0].to_owned()
 }
 

@@ -1,66 +1,38 @@
 //! `sealift verify` end to end: real registry, real keys and certificates, real cosign
 //! fixtures. Online against the registry, and offline against a saved bundle with the
-//! registry process stopped (so any network use would fail the test).
+//! registry process stopped (so any network use would fail the test). No fixture is made
+//! by sealift: keys, certificates and signatures come from the `openssl` command line, the
+//! payloads and `.sig` manifests from `support::cosign` (written from the format notes),
+//! the rest from cosign itself (`tests/data/cosign-real`).
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use base64::Engine as _;
-use sealift::cosign::{append_signature, simple_signing_payload, NewSignatureLayer};
-use sealift::oci::{media, Digest};
-use sealift::verify::certs::{create_pki, generate_key, KeyType, Pki};
-use sealift::verify::crypto::{default_algorithm, sign};
-use sealift::verify::PrivateKey;
+use sealift::oci::Digest;
 use serde_json::Value;
 
+use crate::support::cosign::{self, OpensslKey, OpensslPki};
 use crate::support::{push_blob, push_manifest, random_image, sealift, tempdir, TestRegistry};
 
+const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/cosign-real");
 
 fn b64(b: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(b)
 }
 
-fn now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
+/// Signs `digest` (as `addr/repo`) with `openssl dgst` under `key`, over a payload written
+/// from the format notes, and pushes the `.sig` manifest (written by the test too): nothing
+/// of sealift's signing code is used. Returns the manifest bytes.
+fn attach(addr: &str, repo: &str, digest: &Digest, key: &OpensslKey) -> Vec<u8> {
+    cosign::push_sig(addr, repo, &cosign::sig_tag(digest, "sig"), &format!("{addr}/{repo}"), digest, key).manifest
 }
 
-/// Appends a signature of `digest` by `key` (with an optional certificate and chain) to
-/// the `.sig` manifest at `addr/repo`, pushing payload, config and manifest.
-fn attach(
-    addr: &str,
-    repo: &str,
-    digest: &Digest,
-    key: &PrivateKey,
-    cert: Option<(&str, &str)>,
-    existing: Option<&[u8]>,
-) -> Vec<u8> {
-    let payload = simple_signing_payload(&format!("{addr}/{repo}"), digest, &BTreeMap::new());
-    let sig = sign(key, &payload, default_algorithm(key).unwrap()).unwrap();
-    let layer = NewSignatureLayer {
-        payload: payload.clone(),
-        base64_signature: b64(&sig),
-        certificate_pem: cert.map(|c| c.0.to_owned()),
-        chain_pem: cert.map(|c| c.1.to_owned()),
-        rekor_bundle: None,
-    };
-    let built = append_signature(existing, &layer).unwrap();
-    push_sig_manifest(addr, repo, digest, &built.manifest, &[&built.payload, &built.config]);
-    built.manifest
-}
-
-fn push_sig_manifest(addr: &str, repo: &str, subject: &Digest, manifest: &[u8], blobs: &[&[u8]]) {
-    for b in blobs {
-        push_blob(addr, repo, b);
-    }
-    push_manifest(addr, repo, &format!("{}.sig", subject.tag_prefix()), manifest, media::OCI_MANIFEST);
-}
-
-fn pem(pki: &Pki) -> (String, String) {
-    let leaf = String::from_utf8(pki.leaf.to_pem().unwrap()).unwrap();
-    let mut chain = String::from_utf8(pki.sub.to_pem().unwrap()).unwrap();
-    chain.push_str(&String::from_utf8(pki.root.to_pem().unwrap()).unwrap());
-    (leaf, chain)
+/// [`attach`] with the PKI's leaf key, leaf certificate and chain.
+fn attach_with_certificate(addr: &str, repo: &str, digest: &Digest, pki: &OpensslPki) -> Vec<u8> {
+    let payload = cosign::payload(&format!("{addr}/{repo}"), digest);
+    let (leaf, chain) = pki.leaf_and_chain();
+    cosign::push_signed_payload(addr, repo, digest, &payload, &pki.sign(&payload), Some((&leaf, &chain))).manifest
 }
 
 fn code(out: &std::process::Output) -> i32 {
@@ -92,43 +64,22 @@ fn key_and_certificate_signatures_online_then_offline_with_the_registry_stopped(
     let addr = reg.addr.clone();
     let dir = tempdir();
     let p = |n: &str| dir.path().join(n).display().to_string();
-    // Keys: a signs, b is a stranger.
-    let a = generate_key(KeyType::EcP256).unwrap();
-    let b = generate_key(KeyType::EcP256).unwrap();
-    std::fs::write(p("a.pub"), a.public_key().to_pem()).unwrap();
-    std::fs::write(p("b.pub"), b.public_key().to_pem()).unwrap();
-    // PKI: a good one (signs), and an unrelated root.
-    let pki = create_pki(&dir.path().join("pki"), KeyType::EcP256, "signer", vec![], 30, now()).unwrap();
-    create_pki(&dir.path().join("other"), KeyType::EcP256, "stranger", vec![], 30, now()).unwrap();
+    // Keys and PKIs made by openssl: a signs, b is a stranger; a good PKI and an unrelated root.
+    let a = OpensslKey::p256(dir.path(), "a");
+    OpensslKey::p256(dir.path(), "b");
+    let pki = OpensslPki::create(&dir.path().join("pki"), "signer", "email:signer@sealift.local");
+    OpensslPki::create(&dir.path().join("other"), "stranger", "email:signer@sealift.local");
 
     let app = random_image(&addr, "team/app", "1.0", &[2000]);
-    let sig_manifest = attach(&addr, "team/app", &app.digest, &a, None, None);
-    // Image B carries A's signature manifest, copied byte for byte.
+    let sig_manifest = attach(&addr, "team/app", &app.digest, &a);
+    // Image B carries A's signature manifest, copied byte for byte (its payload and config too).
     let moved = random_image(&addr, "team/moved", "1.0", &[100]);
-    let sig_payload = simple_signing_payload(&format!("{addr}/team/app"), &app.digest, &BTreeMap::new());
-    let cfg: Value = serde_json::from_slice(&sig_manifest).unwrap();
-    let cfg_digest: Digest = cfg["config"]["digest"].as_str().unwrap().parse().unwrap();
-    let _ = cfg_digest;
-    // The config blob of a built .sig manifest is deterministic from its layers: rebuild it.
-    let rebuilt = append_signature(
-        None,
-        &NewSignatureLayer {
-            payload: sig_payload.clone(),
-            base64_signature: serde_json::from_slice::<Value>(&sig_manifest).unwrap()["layers"][0]["annotations"]
-                [media::ANN_SIGNATURE]
-                .as_str()
-                .unwrap()
-                .to_owned(),
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    assert_eq!(rebuilt.manifest, sig_manifest);
-    push_sig_manifest(&addr, "team/moved", &moved.digest, &sig_manifest, &[&rebuilt.payload, &rebuilt.config]);
+    push_blob(&addr, "team/moved", &cosign::payload(&format!("{addr}/team/app"), &app.digest));
+    push_blob(&addr, "team/moved", b"{}");
+    push_manifest(&addr, "team/moved", &cosign::sig_tag(&moved.digest, "sig"), &sig_manifest, OCI_MANIFEST);
     // A certificate-signed image.
     let signed_cert = random_image(&addr, "team/cert", "1.0", &[100]);
-    let (leaf, chain) = pem(&pki);
-    attach(&addr, "team/cert", &signed_cert.digest, &pki.leaf_key, Some((&leaf, &chain)), None);
+    attach_with_certificate(&addr, "team/cert", &signed_cert.digest, &pki);
 
     let app_ref = format!("{addr}/team/app:1.0");
     let moved_ref = format!("{addr}/team/moved:1.0");
@@ -356,8 +307,7 @@ fn offline_verify_of_a_platform_digest_of_a_saved_index() {
     let addr = reg.addr.clone();
     let dir = tempdir();
     let p = |n: &str| dir.path().join(n).display().to_string();
-    let key = generate_key(KeyType::EcP256).unwrap();
-    std::fs::write(p("k1.pub"), key.public_key().to_pem()).unwrap();
+    let key = OpensslKey::p256(dir.path(), "k1");
     let amd64 = image(&reg, "team/multi", None, &[crate::support::random_bytes(100)], false, "amd64");
     let arm64 = image(&reg, "team/multi", None, &[crate::support::random_bytes(100)], false, "arm64");
     let child = |m: &crate::save_load::Pushed, arch: &str| {
@@ -368,10 +318,10 @@ fn offline_verify_of_a_platform_digest_of_a_saved_index() {
         &reg,
         "team/multi",
         Some("1.0"),
-        &serde_json::json!({"schemaVersion": 2, "mediaType": media::OCI_INDEX,
+        &serde_json::json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
             "manifests": [child(&amd64, "amd64"), child(&arm64, "arm64")]}),
     );
-    attach(&addr, "team/multi", &arm64.digest, &key, None, None);
+    attach(&addr, "team/multi", &arm64.digest, &key);
     let bundle = p("sealed.tar");
     let out = sealift(&["save", "-o", &bundle, &format!("{addr}/team/multi:1.0")]);
     assert!(out.status.success(), "{}", text(&out));

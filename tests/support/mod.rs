@@ -11,6 +11,7 @@ mod images;
 mod process;
 mod proxy;
 mod registry;
+mod trigger;
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
@@ -22,6 +23,7 @@ pub use images::{push_blob, push_manifest, random_bytes, random_image, ImageInfo
 pub use process::{require_tool, run, run_with_timeout, CHILD_TIMEOUT};
 pub use proxy::CountingProxy;
 pub use registry::{Presence, RegistryKind, TestRegistry, MARKER_HEADER};
+pub use trigger::{Hook, TriggerProxy};
 
 /// Runs a future to completion on a small runtime (integration tests are plain `#[test]`s).
 pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
