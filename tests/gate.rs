@@ -83,26 +83,9 @@ fn site() -> Site {
         b"",
     );
     assert!(o.status.success(), "openssl: {}", String::from_utf8_lossy(&o.stderr));
-    let now = chrono::Utc::now().timestamp();
-    let san = || vec!["email:signer@sealift.local".parse().unwrap()];
-    sealift::verify::certs::create_pki(
-        &d.join("pki"),
-        sealift::verify::certs::KeyType::EcP256,
-        "site signer",
-        san(),
-        30,
-        now,
-    )
-    .unwrap();
-    sealift::verify::certs::create_pki(
-        &d.join("other"),
-        sealift::verify::certs::KeyType::EcP256,
-        "stranger",
-        san(),
-        30,
-        now,
-    )
-    .unwrap();
+    // Both PKIs made by the openssl command line, not by sealift's certificate code.
+    cosign::OpensslPki::create(&d.join("pki"), "site signer", "email:signer@sealift.local");
+    cosign::OpensslPki::create(&d.join("other"), "stranger", "email:signer@sealift.local");
 
     let mut digests = BTreeMap::new();
     let mut images = BTreeMap::new();
