@@ -302,7 +302,6 @@ fn certificate_seals_and_sealed_bundles_without_bundle_trust() {
 /// which the test's docker-registry cannot be set up to do without a token service.
 fn bearer_registry(user: &'static str, pass: &'static str, token: &'static str) -> crate::support::FakeServer {
     use crate::support::{FakeResponse, FakeServer};
-    use base64::Engine as _;
     let config = br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#.to_vec();
     let cd = Digest::of(&config);
     let manifest = format!(
@@ -311,27 +310,8 @@ fn bearer_registry(user: &'static str, pass: &'static str, token: &'static str) 
     )
     .into_bytes();
     let md = Digest::of(&manifest);
-    let basic = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}")));
-    let addr = std::sync::Arc::new(std::sync::OnceLock::<String>::new());
-    let own = addr.clone();
-    let fake = FakeServer::start(move |req, _| {
+    FakeServer::bearer(user, pass, token, "repository:team/app:pull", move |req| {
         let t = req.target.as_str();
-        if t.starts_with("/token") {
-            return if req.header("authorization") == Some(basic.as_str()) {
-                FakeResponse::new(200)
-                    .header("Content-Type", "application/json")
-                    .body(format!(r#"{{"token":"{token}","expires_in":300}}"#))
-            } else {
-                FakeResponse::new(401)
-            };
-        }
-        if req.header("authorization") != Some(format!("Bearer {token}").as_str()) {
-            let realm = format!("http://{}/token", own.get().unwrap());
-            return FakeResponse::new(401).header(
-                "WWW-Authenticate",
-                &format!(r#"Bearer realm="{realm}",service="fake",scope="repository:team/app:pull""#),
-            );
-        }
         let is_manifest = t == "/v2/team/app/manifests/1.0" || t == format!("/v2/team/app/manifests/{md}");
         match req.method.as_str() {
             "GET" | "HEAD" if t == "/v2/" => FakeResponse::new(200),
@@ -344,9 +324,7 @@ fn bearer_registry(user: &'static str, pass: &'static str, token: &'static str) 
                 .header("Content-Type", "application/json")
                 .body(r#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}"#),
         }
-    });
-    addr.set(fake.addr.clone()).unwrap();
-    fake
+    })
 }
 
 /// README: "Credentials never appear in output", checked on the most verbose output of

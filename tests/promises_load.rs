@@ -205,28 +205,8 @@ fn plain_http_only_for_loopback_unless_asked() {
 /// token: a real registry with token auth needs a token service this suite does not have.
 fn bearer_target(user: &'static str, pass: &'static str, token: &'static str) -> crate::support::FakeServer {
     use crate::support::{FakeResponse, FakeServer};
-    use base64::Engine as _;
-    let basic = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}")));
-    let addr = std::sync::Arc::new(std::sync::OnceLock::<String>::new());
-    let own = addr.clone();
-    let fake = FakeServer::start(move |req, _| {
+    FakeServer::bearer(user, pass, token, "repository:team/app:pull,push", move |req| {
         let t = req.target.as_str();
-        if t.starts_with("/token") {
-            return if req.header("authorization") == Some(basic.as_str()) {
-                FakeResponse::new(200)
-                    .header("Content-Type", "application/json")
-                    .body(format!(r#"{{"token":"{token}","expires_in":300}}"#))
-            } else {
-                FakeResponse::new(401)
-            };
-        }
-        if req.header("authorization") != Some(format!("Bearer {token}").as_str()) {
-            let realm = format!("http://{}/token", own.get().unwrap());
-            return FakeResponse::new(401).header(
-                "WWW-Authenticate",
-                &format!(r#"Bearer realm="{realm}",service="fake",scope="repository:team/app:pull,push""#),
-            );
-        }
         let not_found = || {
             FakeResponse::new(404)
                 .header("Content-Type", "application/json")
@@ -251,9 +231,7 @@ fn bearer_target(user: &'static str, pass: &'static str, token: &'static str) ->
             }
             _ => not_found(),
         }
-    });
-    addr.set(fake.addr.clone()).unwrap();
-    fake
+    })
 }
 
 /// README: "Credentials never appear in output", for `load` (the save side is

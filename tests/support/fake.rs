@@ -81,6 +81,42 @@ pub struct FakeServer {
 }
 
 impl FakeServer {
+    /// A registry that demands a bearer token, as a token-auth registry does (the test's
+    /// docker-registry cannot be set up so without a token service): `/token` trades basic
+    /// `user:pass` for `token`; any other request without `Bearer token` gets a 401 challenge
+    /// naming this server's `/token` realm and `scope`; the rest goes to `handler`.
+    pub fn bearer(
+        user: &str,
+        pass: &str,
+        token: &'static str,
+        scope: &'static str,
+        handler: impl Fn(&FakeRequest) -> FakeResponse + Send + Sync + 'static,
+    ) -> FakeServer {
+        use base64::Engine as _;
+        let basic = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}")));
+        let addr = Arc::new(std::sync::OnceLock::<String>::new());
+        let own = addr.clone();
+        let fake = FakeServer::start(move |req, _| {
+            if req.target.starts_with("/token") {
+                return if req.header("authorization") == Some(basic.as_str()) {
+                    FakeResponse::new(200)
+                        .header("Content-Type", "application/json")
+                        .body(format!(r#"{{"token":"{token}","expires_in":300}}"#))
+                } else {
+                    FakeResponse::new(401)
+                };
+            }
+            if req.header("authorization") != Some(format!("Bearer {token}").as_str()) {
+                let realm = format!("http://{}/token", own.get().unwrap());
+                return FakeResponse::new(401)
+                    .header("WWW-Authenticate", &format!(r#"Bearer realm="{realm}",service="fake",scope="{scope}""#));
+            }
+            handler(req)
+        });
+        addr.set(fake.addr.clone()).unwrap();
+        fake
+    }
+
     /// Starts a server on a free 127.0.0.1 port. `handler(request, n)` gets the request and
     /// its 0-based sequence number.
     pub fn start(handler: impl Fn(&FakeRequest, usize) -> FakeResponse + Send + Sync + 'static) -> FakeServer {
