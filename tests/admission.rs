@@ -656,3 +656,112 @@ fn large_configs_stay_in_the_file_and_memory_stays_bounded() {
     assert!(rss < 64 * 1024, "compressed: peak RSS {rss} KiB");
     assert_eq!(catalog(&dst)["repositories"], json!([]));
 }
+
+/// One image manifest of a tiny layer and `config`, with `annotations`.
+fn manifest_with(config: &[u8], layer: &[u8], annotations: &Value) -> Vec<u8> {
+    let desc =
+        |mt: &str, b: &[u8]| json!({"mediaType": mt, "digest": format!("sha256:{}", sha256_hex(b)), "size": b.len()});
+    serde_json::to_vec(&json!({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": desc("application/vnd.oci.image.config.v1+json", config),
+        "layers": [desc("application/vnd.oci.image.layer.v1.tar", layer)],
+        "annotations": annotations,
+    }))
+    .unwrap()
+}
+
+/// `n` annotations `"<prefix><i>": ""`: the JSON that costs most memory per byte once parsed.
+fn tiny_annotations(prefix: &str, n: usize) -> Value {
+    Value::Object((0..n).map(|i| (format!("{prefix}{i:x}"), json!(""))).collect())
+}
+
+/// A bundle of `images` images, each with a `config_size` config (held in memory: not over
+/// 1 MiB) and `values` tiny annotations split between its `index.json` entry and its manifest.
+fn metadata_heavy_bundle(dir: &Path, name: &str, images: usize, config_size: usize, values: usize) -> PathBuf {
+    let layer = b"a layer".to_vec();
+    let (mut index, mut blobs) = (Vec::new(), Vec::new());
+    for n in 0..images {
+        let mut config = format!(r#"{{"architecture":"amd64","os":"linux","n":{n},"pad":""#).into_bytes();
+        config.resize(config_size - 2, b'p');
+        config.extend_from_slice(b"\"}");
+        let m = manifest_with(&config, &layer, &tiny_annotations("m", values / 4));
+        let mut ann = tiny_annotations("e", values / 4);
+        ann["dev.sealift.role"] = json!("image");
+        ann["dev.sealift.repository"] = json!(format!("127.0.0.1:5000/heavy/i{n}"));
+        ann["dev.sealift.tag"] = json!("1");
+        index.push(json!({"mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": format!("sha256:{}", sha256_hex(&m)), "size": m.len(), "annotations": ann}));
+        blobs.push(m);
+        blobs.push(config);
+    }
+    blobs.push(layer);
+    let index = serde_json::to_vec(
+        &json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": index}),
+    )
+    .unwrap();
+    let mut entries = vec![
+        ("oci-layout".to_owned(), br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec()),
+        ("index.json".to_owned(), index),
+    ];
+    entries.extend(blobs.into_iter().map(|b| (format!("blobs/sha256/{}", sha256_hex(&b)), b)));
+    let path = dir.join(format!("{name}.tar"));
+    write_tar(&path, &entries);
+    path
+}
+
+/// Memory on hostile metadata (issue 7): JSON of tiny values parses into many times its
+/// size (a 4 MiB `index.json` of empty annotations took 110 MiB, 32 MiB of such manifests
+/// 350 MiB). Every command that reads a bundle stays under 64 MiB peak RSS on the worst
+/// bundles the metadata budget lets through (held bytes and parsed values near their caps
+/// at once, from a `.tar` and from a directory), and refuses the ones past it (exit 4,
+/// naming the document) before parsing them.
+#[test]
+fn metadata_at_its_budget_stays_under_64_mib() {
+    use sealift::content::budget::{MAX_HELD_BYTES, MAX_JSON_VALUES};
+    let dir = tempdir();
+    let (_, public) = keypair(dir.path(), "k");
+    // Near both caps at once: 1 MiB configs held up to 3 MiB below the bytes cap (the
+    // annotations take about 2 MiB, counted twice), and
+    // 95% of the values cap in tiny annotations.
+    let images = (MAX_HELD_BYTES >> 20) as usize - 3;
+    let full =
+        metadata_heavy_bundle(dir.path(), "full", images, 1024 * 1024, MAX_JSON_VALUES as usize * 95 / 100 / images);
+    let full_dir = crate::support::extract_bundle(&full, dir.path(), "full-layout");
+    // Past the values cap in index.json alone: 3.6 MiB of empty annotations.
+    let values = metadata_heavy_bundle(dir.path(), "values", 1, 1000, 1_200_000);
+    // Past the bytes cap: held configs of 1 MiB, one more than fit.
+    let bytes = metadata_heavy_bundle(dir.path(), "bytes", (MAX_HELD_BYTES >> 20) as usize + 1, 1024 * 1024, 8);
+    let image = "127.0.0.1:5000/heavy/i0:1";
+    for (bundle, refusal) in [
+        (full.to_str().unwrap(), None),
+        (full_dir.to_str().unwrap(), None),
+        (values.to_str().unwrap(), Some("parsed JSON values at index.json")),
+        (bytes.to_str().unwrap(), Some("held in memory would exceed")),
+    ] {
+        let dst = TestRegistry::start();
+        let to = format!("{}/mirror", dst.addr);
+        for (what, args, code) in [
+            ("load", vec!["load", bundle, "--to", &to, "--insecure-skip-verify"], 0),
+            ("load --dry-run", vec!["load", bundle, "--to", &to, "--key", &public, "--dry-run"], 1),
+            ("inspect", vec!["inspect", bundle], 0),
+            ("audit", vec!["audit", bundle, "--key", &public], 1),
+            ("verify --bundle", vec!["verify", image, "--bundle", bundle, "--key", &public], 1),
+        ] {
+            let (out, rss) = sealift_rss(&args);
+            let err = stderr(&out);
+            eprintln!("{bundle} {what}: peak RSS {rss} KiB, exit {:?}", out.status.code());
+            match refusal {
+                None => assert_eq!(out.status.code(), Some(code), "{bundle} {what}: {err}"),
+                Some(reason) => {
+                    assert_eq!(out.status.code(), Some(4), "{bundle} {what}: {err}");
+                    assert!(err.contains(reason), "{bundle} {what}: {err}");
+                }
+            }
+            assert!(rss < 64 * 1024, "{bundle} {what}: peak RSS {rss} KiB");
+        }
+        match refusal {
+            None => assert_eq!(catalog(&dst)["repositories"].as_array().map(Vec::len), Some(images), "{bundle}"),
+            Some(_) => assert_eq!(catalog(&dst)["repositories"], json!([]), "{bundle}"),
+        }
+    }
+}

@@ -15,8 +15,13 @@ pub const SEAL_SIG: &str = "sealift-index.json.sig";
 pub const OCI_LAYOUT_BYTES: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
 
 pub const MAX_OCI_LAYOUT: u64 = 4 * 1024;
-pub const MAX_INDEX_JSON: u64 = 16 * 1024 * 1024;
-pub const MAX_SEAL_INDEX: u64 = 16 * 1024 * 1024;
+/// `index.json` is parsed as an index, which is capped as any manifest is (4 MiB); the
+/// reader refuses a bigger one from its tar header, before reading it.
+pub const MAX_INDEX_JSON: u64 = crate::oci::manifest::MAX_MANIFEST_BYTES as u64;
+/// The seal index lists every blob (about 100 bytes each): 8 MiB is some 80,000 blobs.
+/// With `index.json` it counts against the bundle's metadata budget
+/// ([`crate::content::budget`]).
+pub const MAX_SEAL_INDEX: u64 = 8 * 1024 * 1024;
 pub const MAX_SEAL_SIG: u64 = 1024 * 1024;
 
 /// What an allowed name stands for.

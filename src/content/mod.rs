@@ -8,12 +8,14 @@
 //! re-serialized; only `index.json` is written by sealift, deterministically. What an
 //! entry's annotations may claim is checked in [`crate::transfer::admit`].
 
+pub mod budget;
 pub mod delta;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use bytes::Bytes;
 
+pub use budget::{BudgetError, MetadataBudget};
 pub use delta::Delta;
 
 use crate::oci::media::{self, *};
@@ -121,7 +123,7 @@ impl Entry {
     }
 
     /// Reads an `index.json` entry written by sealift, or a plain/cosign layout entry.
-    pub fn from_descriptor(d: &Descriptor) -> Result<Entry, ModelError> {
+    pub fn from_descriptor(d: Descriptor) -> Result<Entry, ModelError> {
         let ann = |k: &str| d.annotations.get(k).cloned();
         let role = match ann(ANN_SEALIFT_ROLE) {
             Some(r) => Role::parse(&r).ok_or_else(|| ModelError::UnknownRole { digest: d.digest.clone(), role: r })?,
@@ -158,7 +160,7 @@ impl Entry {
             ),
             None => None,
         };
-        let mut descriptor = d.clone();
+        let mut descriptor = d;
         descriptor.annotations.retain(|k, _| {
             k == ANN_SEALIFT_PARTIAL || !(k.starts_with("dev.sealift.") || k == ANN_COSIGN_KIND || k == ANN_REF_NAME)
         });
@@ -191,6 +193,8 @@ pub enum ModelError {
     MissingManifest { parent: Digest, child: Digest },
     #[error("index.json has a malformed delta description: {reason}")]
     BadDelta { reason: String },
+    #[error(transparent)]
+    Budget(#[from] BudgetError),
 }
 
 /// A manifest kept byte for byte, with its media type.
@@ -309,18 +313,20 @@ impl Contents {
 
     /// Parses `index.json` into entries.
     pub fn parse_index(bytes: &[u8]) -> Result<Vec<Entry>, ModelError> {
+        Ok(Self::parse_index_and_delta(bytes)?.0)
+    }
+
+    /// Parses `index.json` once into its entries and its delta description (empty for a
+    /// full bundle; untrusted until [`Delta::check_against`] the closed graph). Each
+    /// descriptor moves into its entry: the parsed index is never held twice.
+    pub fn parse_index_and_delta(bytes: &[u8]) -> Result<(Vec<Entry>, Delta), ModelError> {
         let (m, mt) = Manifest::parse(bytes, None).map_err(|e| ModelError::BadIndex { reason: e.to_string() })?;
         if !media::is_index(&mt) {
             return Err(ModelError::BadIndex { reason: format!("media type {mt}") });
         }
-        m.manifests.iter().map(Entry::from_descriptor).collect()
-    }
-
-    /// The delta description of an `index.json` (empty for a full bundle); untrusted
-    /// until [`Delta::check_against`] the closed graph.
-    pub fn parse_delta(bytes: &[u8]) -> Result<Delta, ModelError> {
-        let (m, _) = Manifest::parse(bytes, None).map_err(|e| ModelError::BadIndex { reason: e.to_string() })?;
-        Delta::parse(&m.annotations)
+        let delta = Delta::parse(&m.annotations)?;
+        let entries = m.manifests.into_iter().map(Entry::from_descriptor).collect::<Result<_, _>>()?;
+        Ok((entries, delta))
     }
 
     /// Sum of all blob and manifest sizes the bundle stores, counting each once (a delta's
@@ -383,6 +389,8 @@ pub struct Metadata {
     pub seal: BTreeMap<String, Vec<u8>>,
     /// The exact `index.json` bytes (the seal names their digest).
     pub index_json: Bytes,
+    /// What the above holds and parsed, counted before each was taken.
+    pub budget: MetadataBudget,
 }
 
 impl Metadata {

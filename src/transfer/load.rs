@@ -32,9 +32,6 @@ pub const MAX_SMALL_BLOB: u64 = 4 * 1024 * 1024;
 /// One metadata blob (config, signature payload, attestation) held in memory: the cap
 /// `save` applies when it fetches one.
 pub const MAX_METADATA_BLOB: u64 = super::save::MAX_METADATA_BLOB as u64;
-/// Metadata blobs held in memory, all together: with the 16 MiB `index.json` cap this keeps
-/// `load` under 64 MiB of memory on any bundle (issue 7).
-pub const MAX_METADATA_TOTAL: u64 = 32 * 1024 * 1024;
 /// A config blob over this size in a seekable bundle (a `.tar`, a directory) is not held:
 /// it is hashed as the reader passes it and read again from its place when it is pushed.
 /// Admission never reads an image's config; smaller ones are held for `audit`'s platforms.
@@ -67,8 +64,6 @@ pub enum LoadError {
     AssumedAndPresent { digest: Digest },
     #[error(transparent)]
     BaseMissing(#[from] super::delta::BaseMissing),
-    #[error("metadata blobs held in memory total over {MAX_METADATA_TOTAL} bytes (configs over {MAX_HELD_CONFIG} bytes are held only from a compressed bundle: decompress it and load the .tar)")]
-    MetadataTotal,
     #[error("{what} {digest} is {size} bytes, over the {limit}-byte limit for metadata held in memory")]
     MetadataTooLarge { what: &'static str, digest: Digest, size: u64, limit: u64 },
     #[error("upload of blob {digest} to {repository} failed: {source}")]

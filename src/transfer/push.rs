@@ -470,14 +470,22 @@ where
     }
 }
 
-/// Streams a blocking reader (a verified layout blob) as 256 KiB chunks, read on a
-/// blocking thread; a read error (including a digest mismatch) is the last item.
+/// Bytes per chunk of an upload body read from a file: one read (and hash) per chunk on the
+/// blocking thread, one wake-up of the upload per chunk.
+const UPLOAD_CHUNK: usize = 1024 * 1024;
+/// Chunks read ahead of the upload: the reader hashes the next ones while the registry
+/// takes this one (reading, hashing and sending overlap), in at most 4 MiB per upload.
+const UPLOAD_AHEAD: usize = 4;
+
+/// Streams a blocking reader (a verifying reader over a layer's bytes) as [`UPLOAD_CHUNK`]
+/// chunks, read and hashed on a blocking thread, [`UPLOAD_AHEAD`] chunks ahead of the
+/// upload; a read error (including a digest mismatch) is the last item.
 fn read_stream(
     mut reader: impl std::io::Read + Send + 'static,
 ) -> impl futures_util::Stream<Item = std::io::Result<Bytes>> + Send + 'static {
-    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(4);
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(UPLOAD_AHEAD);
     tokio::task::spawn_blocking(move || loop {
-        let mut buf = vec![0u8; 256 * 1024];
+        let mut buf = vec![0u8; UPLOAD_CHUNK];
         match reader.read(&mut buf) {
             Ok(0) => return,
             Ok(n) => {

@@ -11,9 +11,10 @@ use std::path::{Path, PathBuf};
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 
-use super::load::{body_error, LoadError, MAX_HELD_CONFIG, MAX_METADATA_BLOB, MAX_METADATA_TOTAL, MAX_SMALL_BLOB};
-use crate::bundle::{AsyncBlob, AsyncBundleReader, AsyncEntry, BundleError};
-use crate::content::{Contents, Entry, Metadata, ModelError, Role};
+use super::load::{body_error, LoadError, MAX_HELD_CONFIG, MAX_METADATA_BLOB, MAX_SMALL_BLOB};
+use crate::bundle::{names, AsyncBlob, AsyncBundleReader, AsyncEntry, BundleError};
+use crate::content::budget::json_values;
+use crate::content::{Contents, Entry, Metadata, MetadataBudget, ModelError, Role};
 use crate::layout::LayoutDir;
 use crate::oci::manifest::MAX_MANIFEST_BYTES;
 use crate::oci::{media, Descriptor, Digest, Manifest};
@@ -109,6 +110,7 @@ impl Metadata {
                     }
                     .into());
                 }
+                self.budget.parse(format_args!("manifest {d}"), &bytes)?;
                 let m = self.contents.add_manifest(&repo, d.clone(), bytes, described.as_deref(), artifact)?;
                 for child in m.parsed.manifests.clone() {
                     if !self.contents.manifests.contains_key(&child.digest) && media::is_manifest(&child.media_type) {
@@ -211,7 +213,6 @@ pub async fn read_tar_metadata(path: &Path) -> Result<(Metadata, TarRest), LoadE
     let mut closure = Closure::default();
     let mut layout = false;
     let mut index_seen = false;
-    let mut total = 0u64;
     let mut pending = None;
     let mut unheld = Vec::new();
     while let Some(entry) = reader.next().await? {
@@ -219,13 +220,15 @@ pub async fn read_tar_metadata(path: &Path) -> Result<(Metadata, TarRest), LoadE
             AsyncEntry::OciLayout(_) => layout = true,
             AsyncEntry::Index(bytes) => {
                 index_seen = true;
-                let entries = Contents::parse_index(&bytes)?;
-                meta.contents.delta = Contents::parse_delta(&bytes)?;
+                meta.budget.hold_json(names::INDEX_JSON, &bytes).map_err(ModelError::from)?;
+                let (entries, delta) = Contents::parse_index_and_delta(&bytes)?;
+                meta.contents.delta = delta;
                 meta.index_json = Bytes::from(bytes);
                 meta.seed(&mut closure, entries);
                 meta.close(&mut closure)?;
             }
             AsyncEntry::Seal { name, bytes } => {
+                meta.budget.hold_json(name, &bytes).map_err(ModelError::from)?;
                 meta.seal.insert(name.to_owned(), bytes);
             }
             AsyncEntry::Blob(blob) => {
@@ -260,10 +263,7 @@ pub async fn read_tar_metadata(path: &Path) -> Result<(Metadata, TarRest), LoadE
                         continue;
                     }
                 }
-                total += blob.size;
-                if total > MAX_METADATA_TOTAL {
-                    return Err(LoadError::MetadataTotal);
-                }
+                meta.budget.hold(format_args!("{what} {}", blob.digest), blob.size).map_err(ModelError::from)?;
                 let digest = blob.digest.clone();
                 let bytes = collect_body(blob).await?;
                 if wanted_manifest {
@@ -299,22 +299,26 @@ pub async fn read_tar_metadata(path: &Path) -> Result<(Metadata, TarRest), LoadE
 pub fn read_dir_metadata(dir: &LayoutDir) -> Result<Metadata, LoadError> {
     let mut meta = Metadata::default();
     let mut closure = Closure::default();
-    let mut entries = Contents::parse_index(dir.index_bytes())?;
-    meta.contents.delta = Contents::parse_delta(dir.index_bytes())?;
+    meta.budget.hold_json(names::INDEX_JSON, dir.index_bytes()).map_err(ModelError::from)?;
+    let (mut entries, delta) = Contents::parse_index_and_delta(dir.index_bytes())?;
+    meta.contents.delta = delta;
     meta.index_json = Bytes::copy_from_slice(dir.index_bytes());
     for name in [crate::seal::SEAL_INDEX, crate::seal::SEAL_SIG] {
         if let Some(bytes) = dir.read_seal(name)? {
+            meta.budget.hold_json(name, &bytes).map_err(ModelError::from)?;
             meta.seal.insert(name.to_owned(), bytes);
         }
     }
-    cosign_layout_entries(dir, &mut entries)?;
+    cosign_layout_entries(dir, &mut entries, &meta.budget)?;
     meta.seed(&mut closure, entries);
     loop {
         let wanted: Vec<Digest> = closure.wanted.keys().cloned().collect();
         let mut progress = false;
         for d in wanted {
             if dir.has_blob(&d) {
-                closure.manifest_blobs.insert(d.clone(), Bytes::from(dir.read_blob(&d, MAX_MANIFEST_BYTES as u64)?));
+                let bytes = dir.read_blob(&d, MAX_MANIFEST_BYTES as u64)?;
+                meta.budget.hold(format_args!("manifest {d}"), bytes.len() as u64).map_err(ModelError::from)?;
+                closure.manifest_blobs.insert(d.clone(), Bytes::from(bytes));
                 progress = true;
             }
         }
@@ -328,7 +332,6 @@ pub fn read_dir_metadata(dir: &LayoutDir) -> Result<Metadata, LoadError> {
     meta.contents.delta.check_against(&meta.contents)?;
     let metadata_blobs: Vec<(Digest, u64)> =
         meta.contents.blobs.iter().filter(|(_, b)| b.metadata).map(|(d, b)| (d.clone(), b.size)).collect();
-    let mut total = 0;
     for (d, size) in metadata_blobs {
         if size > MAX_METADATA_BLOB {
             return Err(LoadError::MetadataTooLarge {
@@ -341,11 +344,8 @@ pub fn read_dir_metadata(dir: &LayoutDir) -> Result<Metadata, LoadError> {
         if size > MAX_HELD_CONFIG && only_a_config(&meta.contents, &d) {
             continue; // read from its file when pushed
         }
-        total += size;
-        if total > MAX_METADATA_TOTAL {
-            return Err(LoadError::MetadataTotal);
-        }
         if dir.has_blob(&d) {
+            meta.budget.hold(format_args!("blob {d}"), size).map_err(ModelError::from)?;
             meta.small.insert(d.clone(), Bytes::from(dir.read_blob(&d, size)?));
         }
     }
@@ -362,7 +362,7 @@ pub fn read_dir_metadata(dir: &LayoutDir) -> Result<Metadata, LoadError> {
 /// A `cosign save` layout names its image by `kind` only: give its signatures and
 /// attestations their subject and cosign tag, and find the unlisted Sigstore bundle
 /// referrers cosign v3 leaves in `blobs/`.
-fn cosign_layout_entries(dir: &LayoutDir, entries: &mut Vec<Entry>) -> Result<(), LoadError> {
+fn cosign_layout_entries(dir: &LayoutDir, entries: &mut Vec<Entry>, budget: &MetadataBudget) -> Result<(), LoadError> {
     let Some(image) = entries.iter().find(|e| e.role == Role::Image).map(|e| e.descriptor.digest.clone()) else {
         return Ok(());
     };
@@ -382,6 +382,11 @@ fn cosign_layout_entries(dir: &LayoutDir, entries: &mut Vec<Entry>) -> Result<()
         }
         // Only small blobs can be manifests; bigger ones are layers.
         let Ok(bytes) = dir.read_blob(&digest, MAX_MANIFEST_BYTES as u64) else { continue };
+        // Not parsed if it could not be admitted: its parse alone could take many times
+        // its size (see crate::content::budget).
+        if json_values(&bytes) > budget.values_left() {
+            continue;
+        }
         let size = bytes.len() as u64;
         let Ok((m, mt)) = Manifest::parse(&bytes, None) else { continue };
         if m.subject.as_ref().map(|s| &s.digest) != Some(&image) {
