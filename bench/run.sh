@@ -53,6 +53,31 @@ secs() { # command... -> seconds (wall), with peak RSS in $work/rss
 mibs() { echo "$1 / $2 / 1048576" | bc -l | xargs printf '%.0f'; } # bytes seconds
 rss_mib() { echo "$(cat "$work/rss") / 1024" | bc -l | xargs printf '%.0f'; }
 
+# Issue 7's aim: a single-layer load within 1.10x of the registry's own ingest of that layer.
+# REPS alternating pairs, each into fresh registries: sealift load of the bundle, then curl
+# POST + one monolithic PUT of the layer's bytes (what sealift's upload does); the median
+# of the per-pair ratios, and the read and hash floors of the same bytes.
+load_vs_curl() { # bundle
+  local bundle=$1 layer="$work/layer" name d ratios="" i ts tc loc
+  name=$(tar -tvf "$bundle" | sort -k3 -n | tail -1 | awk '{print $NF}')
+  tar -xOf "$bundle" "$name" > "$layer"
+  d=${name##*/}
+  local lsz; lsz=$(stat -c %s "$layer")
+  for i in $(seq 1 "${REPS:-5}"); do
+    start_registry L1; start_registry L2
+    ts=$(secs "$SEALIFT" -q load --insecure-skip-verify "$bundle" --to "$L1/mirror")
+    loc=$(curl -s -i -X POST "http://$L2/v2/raw/blobs/uploads/" | grep -i '^location:' | tr -d '\r' | cut -d' ' -f2)
+    tc=$(secs curl -sf -T "$layer" -X PUT -H 'Content-Type: application/octet-stream' "$loc&digest=sha256:$d")
+    row "  pair $i: sealift load big | curl POST+PUT of its layer" "$ts | $tc" "$(mibs "$lsz" "$ts")" "$(echo "$ts / $tc" | bc -l | xargs printf '%.2fx')"
+    ratios="$ratios $(echo "$ts / $tc" | bc -l)"
+    rm -rf "${REG_DIRS[-1]}/data" "${REG_DIRS[-2]}/data"
+  done
+  row "  median ratio sealift load / curl PUT (aim <= 1.10x)" "-" "-" "$(printf '%s\n' $ratios | sort -n | awk '{a[NR]=$1} END {printf "%.2fx", a[int((NR+1)/2)]}')"
+  local t; t=$(secs cat "$layer"); row "  cat layer > /dev/null (read floor, page cache)" "$t" "$(mibs "$lsz" "$t")" "-"
+  t=$(secs openssl dgst -sha256 "$layer"); row "  openssl sha256 of the layer (hash floor)" "$t" "$(mibs "$lsz" "$t")" "-"
+  rm -f "$layer"
+}
+
 command -v bc >/dev/null || { echo "bench needs bc (apt-get install bc)" >&2; exit 2; }
 start_registry SRC
 layers=(); for _ in $(seq 1 "$LAYERS"); do layers+=("$LAYER_MIB"); done
@@ -83,6 +108,7 @@ for img in multi big; do
   bd=$(openssl dgst -sha256 -r "$work/$img.sealift.tar" | cut -d' ' -f1)
   t=$(secs curl -sf -T "$work/$img.sealift.tar" -X PUT -H 'Content-Type: application/octet-stream' "$loc&digest=sha256:$bd")
   row "curl PUT of the bundle bytes as one blob (registry ingest)" "$t" "$(mibs "$sz" "$t")" "-"
+  if [ "$img" = big ]; then load_vs_curl "$work/$img.sealift.tar"; fi
   t=$(secs "$SEALIFT" -q save "$ref" -o "$work/$img.sealift.tar.zst"); row "sealift save $img -> .tar.zst" "$t" "$(mibs "$sz" "$t")" "$(rss_mib)MiB"
   t=$(secs openssl dgst -sha256 "$work/$img.sealift.tar"); row "openssl sha256 of the bundle (hash limit)" "$t" "$(mibs "$sz" "$t")" "-"
   t=$(secs cat "$work/$img.sealift.tar"); row "cat bundle > /dev/null (read, page cache)" "$t" "$(mibs "$sz" "$t")" "-"
