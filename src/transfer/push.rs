@@ -471,10 +471,12 @@ where
 }
 
 /// Bytes per chunk of an upload body read from a file: one read (and hash) per chunk on the
-/// blocking thread, one wake-up of the upload per chunk.
-const UPLOAD_CHUNK: usize = 1024 * 1024;
+/// blocking thread. 1 MiB chunks were measured no faster (docs/performance.md, run 8) and
+/// took a 4-layer load from about 25 to 46 MiB peak RSS (`--jobs` uploads, each with its chunks
+/// in flight), which the 64 MiB budget (docs/bundle.md) cannot spare.
+const UPLOAD_CHUNK: usize = 256 * 1024;
 /// Chunks read ahead of the upload: the reader hashes the next ones while the registry
-/// takes this one (reading, hashing and sending overlap), in at most 4 MiB per upload.
+/// takes this one (reading, hashing and sending overlap), at most 1.25 MiB per upload.
 const UPLOAD_AHEAD: usize = 4;
 
 /// Streams a blocking reader (a verifying reader over a layer's bytes) as [`UPLOAD_CHUNK`]
