@@ -677,7 +677,15 @@ fn tiny_annotations(prefix: &str, n: usize) -> Value {
 
 /// A bundle of `images` images, each with a `config_size` config (held in memory: not over
 /// 1 MiB) and `values` tiny annotations split between its `index.json` entry and its manifest.
-fn metadata_heavy_bundle(dir: &Path, name: &str, images: usize, config_size: usize, values: usize) -> PathBuf {
+/// With `seal` bytes, they are its `sealift-index.json` (after `index.json`, as sealift writes).
+fn metadata_heavy_bundle(
+    dir: &Path,
+    name: &str,
+    images: usize,
+    config_size: usize,
+    values: usize,
+    seal: Option<Vec<u8>>,
+) -> PathBuf {
     let layer = b"a layer".to_vec();
     let (mut index, mut blobs) = (Vec::new(), Vec::new());
     for n in 0..images {
@@ -703,6 +711,7 @@ fn metadata_heavy_bundle(dir: &Path, name: &str, images: usize, config_size: usi
         ("oci-layout".to_owned(), br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec()),
         ("index.json".to_owned(), index),
     ];
+    entries.extend(seal.map(|s| ("sealift-index.json".to_owned(), s)));
     entries.extend(blobs.into_iter().map(|b| (format!("blobs/sha256/{}", sha256_hex(&b)), b)));
     let path = dir.join(format!("{name}.tar"));
     write_tar(&path, &entries);
@@ -724,13 +733,19 @@ fn metadata_at_its_budget_stays_under_64_mib() {
     // annotations take about 2 MiB, counted twice), and
     // 95% of the values cap in tiny annotations.
     let images = (MAX_HELD_BYTES >> 20) as usize - 3;
-    let full =
-        metadata_heavy_bundle(dir.path(), "full", images, 1024 * 1024, MAX_JSON_VALUES as usize * 95 / 100 / images);
+    let full = metadata_heavy_bundle(
+        dir.path(),
+        "full",
+        images,
+        1024 * 1024,
+        MAX_JSON_VALUES as usize * 95 / 100 / images,
+        None,
+    );
     let full_dir = crate::support::extract_bundle(&full, dir.path(), "full-layout");
     // Past the values cap in index.json alone: 3.6 MiB of empty annotations.
-    let values = metadata_heavy_bundle(dir.path(), "values", 1, 1000, 1_200_000);
+    let values = metadata_heavy_bundle(dir.path(), "values", 1, 1000, 1_200_000, None);
     // Past the bytes cap: held configs of 1 MiB, one more than fit.
-    let bytes = metadata_heavy_bundle(dir.path(), "bytes", (MAX_HELD_BYTES >> 20) as usize + 1, 1024 * 1024, 8);
+    let bytes = metadata_heavy_bundle(dir.path(), "bytes", (MAX_HELD_BYTES >> 20) as usize + 1, 1024 * 1024, 8, None);
     let image = "127.0.0.1:5000/heavy/i0:1";
     for (bundle, refusal) in [
         (full.to_str().unwrap(), None),
@@ -762,6 +777,37 @@ fn metadata_at_its_budget_stays_under_64_mib() {
         match refusal {
             None => assert_eq!(catalog(&dst)["repositories"].as_array().map(Vec::len), Some(images), "{bundle}"),
             Some(_) => assert_eq!(catalog(&dst)["repositories"], json!([]), "{bundle}"),
+        }
+    }
+
+    // A seal index near its cap, one long string (read whole, held, then parsed): counted
+    // twice it nearly fills the bytes cap; one a little bigger is past it. Either way the
+    // seal does not verify (a made-up one), and memory stays bounded.
+    let pad = |size: u64| {
+        let mut s = br#"{"schema":"x","pad":""#.to_vec();
+        s.resize(size as usize - 2, b'p');
+        s.extend_from_slice(b"\"}");
+        s
+    };
+    let near = MAX_HELD_BYTES / 2 - 256 * 1024;
+    for (size, over) in [(near, false), (sealift::bundle::names::MAX_SEAL_INDEX, true)] {
+        let b = metadata_heavy_bundle(dir.path(), "seal", 1, 1000, 8, Some(pad(size)));
+        let bundle = b.to_str().unwrap();
+        let dst = TestRegistry::start();
+        let to = format!("{}/mirror", dst.addr);
+        for args in [
+            vec!["load", bundle, "--to", &to, "--insecure-skip-verify"],
+            vec!["inspect", bundle],
+            vec!["audit", bundle, "--key", &public],
+        ] {
+            let (out, rss) = sealift_rss(&args);
+            let err = stderr(&out);
+            eprintln!("seal of {size} bytes, {}: peak RSS {rss} KiB, exit {:?}", args[0], out.status.code());
+            assert!(matches!(out.status.code(), Some(0 | 1 | 4)), "seal of {size} bytes, {args:?}: {err}");
+            if over {
+                assert!(err.contains("held in memory would exceed"), "{args:?}: {err}");
+            }
+            assert!(rss < 64 * 1024, "seal of {size} bytes, {}: peak RSS {rss} KiB", args[0]);
         }
     }
 }

@@ -476,7 +476,8 @@ where
 /// in flight), which the 64 MiB budget (docs/bundle.md) cannot spare.
 const UPLOAD_CHUNK: usize = 256 * 1024;
 /// Chunks read ahead of the upload: the reader hashes the next ones while the registry
-/// takes this one (reading, hashing and sending overlap), at most 1.25 MiB per upload.
+/// takes this one (reading, hashing and sending overlap): with the chunk being read and the
+/// one being sent, about 1.5 MiB per upload.
 const UPLOAD_AHEAD: usize = 4;
 
 /// Streams a blocking reader (a verifying reader over a layer's bytes) as [`UPLOAD_CHUNK`]
