@@ -90,7 +90,7 @@ fn print_decisions(decisions: &[Decision], ui: &Ui) {
                 "{} ({}): partial index, carried for its signatures, not pushed; its platforms are judged on their own",
                 d.reference, d.digest
             )),
-            (_, Some(a)) => ui.status(crate::assess::report::image_text(a).trim_end()),
+            (_, Some(a)) => ui.status_lines(&crate::assess::report::image_text(a)),
             (_, None) => {}
         }
     }
