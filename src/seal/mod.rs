@@ -16,10 +16,8 @@ use crate::verify::crypto::{self, PrivateKey, PublicKey, SignatureAlgorithm};
 use crate::verify::x509::{CertSummary, TrustAnchor};
 use crate::verify::{IdentityMatcher, RekorStatus, San, SignatureReport, Signer, StringMatch, TrustPolicy, Verdict};
 
-/// Name of the bundle index entry in the tar.
-pub const SEAL_INDEX: &str = "sealift-index.json";
-/// Name of its signature entry.
-pub const SEAL_SIG: &str = "sealift-index.json.sig";
+/// The names of the seal's two tar entries (defined with the other entry names).
+pub use crate::bundle::names::{SEAL_INDEX, SEAL_SIG};
 /// Schema identifier of [`SealIndex`].
 pub const SEAL_SCHEMA: &str = "https://sealift.dev/schemas/bundle-index/v1";
 

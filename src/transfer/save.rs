@@ -11,14 +11,11 @@ use bytes::Bytes;
 use futures_util::{StreamExt, TryStreamExt};
 
 use super::walk::{Fetched, PlatformFilter, Source, Throttled, WalkError, WalkedImage, Walker};
-use crate::bundle::{AsyncBundleWriter, BundleError, Compression};
+use crate::bundle::{names, AsyncBundleWriter, BundleError, Compression};
 use crate::content::Contents;
 use crate::oci::{Descriptor, Digest, Reference};
 use crate::progress::Reporter;
 use crate::registry::{Registry, RegistryError, RegistryOptions};
-
-/// The `oci-layout` file, as go-containerregistry writes it.
-pub const OCI_LAYOUT: &[u8] = b"{\n    \"imageLayoutVersion\": \"1.0.0\"\n}";
 
 /// A metadata blob (config, signature payload, attestation, SBOM) larger than this is
 /// refused: they are held in memory while the bundle is written.
@@ -201,17 +198,17 @@ pub async fn write(
         Some(size) => AsyncBundleWriter::create_volumes(output, options.compression, size).await?,
         None => AsyncBundleWriter::create(output, options.compression).await?,
     };
-    writer.add_file("oci-layout", Bytes::from_static(OCI_LAYOUT)).await?;
+    writer.add_file(names::OCI_LAYOUT, Bytes::from_static(names::OCI_LAYOUT_BYTES)).await?;
     let index_json = contents.index_json();
     if let Some(signer) = &options.seal {
         // Sign before writing anything else: a key problem leaves no file behind.
         let seal = crate::seal::SealIndex::build(contents, &index_json, crate::seal::created_now()).to_bytes();
         let sig = crate::seal::sign(&seal, signer)?;
-        writer.add_file("index.json", Bytes::from(index_json)).await?;
-        writer.add_file(crate::seal::SEAL_INDEX, Bytes::from(seal)).await?;
-        writer.add_file(crate::seal::SEAL_SIG, Bytes::from(sig)).await?;
+        writer.add_file(names::INDEX_JSON, Bytes::from(index_json)).await?;
+        writer.add_file(names::SEAL_INDEX, Bytes::from(seal)).await?;
+        writer.add_file(names::SEAL_SIG, Bytes::from(sig)).await?;
     } else {
-        writer.add_file("index.json", Bytes::from(index_json)).await?;
+        writer.add_file(names::INDEX_JSON, Bytes::from(index_json)).await?;
     }
 
     // Metadata group: manifests and small blobs together, sorted by digest.
