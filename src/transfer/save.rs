@@ -18,10 +18,9 @@ use crate::progress::Reporter;
 use crate::registry::{Registry, RegistryError, RegistryOptions};
 
 /// A metadata blob (config, signature payload, attestation, SBOM) larger than this is
-/// refused: they are held in memory while the bundle is written.
+/// refused: they are held in memory while the bundle is written, and `load` refuses one
+/// over it too ([`super::load::MAX_METADATA_BLOB`] is this number).
 pub const MAX_METADATA_BLOB: usize = 64 * 1024 * 1024;
-/// All metadata blobs together.
-pub const MAX_METADATA_TOTAL: u64 = 1024 * 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -32,12 +31,20 @@ pub enum SaveError {
     Registry(#[from] RegistryError),
     #[error(transparent)]
     Bundle(#[from] BundleError),
-    #[error("metadata blob {digest} is {size} bytes, over the {MAX_METADATA_BLOB}-byte limit")]
-    MetadataTooLarge { digest: Digest, size: u64 },
-    #[error("metadata blobs total {total} bytes, over the {MAX_METADATA_TOTAL}-byte limit")]
-    MetadataTotal { total: u64 },
+    #[error(transparent)]
+    OverLoadLimit(#[from] OverLoadLimit),
     #[error(transparent)]
     Seal(#[from] crate::seal::SealError),
+}
+
+/// A bundle `load` would refuse for the memory it holds ([`check_loadable`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum OverLoadLimit {
+    #[error("{what} is {size} bytes, over the {limit}-byte limit of what load holds in memory: load would refuse the bundle")]
+    Blob { what: String, size: u64, limit: u64 },
+    #[error("manifests and metadata blobs would total {total} bytes in load's memory, over its {limit}-byte limit (largest: {largest}): load would refuse the bundle{hint}")]
+    Total { total: u64, limit: u64, largest: String, hint: String },
 }
 
 impl Source for Registry {
@@ -145,18 +152,10 @@ async fn fetch_metadata(
     contents: &Contents,
     jobs: usize,
 ) -> Result<BTreeMap<Digest, Bytes>, SaveError> {
-    let mut total = 0u64;
     let mut work = Vec::new();
     for (digest, info) in contents.blobs.iter().filter(|(_, b)| b.metadata) {
-        if info.size > MAX_METADATA_BLOB as u64 {
-            return Err(SaveError::MetadataTooLarge { digest: digest.clone(), size: info.size });
-        }
-        total += info.size;
         let (host, repo) = split_repository(&info.repository);
         work.push((registries.get(host)?, repo.to_owned(), digest.clone()));
-    }
-    if total > MAX_METADATA_TOTAL {
-        return Err(SaveError::MetadataTotal { total });
     }
     let fetched: Vec<(Digest, Bytes)> = futures_util::stream::iter(work)
         .map(|(reg, repo, digest)| async move {
@@ -167,6 +166,61 @@ async fn fetch_metadata(
         .try_collect()
         .await?;
     Ok(fetched.into_iter().collect())
+}
+
+/// Refuses, before anything is fetched or written, a bundle that `load` would refuse for
+/// the memory it holds, by load's own limits and rule ([`super::load`]): one metadata blob
+/// over [`super::load::MAX_METADATA_BLOB`]; manifests and held metadata blobs together over
+/// [`super::load::MAX_METADATA_TOTAL`], where a config over
+/// [`super::load::MAX_HELD_CONFIG`] is not held from an uncompressed bundle (load re-reads
+/// it from its place in the file) but is from a compressed one. Sizes are the descriptors'
+/// (the fetch checks them).
+pub fn check_loadable(contents: &Contents, compression: Compression) -> Result<(), OverLoadLimit> {
+    use super::load::{MAX_HELD_CONFIG, MAX_METADATA_BLOB, MAX_METADATA_TOTAL};
+    let (mut held, mut held_if_plain) = (0u64, 0u64);
+    let mut largest: Option<(String, u64)> = None;
+    let mut count = |what: String, size: u64| {
+        if largest.as_ref().is_none_or(|(_, s)| size > *s) {
+            largest = Some((what, size));
+        }
+        size
+    };
+    for (digest, m) in &contents.manifests {
+        let size = count(format!("manifest {digest}"), m.bytes.len() as u64);
+        held += size;
+        held_if_plain += size;
+    }
+    for (digest, info) in contents.blobs.iter().filter(|(_, b)| b.metadata) {
+        if info.size > MAX_METADATA_BLOB {
+            return Err(OverLoadLimit::Blob {
+                what: format!("metadata blob {digest}"),
+                size: info.size,
+                limit: MAX_METADATA_BLOB,
+            });
+        }
+        let left_in_a_plain_tar = info.size > MAX_HELD_CONFIG && super::read::only_a_config(contents, digest);
+        if compression != Compression::None || !left_in_a_plain_tar {
+            held += count(format!("metadata blob {digest}"), info.size);
+        }
+        if !left_in_a_plain_tar {
+            held_if_plain += info.size;
+        }
+    }
+    if held > MAX_METADATA_TOTAL {
+        let (what, size) = largest.unwrap_or_default();
+        let hint = if held_if_plain <= MAX_METADATA_TOTAL {
+            format!(" (configs over {MAX_HELD_CONFIG} bytes stay in the file of an uncompressed .tar: save an uncompressed .tar)")
+        } else {
+            String::new()
+        };
+        return Err(OverLoadLimit::Total {
+            total: held,
+            limit: MAX_METADATA_TOTAL,
+            largest: format!("{what}, {size} bytes"),
+            hint,
+        });
+    }
+    Ok(())
 }
 
 /// A layer stream that failed because of the source registry (a body too long, short,
@@ -188,6 +242,7 @@ pub async fn write(
     options: &SaveOptions,
     reporter: Arc<dyn Reporter>,
 ) -> Result<SaveSummary, SaveError> {
+    check_loadable(contents, options.compression)?;
     let metadata = fetch_metadata(registries, contents, options.jobs).await?;
     tracing::info!(
         manifests = contents.manifests.len(),
@@ -211,12 +266,15 @@ pub async fn write(
         writer.add_file(names::INDEX_JSON, Bytes::from(index_json)).await?;
     }
 
-    // Metadata group: manifests and small blobs together, sorted by digest.
-    let mut small: BTreeMap<&Digest, &Bytes> = metadata.iter().collect();
+    // Metadata group: manifests and small blobs together, sorted by digest; then metadata
+    // blobs over load's MAX_SMALL_BLOB (large configs), sorted by digest, after every
+    // manifest: load refuses a blob that large before the manifest that names it.
+    let (large, mut small): (BTreeMap<&Digest, &Bytes>, BTreeMap<&Digest, &Bytes>) =
+        metadata.iter().partition(|(_, b)| b.len() as u64 > super::load::MAX_SMALL_BLOB);
     for (d, m) in &contents.manifests {
         small.insert(d, &m.bytes);
     }
-    for (digest, bytes) in &small {
+    for (digest, bytes) in small.iter().chain(&large) {
         writer.add_blob_bytes(digest, (*bytes).clone()).await?;
     }
     // Layer group, sorted by digest. A delta bundle's assumed layers are never fetched
@@ -224,7 +282,7 @@ pub async fn write(
     let layers: Vec<(&Digest, &crate::content::BlobInfo)> = contents
         .blobs
         .iter()
-        .filter(|(d, b)| !b.metadata && !small.contains_key(d) && !contents.delta.assumes(d))
+        .filter(|(d, b)| !b.metadata && !small.contains_key(d) && !large.contains_key(d) && !contents.delta.assumes(d))
         .collect();
     let layer_bytes = write_layers(registries, &mut writer, layers, options.jobs, reporter).await?;
     finish(writer, options).await?;
