@@ -37,12 +37,7 @@ pub async fn run(args: InventoryArgs, ui: &Ui) -> anyhow::Result<u8> {
     settings::check_output_file(&args.output)?;
     settings::check_output_file(&sig_path)?;
     let target = super::registry_prefix(&args.registry)?;
-    let signer = settings::signer(
-        args.sign_key.as_deref(),
-        args.sign_algorithm.as_deref(),
-        &args.sign_certificate,
-        &args.sign_certificate_chain,
-    )?;
+    let signer = settings::signer(&args.signer)?;
     let parent = args.output.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     if !parent.is_dir() {
         return Err(Failure::new(
