@@ -157,24 +157,21 @@ fn round_trip(from: RegistryKind, to: RegistryKind) {
     assert!(text.contains("[sigstore-bundle]: rejected"), "the bundle referrer was found too: {text}");
 }
 
-#[test]
-fn referrers_round_trip_distribution_to_distribution() {
-    round_trip(RegistryKind::Distribution, RegistryKind::Distribution);
+/// One test per pairing of source and target registry, each a [`round_trip`].
+macro_rules! round_trip_tests {
+    ($($name:ident: $from:ident -> $to:ident;)*) => {$(
+        #[test]
+        fn $name() {
+            round_trip(RegistryKind::$from, RegistryKind::$to);
+        }
+    )*};
 }
 
-#[test]
-fn referrers_round_trip_ferro_to_ferro() {
-    round_trip(RegistryKind::Ferro, RegistryKind::Ferro);
-}
-
-#[test]
-fn referrers_round_trip_distribution_to_ferro() {
-    round_trip(RegistryKind::Distribution, RegistryKind::Ferro);
-}
-
-#[test]
-fn referrers_round_trip_ferro_to_distribution() {
-    round_trip(RegistryKind::Ferro, RegistryKind::Distribution);
+round_trip_tests! {
+    referrers_round_trip_distribution_to_distribution: Distribution -> Distribution;
+    referrers_round_trip_ferro_to_ferro: Ferro -> Ferro;
+    referrers_round_trip_distribution_to_ferro: Distribution -> Ferro;
+    referrers_round_trip_ferro_to_distribution: Ferro -> Distribution;
 }
 
 /// The marker discipline: a ferro registry is started only when the port serves its own

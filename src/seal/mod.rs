@@ -14,7 +14,7 @@ use crate::oci::media::{ANN_CERTIFICATE, ANN_CHAIN, ANN_SIGNATURE};
 use crate::oci::Digest;
 use crate::verify::crypto::{self, PrivateKey, PublicKey, SignatureAlgorithm};
 use crate::verify::x509::{CertSummary, TrustAnchor};
-use crate::verify::{IdentityMatcher, RekorStatus, San, SignatureReport, Signer, StringMatch, TrustPolicy, Verdict};
+use crate::verify::{IdentityMatcher, San, SignatureReport, Signer, StringMatch, TrustPolicy, Verdict};
 
 /// The names of the seal's two tar entries (defined with the other entry names).
 pub use crate::bundle::names::{SEAL_INDEX, SEAL_SIG};
@@ -336,17 +336,8 @@ pub fn verify_with_certificate(
     policy.roots = trust.roots.clone();
     policy.identities =
         trust.identity.clone().map(|san| IdentityMatcher { san, issuer: trust.issuer.clone() }).into_iter().collect();
-    let mut report = SignatureReport {
-        verdict: Verdict::Verified,
-        payload_digest: Digest::of(payload),
-        algorithm: Some(alg),
-        signer: None,
-        chain: Vec::new(),
-        trusted_time: None,
-        docker_reference: None,
-        rekor: RekorStatus::Absent,
-        checks: crate::verify::Checks::default(),
-    };
+    let mut report =
+        SignatureReport { verdict: Verdict::Verified, algorithm: Some(alg), ..SignatureReport::new(payload) };
     crate::verify::check_certificate(&policy, &leaf, untrusted.get(ANN_CHAIN).map(String::as_str), now, &mut report)
         .map_err(|e| format!("{what} certificate: {e}"))?;
     let signer = match &report.signer {
