@@ -386,34 +386,31 @@ fn long_names_from_extensions_must_pass_the_allow_list() {
     assert!(matches!(&e, BundleError::ForbiddenEntry { name, .. } if name == "../../etc/passwd"), "{e}");
 }
 
-#[test]
-fn oversized_extension_headers_are_refused_before_buffering() {
-    // A GNU long name of 2 MiB: the tar crate would buffer it whole; the guard refuses it.
-    let mut bytes = raw_tar(&good_prefix(), false);
+/// A GNU long-name header (one 512-byte block) that claims a 2 MiB name.
+fn long_name_header() -> tar::Header {
     let mut h = tar::Header::new_gnu();
     h.as_old_mut().name[..13].copy_from_slice(b"././@LongLink");
     h.set_entry_type(tar::EntryType::GNULongName);
     h.set_size(2 << 20);
     h.set_cksum();
-    bytes.extend_from_slice(h.as_bytes());
-    bytes.resize(bytes.len() + (2 << 20), b'a');
-    bytes.extend_from_slice(&[0u8; 1024]);
-    let e = read_bytes(bytes).unwrap_err();
-    assert!(matches!(&e, BundleError::TooLarge { size, .. } if *size == 2 << 20), "{e}");
+    h
 }
 
-#[test]
-fn pax_size_overrides_are_followed() {
-    // The blob's content is itself a GNU long-name header claiming 2 MiB, and its tar header
-    // says size 0 while a PAX record says 512 (the tar crate applies the PAX size). A guard
-    // that ignored the PAX size would take the content for a header and refuse this valid
-    // bundle.
-    let mut fake = tar::Header::new_gnu();
-    fake.as_old_mut().name[..13].copy_from_slice(b"././@LongLink");
-    fake.set_entry_type(tar::EntryType::GNULongName);
-    fake.set_size(2 << 20);
-    fake.set_cksum();
-    let content = fake.as_bytes().to_vec();
+/// A good bundle prefix followed by a 2 MiB GNU long name (what the tar crate would buffer
+/// whole) and the end-of-archive blocks.
+fn with_2mib_long_name() -> Vec<u8> {
+    let mut bytes = raw_tar(&good_prefix(), false);
+    bytes.extend_from_slice(long_name_header().as_bytes());
+    bytes.resize(bytes.len() + (2 << 20), b'a');
+    bytes.extend_from_slice(&[0u8; 1024]);
+    bytes
+}
+
+/// A good prefix, then a blob whose content is itself a long-name header claiming 2 MiB,
+/// whose tar header says size 0 while a PAX record says 512 (the tar crate applies the PAX
+/// size). Returns the entries, the blob's digest and its content.
+fn blob_behind_a_pax_size() -> (Vec<Raw>, Digest, Vec<u8>) {
+    let content = long_name_header().as_bytes().to_vec();
     let d = Digest::of(&content);
     let pax = Raw { name: "PaxHeaders/x", kind: tar::EntryType::XHeader, data: b"12 size=512\n".to_vec(), size: None };
     let mut entries = good_prefix();
@@ -424,6 +421,24 @@ fn pax_size_overrides_are_followed() {
         data: content.clone(),
         size: Some(0),
     });
+    (entries, d, content)
+}
+
+#[test]
+fn oversized_extension_headers_are_refused_before_buffering() {
+    // A GNU long name of 2 MiB: the tar crate would buffer it whole; the guard refuses it.
+    let bytes = with_2mib_long_name();
+    let e = read_bytes(bytes).unwrap_err();
+    assert!(matches!(&e, BundleError::TooLarge { size, .. } if *size == 2 << 20), "{e}");
+}
+
+#[test]
+fn pax_size_overrides_are_followed() {
+    // The blob's content is itself a GNU long-name header claiming 2 MiB, and its tar header
+    // says size 0 while a PAX record says 512 (the tar crate applies the PAX size). A guard
+    // that ignored the PAX size would take the content for a header and refuse this valid
+    // bundle.
+    let (entries, d, content) = blob_behind_a_pax_size();
     let got = read_bytes(raw_tar(&entries, true)).unwrap();
     assert_eq!(got.last().unwrap(), &(d.blob_path(), content));
 }
@@ -990,36 +1005,13 @@ fn index_refuses_what_the_reader_refuses() {
 
 #[test]
 fn index_bounds_extension_headers_and_follows_pax_sizes() {
-    let mut bytes = raw_tar(&good_prefix(), false);
-    let mut h = tar::Header::new_gnu();
-    h.as_old_mut().name[..13].copy_from_slice(b"././@LongLink");
-    h.set_entry_type(tar::EntryType::GNULongName);
-    h.set_size(2 << 20);
-    h.set_cksum();
-    bytes.extend_from_slice(h.as_bytes());
-    bytes.resize(bytes.len() + (2 << 20), b'a');
-    bytes.extend_from_slice(&[0u8; 1024]);
+    let bytes = with_2mib_long_name();
     let e = index_bytes(bytes).unwrap_err();
     assert!(matches!(&e, BundleError::TooLarge { size, .. } if *size == 2 << 20), "{e}");
 
     // A blob whose data looks like a header, behind a PAX size override: the seek must land
     // where the tar crate says the next header is, and the guard must agree.
-    let mut fake = tar::Header::new_gnu();
-    fake.as_old_mut().name[..13].copy_from_slice(b"././@LongLink");
-    fake.set_entry_type(tar::EntryType::GNULongName);
-    fake.set_size(2 << 20);
-    fake.set_cksum();
-    let content = fake.as_bytes().to_vec();
-    let d = Digest::of(&content);
-    let pax = Raw { name: "PaxHeaders/x", kind: tar::EntryType::XHeader, data: b"12 size=512\n".to_vec(), size: None };
-    let mut entries = good_prefix();
-    entries.push(pax);
-    entries.push(Raw {
-        name: leak(d.blob_path()),
-        kind: tar::EntryType::Regular,
-        data: content.clone(),
-        size: Some(0),
-    });
+    let (mut entries, d, content) = blob_behind_a_pax_size();
     entries.push(raw(leak(Digest::of(b"abc").blob_path()), b"abc"));
     let bytes = raw_tar(&entries, true);
     let index = index_bytes(bytes.clone()).unwrap().unwrap();
