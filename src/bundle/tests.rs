@@ -289,40 +289,49 @@ fn expect_err(entries: Vec<Raw>, end: bool) -> BundleError {
     }
 }
 
+/// [`good_prefix`] followed by `extra`.
+fn good_prefix_with(mut extra: Vec<Raw>) -> Vec<Raw> {
+    let mut v = good_prefix();
+    v.append(&mut extra);
+    v
+}
+
+/// An entry of `kind` with no data.
+fn kind(name: &'static str, kind: tar::EntryType) -> Raw {
+    Raw { name, kind, data: vec![], size: None }
+}
+
 #[test]
 fn hostile_entries_are_refused_by_name() {
     let blob = Digest::of(b"abc");
     let blob_name = leak(blob.blob_path());
-    let with = |mut extra: Vec<Raw>| {
-        let mut v = good_prefix();
-        v.append(&mut extra);
-        v
-    };
-    let kind = |name: &'static str, kind| Raw { name, kind, data: vec![], size: None };
 
-    let e = expect_err(with(vec![raw("../evil", b"x")]), true);
+    let e = expect_err(good_prefix_with(vec![raw("../evil", b"x")]), true);
     assert!(matches!(&e, BundleError::ForbiddenEntry { name, .. } if name == "../evil"), "{e}");
-    let e = expect_err(with(vec![raw("/etc/passwd", b"x")]), true);
+    let e = expect_err(good_prefix_with(vec![raw("/etc/passwd", b"x")]), true);
     assert!(matches!(&e, BundleError::ForbiddenEntry { reason: "absolute path", .. }), "{e}");
-    let e = expect_err(with(vec![raw("blobs/sha256/../../x", b"x")]), true);
+    let e = expect_err(good_prefix_with(vec![raw("blobs/sha256/../../x", b"x")]), true);
     assert!(matches!(&e, BundleError::ForbiddenEntry { .. }), "{e}");
-    let e = expect_err(with(vec![raw("etc/passwd", b"x")]), true);
+    let e = expect_err(good_prefix_with(vec![raw("etc/passwd", b"x")]), true);
     assert!(matches!(&e, BundleError::ForbiddenEntry { name, .. } if name == "etc/passwd"), "{e}");
-    let e = expect_err(with(vec![kind(blob_name, tar::EntryType::Symlink)]), true);
+    let e = expect_err(good_prefix_with(vec![kind(blob_name, tar::EntryType::Symlink)]), true);
     assert!(matches!(&e, BundleError::Link { name, .. } if name == blob_name), "{e}");
-    let e = expect_err(with(vec![kind(blob_name, tar::EntryType::Link)]), true);
+    let e = expect_err(good_prefix_with(vec![kind(blob_name, tar::EntryType::Link)]), true);
     assert!(matches!(&e, BundleError::Link { kind: "hard link", .. }), "{e}");
-    let e = expect_err(with(vec![kind(blob_name, tar::EntryType::Fifo)]), true);
+    let e = expect_err(good_prefix_with(vec![kind(blob_name, tar::EntryType::Fifo)]), true);
     assert!(matches!(&e, BundleError::SpecialFile { kind: "fifo", .. }), "{e}");
-    let e = expect_err(with(vec![kind(blob_name, tar::EntryType::Char)]), true);
+    let e = expect_err(good_prefix_with(vec![kind(blob_name, tar::EntryType::Char)]), true);
     assert!(matches!(&e, BundleError::SpecialFile { .. }), "{e}");
-    let e = expect_err(with(vec![kind("index.json", tar::EntryType::Directory)]), true);
+    let e = expect_err(good_prefix_with(vec![kind("index.json", tar::EntryType::Directory)]), true);
     assert!(matches!(&e, BundleError::DuplicateEntry { .. } | BundleError::ForbiddenEntry { .. }), "{e}");
-    let e = expect_err(with(vec![raw("./index.json", b"{}")]), true);
+    let e = expect_err(good_prefix_with(vec![raw("./index.json", b"{}")]), true);
     assert!(matches!(&e, BundleError::DuplicateEntry { name } if name == "index.json"), "{e}");
-    let e = expect_err(with(vec![raw(blob_name, b"abc"), raw(blob_name, b"abc")]), true);
+    let e = expect_err(good_prefix_with(vec![raw(blob_name, b"abc"), raw(blob_name, b"abc")]), true);
     assert!(matches!(&e, BundleError::DuplicateEntry { .. }), "{e}");
-    let e = expect_err(with(vec![raw(leak(format!("blobs/sha256/{}", blob.hex().to_uppercase())), b"abc")]), true);
+    let e = expect_err(
+        good_prefix_with(vec![raw(leak(format!("blobs/sha256/{}", blob.hex().to_uppercase())), b"abc")]),
+        true,
+    );
     assert!(matches!(&e, BundleError::ForbiddenEntry { .. }), "{e}");
 
     // Oversized metadata is refused from the header, before its bytes are read.
@@ -337,15 +346,15 @@ fn hostile_entries_are_refused_by_name() {
     assert!(matches!(&e, BundleError::BadLayout { .. }), "{e}");
 
     // Content that does not match its name.
-    let e = expect_err(with(vec![raw(blob_name, b"abd")]), true);
+    let e = expect_err(good_prefix_with(vec![raw(blob_name, b"abd")]), true);
     assert!(matches!(&e, BundleError::Mismatch(_)), "{e}");
     // A header size larger than the data = the tar is cut inside the blob.
     let mut r = raw(blob_name, b"abc");
     r.size = Some(100_000);
-    let e = expect_err(with(vec![r]), false);
+    let e = expect_err(good_prefix_with(vec![r]), false);
     assert!(matches!(&e, BundleError::Truncated { .. }), "{e}");
     // No end-of-archive marker: cut at an entry boundary.
-    let e = expect_err(with(vec![raw(blob_name, b"abc")]), false);
+    let e = expect_err(good_prefix_with(vec![raw(blob_name, b"abc")]), false);
     assert!(matches!(&e, BundleError::Truncated { after } if after == blob_name), "{e}");
     // Not a layout at all.
     let e = expect_err(vec![raw("oci-layout", OCI_LAYOUT_BYTES)], true);
@@ -950,26 +959,24 @@ fn index_does_not_read_blobs_but_open_blob_checks_them() {
 fn index_refuses_what_the_reader_refuses() {
     let blob = Digest::of(b"abc");
     let blob_name = leak(blob.blob_path());
-    let with = |mut extra: Vec<Raw>| {
-        let mut v = good_prefix();
-        v.append(&mut extra);
-        v
-    };
-    let kind = |name: &'static str, kind| Raw { name, kind, data: vec![], size: None };
     let mut cut = raw(blob_name, b"abc");
     cut.size = Some(100_000);
     let cases: Vec<(&str, Vec<Raw>, bool)> = vec![
-        ("parent dir", with(vec![raw("../evil", b"x")]), true),
-        ("not a digest", with(vec![raw("etc/passwd", b"x")]), true),
-        ("upper-case hex", with(vec![raw(leak(format!("blobs/sha256/{}", blob.hex().to_uppercase())), b"abc")]), true),
-        ("symlink", with(vec![kind(blob_name, tar::EntryType::Symlink)]), true),
-        ("hard link", with(vec![kind(blob_name, tar::EntryType::Link)]), true),
-        ("fifo", with(vec![kind(blob_name, tar::EntryType::Fifo)]), true),
-        ("duplicate blob", with(vec![raw(blob_name, b"abc"), raw(blob_name, b"abc")]), true),
-        ("duplicate index", with(vec![raw("./index.json", b"{}")]), true),
+        ("parent dir", good_prefix_with(vec![raw("../evil", b"x")]), true),
+        ("not a digest", good_prefix_with(vec![raw("etc/passwd", b"x")]), true),
+        (
+            "upper-case hex",
+            good_prefix_with(vec![raw(leak(format!("blobs/sha256/{}", blob.hex().to_uppercase())), b"abc")]),
+            true,
+        ),
+        ("symlink", good_prefix_with(vec![kind(blob_name, tar::EntryType::Symlink)]), true),
+        ("hard link", good_prefix_with(vec![kind(blob_name, tar::EntryType::Link)]), true),
+        ("fifo", good_prefix_with(vec![kind(blob_name, tar::EntryType::Fifo)]), true),
+        ("duplicate blob", good_prefix_with(vec![raw(blob_name, b"abc"), raw(blob_name, b"abc")]), true),
+        ("duplicate index", good_prefix_with(vec![raw("./index.json", b"{}")]), true),
         ("bad oci-layout", vec![raw("oci-layout", b"not json")], true),
-        ("cut inside a blob", with(vec![cut]), false),
-        ("no end marker", with(vec![raw(blob_name, b"abc")]), false),
+        ("cut inside a blob", good_prefix_with(vec![cut]), false),
+        ("no end marker", good_prefix_with(vec![raw(blob_name, b"abc")]), false),
         ("no index.json", vec![raw("oci-layout", OCI_LAYOUT_BYTES)], true),
         ("empty", vec![], true),
     ];
@@ -984,9 +991,10 @@ fn index_refuses_what_the_reader_refuses() {
         );
         assert!(!by_index.to_string().contains('\n'), "{what}: {by_index}");
     }
-    let e = index_bytes(raw_tar(&with(vec![raw(blob_name, b"abc"), raw(blob_name, b"abc")]), true)).unwrap_err();
+    let e = index_bytes(raw_tar(&good_prefix_with(vec![raw(blob_name, b"abc"), raw(blob_name, b"abc")]), true))
+        .unwrap_err();
     assert!(matches!(&e, BundleError::DuplicateEntry { name } if name == blob_name), "{e}");
-    let e = index_bytes(raw_tar(&with(vec![raw("etc/passwd", b"x")]), true)).unwrap_err();
+    let e = index_bytes(raw_tar(&good_prefix_with(vec![raw("etc/passwd", b"x")]), true)).unwrap_err();
     assert!(matches!(&e, BundleError::ForbiddenEntry { name, .. } if name == "etc/passwd"), "{e}");
 
     // Garbage after the end marker; zero padding to a 10 KiB record is fine.
@@ -994,7 +1002,7 @@ fn index_refuses_what_the_reader_refuses() {
     bytes.extend_from_slice(b"surprise");
     assert!(matches!(index_bytes(bytes), Err(BundleError::TrailingData { .. })));
     let mut entries = vec![kind("./", tar::EntryType::Directory)];
-    entries.extend(with(vec![raw(leak(format!("./{blob_name}")), b"abc")]));
+    entries.extend(good_prefix_with(vec![raw(leak(format!("./{blob_name}")), b"abc")]));
     let mut bytes = raw_tar(&entries, true);
     bytes.resize(10240, 0);
     assert_eq!(index_bytes(bytes).unwrap().unwrap().blobs().count(), 1);
