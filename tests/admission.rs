@@ -202,7 +202,7 @@ fn unsigned_image_posing_as_attachment_with_the_images_tag_is_refused() {
         refused_everywhere(&fx, &b, &fx.evil);
         // Without the tag claim, its shape still gives it away.
         let b = fx.hostile(&format!("{role}-untagged"), &[], fx.evil_as(role, None));
-        refused_everywhere(&fx, &b, &format!("is not a {role}"));
+        refused_everywhere(&fx, &b, &format!("is not a valid {role}"));
     }
 }
 

@@ -240,6 +240,22 @@ fn load_verifies_every_image_before_pushing_anything() {
     assert!(report(&out).contains("--insecure-skip-verify"));
 }
 
+/// On a pipe (not a terminal) the per-image report goes to stderr as real lines: no
+/// layout newline turns into a visible `\n`, and each field still starts its own line.
+#[test]
+fn the_report_on_a_piped_stderr_has_no_literal_backslash_n() {
+    let s = site();
+    let bundle = save(&s, &["good/key", "bad/unsigned"], "two.tar");
+    let dst = TestRegistry::start();
+    let out = sealift(&["load", &bundle, "--to", &dst.addr, "--policy", &s.policy, "--dry-run"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(!err.contains("\\n"), "literal \\n in stderr:\n{err}");
+    assert!(err.lines().any(|l| l.starts_with("PASSED ")), "{err}");
+    assert!(err.lines().any(|l| l.starts_with("REJECTED ")), "{err}");
+    assert!(err.lines().any(|l| l.starts_with("  rule: ")), "{err}");
+}
+
 #[test]
 fn a_signature_removed_from_the_bundle_refuses_its_image() {
     let s = site();

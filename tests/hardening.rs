@@ -396,7 +396,10 @@ fn sigint_and_sigterm_during_save_remove_the_partial_file() {
 /// command has written and synced every temporary file of its output set and waits before
 /// renaming them, with the paths of those files.
 #[cfg(debug_assertions)]
-fn held_before_rename(dir: &std::path::Path, args: &[&str]) -> (std::process::Child, Vec<std::path::PathBuf>) {
+pub(crate) fn held_before_rename(
+    dir: &std::path::Path,
+    args: &[&str],
+) -> (std::process::Child, Vec<std::path::PathBuf>) {
     use std::io::BufRead as _;
     use std::process::{Command, Stdio};
     let fifo = dir.join("hold.fifo");
@@ -427,7 +430,7 @@ fn held_before_rename(dir: &std::path::Path, args: &[&str]) -> (std::process::Ch
 }
 
 /// Every name in `dir` (sorted) with its bytes.
-fn snapshot(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+pub(crate) fn snapshot(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
     let mut v: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap())

@@ -218,3 +218,39 @@ fn inventory_exit_codes() {
     assert_eq!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(!out_path.exists());
 }
+
+/// The inventory and its `.sig` are written as one set: interrupted once both temporary
+/// files are written and synced, a run leaves no file of its own, and the pair of an
+/// earlier run stays as it was (never a new inventory beside an old signature).
+#[test]
+#[cfg(debug_assertions)]
+fn an_interrupted_signed_inventory_leaves_the_previous_pair() {
+    use crate::hardening::{held_before_rename, snapshot};
+    let reg = TestRegistry::start();
+    image(&reg, "site/app", Some("1.0"), &[random_bytes(100)], false, "amd64");
+    let dir = tempdir();
+    let (private, _) = openssl_keypair(dir.path(), "inv");
+    let out_dir = dir.path().join("out");
+    std::fs::create_dir(&out_dir).unwrap();
+    let out_path = out_dir.join("inv.json");
+    let target = format!("{}/site", reg.addr);
+    let args = ["inventory", "--registry", &target, "-o", out_path.to_str().unwrap(), "--sign-key", &private];
+    let interrupted = |before: &[(String, Vec<u8>)]| {
+        let (child, temps) = held_before_rename(dir.path(), &args);
+        assert_eq!(temps.len(), 2, "the inventory and its signature form one set: {temps:?}");
+        let killed = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+        assert!(killed.success());
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(143), "{err}");
+        assert!(err.contains("removed 2 temporary file(s)"), "{err}");
+        assert_eq!(snapshot(&out_dir), before, "the output directory is as it was before the run");
+    };
+    interrupted(&[]);
+    ok_all(&inventory(&args[1..]));
+    let before = snapshot(&out_dir);
+    assert_eq!(before.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(), ["inv.json", "inv.json.sig"]);
+    // The site changes, so the interrupted run's pair would differ from the one there.
+    image(&reg, "site/other", Some("1.0"), &[random_bytes(100)], false, "amd64");
+    interrupted(&before);
+}

@@ -70,11 +70,8 @@ pub(crate) fn referrers(reg: &TestRegistry, repo: &str, subject: &Pushed, key: &
     made
 }
 
-/// `GET /v2/<repo>/referrers/<subject>`: the (digest, artifactType) pairs it lists, sorted.
-pub(crate) fn api_referrers(reg: &TestRegistry, repo: &str, subject: &Digest) -> Vec<(String, String)> {
-    let r = Raw::new(&reg.addr).expect(&[200], "GET", &format!("/v2/{repo}/referrers/{subject}"), &[], b"");
-    let index: Value = serde_json::from_slice(&r.body).unwrap();
-    assert_eq!(index["mediaType"], media::OCI_INDEX, "{index}");
+/// The (digest, artifactType) pairs an image index lists, sorted.
+fn listed(index: &Value) -> Vec<(String, String)> {
     let mut listed: Vec<(String, String)> = index["manifests"]
         .as_array()
         .unwrap()
@@ -85,21 +82,22 @@ pub(crate) fn api_referrers(reg: &TestRegistry, repo: &str, subject: &Digest) ->
     listed
 }
 
-/// The (digest, artifactType) pairs the referrers tag-schema index of `subject` lists.
+/// `GET /v2/<repo>/referrers/<subject>`: the (digest, artifactType) pairs it lists, sorted.
+pub(crate) fn api_referrers(reg: &TestRegistry, repo: &str, subject: &Digest) -> Vec<(String, String)> {
+    let r = Raw::new(&reg.addr).expect(&[200], "GET", &format!("/v2/{repo}/referrers/{subject}"), &[], b"");
+    let index: Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(index["mediaType"], media::OCI_INDEX, "{index}");
+    listed(&index)
+}
+
+/// The (digest, artifactType) pairs the referrers tag-schema index of `subject` lists, sorted.
 pub(crate) fn tag_index_referrers(reg: &TestRegistry, repo: &str, subject: &Digest) -> Vec<(String, String)> {
     let bytes = match reg.manifest(repo, &subject.tag_prefix()) {
         crate::support::Presence::Present(b) => b,
         crate::support::Presence::Absent => panic!("no referrers tag-schema index for {subject}"),
     };
     let index: Value = serde_json::from_slice(&bytes).unwrap();
-    let mut listed: Vec<(String, String)> = index["manifests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| (m["digest"].as_str().unwrap().to_owned(), m["artifactType"].as_str().unwrap_or("").to_owned()))
-        .collect();
-    listed.sort();
-    listed
+    listed(&index)
 }
 
 fn round_trip(from: RegistryKind, to: RegistryKind) {
@@ -157,24 +155,21 @@ fn round_trip(from: RegistryKind, to: RegistryKind) {
     assert!(text.contains("[sigstore-bundle]: rejected"), "the bundle referrer was found too: {text}");
 }
 
-#[test]
-fn referrers_round_trip_distribution_to_distribution() {
-    round_trip(RegistryKind::Distribution, RegistryKind::Distribution);
+/// One test per pairing of source and target registry, each a [`round_trip`].
+macro_rules! round_trip_tests {
+    ($($name:ident: $from:ident -> $to:ident;)*) => {$(
+        #[test]
+        fn $name() {
+            round_trip(RegistryKind::$from, RegistryKind::$to);
+        }
+    )*};
 }
 
-#[test]
-fn referrers_round_trip_ferro_to_ferro() {
-    round_trip(RegistryKind::Ferro, RegistryKind::Ferro);
-}
-
-#[test]
-fn referrers_round_trip_distribution_to_ferro() {
-    round_trip(RegistryKind::Distribution, RegistryKind::Ferro);
-}
-
-#[test]
-fn referrers_round_trip_ferro_to_distribution() {
-    round_trip(RegistryKind::Ferro, RegistryKind::Distribution);
+round_trip_tests! {
+    referrers_round_trip_distribution_to_distribution: Distribution -> Distribution;
+    referrers_round_trip_ferro_to_ferro: Ferro -> Ferro;
+    referrers_round_trip_distribution_to_ferro: Distribution -> Ferro;
+    referrers_round_trip_ferro_to_distribution: Ferro -> Distribution;
 }
 
 /// The marker discipline: a ferro registry is started only when the port serves its own

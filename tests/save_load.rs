@@ -628,3 +628,78 @@ fn bad_references_and_missing_images_fail_clearly() {
     assert!(!out_path.exists());
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "no temporary file left behind");
 }
+
+/// `save` refuses what `load` would refuse for the memory it holds, by load's own limits
+/// (`sealift::transfer::load`), before fetching or writing anything: one line, exit 3,
+/// naming the blob or the total and the limit. Three 12 MiB configs are held by a load of a
+/// compressed bundle (over the limit) but stay in the file of a `.tar`, which saves and
+/// loads; a config whose descriptor claims one byte over the per-blob limit is refused.
+#[test]
+fn save_refuses_what_load_would_refuse_to_hold() {
+    use sealift::content::budget::MAX_HELD_BYTES;
+    use sealift::transfer::load::MAX_METADATA_BLOB;
+    let reg = TestRegistry::start();
+    let dir = tempdir();
+    let config_size = 12 * 1024 * 1024;
+    assert!(3 * config_size as u64 > MAX_HELD_BYTES, "the test needs configs over load's budget");
+    let mut refs = Vec::new();
+    for n in 0..3u8 {
+        let mut config =
+            br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]},"pad":""#.to_vec();
+        config.resize(config_size - 2, b'a' + n);
+        config.extend_from_slice(b"\"}");
+        let (cd, cs) = push_blob(&reg.addr, &format!("big/c{n}"), &config);
+        let (ld, ls) = push_blob(&reg.addr, &format!("big/c{n}"), &random_bytes(1000));
+        put(
+            &reg,
+            &format!("big/c{n}"),
+            Some("1"),
+            &json!({"schemaVersion": 2, "mediaType": media::OCI_MANIFEST, "config": desc(media::OCI_CONFIG, &cd, cs),
+                "layers": [desc("application/vnd.oci.image.layer.v1.tar", &ld, ls)]}),
+        );
+        refs.push(format!("{}/big/c{n}:1", reg.addr));
+    }
+    let save = |out: &Path, refs: &[String]| {
+        let mut args = vec!["save", "-o", out.to_str().unwrap()];
+        args.extend(refs.iter().map(String::as_str));
+        sealift(&args)
+    };
+    let one_line_exit_3 = |o: &std::process::Output| {
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert_eq!(o.status.code(), Some(3), "{err}");
+        let errors: Vec<&str> = err.lines().filter(|l| l.contains("error")).collect();
+        assert!(errors.len() == 1 && errors[0].starts_with("sealift: error: "), "one error line: {err}");
+        errors[0].to_owned()
+    };
+
+    let zst = dir.path().join("big.tar.zst");
+    let err = one_line_exit_3(&save(&zst, &refs));
+    assert!(err.contains(&format!("would exceed {MAX_HELD_BYTES} bytes at metadata blob sha256:")), "{err}");
+    assert!(err.contains("load would refuse the bundle") && err.contains("save an uncompressed .tar"), "{err}");
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(left.is_empty(), "nothing written: {left:?}");
+
+    let tar = dir.path().join("big.tar");
+    ok_all(&save(&tar, &refs));
+    let dst = TestRegistry::start();
+    ok_all(&sealift(&["load", tar.to_str().unwrap(), "--to", &dst.addr, "--insecure-skip-verify"]));
+    assert!(matches!(dst.manifest("big/c2", "1"), crate::support::Presence::Present(_)));
+
+    // The registry checks that the config exists, not its size: the descriptor's claim is
+    // what save judges, before it fetches a byte.
+    let (cd, _) = push_blob(&reg.addr, "huge/cfg", b"{}");
+    let (ld, ls) = push_blob(&reg.addr, "huge/cfg", &random_bytes(100));
+    put(
+        &reg,
+        "huge/cfg",
+        Some("1"),
+        &json!({"schemaVersion": 2, "mediaType": media::OCI_MANIFEST,
+            "config": desc(media::OCI_CONFIG, &cd, MAX_METADATA_BLOB + 1),
+            "layers": [desc("application/vnd.oci.image.layer.v1.tar", &ld, ls)]}),
+    );
+    let huge = dir.path().join("huge.tar");
+    let err = one_line_exit_3(&save(&huge, &[format!("{}/huge/cfg:1", reg.addr)]));
+    assert!(err.contains(&format!("metadata blob {cd} is {} bytes", MAX_METADATA_BLOB + 1)), "{err}");
+    assert!(err.contains(&format!("over the {MAX_METADATA_BLOB}-byte limit")), "{err}");
+    assert!(!huge.exists());
+}

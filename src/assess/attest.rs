@@ -13,7 +13,7 @@ use openssl::x509::X509;
 use super::{AttestationAssessment, FoundAttestation};
 use crate::oci::Digest;
 use crate::verify::dsse::{pae, Envelope, Statement};
-use crate::verify::{crypto, PublicKey, Rejection, RekorStatus, SignatureReport, Signer, TrustPolicy, Verdict};
+use crate::verify::{crypto, PublicKey, Rejection, SignatureReport, Signer, TrustPolicy, Verdict};
 
 /// Verifies `att` as an attestation of `digest`.
 pub fn assess_attestation(policy: &TrustPolicy, att: &FoundAttestation, digest: &Digest) -> AttestationAssessment {
@@ -84,17 +84,8 @@ fn check(
                 .find_map(|s| crypto::verify(&key, &signed, s).ok())
                 .ok_or_else(|| Rejection::BadSignature.to_string())?;
             let at = policy.at.unwrap_or(policy.now).timestamp();
-            let mut report = SignatureReport {
-                verdict: Verdict::Verified,
-                payload_digest: Digest::of(&payload),
-                algorithm: Some(a),
-                signer: None,
-                chain: Vec::new(),
-                trusted_time: None,
-                docker_reference: None,
-                rekor: RekorStatus::Absent,
-                checks: crate::verify::Checks::default(),
-            };
+            let mut report =
+                SignatureReport { verdict: Verdict::Verified, algorithm: Some(a), ..SignatureReport::new(&payload) };
             let result = crate::verify::check_certificate(policy, &cert, att.chain_pem.as_deref(), at, &mut report);
             if let Some(s) = &report.signer {
                 out.signer = Some(signer_text(s));

@@ -145,13 +145,7 @@ fn verify_found(tp: &TrustPolicy, s: &FoundSignature, digest: &Digest) -> Signat
         (None, None) => SignatureReport {
             verdict: Verdict::PresentNotVerified { reason: "no signature bytes were found".into() },
             payload_digest: s.holder.clone(),
-            algorithm: None,
-            signer: None,
-            chain: Vec::new(),
-            trusted_time: None,
-            docker_reference: None,
-            rekor: crate::verify::RekorStatus::Absent,
-            checks: crate::verify::Checks::default(),
+            ..SignatureReport::new(b"")
         },
     }
 }

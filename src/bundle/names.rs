@@ -11,8 +11,8 @@ pub const INDEX_JSON: &str = "index.json";
 pub const SEAL_INDEX: &str = "sealift-index.json";
 pub const SEAL_SIG: &str = "sealift-index.json.sig";
 
-/// The `oci-layout` file sealift writes (what go-containerregistry writes too).
-pub const OCI_LAYOUT_BYTES: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
+/// The `oci-layout` file `save` writes, byte for byte as go-containerregistry writes it.
+pub const OCI_LAYOUT_BYTES: &[u8] = b"{\n    \"imageLayoutVersion\": \"1.0.0\"\n}";
 
 pub const MAX_OCI_LAYOUT: u64 = 4 * 1024;
 /// `index.json` is parsed as an index, which is capped as any manifest is (4 MiB); the

@@ -289,40 +289,49 @@ fn expect_err(entries: Vec<Raw>, end: bool) -> BundleError {
     }
 }
 
+/// [`good_prefix`] followed by `extra`.
+fn good_prefix_with(mut extra: Vec<Raw>) -> Vec<Raw> {
+    let mut v = good_prefix();
+    v.append(&mut extra);
+    v
+}
+
+/// An entry of `kind` with no data.
+fn kind(name: &'static str, kind: tar::EntryType) -> Raw {
+    Raw { name, kind, data: vec![], size: None }
+}
+
 #[test]
 fn hostile_entries_are_refused_by_name() {
     let blob = Digest::of(b"abc");
     let blob_name = leak(blob.blob_path());
-    let with = |mut extra: Vec<Raw>| {
-        let mut v = good_prefix();
-        v.append(&mut extra);
-        v
-    };
-    let kind = |name: &'static str, kind| Raw { name, kind, data: vec![], size: None };
 
-    let e = expect_err(with(vec![raw("../evil", b"x")]), true);
+    let e = expect_err(good_prefix_with(vec![raw("../evil", b"x")]), true);
     assert!(matches!(&e, BundleError::ForbiddenEntry { name, .. } if name == "../evil"), "{e}");
-    let e = expect_err(with(vec![raw("/etc/passwd", b"x")]), true);
+    let e = expect_err(good_prefix_with(vec![raw("/etc/passwd", b"x")]), true);
     assert!(matches!(&e, BundleError::ForbiddenEntry { reason: "absolute path", .. }), "{e}");
-    let e = expect_err(with(vec![raw("blobs/sha256/../../x", b"x")]), true);
+    let e = expect_err(good_prefix_with(vec![raw("blobs/sha256/../../x", b"x")]), true);
     assert!(matches!(&e, BundleError::ForbiddenEntry { .. }), "{e}");
-    let e = expect_err(with(vec![raw("etc/passwd", b"x")]), true);
+    let e = expect_err(good_prefix_with(vec![raw("etc/passwd", b"x")]), true);
     assert!(matches!(&e, BundleError::ForbiddenEntry { name, .. } if name == "etc/passwd"), "{e}");
-    let e = expect_err(with(vec![kind(blob_name, tar::EntryType::Symlink)]), true);
+    let e = expect_err(good_prefix_with(vec![kind(blob_name, tar::EntryType::Symlink)]), true);
     assert!(matches!(&e, BundleError::Link { name, .. } if name == blob_name), "{e}");
-    let e = expect_err(with(vec![kind(blob_name, tar::EntryType::Link)]), true);
+    let e = expect_err(good_prefix_with(vec![kind(blob_name, tar::EntryType::Link)]), true);
     assert!(matches!(&e, BundleError::Link { kind: "hard link", .. }), "{e}");
-    let e = expect_err(with(vec![kind(blob_name, tar::EntryType::Fifo)]), true);
+    let e = expect_err(good_prefix_with(vec![kind(blob_name, tar::EntryType::Fifo)]), true);
     assert!(matches!(&e, BundleError::SpecialFile { kind: "fifo", .. }), "{e}");
-    let e = expect_err(with(vec![kind(blob_name, tar::EntryType::Char)]), true);
+    let e = expect_err(good_prefix_with(vec![kind(blob_name, tar::EntryType::Char)]), true);
     assert!(matches!(&e, BundleError::SpecialFile { .. }), "{e}");
-    let e = expect_err(with(vec![kind("index.json", tar::EntryType::Directory)]), true);
+    let e = expect_err(good_prefix_with(vec![kind("index.json", tar::EntryType::Directory)]), true);
     assert!(matches!(&e, BundleError::DuplicateEntry { .. } | BundleError::ForbiddenEntry { .. }), "{e}");
-    let e = expect_err(with(vec![raw("./index.json", b"{}")]), true);
+    let e = expect_err(good_prefix_with(vec![raw("./index.json", b"{}")]), true);
     assert!(matches!(&e, BundleError::DuplicateEntry { name } if name == "index.json"), "{e}");
-    let e = expect_err(with(vec![raw(blob_name, b"abc"), raw(blob_name, b"abc")]), true);
+    let e = expect_err(good_prefix_with(vec![raw(blob_name, b"abc"), raw(blob_name, b"abc")]), true);
     assert!(matches!(&e, BundleError::DuplicateEntry { .. }), "{e}");
-    let e = expect_err(with(vec![raw(leak(format!("blobs/sha256/{}", blob.hex().to_uppercase())), b"abc")]), true);
+    let e = expect_err(
+        good_prefix_with(vec![raw(leak(format!("blobs/sha256/{}", blob.hex().to_uppercase())), b"abc")]),
+        true,
+    );
     assert!(matches!(&e, BundleError::ForbiddenEntry { .. }), "{e}");
 
     // Oversized metadata is refused from the header, before its bytes are read.
@@ -337,15 +346,15 @@ fn hostile_entries_are_refused_by_name() {
     assert!(matches!(&e, BundleError::BadLayout { .. }), "{e}");
 
     // Content that does not match its name.
-    let e = expect_err(with(vec![raw(blob_name, b"abd")]), true);
+    let e = expect_err(good_prefix_with(vec![raw(blob_name, b"abd")]), true);
     assert!(matches!(&e, BundleError::Mismatch(_)), "{e}");
     // A header size larger than the data = the tar is cut inside the blob.
     let mut r = raw(blob_name, b"abc");
     r.size = Some(100_000);
-    let e = expect_err(with(vec![r]), false);
+    let e = expect_err(good_prefix_with(vec![r]), false);
     assert!(matches!(&e, BundleError::Truncated { .. }), "{e}");
     // No end-of-archive marker: cut at an entry boundary.
-    let e = expect_err(with(vec![raw(blob_name, b"abc")]), false);
+    let e = expect_err(good_prefix_with(vec![raw(blob_name, b"abc")]), false);
     assert!(matches!(&e, BundleError::Truncated { after } if after == blob_name), "{e}");
     // Not a layout at all.
     let e = expect_err(vec![raw("oci-layout", OCI_LAYOUT_BYTES)], true);
@@ -386,34 +395,31 @@ fn long_names_from_extensions_must_pass_the_allow_list() {
     assert!(matches!(&e, BundleError::ForbiddenEntry { name, .. } if name == "../../etc/passwd"), "{e}");
 }
 
-#[test]
-fn oversized_extension_headers_are_refused_before_buffering() {
-    // A GNU long name of 2 MiB: the tar crate would buffer it whole; the guard refuses it.
-    let mut bytes = raw_tar(&good_prefix(), false);
+/// A GNU long-name header (one 512-byte block) that claims a 2 MiB name.
+fn long_name_header() -> tar::Header {
     let mut h = tar::Header::new_gnu();
     h.as_old_mut().name[..13].copy_from_slice(b"././@LongLink");
     h.set_entry_type(tar::EntryType::GNULongName);
     h.set_size(2 << 20);
     h.set_cksum();
-    bytes.extend_from_slice(h.as_bytes());
-    bytes.resize(bytes.len() + (2 << 20), b'a');
-    bytes.extend_from_slice(&[0u8; 1024]);
-    let e = read_bytes(bytes).unwrap_err();
-    assert!(matches!(&e, BundleError::TooLarge { size, .. } if *size == 2 << 20), "{e}");
+    h
 }
 
-#[test]
-fn pax_size_overrides_are_followed() {
-    // The blob's content is itself a GNU long-name header claiming 2 MiB, and its tar header
-    // says size 0 while a PAX record says 512 (the tar crate applies the PAX size). A guard
-    // that ignored the PAX size would take the content for a header and refuse this valid
-    // bundle.
-    let mut fake = tar::Header::new_gnu();
-    fake.as_old_mut().name[..13].copy_from_slice(b"././@LongLink");
-    fake.set_entry_type(tar::EntryType::GNULongName);
-    fake.set_size(2 << 20);
-    fake.set_cksum();
-    let content = fake.as_bytes().to_vec();
+/// A good bundle prefix followed by a 2 MiB GNU long name (what the tar crate would buffer
+/// whole) and the end-of-archive blocks.
+fn with_2mib_long_name() -> Vec<u8> {
+    let mut bytes = raw_tar(&good_prefix(), false);
+    bytes.extend_from_slice(long_name_header().as_bytes());
+    bytes.resize(bytes.len() + (2 << 20), b'a');
+    bytes.extend_from_slice(&[0u8; 1024]);
+    bytes
+}
+
+/// A good prefix, then a blob whose content is itself a long-name header claiming 2 MiB,
+/// whose tar header says size 0 while a PAX record says 512 (the tar crate applies the PAX
+/// size). Returns the entries, the blob's digest and its content.
+fn blob_behind_a_pax_size() -> (Vec<Raw>, Digest, Vec<u8>) {
+    let content = long_name_header().as_bytes().to_vec();
     let d = Digest::of(&content);
     let pax = Raw { name: "PaxHeaders/x", kind: tar::EntryType::XHeader, data: b"12 size=512\n".to_vec(), size: None };
     let mut entries = good_prefix();
@@ -424,6 +430,24 @@ fn pax_size_overrides_are_followed() {
         data: content.clone(),
         size: Some(0),
     });
+    (entries, d, content)
+}
+
+#[test]
+fn oversized_extension_headers_are_refused_before_buffering() {
+    // A GNU long name of 2 MiB: the tar crate would buffer it whole; the guard refuses it.
+    let bytes = with_2mib_long_name();
+    let e = read_bytes(bytes).unwrap_err();
+    assert!(matches!(&e, BundleError::TooLarge { size, .. } if *size == 2 << 20), "{e}");
+}
+
+#[test]
+fn pax_size_overrides_are_followed() {
+    // The blob's content is itself a GNU long-name header claiming 2 MiB, and its tar header
+    // says size 0 while a PAX record says 512 (the tar crate applies the PAX size). A guard
+    // that ignored the PAX size would take the content for a header and refuse this valid
+    // bundle.
+    let (entries, d, content) = blob_behind_a_pax_size();
     let got = read_bytes(raw_tar(&entries, true)).unwrap();
     assert_eq!(got.last().unwrap(), &(d.blob_path(), content));
 }
@@ -935,26 +959,24 @@ fn index_does_not_read_blobs_but_open_blob_checks_them() {
 fn index_refuses_what_the_reader_refuses() {
     let blob = Digest::of(b"abc");
     let blob_name = leak(blob.blob_path());
-    let with = |mut extra: Vec<Raw>| {
-        let mut v = good_prefix();
-        v.append(&mut extra);
-        v
-    };
-    let kind = |name: &'static str, kind| Raw { name, kind, data: vec![], size: None };
     let mut cut = raw(blob_name, b"abc");
     cut.size = Some(100_000);
     let cases: Vec<(&str, Vec<Raw>, bool)> = vec![
-        ("parent dir", with(vec![raw("../evil", b"x")]), true),
-        ("not a digest", with(vec![raw("etc/passwd", b"x")]), true),
-        ("upper-case hex", with(vec![raw(leak(format!("blobs/sha256/{}", blob.hex().to_uppercase())), b"abc")]), true),
-        ("symlink", with(vec![kind(blob_name, tar::EntryType::Symlink)]), true),
-        ("hard link", with(vec![kind(blob_name, tar::EntryType::Link)]), true),
-        ("fifo", with(vec![kind(blob_name, tar::EntryType::Fifo)]), true),
-        ("duplicate blob", with(vec![raw(blob_name, b"abc"), raw(blob_name, b"abc")]), true),
-        ("duplicate index", with(vec![raw("./index.json", b"{}")]), true),
+        ("parent dir", good_prefix_with(vec![raw("../evil", b"x")]), true),
+        ("not a digest", good_prefix_with(vec![raw("etc/passwd", b"x")]), true),
+        (
+            "upper-case hex",
+            good_prefix_with(vec![raw(leak(format!("blobs/sha256/{}", blob.hex().to_uppercase())), b"abc")]),
+            true,
+        ),
+        ("symlink", good_prefix_with(vec![kind(blob_name, tar::EntryType::Symlink)]), true),
+        ("hard link", good_prefix_with(vec![kind(blob_name, tar::EntryType::Link)]), true),
+        ("fifo", good_prefix_with(vec![kind(blob_name, tar::EntryType::Fifo)]), true),
+        ("duplicate blob", good_prefix_with(vec![raw(blob_name, b"abc"), raw(blob_name, b"abc")]), true),
+        ("duplicate index", good_prefix_with(vec![raw("./index.json", b"{}")]), true),
         ("bad oci-layout", vec![raw("oci-layout", b"not json")], true),
-        ("cut inside a blob", with(vec![cut]), false),
-        ("no end marker", with(vec![raw(blob_name, b"abc")]), false),
+        ("cut inside a blob", good_prefix_with(vec![cut]), false),
+        ("no end marker", good_prefix_with(vec![raw(blob_name, b"abc")]), false),
         ("no index.json", vec![raw("oci-layout", OCI_LAYOUT_BYTES)], true),
         ("empty", vec![], true),
     ];
@@ -969,9 +991,10 @@ fn index_refuses_what_the_reader_refuses() {
         );
         assert!(!by_index.to_string().contains('\n'), "{what}: {by_index}");
     }
-    let e = index_bytes(raw_tar(&with(vec![raw(blob_name, b"abc"), raw(blob_name, b"abc")]), true)).unwrap_err();
+    let e = index_bytes(raw_tar(&good_prefix_with(vec![raw(blob_name, b"abc"), raw(blob_name, b"abc")]), true))
+        .unwrap_err();
     assert!(matches!(&e, BundleError::DuplicateEntry { name } if name == blob_name), "{e}");
-    let e = index_bytes(raw_tar(&with(vec![raw("etc/passwd", b"x")]), true)).unwrap_err();
+    let e = index_bytes(raw_tar(&good_prefix_with(vec![raw("etc/passwd", b"x")]), true)).unwrap_err();
     assert!(matches!(&e, BundleError::ForbiddenEntry { name, .. } if name == "etc/passwd"), "{e}");
 
     // Garbage after the end marker; zero padding to a 10 KiB record is fine.
@@ -979,7 +1002,7 @@ fn index_refuses_what_the_reader_refuses() {
     bytes.extend_from_slice(b"surprise");
     assert!(matches!(index_bytes(bytes), Err(BundleError::TrailingData { .. })));
     let mut entries = vec![kind("./", tar::EntryType::Directory)];
-    entries.extend(with(vec![raw(leak(format!("./{blob_name}")), b"abc")]));
+    entries.extend(good_prefix_with(vec![raw(leak(format!("./{blob_name}")), b"abc")]));
     let mut bytes = raw_tar(&entries, true);
     bytes.resize(10240, 0);
     assert_eq!(index_bytes(bytes).unwrap().unwrap().blobs().count(), 1);
@@ -990,36 +1013,13 @@ fn index_refuses_what_the_reader_refuses() {
 
 #[test]
 fn index_bounds_extension_headers_and_follows_pax_sizes() {
-    let mut bytes = raw_tar(&good_prefix(), false);
-    let mut h = tar::Header::new_gnu();
-    h.as_old_mut().name[..13].copy_from_slice(b"././@LongLink");
-    h.set_entry_type(tar::EntryType::GNULongName);
-    h.set_size(2 << 20);
-    h.set_cksum();
-    bytes.extend_from_slice(h.as_bytes());
-    bytes.resize(bytes.len() + (2 << 20), b'a');
-    bytes.extend_from_slice(&[0u8; 1024]);
+    let bytes = with_2mib_long_name();
     let e = index_bytes(bytes).unwrap_err();
     assert!(matches!(&e, BundleError::TooLarge { size, .. } if *size == 2 << 20), "{e}");
 
     // A blob whose data looks like a header, behind a PAX size override: the seek must land
     // where the tar crate says the next header is, and the guard must agree.
-    let mut fake = tar::Header::new_gnu();
-    fake.as_old_mut().name[..13].copy_from_slice(b"././@LongLink");
-    fake.set_entry_type(tar::EntryType::GNULongName);
-    fake.set_size(2 << 20);
-    fake.set_cksum();
-    let content = fake.as_bytes().to_vec();
-    let d = Digest::of(&content);
-    let pax = Raw { name: "PaxHeaders/x", kind: tar::EntryType::XHeader, data: b"12 size=512\n".to_vec(), size: None };
-    let mut entries = good_prefix();
-    entries.push(pax);
-    entries.push(Raw {
-        name: leak(d.blob_path()),
-        kind: tar::EntryType::Regular,
-        data: content.clone(),
-        size: Some(0),
-    });
+    let (mut entries, d, content) = blob_behind_a_pax_size();
     entries.push(raw(leak(Digest::of(b"abc").blob_path()), b"abc"));
     let bytes = raw_tar(&entries, true);
     let index = index_bytes(bytes.clone()).unwrap().unwrap();

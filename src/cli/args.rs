@@ -94,6 +94,12 @@ pub struct RegistryArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(
+    mut_arg("sign_key", |a| a.help("Seal the bundle: sign a bundle index (every image, blob and attachment) with this key (PEM)")),
+    mut_arg("sign_certificate", |a| a.help("Certificate (PEM) of the seal key, stored with the seal")),
+    mut_arg("sign_certificate_chain", |a| a.help("Certificate chain (PEM, intermediates then root) of the seal certificate")),
+    mut_arg("sign_algorithm", |a| a.help("Signature algorithm of the seal (default: per key type, cosign-compatible)")),
+)]
 pub struct SaveArgs {
     /// Images: host[:port]/repo[:tag][@sha256:digest].
     #[arg(value_name = "REF")]
@@ -110,18 +116,8 @@ pub struct SaveArgs {
     /// Compression, overriding the file extension.
     #[arg(long, value_enum)]
     pub compression: Option<CompressionArg>,
-    /// Seal the bundle: sign a bundle index (every image, blob and attachment) with this key (PEM).
-    #[arg(long, value_name = "KEY")]
-    pub sign_key: Option<PathBuf>,
-    /// Certificate (PEM) of the seal key, stored with the seal.
-    #[arg(long, value_name = "CERT", requires = "sign_key")]
-    pub sign_certificate: Option<PathBuf>,
-    /// Certificate chain (PEM, intermediates then root) of the seal certificate.
-    #[arg(long, value_name = "CHAIN", requires = "sign_certificate")]
-    pub sign_certificate_chain: Option<PathBuf>,
-    /// Signature algorithm of the seal (default: per key type, cosign-compatible).
-    #[arg(long, value_name = "ALG", requires = "sign_key")]
-    pub sign_algorithm: Option<String>,
+    #[command(flatten)]
+    pub signer: SignerArgs,
     /// What the site already has: a site inventory (JSON, from `sealift inventory`) or an
     /// earlier bundle (.tar, .tar.zst, .tar.gz or layout directory); repeatable. Layers the
     /// site has are left out of the bundle (a delta bundle).
@@ -167,6 +163,12 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
 }
 
 #[derive(Debug, Args)]
+#[command(
+    mut_arg("sign_key", |a| a.help("Sign the inventory with this key (PEM), as a seal is signed; writes OUT.sig")),
+    mut_arg("sign_certificate", |a| a.help("Certificate (PEM) of the signing key, stored in the signature")),
+    mut_arg("sign_certificate_chain", |a| a.help("Certificate chain (PEM, intermediates then root) of the signing certificate")),
+    mut_arg("sign_algorithm", |a| a.help("Signature algorithm (default: per key type, cosign-compatible)")),
+)]
 pub struct InventoryArgs {
     /// The registry to list: HOST[:PORT][/PREFIX] (only repositories under PREFIX).
     #[arg(long, value_name = "TARGET")]
@@ -174,7 +176,18 @@ pub struct InventoryArgs {
     /// Output file (JSON, written atomically); its signature goes to OUT.sig.
     #[arg(short, long, value_name = "OUT")]
     pub output: PathBuf,
-    /// Sign the inventory with this key (PEM), as a seal is signed; writes OUT.sig.
+    #[command(flatten)]
+    pub signer: SignerArgs,
+    #[command(flatten)]
+    pub registry_args: RegistryArgs,
+}
+
+/// Signing a detached signature document in the seal's format: `save`'s seal and an
+/// inventory's `OUT.sig`. Each command words the help of these flags for what it signs
+/// (`mut_arg` on its args).
+#[derive(Debug, Clone, Default, Args)]
+pub struct SignerArgs {
+    /// The private key (PEM) to sign with.
     #[arg(long, value_name = "KEY")]
     pub sign_key: Option<PathBuf>,
     /// Certificate (PEM) of the signing key, stored in the signature.
@@ -186,8 +199,6 @@ pub struct InventoryArgs {
     /// Signature algorithm (default: per key type, cosign-compatible).
     #[arg(long, value_name = "ALG", requires = "sign_key")]
     pub sign_algorithm: Option<String>,
-    #[command(flatten)]
-    pub registry_args: RegistryArgs,
 }
 
 /// Trust for bundle seals (`load`, `verify --bundle`, `audit`).
@@ -208,6 +219,11 @@ pub struct SealTrustArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(
+    mut_arg("partial", |a| a.help("Push the images that pass verification and refuse the others (default: all or nothing)")),
+    mut_arg("allow_unsigned", |a| a.help("Admit images that no policy rule covers (they are pushed unverified)")),
+    mut_arg("insecure_skip_verify", |a| a.help("Load without verifying any signature (no trust given). Says so loudly")),
+)]
 pub struct LoadArgs {
     /// A bundle file written by `sealift save`, or an OCI layout directory (e.g. from `cosign save`).
     #[arg(value_name = "FILE|DIR")]
@@ -218,15 +234,8 @@ pub struct LoadArgs {
     /// Show what would be pushed and what the target already has; push nothing.
     #[arg(long)]
     pub dry_run: bool,
-    /// Push the images that pass verification and refuse the others (default: all or nothing).
-    #[arg(long)]
-    pub partial: bool,
-    /// Admit images that no policy rule covers (they are pushed unverified).
-    #[arg(long)]
-    pub allow_unsigned: bool,
-    /// Load without verifying any signature (no trust given). Says so loudly.
-    #[arg(long)]
-    pub insecure_skip_verify: bool,
+    #[command(flatten)]
+    pub admit: AdmitArgs,
     /// Read and hash every blob of a .tar or directory before the first upload, then read
     /// each layer again into its upload: a corrupt bundle leaves the target untouched. The
     /// default reads each layer once, straight into its upload; a failure can then leave
@@ -245,6 +254,11 @@ pub struct LoadArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(
+    mut_arg("partial", |a| a.help("Serve the images that pass verification and refuse the others (default: refuse to start)")),
+    mut_arg("allow_unsigned", |a| a.help("Admit images that no policy rule covers (they are served unverified)")),
+    mut_arg("insecure_skip_verify", |a| a.help("Serve without verifying any signature (no trust given). Says so loudly")),
+)]
 pub struct ServeArgs {
     /// Bundle files (uncompressed .tar) or OCI layout directories; several serve as one
     /// registry (a later bundle's tag wins).
@@ -263,15 +277,8 @@ pub struct ServeArgs {
     /// as `load --to HOST/PREFIX` would name it.
     #[arg(long, value_name = "PREFIX")]
     pub prefix: Option<String>,
-    /// Serve the images that pass verification and refuse the others (default: refuse to start).
-    #[arg(long)]
-    pub partial: bool,
-    /// Admit images that no policy rule covers (they are served unverified).
-    #[arg(long)]
-    pub allow_unsigned: bool,
-    /// Serve without verifying any signature (no trust given). Says so loudly.
-    #[arg(long)]
-    pub insecure_skip_verify: bool,
+    #[command(flatten)]
+    pub admit: AdmitArgs,
     /// Hash every layer in the background right after listening, instead of on its first
     /// request only.
     #[arg(long)]
@@ -280,6 +287,21 @@ pub struct ServeArgs {
     pub trust: TrustArgs,
     #[command(flatten)]
     pub seal: SealTrustArgs,
+}
+
+/// How `load` and `serve` admit a bundle besides its trust ([`crate::cli::commands::gate`]).
+/// Each command words the help of these flags for what it does (`mut_arg` on its args).
+#[derive(Debug, Clone, Copy, Default, Args)]
+pub struct AdmitArgs {
+    /// Let through the images that pass verification and refuse the others.
+    #[arg(long)]
+    pub partial: bool,
+    /// Admit images that no policy rule covers (unverified).
+    #[arg(long)]
+    pub allow_unsigned: bool,
+    /// Admit without verifying any signature (no trust given). Says so loudly.
+    #[arg(long)]
+    pub insecure_skip_verify: bool,
 }
 
 #[derive(Debug, Args)]

@@ -71,6 +71,15 @@ impl Ui {
         }
     }
 
+    /// Several status lines built by code that escaped each field it took from a bundle,
+    /// certificate or registry (e.g. an image report): each line goes out as its own status
+    /// line, so that a newline of the layout stays a newline instead of a visible `\n`.
+    pub fn status_lines(&self, text: &str) {
+        for line in text.lines() {
+            self.status(line);
+        }
+    }
+
     /// A warning: printed even with -q.
     pub fn warn(&self, msg: &str) {
         let msg = &*crate::escape::clean(msg);

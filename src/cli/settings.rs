@@ -107,18 +107,14 @@ fn malformed(flag: &'static str, path: &Path, e: crate::verify::crypto::KeyError
 
 /// The seal signer from `save --sign-key ...`.
 pub fn seal_signer(a: &super::args::SaveArgs) -> Result<Option<crate::seal::SealSigner>, SettingsError> {
-    signer(a.sign_key.as_deref(), a.sign_algorithm.as_deref(), &a.sign_certificate, &a.sign_certificate_chain)
+    signer(&a.signer)
 }
 
 /// The signer from `--sign-key KEY [--sign-algorithm ALG] [--sign-certificate CERT
 /// [--sign-certificate-chain CHAIN]]` (save's seal, inventory); None without a key.
-pub fn signer(
-    key_path: Option<&Path>,
-    algorithm: Option<&str>,
-    certificate: &Option<PathBuf>,
-    chain: &Option<PathBuf>,
-) -> Result<Option<crate::seal::SealSigner>, SettingsError> {
-    let Some(key_path) = key_path else { return Ok(None) };
+pub fn signer(a: &super::args::SignerArgs) -> Result<Option<crate::seal::SealSigner>, SettingsError> {
+    let (algorithm, certificate, chain) = (a.sign_algorithm.as_deref(), &a.sign_certificate, &a.sign_certificate_chain);
+    let Some(key_path) = a.sign_key.as_deref() else { return Ok(None) };
     let key = crate::verify::crypto::load_private_key(&read_file("--sign-key", key_path)?, None, "--sign-key")
         .map_err(|e| malformed("--sign-key", key_path, e))?;
     let algorithm = match algorithm {

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::oci::media::ANN_SIGNATURE;
 use crate::oci::Digest;
 pub use crate::seal::BlobRef;
-use crate::seal::{SealTrust, SealVerdict};
+use crate::seal::{SealTrust, SignedBy};
 use crate::verify::crypto;
 
 pub use walk::take;
@@ -217,13 +217,7 @@ pub fn verify(
             None if !trust.roots.is_empty() => {
                 let what_signed = format!("inventory {what}");
                 match crate::seal::verify_with_certificate(&what_signed, &doc, untrusted_bytes, &sig, trust, now) {
-                    Ok(SealVerdict::Verified { signer, algorithm, .. }) => {
-                        format!("certificate {signer} ({algorithm})")
-                    }
-                    Ok(other) => {
-                        let reason = format!("certificate check ended {}", other.label());
-                        return Err(InventoryError::CertificateRejected { what: what.to_owned(), reason });
-                    }
+                    Ok(SignedBy { signer, algorithm, .. }) => format!("certificate {signer} ({algorithm})"),
                     Err(reason) => return Err(InventoryError::CertificateRejected { what: what.to_owned(), reason }),
                 }
             }

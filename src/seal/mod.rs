@@ -14,12 +14,10 @@ use crate::oci::media::{ANN_CERTIFICATE, ANN_CHAIN, ANN_SIGNATURE};
 use crate::oci::Digest;
 use crate::verify::crypto::{self, PrivateKey, PublicKey, SignatureAlgorithm};
 use crate::verify::x509::{CertSummary, TrustAnchor};
-use crate::verify::{IdentityMatcher, RekorStatus, San, SignatureReport, Signer, StringMatch, TrustPolicy, Verdict};
+use crate::verify::{IdentityMatcher, San, SignatureReport, Signer, StringMatch, TrustPolicy, Verdict};
 
-/// Name of the bundle index entry in the tar.
-pub const SEAL_INDEX: &str = "sealift-index.json";
-/// Name of its signature entry.
-pub const SEAL_SIG: &str = "sealift-index.json.sig";
+/// The names of the seal's two tar entries (defined with the other entry names).
+pub use crate::bundle::names::{SEAL_INDEX, SEAL_SIG};
 /// Schema identifier of [`SealIndex`].
 pub const SEAL_SCHEMA: &str = "https://sealift.dev/schemas/bundle-index/v1";
 
@@ -227,8 +225,8 @@ pub fn verify_seal(
         );
     };
     // 1. The signature, with a configured key or with a certificate chaining to a root.
-    let verdict = match verify_signature("seal", SEAL_SIG, sig_doc, index_bytes, trust, now) {
-        Ok(v) => v,
+    let verdict: SealVerdict = match verify_signature("seal", SEAL_SIG, sig_doc, index_bytes, trust, now) {
+        Ok(signed) => signed.into(),
         Err(reason) => return (reject(reason), None),
     };
     // 2. The index must describe this very bundle.
@@ -280,7 +278,7 @@ pub fn verify_seal(
 /// reasons) over the exact bytes `signed`: with one of `trust`'s keys, or with the
 /// certificate it carries chaining to one of its roots under its identity constraints.
 /// The seal and a volume set's part list ([`crate::bundle::volumes`]) both use it.
-/// Returns [`SealVerdict::Verified`], or the one-line reason it is rejected.
+/// Returns who signed it, or the one-line reason it is rejected.
 pub fn verify_signature(
     what: &str,
     sig_name: &str,
@@ -288,7 +286,7 @@ pub fn verify_signature(
     signed: &[u8],
     trust: &SealTrust,
     now: i64,
-) -> Result<SealVerdict, String> {
+) -> Result<SignedBy, String> {
     let untrusted: BTreeMap<String, String> =
         serde_json::from_slice(sig_doc).map_err(|e| format!("{sig_name} is not a JSON object of strings: {e}"))?;
     let sig = untrusted
@@ -298,7 +296,7 @@ pub fn verify_signature(
         .map_err(|e| format!("seal signature: {e}"))?;
     for key in &trust.keys {
         if let Ok(alg) = crypto::verify(key, signed, &sig) {
-            return Ok(SealVerdict::Verified {
+            return Ok(SignedBy {
                 signer: format!("key sha256:{}", key.fingerprint()),
                 algorithm: alg.to_string(),
                 chain: Vec::new(),
@@ -323,7 +321,7 @@ pub fn verify_with_certificate(
     sig: &[u8],
     trust: &SealTrust,
     now: i64,
-) -> Result<SealVerdict, String> {
+) -> Result<SignedBy, String> {
     let pem = untrusted
         .get(ANN_CERTIFICATE)
         .ok_or_else(|| format!("the {what} has no certificate and no --bundle-key verifies it"))?;
@@ -338,24 +336,30 @@ pub fn verify_with_certificate(
     policy.roots = trust.roots.clone();
     policy.identities =
         trust.identity.clone().map(|san| IdentityMatcher { san, issuer: trust.issuer.clone() }).into_iter().collect();
-    let mut report = SignatureReport {
-        verdict: Verdict::Verified,
-        payload_digest: Digest::of(payload),
-        algorithm: Some(alg),
-        signer: None,
-        chain: Vec::new(),
-        trusted_time: None,
-        docker_reference: None,
-        rekor: RekorStatus::Absent,
-        checks: crate::verify::Checks::default(),
-    };
+    let mut report =
+        SignatureReport { verdict: Verdict::Verified, algorithm: Some(alg), ..SignatureReport::new(payload) };
     crate::verify::check_certificate(&policy, &leaf, untrusted.get(ANN_CHAIN).map(String::as_str), now, &mut report)
         .map_err(|e| format!("{what} certificate: {e}"))?;
     let signer = match &report.signer {
         Some(Signer::Certificate { sans, .. }) => sans.iter().map(San::value).collect::<Vec<_>>().join(", "),
         _ => String::new(),
     };
-    Ok(SealVerdict::Verified { signer, algorithm: alg.to_string(), chain: report.chain })
+    Ok(SignedBy { signer, algorithm: alg.to_string(), chain: report.chain })
+}
+
+/// Who signed a detached signature document that verified: what [`verify_signature`] and
+/// [`verify_with_certificate`] return, so a caller has no "other verdict" to handle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedBy {
+    pub signer: String,
+    pub algorithm: String,
+    pub chain: Vec<CertSummary>,
+}
+
+impl From<SignedBy> for SealVerdict {
+    fn from(s: SignedBy) -> Self {
+        SealVerdict::Verified { signer: s.signer, algorithm: s.algorithm, chain: s.chain }
+    }
 }
 /// The seal's verdict, for `load`, `verify --bundle` and `audit`.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -183,7 +183,7 @@ pub(super) struct Unheld {
 
 /// True when every manifest that names `digest` names it as its config (and one does): a
 /// blob admission never reads, so it need not be held in memory.
-fn only_a_config(contents: &Contents, digest: &Digest) -> bool {
+pub(crate) fn only_a_config(contents: &Contents, digest: &Digest) -> bool {
     let mut config = false;
     for m in contents.manifests.values() {
         if m.parsed.layers.iter().any(|l| &l.digest == digest) {

@@ -11,20 +11,17 @@ use bytes::Bytes;
 use futures_util::{StreamExt, TryStreamExt};
 
 use super::walk::{Fetched, PlatformFilter, Source, Throttled, WalkError, WalkedImage, Walker};
-use crate::bundle::{AsyncBundleWriter, BundleError, Compression};
+use crate::bundle::{names, AsyncBundleWriter, BundleError, Compression};
+use crate::content::budget::{BudgetError, MetadataBudget};
 use crate::content::Contents;
 use crate::oci::{Descriptor, Digest, Reference};
 use crate::progress::Reporter;
 use crate::registry::{Registry, RegistryError, RegistryOptions};
 
-/// The `oci-layout` file, as go-containerregistry writes it.
-pub const OCI_LAYOUT: &[u8] = b"{\n    \"imageLayoutVersion\": \"1.0.0\"\n}";
-
 /// A metadata blob (config, signature payload, attestation, SBOM) larger than this is
-/// refused: they are held in memory while the bundle is written.
+/// refused: they are held in memory while the bundle is written, and `load` refuses one
+/// over it too ([`super::load::MAX_METADATA_BLOB`] is this number).
 pub const MAX_METADATA_BLOB: usize = 64 * 1024 * 1024;
-/// All metadata blobs together.
-pub const MAX_METADATA_TOTAL: u64 = 1024 * 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -35,12 +32,20 @@ pub enum SaveError {
     Registry(#[from] RegistryError),
     #[error(transparent)]
     Bundle(#[from] BundleError),
-    #[error("metadata blob {digest} is {size} bytes, over the {MAX_METADATA_BLOB}-byte limit")]
-    MetadataTooLarge { digest: Digest, size: u64 },
-    #[error("metadata blobs total {total} bytes, over the {MAX_METADATA_TOTAL}-byte limit")]
-    MetadataTotal { total: u64 },
+    #[error(transparent)]
+    OverLoadLimit(#[from] OverLoadLimit),
     #[error(transparent)]
     Seal(#[from] crate::seal::SealError),
+}
+
+/// A bundle `load` would refuse for the memory it holds ([`check_loadable`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum OverLoadLimit {
+    #[error("{what} is {size} bytes, over the {limit}-byte limit of what load holds in memory: load would refuse the bundle")]
+    Blob { what: String, size: u64, limit: u64 },
+    #[error("{error}: load would refuse the bundle{hint}")]
+    Budget { error: BudgetError, hint: String },
 }
 
 impl Source for Registry {
@@ -148,18 +153,10 @@ async fn fetch_metadata(
     contents: &Contents,
     jobs: usize,
 ) -> Result<BTreeMap<Digest, Bytes>, SaveError> {
-    let mut total = 0u64;
     let mut work = Vec::new();
     for (digest, info) in contents.blobs.iter().filter(|(_, b)| b.metadata) {
-        if info.size > MAX_METADATA_BLOB as u64 {
-            return Err(SaveError::MetadataTooLarge { digest: digest.clone(), size: info.size });
-        }
-        total += info.size;
         let (host, repo) = split_repository(&info.repository);
         work.push((registries.get(host)?, repo.to_owned(), digest.clone()));
-    }
-    if total > MAX_METADATA_TOTAL {
-        return Err(SaveError::MetadataTotal { total });
     }
     let fetched: Vec<(Digest, Bytes)> = futures_util::stream::iter(work)
         .map(|(reg, repo, digest)| async move {
@@ -170,6 +167,58 @@ async fn fetch_metadata(
         .try_collect()
         .await?;
     Ok(fetched.into_iter().collect())
+}
+
+/// Refuses, before anything is fetched or written, a bundle that `load` would refuse for
+/// the memory it holds, by load's own limits and budget: one metadata blob over
+/// [`super::load::MAX_METADATA_BLOB`]; manifests and held metadata blobs charged against
+/// [`MetadataBudget`] as load charges them, where a config over
+/// [`super::load::MAX_HELD_CONFIG`] is not held from an uncompressed bundle (load re-reads
+/// it from its place in the file) but is from a compressed one. Sizes are the descriptors'
+/// (the fetch checks them). `index.json` and the seal are charged too when load reads them,
+/// so this check is necessary, not sufficient.
+pub fn check_loadable(contents: &Contents, compression: Compression) -> Result<(), OverLoadLimit> {
+    use super::load::{MAX_HELD_CONFIG, MAX_METADATA_BLOB};
+    let (mut held, mut held_if_plain) = (MetadataBudget::default(), MetadataBudget::default());
+    let over = |error: BudgetError, plain_fits: bool| OverLoadLimit::Budget {
+        error,
+        hint: if plain_fits {
+            format!(" (configs over {MAX_HELD_CONFIG} bytes stay in the file of an uncompressed .tar: save an uncompressed .tar)")
+        } else {
+            String::new()
+        },
+    };
+    let mut first_error: Option<BudgetError> = None;
+    for (digest, m) in &contents.manifests {
+        let what = format!("manifest {digest}");
+        if let Err(e) = held.hold_json(&what, &m.bytes) {
+            first_error.get_or_insert(e);
+        }
+        if let Err(e) = held_if_plain.hold_json(&what, &m.bytes) {
+            return Err(over(e, false));
+        }
+    }
+    for (digest, info) in contents.blobs.iter().filter(|(_, b)| b.metadata) {
+        let what = format!("metadata blob {digest}");
+        if info.size > MAX_METADATA_BLOB {
+            return Err(OverLoadLimit::Blob { what, size: info.size, limit: MAX_METADATA_BLOB });
+        }
+        let left_in_a_plain_tar = info.size > MAX_HELD_CONFIG && super::read::only_a_config(contents, digest);
+        if compression != Compression::None || !left_in_a_plain_tar {
+            if let Err(e) = held.hold(&what, info.size) {
+                first_error.get_or_insert(e);
+            }
+        }
+        if !left_in_a_plain_tar {
+            if let Err(e) = held_if_plain.hold(&what, info.size) {
+                return Err(over(e, false));
+            }
+        }
+    }
+    match first_error {
+        Some(e) => Err(over(e, compression != Compression::None)),
+        None => Ok(()),
+    }
 }
 
 /// A layer stream that failed because of the source registry (a body too long, short,
@@ -191,6 +240,7 @@ pub async fn write(
     options: &SaveOptions,
     reporter: Arc<dyn Reporter>,
 ) -> Result<SaveSummary, SaveError> {
+    check_loadable(contents, options.compression)?;
     let metadata = fetch_metadata(registries, contents, options.jobs).await?;
     tracing::info!(
         manifests = contents.manifests.len(),
@@ -201,25 +251,28 @@ pub async fn write(
         Some(size) => AsyncBundleWriter::create_volumes(output, options.compression, size).await?,
         None => AsyncBundleWriter::create(output, options.compression).await?,
     };
-    writer.add_file("oci-layout", Bytes::from_static(OCI_LAYOUT)).await?;
+    writer.add_file(names::OCI_LAYOUT, Bytes::from_static(names::OCI_LAYOUT_BYTES)).await?;
     let index_json = contents.index_json();
     if let Some(signer) = &options.seal {
         // Sign before writing anything else: a key problem leaves no file behind.
         let seal = crate::seal::SealIndex::build(contents, &index_json, crate::seal::created_now()).to_bytes();
         let sig = crate::seal::sign(&seal, signer)?;
-        writer.add_file("index.json", Bytes::from(index_json)).await?;
-        writer.add_file(crate::seal::SEAL_INDEX, Bytes::from(seal)).await?;
-        writer.add_file(crate::seal::SEAL_SIG, Bytes::from(sig)).await?;
+        writer.add_file(names::INDEX_JSON, Bytes::from(index_json)).await?;
+        writer.add_file(names::SEAL_INDEX, Bytes::from(seal)).await?;
+        writer.add_file(names::SEAL_SIG, Bytes::from(sig)).await?;
     } else {
-        writer.add_file("index.json", Bytes::from(index_json)).await?;
+        writer.add_file(names::INDEX_JSON, Bytes::from(index_json)).await?;
     }
 
-    // Metadata group: manifests and small blobs together, sorted by digest.
-    let mut small: BTreeMap<&Digest, &Bytes> = metadata.iter().collect();
+    // Metadata group: manifests and small blobs together, sorted by digest; then metadata
+    // blobs over load's MAX_SMALL_BLOB (large configs), sorted by digest, after every
+    // manifest: load refuses a blob that large before the manifest that names it.
+    let (large, mut small): (BTreeMap<&Digest, &Bytes>, BTreeMap<&Digest, &Bytes>) =
+        metadata.iter().partition(|(_, b)| b.len() as u64 > super::load::MAX_SMALL_BLOB);
     for (d, m) in &contents.manifests {
         small.insert(d, &m.bytes);
     }
-    for (digest, bytes) in &small {
+    for (digest, bytes) in small.iter().chain(&large) {
         writer.add_blob_bytes(digest, (*bytes).clone()).await?;
     }
     // Layer group, sorted by digest. A delta bundle's assumed layers are never fetched
@@ -227,7 +280,7 @@ pub async fn write(
     let layers: Vec<(&Digest, &crate::content::BlobInfo)> = contents
         .blobs
         .iter()
-        .filter(|(d, b)| !b.metadata && !small.contains_key(d) && !contents.delta.assumes(d))
+        .filter(|(d, b)| !b.metadata && !small.contains_key(d) && !large.contains_key(d) && !contents.delta.assumes(d))
         .collect();
     let layer_bytes = write_layers(registries, &mut writer, layers, options.jobs, reporter).await?;
     finish(writer, options).await?;

@@ -225,7 +225,9 @@ pub struct SignatureReport {
 }
 
 impl SignatureReport {
-    fn new(payload: &[u8]) -> Self {
+    /// A report over `payload` before any check: rejected for want of trust, no signer,
+    /// no checks. Callers set what they found (struct update syntax).
+    pub fn new(payload: &[u8]) -> Self {
         SignatureReport {
             verdict: Verdict::Rejected(Rejection::NoTrustConfigured),
             payload_digest: Digest::of(payload),

@@ -2,7 +2,7 @@
 //! become one call of [`crate::transfer::admit::admit`], whose decisions are printed here.
 //! Nothing reaches a registry (`load`) or a client (`serve`) that this did not let through.
 
-use crate::cli::args::{SealTrustArgs, TrustArgs};
+use crate::cli::args::{AdmitArgs, SealTrustArgs, TrustArgs};
 use crate::cli::commands::Failure;
 use crate::cli::progress::Ui;
 use crate::cli::settings;
@@ -15,9 +15,7 @@ use crate::transfer::admit::{admit, AdmitOptions, Admitted, Decision, Judge, Out
 pub struct Admission<'a> {
     pub trust: &'a TrustArgs,
     pub seal: &'a SealTrustArgs,
-    pub partial: bool,
-    pub allow_unsigned: bool,
-    pub insecure_skip_verify: bool,
+    pub admit: AdmitArgs,
     /// The subcommand, for the `--help` hint.
     pub command: &'static str,
     /// What a refusal means: "nothing was pushed".
@@ -33,7 +31,7 @@ pub fn gate(how: &Admission<'_>, meta: &Metadata, ui: &Ui) -> anyhow::Result<Res
     let now = chrono::Utc::now();
     let judge = match &policy {
         Some(policy) => Judge::Policy { policy, now },
-        None if how.insecure_skip_verify => Judge::SkipVerify,
+        None if how.admit.insecure_skip_verify => Judge::SkipVerify,
         None => {
             return Err(Failure::new(
                 exit::USAGE,
@@ -46,7 +44,7 @@ pub fn gate(how: &Admission<'_>, meta: &Metadata, ui: &Ui) -> anyhow::Result<Res
         }
     };
     let seal_trust = settings::seal_trust(how.seal)?;
-    let options = AdmitOptions { partial: how.partial, allow_unsigned: how.allow_unsigned };
+    let options = AdmitOptions { partial: how.admit.partial, allow_unsigned: how.admit.allow_unsigned };
     let admitted = match admit(meta, seal_trust.as_ref(), judge, options, now) {
         Ok(a) => a,
         Err(Refusal::Seal { reason }) => {
@@ -90,7 +88,7 @@ fn print_decisions(decisions: &[Decision], ui: &Ui) {
                 "{} ({}): partial index, carried for its signatures, not pushed; its platforms are judged on their own",
                 d.reference, d.digest
             )),
-            (_, Some(a)) => ui.status(crate::assess::report::image_text(a).trim_end()),
+            (_, Some(a)) => ui.status_lines(&crate::assess::report::image_text(a)),
             (_, None) => {}
         }
     }

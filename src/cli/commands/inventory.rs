@@ -15,6 +15,7 @@ use crate::cli::settings;
 use crate::exit;
 use crate::inventory::{self, SIGNATURE_SUFFIX};
 use crate::registry::Registry;
+use crate::tempfiles::NewFile;
 use crate::transfer::inspect::human;
 
 /// `FILE` + `.sig`.
@@ -24,8 +25,10 @@ pub fn signature_path(output: &Path) -> PathBuf {
     PathBuf::from(s)
 }
 
-fn write(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    crate::tempfiles::write_atomic(path, ".sealift-inventory-", bytes)
+/// Writes the inventory and, when signed, its signature as one set: both appear
+/// together or neither does (an interrupt or a failed write leaves the previous pair).
+fn write(files: &[NewFile<'_>]) -> anyhow::Result<()> {
+    crate::tempfiles::write_all_atomic(files, ".sealift-inventory-")
         .map_err(|e| Failure::new(exit::FAILED, e.to_string()).into())
 }
 
@@ -34,12 +37,7 @@ pub async fn run(args: InventoryArgs, ui: &Ui) -> anyhow::Result<u8> {
     settings::check_output_file(&args.output)?;
     settings::check_output_file(&sig_path)?;
     let target = super::registry_prefix(&args.registry)?;
-    let signer = settings::signer(
-        args.sign_key.as_deref(),
-        args.sign_algorithm.as_deref(),
-        &args.sign_certificate,
-        &args.sign_certificate_chain,
-    )?;
+    let signer = settings::signer(&args.signer)?;
     let parent = args.output.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     if !parent.is_dir() {
         return Err(Failure::new(
@@ -57,21 +55,24 @@ pub async fn run(args: InventoryArgs, ui: &Ui) -> anyhow::Result<u8> {
     let bytes = inv.to_bytes();
     // Sign before writing anything: a key problem leaves no file behind.
     let signature = signer.as_ref().map(|s| crate::seal::sign(&bytes, s)).transpose()?;
+    let file = NewFile { path: &args.output, bytes: &bytes, mode: 0o644 };
     match &signature {
-        Some(sig) => write(&sig_path, sig)?,
-        // A signature left from an earlier run would not match this file.
-        None => match std::fs::remove_file(&sig_path) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                return Err(Failure::new(
-                    exit::FAILED,
-                    format!("cannot remove the stale signature {}: {e}", sig_path.display()),
-                )
-                .into())
+        Some(sig) => write(&[NewFile { path: &sig_path, bytes: sig, mode: 0o644 }, file])?,
+        None => {
+            // A signature left from an earlier run would not match this file.
+            match std::fs::remove_file(&sig_path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(Failure::new(
+                        exit::FAILED,
+                        format!("cannot remove the stale signature {}: {e}", sig_path.display()),
+                    )
+                    .into())
+                }
+                _ => {}
             }
-            _ => {}
-        },
+            write(&[file])?;
+        }
     }
-    write(&args.output, &bytes)?;
     let t = &inv.totals;
     if t.repositories == 0 {
         // Most likely a mistyped prefix, or a catalog that lists nothing to this user.

@@ -77,9 +77,7 @@ pub async fn run(args: LoadArgs, ui: &Ui) -> anyhow::Result<u8> {
     let how = gate::Admission {
         trust: &args.trust,
         seal: &args.seal,
-        partial: args.partial,
-        allow_unsigned: args.allow_unsigned,
-        insecure_skip_verify: args.insecure_skip_verify,
+        admit: args.admit,
         command: "load",
         nothing: "nothing was pushed",
         partial_hint: "use --partial to push the images that passed",

@@ -28,9 +28,7 @@ pub async fn run(args: ServeArgs, ui: &Ui) -> anyhow::Result<u8> {
     let how = gate::Admission {
         trust: &args.trust,
         seal: &args.seal,
-        partial: args.partial,
-        allow_unsigned: args.allow_unsigned,
-        insecure_skip_verify: args.insecure_skip_verify,
+        admit: args.admit,
         command: "serve",
         nothing: "nothing is served",
         partial_hint: "use --partial to serve the images that passed",

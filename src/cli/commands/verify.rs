@@ -157,8 +157,7 @@ pub fn part_list_signer(
     let sig = read_signature(&set.list_path)?.ok_or_else(|| VolumeError::Unsigned { list: list.clone() })?;
     let name = format!("{list}{SIGNATURE_SUFFIX}");
     match crate::seal::verify_signature("part list", &name, &sig, &set.list_bytes, trust, Utc::now().timestamp()) {
-        Ok(crate::seal::SealVerdict::Verified { signer, algorithm, .. }) => Ok(format!("{signer} ({algorithm})")),
-        Ok(_) => unreachable!("verify_signature returns Verified or a reason"),
+        Ok(crate::seal::SignedBy { signer, algorithm, .. }) => Ok(format!("{signer} ({algorithm})")),
         Err(reason) => Err(VolumeError::Rejected { list, reason }.into()),
     }
 }

@@ -31,7 +31,7 @@ pub enum EntryError {
         "index.json entry {digest} (role referrer) claims subject {claimed}, but its manifest's subject is {actual}"
     )]
     ReferrerSubject { digest: Digest, claimed: Digest, actual: String },
-    #[error("index.json entry {digest} (role {role}) is not a {role}: {why}")]
+    #[error("index.json entry {digest} (role {role}) is not a valid {role}: {why}")]
     WrongShape { digest: Digest, role: &'static str, why: String },
     #[error("index.json entry {digest} (role {role}) claims tag {tag:?}, which names the attachments of a digest (sha256-<hex>[.sig|.att|.sbom]), not an image")]
     ReservedTag { digest: Digest, role: &'static str, tag: String },
