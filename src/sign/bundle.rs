@@ -41,9 +41,18 @@ pub fn signed_bytes(statement: &[u8]) -> Vec<u8> {
     pae(INTOTO_PAYLOAD_TYPE, statement)
 }
 
+/// `verificationMaterial.publicKey.hint` for a key: the standard base64 (padded) of the
+/// SHA-256 of its DER SubjectPublicKeyInfo, as cosign v3 writes it
+/// (`internal/key/svkeypair.go`: `x509.MarshalPKIXPublicKey`, `sha256.Sum256`,
+/// `base64.StdEncoding`), which is also sigstore-go's `EphemeralKeypair` default. The DER
+/// must be the SPKI form even when the key was given as PKCS#1 or inside a certificate.
+pub fn key_hint(spki_der: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(openssl::sha::sha256(spki_der))
+}
+
 /// Who verifies the bundle's signature.
 pub enum BundleSigner<'a> {
-    /// A key: `publicKey.hint` is the standard base64 of the SHA-256 of its DER SPKI.
+    /// A key: `publicKey.hint` is [`key_hint`] of its DER SPKI.
     Key { spki_der: &'a [u8] },
     /// A certificate (DER): `certificate.rawBytes`, as v0.3 bundles carry the leaf only;
     /// intermediates and root come from the verifier's configuration.
@@ -55,7 +64,7 @@ pub fn bundle_json(statement: &[u8], signature: &[u8], signer: &BundleSigner<'_>
     let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
     let material = match signer {
         BundleSigner::Key { spki_der } => {
-            format!(r#"{{"publicKey":{{"hint":"{}"}}}}"#, b64(&openssl::sha::sha256(spki_der)))
+            format!(r#"{{"publicKey":{{"hint":"{}"}}}}"#, key_hint(spki_der))
         }
         BundleSigner::Certificate { der } => format!(r#"{{"certificate":{{"rawBytes":"{}"}}}}"#, b64(der)),
     };

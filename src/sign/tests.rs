@@ -206,3 +206,48 @@ fn signer_command_output_checked() {
     let e = sign_with_command("exit 3", &f.payload, (&pk, "leaf")).unwrap_err();
     assert!(matches!(e, SignError::SignerCommand { .. }), "{e}");
 }
+
+/// The bundle's key hint equals cosign's formula computed independently with the openssl
+/// command line: `openssl pkey -pubin -in K.pub -outform DER | openssl dgst -sha256 -binary
+/// | base64` (values computed once and pasted here), for EC, Ed25519 and RSA keys, and for
+/// an RSA key given as PKCS#1 (the hint is over the SPKI form, not the bytes given).
+#[test]
+fn key_hint_is_cosigns_sha256_of_the_spki() {
+    const EC: &str = "-----BEGIN PUBLIC KEY-----
+MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEaVsq7J5jPR1to0fRewMmiWCwnIcJ
+BTTxkcLNLq6795NqoUE2BVhNJNDAQ1V2iLRSzn3sWB+wxMIDTs1gHdVDlA==
+-----END PUBLIC KEY-----
+";
+    const ED: &str = "-----BEGIN PUBLIC KEY-----
+MCowBQYDK2VwAyEAGXQUALdm/bCs3L6959Wnl/YdJouIcIQUNHGaOsN1ldU=
+-----END PUBLIC KEY-----
+";
+    const RSA_SPKI: &str = "-----BEGIN PUBLIC KEY-----
+MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEApS8HGtSBsEeaaO8gFq3U
+LmcKhgaxWKUY1Lxaxf/Uilx8rhBuX4AXIfP0frwrfrzMRkB1hVDblX4x5cDurk0j
+003kVag/2nf04Ep1cMfqhHe/vgY0ydGX2m1mCs27tfE5QYQx0PfuSirtJyHS+rAn
+XxTcT2cSmLsbyAjYHh4dpg6b9oHgf1RXz+5fDcqORPU9Q98InWk6ZmGNgGc9/gfs
+juJTLKNrbssSdX000fLjBS3uMOUA6glwXgM5AHnUCeih6lYkRo4PDPCh2lY4pgoP
+hviHWSX26HxI9cTB/5NF/u6oV+0TbeAA6UIGLFTnxThqgHMrzkvQDTi1MnS8Vh3O
+CQIDAQAB
+-----END PUBLIC KEY-----
+";
+    const RSA_PKCS1: &str = "-----BEGIN RSA PUBLIC KEY-----
+MIIBCgKCAQEApS8HGtSBsEeaaO8gFq3ULmcKhgaxWKUY1Lxaxf/Uilx8rhBuX4AX
+IfP0frwrfrzMRkB1hVDblX4x5cDurk0j003kVag/2nf04Ep1cMfqhHe/vgY0ydGX
+2m1mCs27tfE5QYQx0PfuSirtJyHS+rAnXxTcT2cSmLsbyAjYHh4dpg6b9oHgf1RX
+z+5fDcqORPU9Q98InWk6ZmGNgGc9/gfsjuJTLKNrbssSdX000fLjBS3uMOUA6glw
+XgM5AHnUCeih6lYkRo4PDPCh2lY4pgoPhviHWSX26HxI9cTB/5NF/u6oV+0TbeAA
+6UIGLFTnxThqgHMrzkvQDTi1MnS8Vh3OCQIDAQAB
+-----END RSA PUBLIC KEY-----
+";
+    for (pem, hint) in [
+        (EC, "i3Lom/zniYCePwecL3TmgBVlD4AoUBVOPMiAvyNaGCY="),
+        (ED, "aJwHIEzWN0P+Ep9h4f9mI/2Ae/p/f7mkKWCEuEJI/S8="),
+        (RSA_SPKI, "QhEhkimS9dIeslGxxi6kSAJHY1IkHJo+QZcWQBa3xGI="),
+        (RSA_PKCS1, "QhEhkimS9dIeslGxxi6kSAJHY1IkHJo+QZcWQBa3xGI="),
+    ] {
+        let key = crate::verify::crypto::load_public_key(pem.as_bytes(), "k.pub").unwrap();
+        assert_eq!(crate::sign::bundle::key_hint(&key.0.public_key_to_der().unwrap()), hint);
+    }
+}
