@@ -54,9 +54,33 @@ pub fn key_hint(spki_der: &[u8]) -> String {
 pub enum BundleSigner<'a> {
     /// A key: `publicKey.hint` is [`key_hint`] of its DER SPKI.
     Key { spki_der: &'a [u8] },
-    /// A certificate (DER): `certificate.rawBytes`, as v0.3 bundles carry the leaf only;
-    /// intermediates and root come from the verifier's configuration.
-    Certificate { der: &'a [u8] },
+    /// A certificate (DER) and the intermediates to carry with it (DER, see
+    /// [`bundle_intermediates`]). Without intermediates: `certificate.rawBytes`, the v0.3
+    /// form of BUNDLE_SPEC. With them: `x509CertificateChain.certificates` = leaf then
+    /// intermediates, as cosign writes a v0.3 bundle for `--certificate-chain` since
+    /// sigstore/cosign#4614 (sigstore-go's `CertificateChainProvider`); its verifier
+    /// accepts that only with `--allow-certificate-chain`.
+    Certificate { der: &'a [u8], intermediates: &'a [Vec<u8>] },
+}
+
+/// The certificates of a `--certificate-chain` file to carry in a bundle after the leaf
+/// `leaf_der`: each in file order, minus the leaf itself and minus self-signed (root)
+/// certificates, as cosign's `localCertChainProvider` (pkg/cosign/bundle/sign.go) keeps
+/// them; protobuf-specs' `X509CertificateChain` must not hold a root.
+pub fn bundle_intermediates(leaf_der: &[u8], chain_pem: &str) -> Result<Vec<Vec<u8>>, SignError> {
+    let bad = || SignError::Certificate { what: "certificate chain".to_owned() };
+    let certs = openssl::x509::X509::stack_from_pem(chain_pem.as_bytes()).map_err(|_| bad())?;
+    let mut out = Vec::new();
+    for c in certs {
+        let der = c.to_der().map_err(|_| bad())?;
+        let self_signed = c.issued(&c) == openssl::x509::X509VerifyResult::OK
+            && c.public_key().is_ok_and(|k| c.verify(&k).unwrap_or(false));
+        if der != leaf_der && !self_signed {
+            out.push(der);
+        }
+    }
+    let _ = openssl::error::ErrorStack::get();
+    Ok(out)
 }
 
 /// The v0.3 bundle JSON, fields in the order sigstore-go's protojson writes them.
@@ -66,7 +90,16 @@ pub fn bundle_json(statement: &[u8], signature: &[u8], signer: &BundleSigner<'_>
         BundleSigner::Key { spki_der } => {
             format!(r#"{{"publicKey":{{"hint":"{}"}}}}"#, key_hint(spki_der))
         }
-        BundleSigner::Certificate { der } => format!(r#"{{"certificate":{{"rawBytes":"{}"}}}}"#, b64(der)),
+        BundleSigner::Certificate { der, intermediates } if intermediates.is_empty() => {
+            format!(r#"{{"certificate":{{"rawBytes":"{}"}}}}"#, b64(der))
+        }
+        BundleSigner::Certificate { der, intermediates } => {
+            let certs: Vec<String> = std::iter::once(*der)
+                .chain(intermediates.iter().map(Vec::as_slice))
+                .map(|c| format!(r#"{{"rawBytes":"{}"}}"#, b64(c)))
+                .collect();
+            format!(r#"{{"x509CertificateChain":{{"certificates":[{}]}}}}"#, certs.join(","))
+        }
     };
     format!(
         r#"{{"mediaType":"{}","verificationMaterial":{material},"dsseEnvelope":{{"payload":"{}","payloadType":"{INTOTO_PAYLOAD_TYPE}","signatures":[{{"sig":"{}"}}]}}}}"#,

@@ -48,7 +48,9 @@ pub struct SignArgs {
     pub public_key: Option<PathBuf>,
     /// Write cosign v3's form instead of the legacy `.sig`: a Sigstore bundle v0.3 (DSSE
     /// in-toto statement, no transparency log) as an OCI 1.1 referrer of the image.
-    #[arg(long, conflicts_with_all = ["annotations", "certificate_chain"])]
+    /// `-a` annotations go into the statement's subject, a chain into the bundle's
+    /// `x509CertificateChain` (without its root), as cosign does.
+    #[arg(long)]
     pub new_bundle_format: bool,
     #[command(flatten)]
     pub registry: RegistryArgs,
@@ -137,8 +139,12 @@ pub async fn run(args: SignArgs, ui: &Ui) -> anyhow::Result<u8> {
             Some(c) => Some(c.der().map_err(|e| anyhow::anyhow!("encoding certificate {}: {e}", c.what))?),
             None => None,
         };
+        let intermediates = match (&cert_der, &chain) {
+            (Some(der), Some(pem)) => sign::bundle::bundle_intermediates(der, pem)?,
+            _ => Vec::new(),
+        };
         let who = match &cert_der {
-            Some(der) => sign::bundle::BundleSigner::Certificate { der },
+            Some(der) => sign::bundle::BundleSigner::Certificate { der, intermediates: &intermediates },
             None => sign::bundle::BundleSigner::Key { spki_der: &spki },
         };
         let bundle = sign::bundle::bundle_json(&statement, &signed.signature, &who);
