@@ -90,7 +90,7 @@ pub fn bundle_json(statement: &[u8], signature: &[u8], signer: &BundleSigner<'_>
         BundleSigner::Key { spki_der } => {
             format!(r#"{{"publicKey":{{"hint":"{}"}}}}"#, key_hint(spki_der))
         }
-        BundleSigner::Certificate { der, intermediates } if intermediates.is_empty() => {
+        BundleSigner::Certificate { der, intermediates: [] } => {
             format!(r#"{{"certificate":{{"rawBytes":"{}"}}}}"#, b64(der))
         }
         BundleSigner::Certificate { der, intermediates } => {
@@ -168,6 +168,21 @@ pub async fn push_bundle_referrer(
     }
     let reference = format!("{}/{repo}@{manifest_digest}", registry.host());
     Ok(PushedReferrer { reference, manifest_digest, tag_index })
+}
+
+/// Stores `bundle` as a referrer of `digest` in `reference`'s repository, in cosign's
+/// manifest shape, created at `created` (RFC 3339): what `sign --new-bundle-format` and
+/// `attach signature` both push.
+pub async fn attach_bundle(
+    registry: &Registry,
+    reference: &Reference,
+    digest: &Digest,
+    bundle: &[u8],
+    created: &str,
+) -> Result<PushedReferrer, SignError> {
+    let subject = subject_descriptor(registry, reference, digest).await?;
+    let manifest = referrer_manifest(bundle, &subject, created);
+    push_bundle_referrer(registry, &reference.repository, bundle, &manifest, digest).await
 }
 
 /// The subject descriptor of `digest` in `reference`'s repository, as the registry

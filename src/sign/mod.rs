@@ -23,7 +23,10 @@ use crate::oci::{Digest, Reference};
 use crate::registry::RegistryError;
 use crate::verify::crypto::{KeyError, SignatureAlgorithm};
 
-pub use attach::{check_attachment, Attachment, CheckedAttachment};
+pub use attach::{
+    check_attachment, check_bundle_attachment, check_statement_attachment, Attachment, BundleAttachment,
+    CheckedAttachment, CheckedBundle, StatementAttachment,
+};
 pub use material::{
     check_key_matches_certificate, decode_signature, load_certificate, load_chain, load_signing_key, read_input,
     sign_with_command, sign_with_key, CertificateInput, SignedPayload,
@@ -122,6 +125,10 @@ pub enum AttachRejection {
     MalformedChain { what: String },
     #[error("Rekor bundle {what} is not JSON: {reason}")]
     RekorBundle { what: String, reason: String },
+    #[error("Sigstore bundle {what} cannot be attached: {reason}")]
+    SigstoreBundle { what: String, reason: String },
+    #[error("statement {what} cannot be attached: {reason}")]
+    Statement { what: String, reason: String },
 }
 
 /// `-a KEY=VALUE` annotations for the payload's `optional` object (split at the first `=`;

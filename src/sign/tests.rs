@@ -251,3 +251,22 @@ XgM5AHnUCeih6lYkRo4PDPCh2lY4pgoPhviHWSX26HxI9cTB/5NF/u6oV+0TbeAA
         assert_eq!(crate::sign::bundle::key_hint(&key.0.public_key_to_der().unwrap()), hint);
     }
 }
+
+/// `attach signature --new-bundle-format --payload` takes the statement or its exact DSSE
+/// PAE; any other PAE is refused rather than reinterpreted.
+#[test]
+fn statement_or_its_pae_is_accepted_and_nothing_else() {
+    use super::attach::statement_of;
+    let st = br#"{"_type":"https://in-toto.io/Statement/v1"}"#;
+    assert_eq!(statement_of(st).unwrap(), st);
+    let pae = bundle::signed_bytes(st);
+    assert_eq!(statement_of(&pae).unwrap(), st);
+    fn with(s: &str) -> Result<&[u8], String> {
+        super::attach::statement_of(s.as_bytes())
+    }
+    assert!(with("DSSEv1 10 text/plain 2 {}").unwrap_err().contains("payload type"));
+    assert!(with("DSSEv1 28 application/vnd.in-toto+json 3 {}").unwrap_err().contains("not the 3"));
+    assert!(with("DSSEv1 28 application/vnd.in-toto+json 02 {}").unwrap_err().contains("malformed"));
+    assert!(with("DSSEv1 28 application/vnd.in-toto+json 2{}").is_err());
+    assert_eq!(with("DSSEv1 28 application/vnd.in-toto+json 2 {}").unwrap(), b"{}");
+}

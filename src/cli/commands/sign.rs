@@ -148,11 +148,8 @@ pub async fn run(args: SignArgs, ui: &Ui) -> anyhow::Result<u8> {
             None => sign::bundle::BundleSigner::Key { spki_der: &spki },
         };
         let bundle = sign::bundle::bundle_json(&statement, &signed.signature, &who);
-        let subject = sign::bundle::subject_descriptor(&registry, &reference, &digest).await?;
         let created = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
-        let manifest = sign::bundle::referrer_manifest(&bundle, &subject, &created);
-        let pushed =
-            sign::bundle::push_bundle_referrer(&registry, &reference.repository, &bundle, &manifest, &digest).await?;
+        let pushed = sign::bundle::attach_bundle(&registry, &reference, &digest, &bundle, &created).await?;
         ui.status(&format!(
             "signed {}@{digest} ({}, Sigstore bundle v0.3)",
             reference.repository_name(),
