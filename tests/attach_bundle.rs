@@ -174,6 +174,12 @@ fn attach_with_a_certificate_chain_and_whole_bundle_files() {
     let reg = TestRegistry::start_kind(RegistryKind::Ferro);
     let img = random_image(&reg.addr, "poc/app", "1.0", &[700]);
     let reference = format!("{}/poc/app:1.0", reg.addr);
+    // generate pinned by digest needs no network; -a goes into the statement's subject.
+    let pinned = format!("{}/poc/app@{}", reg.addr, img.digest);
+    let annotated = ok_all(&sealift(&["generate", &pinned, "--new-bundle-format", "-a", "k=v"]));
+    let st_a =
+        String::from_utf8(statement(&img.digest)).unwrap().replace(r#""annotations":{}"#, r#""annotations":{"k":"v"}"#);
+    assert_eq!(annotated.as_bytes(), pae(st_a.as_bytes()));
     let st = statement(&img.digest);
     std::fs::write(d.join("statement.json"), &st).unwrap();
     std::fs::write(d.join("pae.bin"), pae(&st)).unwrap();
