@@ -28,8 +28,8 @@ pub use attach::{
     CheckedAttachment, CheckedBundle, StatementAttachment,
 };
 pub use material::{
-    check_key_matches_certificate, decode_signature, load_certificate, load_chain, load_signing_key, read_input,
-    sign_with_command, sign_with_key, CertificateInput, SignedPayload,
+    check_chain_validates, check_key_matches_certificate, decode_signature, load_certificate, load_chain,
+    load_signing_key, read_input, sign_with_command, sign_with_key, CertificateInput, SignedPayload,
 };
 pub use push::{append_and_push, ensure_image, resolve_digest, PushedSignature};
 
@@ -58,6 +58,8 @@ pub enum SignError {
     KeyCertificateMismatch { key: String, certificate: String },
     #[error("--signature-algorithm {alg} does not fit key {what} ({kind})")]
     AlgorithmForKey { alg: SignatureAlgorithm, what: String, kind: String },
+    #[error("certificate {certificate} does not chain to the root of {chain}: {reason}")]
+    ChainDoesNotValidate { certificate: String, chain: String, reason: String },
     #[error("{what} holds no usable certificate")]
     Certificate { what: String },
     #[error("{0}")]
@@ -100,6 +102,7 @@ impl SignError {
             | KeyCertificateMismatch { .. }
             | AlgorithmForKey { .. }
             | Certificate { .. }
+            | ChainDoesNotValidate { .. }
             | Usage(_) => crate::exit::USAGE,
         }
     }

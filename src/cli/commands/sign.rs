@@ -80,7 +80,12 @@ pub async fn run(args: SignArgs, ui: &Ui) -> anyhow::Result<u8> {
     let chain = match &args.certificate_chain {
         Some(p) => {
             let what = p.display().to_string();
-            Some(sign::load_chain(&sign::read_input(&what, &what)?, &what).map_err(SignError::from)?)
+            let chain = sign::load_chain(&sign::read_input(&what, &what)?, &what).map_err(SignError::from)?;
+            // cosign refuses a chain that does not validate the leaf before signing.
+            if let Some(c) = &certificate {
+                sign::check_chain_validates(c, &chain, &what)?;
+            }
+            Some(chain)
         }
         None => None,
     };
