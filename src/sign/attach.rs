@@ -260,10 +260,11 @@ pub fn check_statement_attachment(
             let bad = |_| AttachRejection::MalformedCertificate { what: c.what.clone() };
             let der = c.der().map_err(bad)?;
             let intermediates = match &chain {
-                Some(pem) => super::bundle::bundle_intermediates(&der, pem)?,
-                None => Vec::new(),
+                Some(pem) => Some(super::bundle::bundle_intermediates(&der, pem)?),
+                None => None,
             };
-            let signer = super::bundle::BundleSigner::Certificate { der: &der, intermediates: &intermediates };
+            let signer =
+                super::bundle::BundleSigner::Certificate { der: &der, intermediates: intermediates.as_deref() };
             super::bundle::bundle_json(statement, &signature, &signer)
         }
         (None, Some((key, what))) => {

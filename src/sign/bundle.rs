@@ -54,13 +54,15 @@ pub fn key_hint(spki_der: &[u8]) -> String {
 pub enum BundleSigner<'a> {
     /// A key: `publicKey.hint` is [`key_hint`] of its DER SPKI.
     Key { spki_der: &'a [u8] },
-    /// A certificate (DER) and the intermediates to carry with it (DER, see
-    /// [`bundle_intermediates`]). Without intermediates: `certificate.rawBytes`, the v0.3
-    /// form of BUNDLE_SPEC. With them: `x509CertificateChain.certificates` = leaf then
-    /// intermediates, as cosign writes a v0.3 bundle for `--certificate-chain` since
-    /// sigstore/cosign#4614 (sigstore-go's `CertificateChainProvider`); its verifier
-    /// accepts that only with `--allow-certificate-chain`.
-    Certificate { der: &'a [u8], intermediates: &'a [Vec<u8>] },
+    /// A certificate (DER) and, when a chain file was given, the intermediates to carry
+    /// with it (DER, see [`bundle_intermediates`]). Without a chain file:
+    /// `certificate.rawBytes`, the v0.3 form of BUNDLE_SPEC. With one:
+    /// `x509CertificateChain.certificates` = leaf then intermediates (the leaf alone when
+    /// the chain holds only the root), as cosign writes a v0.3 bundle for
+    /// `--certificate-chain` since sigstore/cosign#4614 (sigstore-go's
+    /// `CertificateChainProvider`); its verifier accepts that only with
+    /// `--allow-certificate-chain`.
+    Certificate { der: &'a [u8], intermediates: Option<&'a [Vec<u8>]> },
 }
 
 /// The certificates of a `--certificate-chain` file to carry in a bundle after the leaf
@@ -90,10 +92,10 @@ pub fn bundle_json(statement: &[u8], signature: &[u8], signer: &BundleSigner<'_>
         BundleSigner::Key { spki_der } => {
             format!(r#"{{"publicKey":{{"hint":"{}"}}}}"#, key_hint(spki_der))
         }
-        BundleSigner::Certificate { der, intermediates: [] } => {
+        BundleSigner::Certificate { der, intermediates: None } => {
             format!(r#"{{"certificate":{{"rawBytes":"{}"}}}}"#, b64(der))
         }
-        BundleSigner::Certificate { der, intermediates } => {
+        BundleSigner::Certificate { der, intermediates: Some(intermediates) } => {
             let certs: Vec<String> = std::iter::once(*der)
                 .chain(intermediates.iter().map(Vec::as_slice))
                 .map(|c| format!(r#"{{"rawBytes":"{}"}}"#, b64(c)))

@@ -270,3 +270,27 @@ fn statement_or_its_pae_is_accepted_and_nothing_else() {
     assert!(with("DSSEv1 28 application/vnd.in-toto+json 2{}").is_err());
     assert_eq!(with("DSSEv1 28 application/vnd.in-toto+json 2 {}").unwrap(), b"{}");
 }
+
+/// A chain file puts the bundle in the `x509CertificateChain` form with the leaf first and
+/// every certificate of the file but the leaf and the (self-signed) root, as cosign's
+/// `localCertChainProvider`; a chain of only the root leaves the leaf alone in that form.
+#[test]
+fn bundle_chain_form_drops_the_leaf_and_the_root() {
+    let pki = generate_pki(KeyType::EcP256, "t", vec![], 1, 1_700_000_000).unwrap();
+    let pem = |c: &openssl::x509::X509| String::from_utf8(c.to_pem().unwrap()).unwrap();
+    let der = |c: &openssl::x509::X509| c.to_der().unwrap();
+    let leaf = der(&pki.leaf);
+    let chain = format!("{}{}{}", pem(&pki.leaf), pem(&pki.sub), pem(&pki.root));
+    assert_eq!(bundle::bundle_intermediates(&leaf, &chain).unwrap(), vec![der(&pki.sub)]);
+    let only_root = bundle::bundle_intermediates(&leaf, &pem(&pki.root)).unwrap();
+    assert!(only_root.is_empty());
+    let json = |intermediates: Option<&[Vec<u8>]>| -> serde_json::Value {
+        let signer = bundle::BundleSigner::Certificate { der: &leaf, intermediates };
+        serde_json::from_slice(&bundle::bundle_json(b"{}", b"sig", &signer)).unwrap()
+    };
+    let m = &json(Some(&only_root))["verificationMaterial"];
+    assert_eq!(m["x509CertificateChain"]["certificates"].as_array().unwrap().len(), 1, "{m}");
+    assert!(m.get("certificate").is_none());
+    let m = &json(None)["verificationMaterial"];
+    assert_eq!(m["certificate"]["rawBytes"], b64(&leaf), "{m}");
+}

@@ -145,11 +145,11 @@ pub async fn run(args: SignArgs, ui: &Ui) -> anyhow::Result<u8> {
             None => None,
         };
         let intermediates = match (&cert_der, &chain) {
-            (Some(der), Some(pem)) => sign::bundle::bundle_intermediates(der, pem)?,
-            _ => Vec::new(),
+            (Some(der), Some(pem)) => Some(sign::bundle::bundle_intermediates(der, pem)?),
+            _ => None,
         };
         let who = match &cert_der {
-            Some(der) => sign::bundle::BundleSigner::Certificate { der, intermediates: &intermediates },
+            Some(der) => sign::bundle::BundleSigner::Certificate { der, intermediates: intermediates.as_deref() },
             None => sign::bundle::BundleSigner::Key { spki_der: &spki },
         };
         let bundle = sign::bundle::bundle_json(&statement, &signed.signature, &who);
