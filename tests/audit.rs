@@ -211,6 +211,10 @@ fn html_report_shows_the_verdicts_in_a_browser() {
     assert!(block("a").contains("PASS"), "A is shown as passing: {}", block("a"));
     assert!(block("b").contains("FAIL") && block("c").contains("FAIL"));
     assert!(dom.contains("does not verify"), "C's rejection reason is in the page");
+    // The per-signature checks, as the text and JSON reports give them (issue 11).
+    assert!(dom.contains(r#"signature <span class="ok">passed</span>"#), "A's checks missing:\n{dom}");
+    assert!(dom.contains(r#"signature <span class="bad">failed</span>"#), "C's failed check missing:\n{dom}");
+    assert!(dom.contains(r#"certificate_chain <span class="muted">not-applicable</span>"#));
 }
 
 #[test]

@@ -5,6 +5,7 @@ mod support;
 
 mod access;
 mod admission;
+mod attach_bundle;
 mod audit;
 mod delta;
 mod faults;

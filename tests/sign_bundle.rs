@@ -111,8 +111,9 @@ fn new_bundle_format_signature_round_trips_on_ferro() {
     sign_and_carry(RegistryKind::Ferro);
 }
 
-/// A certificate-signed bundle (private PKI, no transparency log): v0.3 carries the leaf
-/// only, so the verifier names the intermediate (`--ca-intermediates`), as for cosign.
+/// A certificate-signed bundle (private PKI, no transparency log): the verifier names the
+/// intermediate (`--ca-intermediates`), as for cosign, whether the bundle carries the leaf
+/// alone (`certificate`) or, with `--certificate-chain`, leaf and intermediate.
 #[test]
 fn new_bundle_format_with_a_certificate_verifies_under_the_private_roots() {
     let dir = tempdir();
@@ -120,7 +121,7 @@ fn new_bundle_format_with_a_certificate_verifies_under_the_private_roots() {
     ok_all(&sealift(&["certs", "create", "--out", pki.to_str().unwrap(), "--san", "email:ci@example.com"]));
     let p = |f: &str| pki.join(f).to_str().unwrap().to_owned();
     let reg = TestRegistry::start();
-    random_image(&reg.addr, "team/app", "1.0", &[1000]);
+    let img = random_image(&reg.addr, "team/app", "1.0", &[1000]);
     let reference = format!("{}/team/app:1.0", reg.addr);
     ok_all(&sealift(&[
         "sign",
@@ -145,8 +146,10 @@ fn new_bundle_format_with_a_certificate_verifies_under_the_private_roots() {
     assert!(text.contains("[sigstore-bundle]: verified"), "{text}");
     assert_eq!(verify(true, "someone@example.com").status.code(), Some(1), "another identity");
     assert_eq!(verify(false, "ci@example.com").status.code(), Some(1), "the leaf alone does not chain to the root");
-    // The chain file is refused: a v0.3 bundle has no place for it.
-    let out = sealift(&[
+    // With the chain file: the bundle carries leaf then intermediate in
+    // x509CertificateChain, without the root, as cosign (sigstore/cosign#4614) writes it;
+    // the verifier still takes intermediates from its own configuration (sigstore-go).
+    ok_all(&sealift(&[
         "sign",
         &reference,
         "--key",
@@ -156,6 +159,86 @@ fn new_bundle_format_with_a_certificate_verifies_under_the_private_roots() {
         "--certificate-chain",
         &p("certificate_chain.pem"),
         "--new-bundle-format",
-    ]);
-    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    ]));
+    let listed = tag_index_referrers(&reg, "team/app", &img.digest);
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    let with_chain: Vec<Value> = listed
+        .iter()
+        .map(|(d, _)| referrer_bundle(&reg, "team/app", d))
+        .filter(|b| b["verificationMaterial"].get("x509CertificateChain").is_some())
+        .collect();
+    assert_eq!(with_chain.len(), 1, "one bundle has the chain form");
+    let material = &with_chain[0]["verificationMaterial"];
+    assert!(material.get("certificate").is_none(), "{material:#}");
+    let certs: Vec<Vec<u8>> = material["x509CertificateChain"]["certificates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| b64(&c["rawBytes"]))
+        .collect();
+    let der = |f: &str| {
+        let o = run(Command::new("openssl").args(["x509", "-in", &p(f), "-outform", "DER"]), b"");
+        assert!(o.status.success());
+        o.stdout
+    };
+    assert_eq!(certs, vec![der("leaf.crt"), der("sub.crt")], "leaf then intermediate, no root");
+    let text = ok_all(&verify(true, "ci@example.com"));
+    assert_eq!(text.matches("[sigstore-bundle]: verified").count(), 2, "{text}");
+
+    // A chain that does not validate the leaf (another PKI's) is refused before signing
+    // in the bundle form, as cosign's `TrustedCert` check refuses it; the legacy form
+    // still writes it (the verify tests need such signatures), for verify to refuse.
+    let other = dir.path().join("other");
+    ok_all(&sealift(&["certs", "create", "--out", other.to_str().unwrap()]));
+    let other_chain = other.join("certificate_chain.pem");
+    let (leaf_key, leaf_crt) = (p("leaf.key"), p("leaf.crt"));
+    let args = |bundle_form: bool| {
+        let mut args = vec!["sign", &reference, "--key", &leaf_key, "--certificate", &leaf_crt, "--certificate-chain"];
+        args.push(other_chain.to_str().unwrap());
+        if bundle_form {
+            args.push("--new-bundle-format");
+        }
+        args
+    };
+    let out = sealift(&args(true));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("does not chain to the root of") && err.contains("other"), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    ok_all(&sealift(&args(false)));
+    assert_eq!(tag_index_referrers(&reg, "team/app", &img.digest).len(), 2, "nothing more was pushed");
+}
+
+/// The bundle of the referrer manifest `digest`.
+fn referrer_bundle(reg: &TestRegistry, repo: &str, digest: &str) -> Value {
+    let m: Value = serde_json::from_slice(&manifest(reg, repo, digest)).unwrap();
+    let layer = m["layers"][0]["digest"].as_str().unwrap();
+    let r = Raw::new(&reg.addr).expect(&[200], "GET", &format!("/v2/{repo}/blobs/{layer}"), &[], b"");
+    serde_json::from_slice(&r.body).unwrap()
+}
+
+/// `-a KEY=VALUE` in the bundle form: in the statement's subject `annotations`, where
+/// cosign v3's `signDigestBundle` puts them (keys sorted, as protojson writes a Struct),
+/// covered by the signature; nothing on the referrer manifest.
+#[test]
+fn new_bundle_format_annotations_go_into_the_statement_subject() {
+    let dir = tempdir();
+    let key = OpensslKey::p256(dir.path(), "signer");
+    let reg = TestRegistry::start();
+    let img = random_image(&reg.addr, "team/app", "1.0", &[1000]);
+    let reference = format!("{}/team/app:1.0", reg.addr);
+    let k = key.private.to_str().unwrap();
+    ok_all(&sealift(&["sign", &reference, "--key", k, "--new-bundle-format", "-a", "team=sec", "-a", "build=7"]));
+    let listed = tag_index_referrers(&reg, "team/app", &img.digest);
+    let bundle = referrer_bundle(&reg, "team/app", &listed[0].0);
+    let statement = String::from_utf8(b64(&bundle["dsseEnvelope"]["payload"])).unwrap();
+    let expected = format!(
+        r#"{{"_type":"https://in-toto.io/Statement/v1","subject":[{{"digest":{{"sha256":"{}"}},"annotations":{{"build":"7","team":"sec"}}}}],"predicateType":"https://sigstore.dev/cosign/sign/v1"}}"#,
+        img.digest.hex()
+    );
+    assert_eq!(statement, expected);
+    let m: Value = serde_json::from_slice(&manifest(&reg, "team/app", &listed[0].0)).unwrap();
+    assert!(m["annotations"].get("team").is_none(), "{m:#}");
+    let text = ok_all(&sealift(&["verify", &reference, "--key", key.public_path()]));
+    assert!(text.contains("[sigstore-bundle]: verified"), "{text}");
 }

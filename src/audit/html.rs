@@ -48,7 +48,7 @@ section.image{border:1px solid #d0d7de;border-radius:.5rem;padding:.75rem 1rem;m
 section.image.pass{border-left:.5rem solid #1a7f37}section.image.fail{border-left:.5rem solid #cf222e;background:#fff8f8}
 ul.reasons{color:#a40e26;margin:.4rem 0}
 details{margin:.4rem 0}summary{cursor:pointer;font-weight:600}
-td.ok{color:#1a7f37;font-weight:600}td.bad{color:#cf222e;font-weight:600}
+td.ok,span.ok{color:#1a7f37;font-weight:600}td.bad,span.bad{color:#cf222e;font-weight:600}
 "#;
 
 fn badge(o: Outcome) -> String {
@@ -61,6 +61,28 @@ fn badge(o: Outcome) -> String {
 
 fn opt(s: Option<&str>) -> String {
     s.map(escape_html).unwrap_or_else(|| r#"<span class="muted">&mdash;</span>"#.to_owned())
+}
+
+/// The ten per-signature checks (`verify::Checks`), one per line, as the text and JSON
+/// reports give them: a failed check in red, a passed one in green.
+fn checks_html(checks: &crate::verify::Checks) -> String {
+    let mut out = String::from("<span class=\"mono\">");
+    for (i, (name, status)) in checks.entries().into_iter().enumerate() {
+        let class = match status {
+            crate::verify::CheckStatus::Passed => "ok",
+            crate::verify::CheckStatus::Failed => "bad",
+            _ => "muted",
+        };
+        let _ = write!(
+            out,
+            "{}{} <span class=\"{class}\">{}</span>",
+            if i == 0 { "" } else { "<br>" },
+            escape_html(name),
+            escape_html(status.name())
+        );
+    }
+    out.push_str("</span>");
+    out
 }
 
 fn chain_html(chain: &[CertReport]) -> String {
@@ -237,7 +259,7 @@ fn image(out: &mut String, img: &ImageReport) {
     } else {
         out.push_str(
             "<table><tr><th>Verdict</th><th>Signer</th><th>Issuer</th><th>Certificate chain</th>\
-             <th>Algorithm</th><th>Trusted time</th><th>Format</th></tr>\n",
+             <th>Algorithm</th><th>Trusted time</th><th>Format</th><th>Checks</th></tr>\n",
         );
         for s in &img.signatures {
             let (cls, word) = match s.verdict {
@@ -254,13 +276,14 @@ fn image(out: &mut String, img: &ImageReport) {
             let _ = writeln!(
                 out,
                 "<tr><td class=\"{cls}\">{word}{reason}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{time}</td>\
-                 <td>{}<br><span class=\"mono muted\">{}</span></td></tr>",
+                 <td>{}<br><span class=\"mono muted\">{}</span></td><td>{}</td></tr>",
                 opt(s.signer.as_ref().map(|s| s.identity()).as_deref()),
                 opt(s.signer.as_ref().and_then(|s| s.issuer())),
                 chain_html(&s.chain),
                 opt(s.algorithm.as_deref()),
                 format_label(s.format),
-                s.holder
+                s.holder,
+                checks_html(&s.checks)
             );
         }
         out.push_str("</table>\n");

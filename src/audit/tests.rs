@@ -202,3 +202,22 @@ fn atomic_write_replaces_the_file_and_leaves_no_temporary() {
     assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 1);
     assert!(write_atomic(&d.path().join("no/such/dir/r.html"), b"x").is_err());
 }
+
+#[test]
+fn html_shows_the_ten_checks_of_each_signature() {
+    use crate::verify::CheckStatus;
+    let mut r = sample(Some(&SealVerdict::Absent));
+    let checks = &mut r.images[1].signatures[0].checks;
+    checks.signature = CheckStatus::Passed;
+    checks.subject = CheckStatus::Passed;
+    checks.certificate_chain = CheckStatus::Failed;
+    checks.sct = CheckStatus::NotConfigured;
+    let h = render_html(&r);
+    assert!(h.contains("<th>Checks</th>"));
+    assert!(h.contains(r#"signature <span class="ok">passed</span><br>subject <span class="ok">passed</span><br>certificate_chain <span class="bad">failed</span><br>identity <span class="muted">not-reached</span>"#), "{h}");
+    assert!(h.contains(r#"sct <span class="muted">not-configured</span>"#));
+    // Every signature row has all ten, in the text report's order.
+    for (name, _) in crate::verify::Checks::default().entries() {
+        assert_eq!(h.matches(&format!("{name} <span class=")).count(), 3, "{name}");
+    }
+}

@@ -9,6 +9,8 @@ use super::{AttachRejection, SignError};
 use crate::cosign::{parse_payload, NewSignatureLayer};
 use crate::oci::Digest;
 use crate::verify::crypto::{self, PublicKey, SignatureAlgorithm};
+use crate::verify::sigstore_bundle::{check_image_statement, decode_image_bundle};
+use crate::verify::Rejection;
 
 /// What the user handed to `attach signature`; each input with the name of its file.
 #[derive(Debug, Clone, Copy)]
@@ -63,22 +65,9 @@ pub fn check_attachment(a: &Attachment<'_>, image_digest: &Digest) -> Result<Che
     if let Some(k) = a.key {
         against.push(k);
     }
-    if against.is_empty() {
-        return Err(SignError::Usage("attach signature needs --certificate or --key to check the signature against"));
-    }
     let (sig_bytes, sig_what) = a.signature;
     let signature = decode_signature(sig_bytes, sig_what)?;
-    // Every key given must verify: a certificate and a --key that disagree are refused.
-    let mut algorithm = None;
-    for (key, what) in &against {
-        let alg = crypto::verify(key, payload, &signature).map_err(|_| AttachRejection::BadSignature {
-            what: sig_what.to_owned(),
-            payload: payload_what.to_owned(),
-            against: (*what).to_owned(),
-        })?;
-        algorithm = Some(alg);
-    }
-    let algorithm = algorithm.expect("at least one key was checked");
+    let algorithm = verify_with_each(&against, payload, &signature, sig_what, payload_what)?;
     let rekor_bundle = match a.rekor_bundle {
         Some((bytes, what)) => {
             serde_json::from_slice::<serde_json::Value>(bytes)
@@ -99,4 +88,196 @@ pub fn check_attachment(a: &Attachment<'_>, image_digest: &Digest) -> Result<Che
         },
         algorithm,
     })
+}
+
+/// Every key given must verify `signature` over `signed`: a certificate and a `--key` that
+/// disagree are refused. At least one key is needed.
+fn verify_with_each(
+    against: &[(&PublicKey, &str)],
+    signed: &[u8],
+    signature: &[u8],
+    sig_what: &str,
+    payload_what: &str,
+) -> Result<SignatureAlgorithm, SignError> {
+    if against.is_empty() {
+        return Err(SignError::Usage("attach signature needs --certificate or --key to check the signature against"));
+    }
+    let mut algorithm = None;
+    for (key, what) in against {
+        let alg = crypto::verify(key, signed, signature).map_err(|_| AttachRejection::BadSignature {
+            what: sig_what.to_owned(),
+            payload: payload_what.to_owned(),
+            against: (*what).to_owned(),
+        })?;
+        algorithm = Some(alg);
+    }
+    Ok(algorithm.expect("at least one key was checked"))
+}
+
+/// `attach signature --bundle FILE`: a whole Sigstore bundle made elsewhere (cosign's
+/// `attach signature --bundle`/`--payload` with a bundle file), with the keys to check it.
+#[derive(Debug, Clone, Copy)]
+pub struct BundleAttachment<'a> {
+    pub bundle: (&'a [u8], &'a str),
+    pub certificate: Option<(&'a [u8], &'a str)>,
+    pub key: Option<(&'a PublicKey, &'a str)>,
+}
+
+/// A Sigstore bundle that passed every check, ready for
+/// [`super::bundle::push_bundle_referrer`]: its exact bytes.
+#[derive(Debug, Clone)]
+pub struct CheckedBundle {
+    pub bundle: Vec<u8>,
+    pub algorithm: SignatureAlgorithm,
+}
+
+/// Checks a bundle file against the image `image_digest`, with the verifier's parser:
+/// one DSSE signature over an in-toto statement with cosign's sign predicate naming this
+/// digest, verifying over the PAE bytes with the bundle's leaf, `--certificate` and `--key`
+/// (each that is given). cosign attaches without these checks (its verifier refuses such
+/// a bundle later); sealift refuses it here, so a registry never receives it. The bundle
+/// is stored byte for byte (cosign re-marshals it); a transparency-log entry or timestamp
+/// in it is carried and checked by `verify`, not here.
+pub fn check_bundle_attachment(a: &BundleAttachment<'_>, image_digest: &Digest) -> Result<CheckedBundle, SignError> {
+    let (bytes, what) = a.bundle;
+    let refuse = |r: Rejection| AttachRejection::SigstoreBundle { what: what.to_owned(), reason: r.to_string() };
+    let b = decode_image_bundle(bytes).map_err(refuse)?;
+    check_image_statement(&b.payload_type, &b.statement, image_digest).map_err(refuse)?;
+    let leaf = match &b.leaf_der {
+        Some(der) => Some(
+            openssl::x509::X509::from_der(der)
+                .ok()
+                .and_then(|c| c.public_key().ok())
+                .map(PublicKey)
+                .ok_or_else(|| refuse(Rejection::MalformedCertificate("the bundle's leaf certificate".into())))?,
+        ),
+        None => None,
+    };
+    let certificate = match a.certificate {
+        Some((bytes, what)) => Some(
+            load_certificate(bytes, what)
+                .map_err(|_| AttachRejection::MalformedCertificate { what: what.to_owned() })?,
+        ),
+        None => None,
+    };
+    let leaf_what = format!("the certificate in {what}");
+    let mut against: Vec<(&PublicKey, &str)> = Vec::new();
+    if let Some(k) = &leaf {
+        against.push((k, &leaf_what));
+    }
+    if let Some(c) = &certificate {
+        against.push((&c.public_key, c.what.as_str()));
+    }
+    if let Some(k) = a.key {
+        against.push(k);
+    }
+    if against.is_empty() {
+        return Err(SignError::Usage(
+            "the bundle names its key by hint only: give --key to check its signature against",
+        ));
+    }
+    let algorithm = verify_with_each(&against, &b.signed, &b.signature, what, what)?;
+    Ok(CheckedBundle { bundle: bytes.to_vec(), algorithm })
+}
+
+/// `attach signature --new-bundle-format`: the statement (or the DSSE PAE bytes of it,
+/// as `generate --new-bundle-format` prints them), a signature made elsewhere over the
+/// PAE bytes, and the certificate (and chain) or key; sealift writes the bundle.
+#[derive(Debug, Clone, Copy)]
+pub struct StatementAttachment<'a> {
+    pub payload: (&'a [u8], &'a str),
+    pub signature: (&'a [u8], &'a str),
+    pub certificate: Option<(&'a [u8], &'a str)>,
+    pub chain: Option<(&'a [u8], &'a str)>,
+    pub key: Option<(&'a PublicKey, &'a str)>,
+}
+
+/// The statement inside `bytes`: the bytes themselves, or, when they are a DSSE PAE
+/// (`DSSEv1 <len> <type> <len> <statement>`), the statement they encode; the PAE must be
+/// exactly that of an in-toto statement.
+pub(super) fn statement_of(bytes: &[u8]) -> Result<&[u8], String> {
+    let Some(rest) = bytes.strip_prefix(b"DSSEv1 ") else {
+        return Ok(bytes);
+    };
+    let prefix = format!("{} {} ", super::bundle::INTOTO_PAYLOAD_TYPE.len(), super::bundle::INTOTO_PAYLOAD_TYPE);
+    let rest = rest
+        .strip_prefix(prefix.as_bytes())
+        .ok_or_else(|| format!("a DSSE PAE whose payload type is not {}", super::bundle::INTOTO_PAYLOAD_TYPE))?;
+    let space = rest.iter().position(|&b| b == b' ').ok_or("a DSSE PAE without a payload length")?;
+    let len: usize = std::str::from_utf8(&rest[..space])
+        .ok()
+        .filter(|s| !s.starts_with('0') || *s == "0")
+        .and_then(|s| s.parse().ok())
+        .ok_or("a DSSE PAE with a malformed payload length")?;
+    let statement = &rest[space + 1..];
+    if statement.len() != len {
+        return Err(format!("a DSSE PAE whose payload has {} bytes, not the {len} it declares", statement.len()));
+    }
+    Ok(statement)
+}
+
+/// Checks a statement attachment against `image_digest` and writes the bundle (with
+/// [`super::bundle::bundle_json`], the writer of `sign --new-bundle-format`): the statement
+/// passes the verifier's statement check, and the signature verifies over its PAE bytes
+/// with the certificate's key and `--key` (each that is given). The certificate, when
+/// given, is the bundle's verification material (with the chain's intermediates, see
+/// [`super::bundle::bundle_intermediates`]); otherwise the key's hint.
+pub fn check_statement_attachment(
+    a: &StatementAttachment<'_>,
+    image_digest: &Digest,
+) -> Result<CheckedBundle, SignError> {
+    let (bytes, payload_what) = a.payload;
+    let refuse = |reason: String| AttachRejection::Statement { what: payload_what.to_owned(), reason };
+    let statement = statement_of(bytes).map_err(refuse)?;
+    check_image_statement(super::bundle::INTOTO_PAYLOAD_TYPE, statement, image_digest)
+        .map_err(|r| refuse(r.to_string()))?;
+    let certificate = match a.certificate {
+        Some((bytes, what)) => Some(
+            load_certificate(bytes, what)
+                .map_err(|_| AttachRejection::MalformedCertificate { what: what.to_owned() })?,
+        ),
+        None => None,
+    };
+    let chain = match a.chain {
+        Some((bytes, what)) => {
+            Some(load_chain(bytes, what).map_err(|_| AttachRejection::MalformedChain { what: what.to_owned() })?)
+        }
+        None => None,
+    };
+    let mut against: Vec<(&PublicKey, &str)> = Vec::new();
+    if let Some(c) = &certificate {
+        against.push((&c.public_key, c.what.as_str()));
+    }
+    if let Some(k) = a.key {
+        against.push(k);
+    }
+    let (sig_bytes, sig_what) = a.signature;
+    let signature = decode_signature(sig_bytes, sig_what)?;
+    let signed = super::bundle::signed_bytes(statement);
+    let algorithm = verify_with_each(&against, &signed, &signature, sig_what, payload_what)?;
+    let bundle = match (&certificate, a.key) {
+        (Some(c), _) => {
+            let bad = |_| AttachRejection::MalformedCertificate { what: c.what.clone() };
+            let der = c.der().map_err(bad)?;
+            let intermediates = match &chain {
+                Some(pem) => Some(super::bundle::bundle_intermediates(&der, pem)?),
+                None => None,
+            };
+            let signer =
+                super::bundle::BundleSigner::Certificate { der: &der, intermediates: intermediates.as_deref() };
+            super::bundle::bundle_json(statement, &signature, &signer)
+        }
+        (None, Some((key, what))) => {
+            let spki = key.0.public_key_to_der().map_err(|_| {
+                SignError::Key(crypto::KeyError::Unreadable { what: what.to_owned(), expected: "public key" })
+            })?;
+            super::bundle::bundle_json(statement, &signature, &super::bundle::BundleSigner::Key { spki_der: &spki })
+        }
+        (None, None) => {
+            return Err(SignError::Usage(
+                "attach signature needs --certificate or --key to check the signature against",
+            ))
+        }
+    };
+    Ok(CheckedBundle { bundle, algorithm })
 }

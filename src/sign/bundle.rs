@@ -41,13 +41,48 @@ pub fn signed_bytes(statement: &[u8]) -> Vec<u8> {
     pae(INTOTO_PAYLOAD_TYPE, statement)
 }
 
+/// `verificationMaterial.publicKey.hint` for a key: the standard base64 (padded) of the
+/// SHA-256 of its DER SubjectPublicKeyInfo, as cosign v3 writes it
+/// (`internal/key/svkeypair.go`: `x509.MarshalPKIXPublicKey`, `sha256.Sum256`,
+/// `base64.StdEncoding`), which is also sigstore-go's `EphemeralKeypair` default. The DER
+/// must be the SPKI form even when the key was given as PKCS#1 or inside a certificate.
+pub fn key_hint(spki_der: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(openssl::sha::sha256(spki_der))
+}
+
 /// Who verifies the bundle's signature.
 pub enum BundleSigner<'a> {
-    /// A key: `publicKey.hint` is the standard base64 of the SHA-256 of its DER SPKI.
+    /// A key: `publicKey.hint` is [`key_hint`] of its DER SPKI.
     Key { spki_der: &'a [u8] },
-    /// A certificate (DER): `certificate.rawBytes`, as v0.3 bundles carry the leaf only;
-    /// intermediates and root come from the verifier's configuration.
-    Certificate { der: &'a [u8] },
+    /// A certificate (DER) and, when a chain file was given, the intermediates to carry
+    /// with it (DER, see [`bundle_intermediates`]). Without a chain file:
+    /// `certificate.rawBytes`, the v0.3 form of BUNDLE_SPEC. With one:
+    /// `x509CertificateChain.certificates` = leaf then intermediates (the leaf alone when
+    /// the chain holds only the root), as cosign writes a v0.3 bundle for
+    /// `--certificate-chain` since sigstore/cosign#4614 (sigstore-go's
+    /// `CertificateChainProvider`); its verifier accepts that only with
+    /// `--allow-certificate-chain`.
+    Certificate { der: &'a [u8], intermediates: Option<&'a [Vec<u8>]> },
+}
+
+/// The certificates of a `--certificate-chain` file to carry in a bundle after the leaf
+/// `leaf_der`: each in file order, minus the leaf itself and minus self-signed (root)
+/// certificates, as cosign's `localCertChainProvider` (pkg/cosign/bundle/sign.go) keeps
+/// them; protobuf-specs' `X509CertificateChain` must not hold a root.
+pub fn bundle_intermediates(leaf_der: &[u8], chain_pem: &str) -> Result<Vec<Vec<u8>>, SignError> {
+    let bad = || SignError::Certificate { what: "certificate chain".to_owned() };
+    let certs = openssl::x509::X509::stack_from_pem(chain_pem.as_bytes()).map_err(|_| bad())?;
+    let mut out = Vec::new();
+    for c in certs {
+        let der = c.to_der().map_err(|_| bad())?;
+        let self_signed = c.issued(&c) == openssl::x509::X509VerifyResult::OK
+            && c.public_key().is_ok_and(|k| c.verify(&k).unwrap_or(false));
+        if der != leaf_der && !self_signed {
+            out.push(der);
+        }
+    }
+    let _ = openssl::error::ErrorStack::get();
+    Ok(out)
 }
 
 /// The v0.3 bundle JSON, fields in the order sigstore-go's protojson writes them.
@@ -55,9 +90,18 @@ pub fn bundle_json(statement: &[u8], signature: &[u8], signer: &BundleSigner<'_>
     let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
     let material = match signer {
         BundleSigner::Key { spki_der } => {
-            format!(r#"{{"publicKey":{{"hint":"{}"}}}}"#, b64(&openssl::sha::sha256(spki_der)))
+            format!(r#"{{"publicKey":{{"hint":"{}"}}}}"#, key_hint(spki_der))
         }
-        BundleSigner::Certificate { der } => format!(r#"{{"certificate":{{"rawBytes":"{}"}}}}"#, b64(der)),
+        BundleSigner::Certificate { der, intermediates: None } => {
+            format!(r#"{{"certificate":{{"rawBytes":"{}"}}}}"#, b64(der))
+        }
+        BundleSigner::Certificate { der, intermediates: Some(intermediates) } => {
+            let certs: Vec<String> = std::iter::once(*der)
+                .chain(intermediates.iter().map(Vec::as_slice))
+                .map(|c| format!(r#"{{"rawBytes":"{}"}}"#, b64(c)))
+                .collect();
+            format!(r#"{{"x509CertificateChain":{{"certificates":[{}]}}}}"#, certs.join(","))
+        }
     };
     format!(
         r#"{{"mediaType":"{}","verificationMaterial":{material},"dsseEnvelope":{{"payload":"{}","payloadType":"{INTOTO_PAYLOAD_TYPE}","signatures":[{{"sig":"{}"}}]}}}}"#,
@@ -126,6 +170,21 @@ pub async fn push_bundle_referrer(
     }
     let reference = format!("{}/{repo}@{manifest_digest}", registry.host());
     Ok(PushedReferrer { reference, manifest_digest, tag_index })
+}
+
+/// Stores `bundle` as a referrer of `digest` in `reference`'s repository, in cosign's
+/// manifest shape, created at `created` (RFC 3339): what `sign --new-bundle-format` and
+/// `attach signature` both push.
+pub async fn attach_bundle(
+    registry: &Registry,
+    reference: &Reference,
+    digest: &Digest,
+    bundle: &[u8],
+    created: &str,
+) -> Result<PushedReferrer, SignError> {
+    let subject = subject_descriptor(registry, reference, digest).await?;
+    let manifest = referrer_manifest(bundle, &subject, created);
+    push_bundle_referrer(registry, &reference.repository, bundle, &manifest, digest).await
 }
 
 /// The subject descriptor of `digest` in `reference`'s repository, as the registry

@@ -212,3 +212,26 @@ pub fn sign_with_command(command: &str, payload: &[u8], check: (&PublicKey, &str
         .map_err(|_| SignError::SignerOutput { command: command.to_owned(), against: check.1.to_owned() })?;
     Ok(SignedPayload { signature, algorithm })
 }
+
+/// cosign's check of `--certificate-chain` before it signs (`GetKeypairAndToken` in
+/// `cmd/cosign/cli/signcommon/common.go`, then `cosign.TrustedCert`): the leaf must chain
+/// through the file's certificates to its last one as the root, with the code-signing
+/// EKU, at the leaf's own notBefore (cosign: "the certificate is treated as trusted
+/// forever", so no clock is read). Path rules are the verifier's ([`crate::verify::x509`]).
+pub fn check_chain_validates(leaf: &CertificateInput, chain_pem: &str, chain_what: &str) -> Result<(), SignError> {
+    use crate::verify::x509::{unix_time, validate_path, TrustAnchor};
+    let bad = |reason: String| SignError::ChainDoesNotValidate {
+        certificate: leaf.what.clone(),
+        chain: chain_what.to_owned(),
+        reason,
+    };
+    let cert = openssl::x509::X509::from_pem(leaf.pem.as_bytes())
+        .map_err(|_| SignError::Certificate { what: leaf.what.clone() })?;
+    let chain = crypto::load_certificates(chain_pem.as_bytes(), chain_what)?;
+    let Some(root) = chain.last() else {
+        return Err(bad("the chain holds no certificate".into()));
+    };
+    let at = unix_time(cert.not_before()).ok_or_else(|| bad("the leaf's notBefore cannot be read".into()))?;
+    validate_path(&cert, &chain, &[], &[TrustAnchor::from(root.clone())], at).map_err(|r| bad(r.to_string()))?;
+    Ok(())
+}

@@ -23,10 +23,13 @@ use crate::oci::{Digest, Reference};
 use crate::registry::RegistryError;
 use crate::verify::crypto::{KeyError, SignatureAlgorithm};
 
-pub use attach::{check_attachment, Attachment, CheckedAttachment};
+pub use attach::{
+    check_attachment, check_bundle_attachment, check_statement_attachment, Attachment, BundleAttachment,
+    CheckedAttachment, CheckedBundle, StatementAttachment,
+};
 pub use material::{
-    check_key_matches_certificate, decode_signature, load_certificate, load_chain, load_signing_key, read_input,
-    sign_with_command, sign_with_key, CertificateInput, SignedPayload,
+    check_chain_validates, check_key_matches_certificate, decode_signature, load_certificate, load_chain,
+    load_signing_key, read_input, sign_with_command, sign_with_key, CertificateInput, SignedPayload,
 };
 pub use push::{append_and_push, ensure_image, resolve_digest, PushedSignature};
 
@@ -55,6 +58,8 @@ pub enum SignError {
     KeyCertificateMismatch { key: String, certificate: String },
     #[error("--signature-algorithm {alg} does not fit key {what} ({kind})")]
     AlgorithmForKey { alg: SignatureAlgorithm, what: String, kind: String },
+    #[error("certificate {certificate} does not chain to the root of {chain}: {reason}")]
+    ChainDoesNotValidate { certificate: String, chain: String, reason: String },
     #[error("{what} holds no usable certificate")]
     Certificate { what: String },
     #[error("{0}")]
@@ -97,6 +102,7 @@ impl SignError {
             | KeyCertificateMismatch { .. }
             | AlgorithmForKey { .. }
             | Certificate { .. }
+            | ChainDoesNotValidate { .. }
             | Usage(_) => crate::exit::USAGE,
         }
     }
@@ -122,6 +128,10 @@ pub enum AttachRejection {
     MalformedChain { what: String },
     #[error("Rekor bundle {what} is not JSON: {reason}")]
     RekorBundle { what: String, reason: String },
+    #[error("Sigstore bundle {what} cannot be attached: {reason}")]
+    SigstoreBundle { what: String, reason: String },
+    #[error("statement {what} cannot be attached: {reason}")]
+    Statement { what: String, reason: String },
 }
 
 /// `-a KEY=VALUE` annotations for the payload's `optional` object (split at the first `=`;

@@ -206,3 +206,91 @@ fn signer_command_output_checked() {
     let e = sign_with_command("exit 3", &f.payload, (&pk, "leaf")).unwrap_err();
     assert!(matches!(e, SignError::SignerCommand { .. }), "{e}");
 }
+
+/// The bundle's key hint equals cosign's formula computed independently with the openssl
+/// command line: `openssl pkey -pubin -in K.pub -outform DER | openssl dgst -sha256 -binary
+/// | base64` (values computed once and pasted here), for EC, Ed25519 and RSA keys, and for
+/// an RSA key given as PKCS#1 (the hint is over the SPKI form, not the bytes given).
+#[test]
+fn key_hint_is_cosigns_sha256_of_the_spki() {
+    const EC: &str = "-----BEGIN PUBLIC KEY-----
+MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEaVsq7J5jPR1to0fRewMmiWCwnIcJ
+BTTxkcLNLq6795NqoUE2BVhNJNDAQ1V2iLRSzn3sWB+wxMIDTs1gHdVDlA==
+-----END PUBLIC KEY-----
+";
+    const ED: &str = "-----BEGIN PUBLIC KEY-----
+MCowBQYDK2VwAyEAGXQUALdm/bCs3L6959Wnl/YdJouIcIQUNHGaOsN1ldU=
+-----END PUBLIC KEY-----
+";
+    const RSA_SPKI: &str = "-----BEGIN PUBLIC KEY-----
+MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEApS8HGtSBsEeaaO8gFq3U
+LmcKhgaxWKUY1Lxaxf/Uilx8rhBuX4AXIfP0frwrfrzMRkB1hVDblX4x5cDurk0j
+003kVag/2nf04Ep1cMfqhHe/vgY0ydGX2m1mCs27tfE5QYQx0PfuSirtJyHS+rAn
+XxTcT2cSmLsbyAjYHh4dpg6b9oHgf1RXz+5fDcqORPU9Q98InWk6ZmGNgGc9/gfs
+juJTLKNrbssSdX000fLjBS3uMOUA6glwXgM5AHnUCeih6lYkRo4PDPCh2lY4pgoP
+hviHWSX26HxI9cTB/5NF/u6oV+0TbeAA6UIGLFTnxThqgHMrzkvQDTi1MnS8Vh3O
+CQIDAQAB
+-----END PUBLIC KEY-----
+";
+    const RSA_PKCS1: &str = "-----BEGIN RSA PUBLIC KEY-----
+MIIBCgKCAQEApS8HGtSBsEeaaO8gFq3ULmcKhgaxWKUY1Lxaxf/Uilx8rhBuX4AX
+IfP0frwrfrzMRkB1hVDblX4x5cDurk0j003kVag/2nf04Ep1cMfqhHe/vgY0ydGX
+2m1mCs27tfE5QYQx0PfuSirtJyHS+rAnXxTcT2cSmLsbyAjYHh4dpg6b9oHgf1RX
+z+5fDcqORPU9Q98InWk6ZmGNgGc9/gfsjuJTLKNrbssSdX000fLjBS3uMOUA6glw
+XgM5AHnUCeih6lYkRo4PDPCh2lY4pgoPhviHWSX26HxI9cTB/5NF/u6oV+0TbeAA
+6UIGLFTnxThqgHMrzkvQDTi1MnS8Vh3OCQIDAQAB
+-----END RSA PUBLIC KEY-----
+";
+    for (pem, hint) in [
+        (EC, "i3Lom/zniYCePwecL3TmgBVlD4AoUBVOPMiAvyNaGCY="),
+        (ED, "aJwHIEzWN0P+Ep9h4f9mI/2Ae/p/f7mkKWCEuEJI/S8="),
+        (RSA_SPKI, "QhEhkimS9dIeslGxxi6kSAJHY1IkHJo+QZcWQBa3xGI="),
+        (RSA_PKCS1, "QhEhkimS9dIeslGxxi6kSAJHY1IkHJo+QZcWQBa3xGI="),
+    ] {
+        let key = crate::verify::crypto::load_public_key(pem.as_bytes(), "k.pub").unwrap();
+        assert_eq!(crate::sign::bundle::key_hint(&key.0.public_key_to_der().unwrap()), hint);
+    }
+}
+
+/// `attach signature --new-bundle-format --payload` takes the statement or its exact DSSE
+/// PAE; any other PAE is refused rather than reinterpreted.
+#[test]
+fn statement_or_its_pae_is_accepted_and_nothing_else() {
+    use super::attach::statement_of;
+    let st = br#"{"_type":"https://in-toto.io/Statement/v1"}"#;
+    assert_eq!(statement_of(st).unwrap(), st);
+    let pae = bundle::signed_bytes(st);
+    assert_eq!(statement_of(&pae).unwrap(), st);
+    fn with(s: &str) -> Result<&[u8], String> {
+        super::attach::statement_of(s.as_bytes())
+    }
+    assert!(with("DSSEv1 10 text/plain 2 {}").unwrap_err().contains("payload type"));
+    assert!(with("DSSEv1 28 application/vnd.in-toto+json 3 {}").unwrap_err().contains("not the 3"));
+    assert!(with("DSSEv1 28 application/vnd.in-toto+json 02 {}").unwrap_err().contains("malformed"));
+    assert!(with("DSSEv1 28 application/vnd.in-toto+json 2{}").is_err());
+    assert_eq!(with("DSSEv1 28 application/vnd.in-toto+json 2 {}").unwrap(), b"{}");
+}
+
+/// A chain file puts the bundle in the `x509CertificateChain` form with the leaf first and
+/// every certificate of the file but the leaf and the (self-signed) root, as cosign's
+/// `localCertChainProvider`; a chain of only the root leaves the leaf alone in that form.
+#[test]
+fn bundle_chain_form_drops_the_leaf_and_the_root() {
+    let pki = generate_pki(KeyType::EcP256, "t", vec![], 1, 1_700_000_000).unwrap();
+    let pem = |c: &openssl::x509::X509| String::from_utf8(c.to_pem().unwrap()).unwrap();
+    let der = |c: &openssl::x509::X509| c.to_der().unwrap();
+    let leaf = der(&pki.leaf);
+    let chain = format!("{}{}{}", pem(&pki.leaf), pem(&pki.sub), pem(&pki.root));
+    assert_eq!(bundle::bundle_intermediates(&leaf, &chain).unwrap(), vec![der(&pki.sub)]);
+    let only_root = bundle::bundle_intermediates(&leaf, &pem(&pki.root)).unwrap();
+    assert!(only_root.is_empty());
+    let json = |intermediates: Option<&[Vec<u8>]>| -> serde_json::Value {
+        let signer = bundle::BundleSigner::Certificate { der: &leaf, intermediates };
+        serde_json::from_slice(&bundle::bundle_json(b"{}", b"sig", &signer)).unwrap()
+    };
+    let m = &json(Some(&only_root))["verificationMaterial"];
+    assert_eq!(m["x509CertificateChain"]["certificates"].as_array().unwrap().len(), 1, "{m}");
+    assert!(m.get("certificate").is_none());
+    let m = &json(None)["verificationMaterial"];
+    assert_eq!(m["certificate"]["rawBytes"], b64(&leaf), "{m}");
+}

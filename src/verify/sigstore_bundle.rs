@@ -221,36 +221,7 @@ fn check(
     let version = BundleVersion::from_media_type(&bundle.media_type)
         .ok_or_else(|| Rejection::SigstoreBundle(format!("unknown media type {:?}", bundle.media_type)))?;
     let m = &bundle.verification_material;
-    let leaf_der = match (&m.certificate, &m.x509_certificate_chain, &m.public_key) {
-        (Some(c), None, None) => Some(b64(&c.raw_bytes, "certificate")?),
-        (None, Some(chain), None) => {
-            // The chain must not include a root (protobuf-specs `X509CertificateChain`;
-            // sigstore-python refuses it): a self-signed certificate in it is refused.
-            for c in &chain.certificates {
-                let der = b64(&c.raw_bytes, "certificate")?;
-                let cert = X509::from_der(&der).map_err(|e| Rejection::MalformedCertificate(e.to_string()))?;
-                let self_signed = cert.public_key().is_ok_and(|k| cert.verify(&k).unwrap_or(false));
-                let _ = openssl::error::ErrorStack::get();
-                if self_signed {
-                    return Err(Rejection::SigstoreBundle(
-                        "x509CertificateChain includes a self-signed (root) certificate".into(),
-                    )
-                    .into());
-                }
-            }
-            match chain.certificates.first() {
-                Some(c) => Some(b64(&c.raw_bytes, "certificate")?),
-                None => return Err(Rejection::SigstoreBundle("empty x509CertificateChain".into()).into()),
-            }
-        }
-        (None, None, Some(_)) => None,
-        _ => {
-            return Err(Rejection::SigstoreBundle(
-                "verificationMaterial must hold exactly one of certificate, x509CertificateChain, publicKey".into(),
-            )
-            .into())
-        }
-    };
+    let leaf_der = leaf_of(m)?;
     if policy.roots.is_empty() && policy.keys.is_empty() {
         return Err(Rejection::NoTrustConfigured.into());
     }
@@ -436,6 +407,84 @@ fn check(
         report.checks.sct = CheckStatus::NotApplicable;
     }
     Ok(())
+}
+
+/// The leaf certificate (DER) of the verification material, or `None` for a public-key
+/// hint; exactly one of the three forms, and an `x509CertificateChain` without a root.
+fn leaf_of(m: &Material) -> Result<Option<Vec<u8>>, Rejection> {
+    Ok(match (&m.certificate, &m.x509_certificate_chain, &m.public_key) {
+        (Some(c), None, None) => Some(b64(&c.raw_bytes, "certificate")?),
+        (None, Some(chain), None) => {
+            // The chain must not include a root (protobuf-specs `X509CertificateChain`;
+            // sigstore-python refuses it): a self-signed certificate in it is refused.
+            for c in &chain.certificates {
+                let der = b64(&c.raw_bytes, "certificate")?;
+                let cert = X509::from_der(&der).map_err(|e| Rejection::MalformedCertificate(e.to_string()))?;
+                let self_signed = cert.public_key().is_ok_and(|k| cert.verify(&k).unwrap_or(false));
+                let _ = openssl::error::ErrorStack::get();
+                if self_signed {
+                    return Err(Rejection::SigstoreBundle(
+                        "x509CertificateChain includes a self-signed (root) certificate".into(),
+                    ));
+                }
+            }
+            match chain.certificates.first() {
+                Some(c) => Some(b64(&c.raw_bytes, "certificate")?),
+                None => return Err(Rejection::SigstoreBundle("empty x509CertificateChain".into())),
+            }
+        }
+        (None, None, Some(_)) => None,
+        _ => {
+            return Err(Rejection::SigstoreBundle(
+                "verificationMaterial must hold exactly one of certificate, x509CertificateChain, publicKey".into(),
+            ))
+        }
+    })
+}
+
+/// A Sigstore bundle as `attach signature --bundle` checks it before pushing it: decoded,
+/// not verified. The caller verifies `signature` over `signed` and the statement.
+#[derive(Debug)]
+pub struct UntrustedBundleSignature {
+    pub version: BundleVersion,
+    /// The DSSE payload type and payload (the statement), as carried.
+    pub payload_type: String,
+    pub statement: Vec<u8>,
+    /// PAE(payload type, statement): what the signature must cover.
+    pub signed: Vec<u8>,
+    pub signature: Vec<u8>,
+    /// The leaf certificate (DER), or `None` when the bundle names a key by hint.
+    pub leaf_der: Option<Vec<u8>>,
+}
+
+/// Decodes a bundle of an image signature (one DSSE signature) with the verifier's own
+/// parser: the exact media type, one verification material form, base64 fields.
+pub fn decode_image_bundle(bytes: &[u8]) -> Result<UntrustedBundleSignature, Rejection> {
+    let bundle: Bundle = serde_json::from_slice(bytes).map_err(|e| Rejection::SigstoreBundle(e.to_string()))?;
+    let version = BundleVersion::from_media_type(&bundle.media_type)
+        .ok_or_else(|| Rejection::SigstoreBundle(format!("unknown media type {:?}", bundle.media_type)))?;
+    let leaf_der = leaf_of(&bundle.verification_material)?;
+    let Some(env) = &bundle.dsse_envelope else {
+        return Err(Rejection::SigstoreBundle("no dsseEnvelope (an image signature is a DSSE statement)".into()));
+    };
+    let [sig] = env.signatures.as_slice() else {
+        return Err(Rejection::SigstoreBundle(format!("{} DSSE signatures, expected 1", env.signatures.len())));
+    };
+    let statement = b64(&env.payload, "DSSE payload")?;
+    Ok(UntrustedBundleSignature {
+        version,
+        signed: pae(&env.payload_type, &statement),
+        payload_type: env.payload_type.clone(),
+        statement,
+        signature: crypto::decode_base64_signature(&sig.sig)?,
+        leaf_der,
+    })
+}
+
+/// The statement check the verifier makes for an image signature: in-toto payload type,
+/// an in-toto statement with cosign's sign predicate, `image` among its sha256 subjects.
+pub fn check_image_statement(payload_type: &str, statement: &[u8], image: &Digest) -> Result<(), Rejection> {
+    check_statement(payload_type, statement, Subject::Image(image))
 }
 
 /// An embedded SCT in `leaf` from a configured CT log, unless none is configured (then the

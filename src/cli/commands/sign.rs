@@ -48,7 +48,9 @@ pub struct SignArgs {
     pub public_key: Option<PathBuf>,
     /// Write cosign v3's form instead of the legacy `.sig`: a Sigstore bundle v0.3 (DSSE
     /// in-toto statement, no transparency log) as an OCI 1.1 referrer of the image.
-    #[arg(long, conflicts_with_all = ["annotations", "certificate_chain"])]
+    /// `-a` annotations go into the statement's subject, a chain into the bundle's
+    /// `x509CertificateChain` (without its root), as cosign does.
+    #[arg(long)]
     pub new_bundle_format: bool,
     #[command(flatten)]
     pub registry: RegistryArgs,
@@ -78,7 +80,14 @@ pub async fn run(args: SignArgs, ui: &Ui) -> anyhow::Result<u8> {
     let chain = match &args.certificate_chain {
         Some(p) => {
             let what = p.display().to_string();
-            Some(sign::load_chain(&sign::read_input(&what, &what)?, &what).map_err(SignError::from)?)
+            let chain = sign::load_chain(&sign::read_input(&what, &what)?, &what).map_err(SignError::from)?;
+            // cosign refuses a chain that does not validate the leaf before signing. Only
+            // the bundle form does here: the legacy form stays able to write what a
+            // verifier must refuse (the verify tests sign with such chains).
+            if let (Some(c), true) = (&certificate, args.new_bundle_format) {
+                sign::check_chain_validates(c, &chain, &what)?;
+            }
+            Some(chain)
         }
         None => None,
     };
@@ -137,16 +146,17 @@ pub async fn run(args: SignArgs, ui: &Ui) -> anyhow::Result<u8> {
             Some(c) => Some(c.der().map_err(|e| anyhow::anyhow!("encoding certificate {}: {e}", c.what))?),
             None => None,
         };
+        let intermediates = match (&cert_der, &chain) {
+            (Some(der), Some(pem)) => Some(sign::bundle::bundle_intermediates(der, pem)?),
+            _ => None,
+        };
         let who = match &cert_der {
-            Some(der) => sign::bundle::BundleSigner::Certificate { der },
+            Some(der) => sign::bundle::BundleSigner::Certificate { der, intermediates: intermediates.as_deref() },
             None => sign::bundle::BundleSigner::Key { spki_der: &spki },
         };
         let bundle = sign::bundle::bundle_json(&statement, &signed.signature, &who);
-        let subject = sign::bundle::subject_descriptor(&registry, &reference, &digest).await?;
         let created = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
-        let manifest = sign::bundle::referrer_manifest(&bundle, &subject, &created);
-        let pushed =
-            sign::bundle::push_bundle_referrer(&registry, &reference.repository, &bundle, &manifest, &digest).await?;
+        let pushed = sign::bundle::attach_bundle(&registry, &reference, &digest, &bundle, &created).await?;
         ui.status(&format!(
             "signed {}@{digest} ({}, Sigstore bundle v0.3)",
             reference.repository_name(),
