@@ -15,6 +15,7 @@ mod legacy_timestamp;
 mod parallel;
 mod promises;
 mod promises_load;
+mod publish;
 mod referrers_api;
 mod registry;
 mod resume;
