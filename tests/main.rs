@@ -13,6 +13,7 @@ mod hardening;
 mod inventory;
 mod legacy_timestamp;
 mod parallel;
+mod pipe;
 mod promises;
 mod promises_load;
 mod publish;

@@ -115,7 +115,8 @@ impl Loader<'_> {
         let mut deferred: Option<(std::path::PathBuf, Vec<Deferred>)> = None;
         let mut dir = None;
         match layers {
-            Layers::Tar(rest) if rest.compressed => streamed = Some(rest),
+            // A compressed bundle, or one read from a pipe, goes in one sequential pass.
+            Layers::Tar(rest) if rest.compressed || !rest.seekable => streamed = Some(rest),
             Layers::Tar(rest) => {
                 let path = rest.path.clone();
                 let layers = match self.pass {
@@ -211,7 +212,7 @@ impl Loader<'_> {
         holder: &mut BTreeMap<Digest, String>,
         report: &mut LoadReport,
     ) -> Result<Vec<Deferred>, LoadError> {
-        let TarRest { mut reader, mut pending, unheld, .. } = rest;
+        let TarRest { mut reader, mut pending, unheld, seekable, .. } = rest;
         let mut seen = BTreeSet::new();
         let mut deferred = Vec::new();
         // Large configs the metadata phase hashed and left in the file: read again from there.
@@ -244,7 +245,7 @@ impl Loader<'_> {
             let Some(repo) = target.cloned() else { continue };
             let (digest, size) = (blob.digest.clone(), blob.size);
             holder.insert(digest.clone(), repo.clone());
-            if let Some(offset) = blob.file_offset.filter(|_| self.pass == Pass::CheckFirst) {
+            if let Some(offset) = blob.file_offset.filter(|_| self.pass == Pass::CheckFirst && seekable) {
                 // Dropping the body lets the reader go on, still hashing the bytes.
                 deferred.push(Deferred { digest, offset, size, repository: repo });
                 continue;
