@@ -50,11 +50,12 @@ if [ "$HUGE_LAYERS" -gt 0 ]; then
   row "digests of the ${gib} GiB of layers (cached in $BENCH_CACHE)" "$t" "-"
   python3 bench/sink_registry.py > "$work/sink.port" &
   PROXY_PIDS+=($!)
-  for _ in $(seq 1 100); do [ -s "$work/sink.port" ] && break; sleep 0.05; done
+  for _ in $(seq 1 200); do [ -s "$work/sink.port" ] && break; sleep 0.1; done
   sink="127.0.0.1:$(head -1 "$work/sink.port")"
   mkfifo "$work/huge.tar"
   python3 bench/bigbundle.py "$HUGE_LAYERS" "$HUGE_MIB" "$work/huge.tar" "$digests" &
   gen=$!
+  PROXY_PIDS+=("$gen") # killed on exit if the load fails before it opens the FIFO
   t=$(secs "$SEALIFT" -q load --insecure-skip-verify "$work/huge.tar" --to "$sink/mirror")
   wait "$gen"
   row "sealift load of a ${gib} GiB bundle from a FIFO -> sink" "$t" "$(rss_mib)MiB"
