@@ -9,7 +9,7 @@ TO ?= 127.0.0.1:5001/mirror
 # Trust for `make unpack`, e.g. LOAD_FLAGS="--policy site-policy.toml --bundle-key seal.pub".
 LOAD_FLAGS ?=
 
-.PHONY: all build deps test lint demo e2e pack unpack bench clean
+.PHONY: all build deps test test-big lint demo e2e pack unpack bench clean
 
 all: build
 
@@ -23,6 +23,11 @@ test: export SEALIFT_WITH_CHROMIUM=1
 test: export SEALIFT_WITH_FERRO=1
 test: deps
 	$(CARGO) test --locked --all-targets
+
+# The multi-GiB tests (issue 10: a 2.2 GiB volume set loaded across its parts), with a
+# release build of sealift: about 7 GiB of disk at the peak, a few minutes.
+test-big: deps
+	SEALIFT_BIG_TESTS=1 $(CARGO) test --release --locked --test main -- --nocapture volumes::a_multi_gib
 
 lint:
 	$(CARGO) fmt --check

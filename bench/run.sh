@@ -9,49 +9,11 @@
 # Needs: target/release/sealift (make build), docker-registry, skopeo, openssl, curl, bc, /usr/bin/time.
 # Numbers depend on the machine and its page cache; run twice and read the second run.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-. scripts/registry.sh
-SEALIFT=${SEALIFT:-target/release/sealift}
+. "$(dirname "$0")/lib.sh"
 LAYER_MIB=${LAYER_MIB:-256}
 LAYERS=${LAYERS:-4}
 BIG_MIB=${BIG_MIB:-1024}
-work=$(mktemp -d "${BENCH_DIR:-/tmp}/sealift-bench.XXXXXX")
-trap 'cleanup_registries; rm -rf "$work"' EXIT
-[ -x "$SEALIFT" ] || { echo "build first: make build" >&2; exit 2; }
-
-# Build an OCI layout by hand (random, incompressible layers) and push it with skopeo.
-make_image() { # name mib...
-  local name=$1; shift
-  local dir="$work/layout-$name" layers="" total=0
-  mkdir -p "$dir/blobs/sha256"
-  printf '{"imageLayoutVersion":"1.0.0"}' > "$dir/oci-layout"
-  for mib in "$@"; do
-    head -c $((mib * 1024 * 1024)) /dev/urandom > "$dir/tmp"
-    local d; d=$(openssl dgst -sha256 -r "$dir/tmp" | cut -d' ' -f1)
-    mv "$dir/tmp" "$dir/blobs/sha256/$d"
-    [ -n "$layers" ] && layers="$layers,"
-    layers="$layers{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar\",\"size\":$((mib * 1024 * 1024)),\"digest\":\"sha256:$d\"}"
-  done
-  local cfg='{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}'
-  local cd; cd=$(printf '%s' "$cfg" | openssl dgst -sha256 -r | cut -d' ' -f1)
-  printf '%s' "$cfg" > "$dir/blobs/sha256/$cd"
-  local m="{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\",\"size\":${#cfg},\"digest\":\"sha256:$cd\"},\"layers\":[$layers]}"
-  local md; md=$(printf '%s' "$m" | openssl dgst -sha256 -r | cut -d' ' -f1)
-  printf '%s' "$m" > "$dir/blobs/sha256/$md"
-  printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","size":%d,"digest":"sha256:%s","annotations":{"org.opencontainers.image.ref.name":"1"}}]}' "${#m}" "$md" > "$dir/index.json"
-  skopeo copy -q --dest-tls-verify=false "oci:$dir:1" "docker://$SRC/bench/$name:1"
-  rm -rf "$dir"
-}
-
-secs() { # command... -> seconds (wall), with peak RSS in $work/rss
-  local start end
-  start=$(date +%s.%N)
-  /usr/bin/time -f '%M' -o "$work/rss" "$@" >/dev/null 2>"$work/err" || { cat "$work/err" >&2; return 1; }
-  end=$(date +%s.%N)
-  echo "$end - $start" | bc -l | xargs printf '%.2f'
-}
-mibs() { echo "$1 / $2 / 1048576" | bc -l | xargs printf '%.0f'; } # bytes seconds
-rss_mib() { echo "$(cat "$work/rss") / 1024" | bc -l | xargs printf '%.0f'; }
+bench_init bench
 
 # Issue 7's aim: a single-layer load within 1.10x of the registry's own ingest of that layer.
 # REPS alternating pairs, each into fresh registries: sealift load of the bundle, then curl
@@ -78,7 +40,6 @@ load_vs_curl() { # bundle
   rm -f "$layer"
 }
 
-command -v bc >/dev/null || { echo "bench needs bc (apt-get install bc)" >&2; exit 2; }
 start_registry SRC
 layers=(); for _ in $(seq 1 "$LAYERS"); do layers+=("$LAYER_MIB"); done
 echo "building images in $SRC: multi ${LAYERS}x${LAYER_MIB} MiB, big 1x${BIG_MIB} MiB ..."

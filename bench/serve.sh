@@ -8,40 +8,11 @@
 #
 # Needs: target/release/sealift, docker-registry, skopeo, openssl, curl, bc.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-. scripts/registry.sh
-SEALIFT=${SEALIFT:-target/release/sealift}
+. "$(dirname "$0")/lib.sh"
 SERVE_MIB=${SERVE_MIB:-1024}
 SMALL_MIB=${SMALL_MIB:-16}
-work=$(mktemp -d "${BENCH_DIR:-/tmp}/sealift-bench-serve.XXXXXX")
-trap 'cleanup_registries; rm -rf "$work"' EXIT
-[ -x "$SEALIFT" ] || { echo "build first: make build" >&2; exit 2; }
-command -v bc >/dev/null || { echo "bench needs bc (apt-get install bc)" >&2; exit 2; }
-
-now() { date +%s.%N; }
-since() { echo "$(now) - $1" | bc -l | xargs printf '%.2f'; }
-mibs() { echo "$1 / $2 / 1048576" | bc -l | xargs printf '%.0f'; } # bytes seconds
+bench_init bench-serve
 row() { printf '%-62s %9s %9s %9s\n' "$@"; }
-
-# One image with one random layer of $2 MiB, pushed to $SRC as bench/$1:1; sets LAYER.
-make_image() {
-  local name=$1 mib=$2 dir="$work/layout-$1"
-  mkdir -p "$dir/blobs/sha256"
-  printf '{"imageLayoutVersion":"1.0.0"}' > "$dir/oci-layout"
-  head -c $((mib * 1024 * 1024)) /dev/urandom > "$dir/tmp"
-  LAYER=$(openssl dgst -sha256 -r "$dir/tmp" | cut -d' ' -f1)
-  mv "$dir/tmp" "$dir/blobs/sha256/$LAYER"
-  local cfg='{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}'
-  local cd; cd=$(printf '%s' "$cfg" | openssl dgst -sha256 -r | cut -d' ' -f1)
-  printf '%s' "$cfg" > "$dir/blobs/sha256/$cd"
-  local m="{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\",\"size\":${#cfg},\"digest\":\"sha256:$cd\"},\"layers\":[{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar\",\"size\":$((mib * 1024 * 1024)),\"digest\":\"sha256:$LAYER\"}]}"
-  local md; md=$(printf '%s' "$m" | openssl dgst -sha256 -r | cut -d' ' -f1)
-  printf '%s' "$m" > "$dir/blobs/sha256/$md"
-  printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","size":%d,"digest":"sha256:%s","annotations":{"org.opencontainers.image.ref.name":"1"}}]}' "${#m}" "$md" > "$dir/index.json"
-  # --preserve-digests: skopeo would otherwise compress the layer (another digest).
-  skopeo copy -q --preserve-digests --dest-tls-verify=false "oci:$dir:1" "docker://$SRC/bench/$name:1"
-  rm -rf "$dir"
-}
 
 # GET $1 with $2 clients in parallel; prints the wall seconds.
 get_parallel() {

@@ -12,39 +12,13 @@
 #
 # Needs: target/release/sealift, docker-registry, skopeo, python3, openssl, curl, bc, /usr/bin/time.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-. scripts/registry.sh
-SEALIFT=${SEALIFT:-target/release/sealift}
+. "$(dirname "$0")/lib.sh"
 IMAGES=${IMAGES:-60}
 DELAY_MS=${DELAY_MS:-10}
 JOBS=${JOBS:-16}
 BIG_MIB=${BIG_MIB:-512}
 COUNTS=${COUNTS:-100 300 1000}
-work=$(mktemp -d "${BENCH_DIR:-/tmp}/sealift-walk.XXXXXX")
-PROXY_PIDS=()
-trap 'for p in "${PROXY_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; cleanup_registries; rm -rf "$work"' EXIT
-[ -x "$SEALIFT" ] || { echo "build first: make build" >&2; exit 2; }
-command -v bc >/dev/null || { echo "bench needs bc (apt-get install bc)" >&2; exit 2; }
-
-start_proxy() { # VAR TARGET: a latency proxy in front of TARGET
-  local var=$1 target=$2 portfile="$work/proxy.$RANDOM"
-  python3 bench/latency_proxy.py 0 "$target" "$DELAY_MS" > "$portfile" &
-  PROXY_PIDS+=($!)
-  for _ in $(seq 1 100); do
-    if [ -s "$portfile" ]; then printf -v "$var" '127.0.0.1:%s' "$(head -1 "$portfile")"; return 0; fi
-    sleep 0.05
-  done
-  echo "latency proxy did not start" >&2; return 1
-}
-secs() { # command... -> seconds (wall), with peak RSS in $work/rss
-  local start end
-  start=$(date +%s.%N)
-  /usr/bin/time -f '%M' -o "$work/rss" "$@" >/dev/null 2>"$work/err" || { cat "$work/err" >&2; return 1; }
-  end=$(date +%s.%N)
-  echo "$end - $start" | bc -l | xargs printf '%.2f'
-}
-rss_mib() { echo "$(cat "$work/rss") / 1024" | bc -l | xargs printf '%.0f'; }
-ratio() { echo "$1 / $2" | bc -l | xargs printf '%.2f'; }
+bench_init walk
 row() { printf '%-64s %9s %9s %9s\n' "$@"; }
 
 start_registry SRC

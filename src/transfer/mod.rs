@@ -6,6 +6,7 @@ pub mod delta;
 pub mod inspect;
 pub mod load;
 pub mod plan;
+mod publish;
 pub mod push;
 pub mod read;
 pub mod save;

@@ -1,5 +1,6 @@
 //! Pushing what admission let through (phases 3 and 4 of `load`): metadata blobs from
-//! memory, then layers, then manifests in plan order, only once every blob is in place.
+//! memory, then layers, then (in [`super::publish`]) manifests and tags, only once every
+//! blob is in place.
 //! Blobs the target already has are skipped (HEAD first); a blob needed in several
 //! repositories is uploaded once and mounted into the others.
 
@@ -15,7 +16,7 @@ use super::read::{check_complete, check_dir, check_known, layout_after_blobs, La
 use crate::bundle::{AsyncEntry, BundleError, BundleIndex};
 use crate::content::Metadata;
 use crate::layout::LayoutDir;
-use crate::oci::{Descriptor, Digest};
+use crate::oci::Digest;
 use crate::progress::Reporter;
 use crate::registry::{Registry, RegistryError};
 
@@ -101,6 +102,9 @@ impl Loader<'_> {
         layers: Layers,
     ) -> Result<LoadReport, LoadError> {
         let mut report = LoadReport { present_blobs: present.len(), ..Default::default() };
+        // What the target held before the first upload: tells the manifest phase which
+        // manifests cannot be there yet.
+        let before = present.clone();
         // Where each blob already is (for mounting into the other repositories).
         let mut holder: BTreeMap<Digest, String> = present.iter().map(|(d, r)| (d.clone(), r.clone())).collect();
 
@@ -111,7 +115,8 @@ impl Loader<'_> {
         let mut deferred: Option<(std::path::PathBuf, Vec<Deferred>)> = None;
         let mut dir = None;
         match layers {
-            Layers::Tar(rest) if rest.compressed => streamed = Some(rest),
+            // A compressed bundle, or one read from a pipe, goes in one sequential pass.
+            Layers::Tar(rest) if rest.compressed || !rest.seekable => streamed = Some(rest),
             Layers::Tar(rest) => {
                 let path = rest.path.clone();
                 let layers = match self.pass {
@@ -188,42 +193,8 @@ impl Loader<'_> {
             }
         }
 
-        // Manifests, in plan order, only now that every blob is in place.
-        let referrers_api = match plan.manifests().iter().find(|m| m.referrer_of.is_some()) {
-            Some(m) => self.registry.has_referrers_api(&m.repository).await?,
-            None => false,
-        };
-        for p in plan.manifests() {
-            let m = &meta.contents.manifests[&p.digest];
-            let exists = self.registry.head_manifest(&p.repository, &p.digest.to_string()).await?.is_some();
-            if exists {
-                report.present_manifests += 1;
-            } else {
-                self.registry.put_manifest(&p.repository, &p.digest.to_string(), &m.bytes, &m.media_type).await?;
-                report.pushed_manifests += 1;
-            }
-            if let Some(tag) = &p.tag {
-                let reference = format!("{}/{}:{tag}", self.registry.host(), p.repository);
-                match self.registry.head_manifest(&p.repository, tag).await? {
-                    Some((current, ..)) if current == p.digest => {}
-                    // An attachment that did not verify never replaces a different one.
-                    Some((current, ..)) if !p.replaces_tag => {
-                        report.kept_tags.push(KeptTag { reference, kept: current, offered: p.digest.clone() });
-                    }
-                    _ => {
-                        self.registry.put_manifest(&p.repository, tag, &m.bytes, &m.media_type).await?;
-                        report.tags.push(reference);
-                    }
-                }
-            }
-            if let (Some(subject), false) = (&p.referrer_of, referrers_api) {
-                let e = &meta.contents.entries[p.entry];
-                let mut d = Descriptor::new(m.media_type.clone(), p.digest.clone(), m.bytes.len() as u64);
-                d.artifact_type = e.descriptor.artifact_type.clone().or_else(|| m.parsed.artifact_type.clone());
-                d.annotations = m.parsed.annotations.clone();
-                self.registry.add_referrer_to_tag_index(&p.repository, subject, d).await?;
-            }
-        }
+        // Manifests and tags, only now that every blob is in place.
+        super::publish::publish(self.registry, self.jobs, meta, plan, &before, &mut report).await?;
         Ok(report)
     }
 
@@ -241,7 +212,7 @@ impl Loader<'_> {
         holder: &mut BTreeMap<Digest, String>,
         report: &mut LoadReport,
     ) -> Result<Vec<Deferred>, LoadError> {
-        let TarRest { mut reader, mut pending, unheld, .. } = rest;
+        let TarRest { mut reader, mut pending, unheld, seekable, .. } = rest;
         let mut seen = BTreeSet::new();
         let mut deferred = Vec::new();
         // Large configs the metadata phase hashed and left in the file: read again from there.
@@ -274,7 +245,7 @@ impl Loader<'_> {
             let Some(repo) = target.cloned() else { continue };
             let (digest, size) = (blob.digest.clone(), blob.size);
             holder.insert(digest.clone(), repo.clone());
-            if let Some(offset) = blob.file_offset.filter(|_| self.pass == Pass::CheckFirst) {
+            if let Some(offset) = blob.file_offset.filter(|_| self.pass == Pass::CheckFirst && seekable) {
                 // Dropping the body lets the reader go on, still hashing the bytes.
                 deferred.push(Deferred { digest, offset, size, repository: repo });
                 continue;

@@ -169,6 +169,10 @@ pub struct TarRest {
     pub(super) path: std::path::PathBuf,
     /// zstd or gzip: layers cannot be re-read cheaply and stream into their uploads.
     pub(super) compressed: bool,
+    /// A regular file (or a volume set), which can be read again by offset. Not so for a
+    /// FIFO or a device (a bundle piped from `ssh` or a tape): then everything is read in
+    /// one sequential pass, as for a compressed bundle, and the path is opened only once.
+    pub(super) seekable: bool,
     /// Large configs the metadata phase hashed but did not hold ([`MAX_HELD_CONFIG`]):
     /// read again from their place in the file when pushed.
     pub(super) unheld: Vec<Unheld>,
@@ -204,6 +208,11 @@ impl TarRest {
     pub fn is_compressed(&self) -> bool {
         self.compressed
     }
+
+    /// Whether the bundle can be read again by offset (see [`TarRest::seekable`]).
+    pub fn is_seekable(&self) -> bool {
+        self.seekable
+    }
 }
 
 /// Phase 1 for a tar: reads until the first layer.
@@ -215,6 +224,7 @@ pub async fn read_tar_metadata(path: &Path) -> Result<(Metadata, TarRest), LoadE
     let mut index_seen = false;
     let mut pending = None;
     let mut unheld = Vec::new();
+    let seekable = is_seekable(path);
     while let Some(entry) = reader.next().await? {
         match entry {
             AsyncEntry::OciLayout(_) => layout = true,
@@ -255,7 +265,7 @@ pub async fn read_tar_metadata(path: &Path) -> Result<(Metadata, TarRest), LoadE
                 if blob.size > limit {
                     return Err(LoadError::MetadataTooLarge { what, digest: blob.digest, size: blob.size, limit });
                 }
-                if let Some(offset) = blob.file_offset {
+                if let Some(offset) = blob.file_offset.filter(|_| seekable) {
                     if !wanted_manifest && blob.size > MAX_HELD_CONFIG && only_a_config(&meta.contents, &blob.digest) {
                         // Dropping the body does not skip its check: the reader hashes it
                         // and the next entry reports a mismatch.
@@ -291,8 +301,9 @@ pub async fn read_tar_metadata(path: &Path) -> Result<(Metadata, TarRest), LoadE
         configs_left_in_the_file = unheld.len(),
         "bundle metadata read (before the first layer)"
     );
-    let compressed = is_compressed(path)?;
-    Ok((meta, TarRest { reader, pending, path: path.to_owned(), compressed, unheld }))
+    // A pipe is not opened twice: a second reader would take bytes from the first.
+    let compressed = seekable && is_compressed(path)?;
+    Ok((meta, TarRest { reader, pending, path: path.to_owned(), compressed, seekable, unheld }))
 }
 
 /// Phase 1 for a layout directory (sealift's, or one written by `cosign save`).
@@ -410,6 +421,12 @@ pub(super) fn layout_after_blobs() -> LoadError {
 }
 
 /// Whether a bundle file (or volume set) is zstd- or gzip-compressed (by its magic bytes).
+/// Whether `path` can be opened again and read by offset: a regular file (a volume set's
+/// part list or first part is one), not a FIFO or a character device.
+fn is_seekable(path: &Path) -> bool {
+    std::fs::metadata(path).map(|m| m.is_file()).unwrap_or(true)
+}
+
 fn is_compressed(path: &Path) -> Result<bool, BundleError> {
     use std::io::Read as _;
     let mut magic = [0u8; 4];

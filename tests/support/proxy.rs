@@ -6,6 +6,8 @@ use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use super::{FakeRequest, FakeResponse, FakeServer, Raw};
+
 /// Forwards every connection on `addr` to `target`; stops accepting on drop.
 pub struct CountingProxy {
     /// `127.0.0.1:PORT`, bound by the proxy itself.
@@ -54,5 +56,56 @@ impl Drop for CountingProxy {
         self.stop.store(true, Ordering::SeqCst);
         // Wake the accept loop so that it sees the flag.
         let _ = TcpStream::connect(&self.addr);
+    }
+}
+
+/// An HTTP forwarder in front of a real registry that answers chosen requests itself with a
+/// 500 (a registry that fails one manifest PUT: a real one cannot be made to on cue) and
+/// forwards every other request, one connection each ([`FakeServer`]). Upload `Location`s
+/// that name the registry are rewritten to name the forwarder, so every request passes it.
+pub struct FailingForwarder {
+    pub addr: String,
+    server: FakeServer,
+}
+
+impl FailingForwarder {
+    pub fn start(target: &str, fail: impl Fn(&FakeRequest) -> bool + Send + Sync + 'static) -> FailingForwarder {
+        let own = Arc::new(std::sync::OnceLock::<String>::new());
+        let (me, target) = (own.clone(), target.to_owned());
+        let server = FakeServer::start(move |req, _| {
+            if fail(req) {
+                return FakeResponse::new(500)
+                    .header("Content-Type", "application/json")
+                    .body(r#"{"errors":[{"code":"UNKNOWN","message":"storage failed on purpose"}]}"#);
+            }
+            let pass = ["content-type", "accept", "range"];
+            let headers: Vec<(&str, &str)> = req
+                .headers
+                .iter()
+                .filter(|(k, _)| pass.contains(&k.as_str()))
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            let r = Raw::new(&target).request(&req.method, &req.target, &headers, &req.body);
+            let mut resp = FakeResponse::new(r.status);
+            let mut length = None;
+            for (k, v) in &r.headers {
+                match k.as_str() {
+                    "content-length" => length = v.parse::<usize>().ok(),
+                    "connection" | "transfer-encoding" => {}
+                    "location" => resp = resp.header(k, &v.replace(&target, me.get().unwrap())),
+                    _ => resp = resp.header(k, v),
+                }
+            }
+            // A HEAD answer carries the length of the body it did not send.
+            let body = if req.method == "HEAD" { vec![0; length.unwrap_or(0)] } else { r.body };
+            resp.body(body)
+        });
+        own.set(server.addr.clone()).unwrap();
+        FailingForwarder { addr: server.addr.clone(), server }
+    }
+
+    /// Every request the forwarder saw, failed ones included.
+    pub fn requests(&self) -> Vec<FakeRequest> {
+        self.server.requests()
     }
 }
