@@ -4,7 +4,7 @@
 //! parse, and the signature verifies over the exact payload bytes with the certificate's
 //! key or the given public key. Path validation against roots is `verify`'s job.
 
-use super::material::{decode_signature, load_certificate, load_chain, SignedPayload};
+use super::material::{decode_signature, load_certificate, load_chain, CertificateInput, SignedPayload};
 use super::{AttachRejection, SignError};
 use crate::cosign::{parse_payload, NewSignatureLayer};
 use crate::oci::Digest;
@@ -45,26 +45,9 @@ pub fn check_attachment(a: &Attachment<'_>, image_digest: &Digest) -> Result<Che
         }
         .into());
     }
-    let certificate = match a.certificate {
-        Some((bytes, what)) => Some(
-            load_certificate(bytes, what)
-                .map_err(|_| AttachRejection::MalformedCertificate { what: what.to_owned() })?,
-        ),
-        None => None,
-    };
-    let chain = match a.chain {
-        Some((bytes, what)) => {
-            Some(load_chain(bytes, what).map_err(|_| AttachRejection::MalformedChain { what: what.to_owned() })?)
-        }
-        None => None,
-    };
-    let mut against: Vec<(&PublicKey, &str)> = Vec::new();
-    if let Some(c) = &certificate {
-        against.push((&c.public_key, c.what.as_str()));
-    }
-    if let Some(k) = a.key {
-        against.push(k);
-    }
+    let certificate = a.certificate.map(read_certificate).transpose()?;
+    let chain = a.chain.map(read_chain).transpose()?;
+    let against = keys_to_try(&certificate, a.key);
     let (sig_bytes, sig_what) = a.signature;
     let signature = decode_signature(sig_bytes, sig_what)?;
     let algorithm = verify_with_each(&against, payload, &signature, sig_what, payload_what)?;
@@ -88,6 +71,25 @@ pub fn check_attachment(a: &Attachment<'_>, image_digest: &Digest) -> Result<Che
         },
         algorithm,
     })
+}
+
+/// A `--certificate` file of an attached signature, read as `sign` reads one.
+fn read_certificate((bytes, what): (&[u8], &str)) -> Result<CertificateInput, AttachRejection> {
+    load_certificate(bytes, what).map_err(|_| AttachRejection::MalformedCertificate { what: what.to_owned() })
+}
+
+/// A `--certificate-chain` file of an attached signature, read as `sign` reads one.
+fn read_chain((bytes, what): (&[u8], &str)) -> Result<String, AttachRejection> {
+    load_chain(bytes, what).map_err(|_| AttachRejection::MalformedChain { what: what.to_owned() })
+}
+
+/// The keys an attached signature is tried against, each with its name: the certificate's,
+/// then `--key`'s.
+fn keys_to_try<'a>(
+    certificate: &'a Option<CertificateInput>,
+    key: Option<(&'a PublicKey, &'a str)>,
+) -> Vec<(&'a PublicKey, &'a str)> {
+    certificate.iter().map(|c| (&c.public_key, c.what.as_str())).chain(key).collect()
 }
 
 /// Every key given must verify `signature` over `signed`: a certificate and a `--key` that
@@ -153,24 +155,10 @@ pub fn check_bundle_attachment(a: &BundleAttachment<'_>, image_digest: &Digest) 
         ),
         None => None,
     };
-    let certificate = match a.certificate {
-        Some((bytes, what)) => Some(
-            load_certificate(bytes, what)
-                .map_err(|_| AttachRejection::MalformedCertificate { what: what.to_owned() })?,
-        ),
-        None => None,
-    };
+    let certificate = a.certificate.map(read_certificate).transpose()?;
     let leaf_what = format!("the certificate in {what}");
-    let mut against: Vec<(&PublicKey, &str)> = Vec::new();
-    if let Some(k) = &leaf {
-        against.push((k, &leaf_what));
-    }
-    if let Some(c) = &certificate {
-        against.push((&c.public_key, c.what.as_str()));
-    }
-    if let Some(k) = a.key {
-        against.push(k);
-    }
+    let mut against: Vec<(&PublicKey, &str)> = leaf.iter().map(|k| (k, leaf_what.as_str())).collect();
+    against.extend(keys_to_try(&certificate, a.key));
     if against.is_empty() {
         return Err(SignError::Usage(
             "the bundle names its key by hint only: give --key to check its signature against",
@@ -231,26 +219,9 @@ pub fn check_statement_attachment(
     let statement = statement_of(bytes).map_err(refuse)?;
     check_image_statement(super::bundle::INTOTO_PAYLOAD_TYPE, statement, image_digest)
         .map_err(|r| refuse(r.to_string()))?;
-    let certificate = match a.certificate {
-        Some((bytes, what)) => Some(
-            load_certificate(bytes, what)
-                .map_err(|_| AttachRejection::MalformedCertificate { what: what.to_owned() })?,
-        ),
-        None => None,
-    };
-    let chain = match a.chain {
-        Some((bytes, what)) => {
-            Some(load_chain(bytes, what).map_err(|_| AttachRejection::MalformedChain { what: what.to_owned() })?)
-        }
-        None => None,
-    };
-    let mut against: Vec<(&PublicKey, &str)> = Vec::new();
-    if let Some(c) = &certificate {
-        against.push((&c.public_key, c.what.as_str()));
-    }
-    if let Some(k) = a.key {
-        against.push(k);
-    }
+    let certificate = a.certificate.map(read_certificate).transpose()?;
+    let chain = a.chain.map(read_chain).transpose()?;
+    let against = keys_to_try(&certificate, a.key);
     let (sig_bytes, sig_what) = a.signature;
     let signature = decode_signature(sig_bytes, sig_what)?;
     let signed = super::bundle::signed_bytes(statement);
