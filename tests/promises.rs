@@ -104,13 +104,7 @@ fn a_save_failing_midway_keeps_the_existing_file_and_leaves_nothing() {
     // Remove the last layer's data from the registry's own storage: the manifest and the
     // first layers are served, that one fails.
     let (last, _) = img.layers.last().unwrap();
-    let data = src
-        .dir
-        .path()
-        .join("data/docker/registry/v2/blobs/sha256")
-        .join(&last.hex()[..2])
-        .join(last.hex())
-        .join("data");
+    let data = src.blob_data_path(last);
     std::fs::remove_file(&data).unwrap_or_else(|e| panic!("{}: {e}", data.display()));
     let dir = tempdir();
     for name in ["b.tar", "b.tar.zst"] {

@@ -326,8 +326,7 @@ fn list_tags_of_a_repository() {
 /// Changes a blob in the registry's storage (the first `from` becomes `to`, same length; or
 /// the last byte flips), so it serves content that no longer matches its digest.
 fn corrupt_blob(reg: &TestRegistry, digest: &Digest, from_to: Option<(&[u8], &[u8])>) {
-    let hex = digest.hex();
-    let path = reg.dir.path().join(format!("data/docker/registry/v2/blobs/sha256/{}/{hex}/data", &hex[..2]));
+    let path = reg.blob_data_path(digest);
     let mut bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     match from_to {
         Some((from, to)) => {

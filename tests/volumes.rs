@@ -277,13 +277,7 @@ fn a_failed_volume_save_leaves_no_part_and_no_part_list() {
     // Layers are saved sorted by digest: whichever is last, the parts before it were full.
     let img = crate::support::random_image(&src.addr, "team/app", "1.0", &[1_500_000, 1_500_000, 1_500_000]);
     let (last, _) = img.layers.iter().max_by_key(|(d, _)| d.to_string()).unwrap();
-    let data = src
-        .dir
-        .path()
-        .join("data/docker/registry/v2/blobs/sha256")
-        .join(&last.hex()[..2])
-        .join(last.hex())
-        .join("data");
+    let data = src.blob_data_path(last);
     std::fs::remove_file(&data).unwrap();
     let dir = tempdir();
     let out = sealift(&[

@@ -75,6 +75,13 @@ enum Mode<'a> {
 }
 
 impl TestRegistry {
+    /// Where distribution's filesystem driver keeps a blob's bytes, for tests that damage or
+    /// remove them behind the registry's back.
+    pub fn blob_data_path(&self, digest: &sealift::oci::Digest) -> std::path::PathBuf {
+        let hex = digest.hex();
+        self.dir.path().join(format!("data/docker/registry/v2/blobs/sha256/{}/{hex}/data", &hex[..2]))
+    }
+
     /// Plain http, no auth.
     pub fn start() -> TestRegistry {
         Self::launch(Mode::Plain)
