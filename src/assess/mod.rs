@@ -159,28 +159,25 @@ pub fn verdict_reason(v: &Verdict) -> Option<String> {
     }
 }
 
-/// Decides one image (`repository` = `host[:port]/path`, the source repository) under
-/// `policy` at `now`. Every signature is verified and reported, whatever the outcome.
-pub fn assess(
-    policy: &Policy,
-    repository: &str,
-    reference: &str,
-    digest: &Digest,
-    evidence: &Evidence,
-    now: DateTime<Utc>,
-) -> ImageAssessment {
-    assess_under(policy.rule_for(repository), repository, reference, digest, evidence, now)
+/// One image to decide: its source repository (`host[:port]/path`), the reference the
+/// report names it by, its digest and the evidence found for that digest.
+#[derive(Debug, Clone, Copy)]
+pub struct Candidate<'a> {
+    pub repository: &'a str,
+    pub reference: &'a str,
+    pub digest: &'a Digest,
+    pub evidence: &'a Evidence,
+}
+
+/// Decides one image under the `policy` rule its repository selects, at `now`. Every
+/// signature is verified and reported, whatever the outcome.
+pub fn assess(policy: &Policy, image: &Candidate<'_>, now: DateTime<Utc>) -> ImageAssessment {
+    assess_under(policy.rule_for(image.repository), image, now)
 }
 
 /// [`assess`] under a given rule (or none), whatever rule the repository would select.
-fn assess_under(
-    rule: Option<&Rule>,
-    repository: &str,
-    reference: &str,
-    digest: &Digest,
-    evidence: &Evidence,
-    now: DateTime<Utc>,
-) -> ImageAssessment {
+fn assess_under(rule: Option<&Rule>, image: &Candidate<'_>, now: DateTime<Utc>) -> ImageAssessment {
+    let Candidate { repository, reference, digest, evidence } = *image;
     let mut a = ImageAssessment {
         reference: reference.to_owned(),
         repository: repository.to_owned(),
@@ -378,7 +375,13 @@ fn judge_entry(
     e: &crate::content::Entry,
 ) -> (ImageAssessment, Vec<String>) {
     let d = &e.descriptor.digest;
-    let mut a = assess_under(rule, &e.repository, &e.reference(), d, &evidence_from_bundle(meta, d), now);
+    let image = Candidate {
+        repository: &e.repository,
+        reference: &e.reference(),
+        digest: d,
+        evidence: &evidence_from_bundle(meta, d),
+    };
+    let mut a = assess_under(rule, &image, now);
     let mut names = signed_names(&a);
     if e.role == Role::Platform && !a.passed {
         if let Some(parent) = &e.subject {
@@ -487,14 +490,13 @@ fn cover_by_parent(
         a.notes.push(format!("parent index {parent} does not list {}", a.digest));
         return None;
     }
-    let pa = assess_under(
-        rule,
+    let image = Candidate {
         repository,
-        &format!("{repository}@{parent}"),
-        parent,
-        &evidence_from_bundle(meta, parent),
-        now,
-    );
+        reference: &format!("{repository}@{parent}"),
+        digest: parent,
+        evidence: &evidence_from_bundle(meta, parent),
+    };
+    let pa = assess_under(rule, &image, now);
     if pa.passed {
         a.passed = true;
         a.covered_by = Some(parent.clone());

@@ -30,6 +30,11 @@ fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 25, 0, 0, 0).unwrap()
 }
 
+/// [`assess`] of `digest` in `repository`, named "ref", at [`now`].
+fn assess_at_now(policy: &Policy, repository: &str, digest: &Digest, evidence: &Evidence) -> ImageAssessment {
+    assess(policy, &Candidate { repository, reference: "ref", digest, evidence }, now())
+}
+
 struct World {
     dir: tempfile::TempDir,
     meta: Metadata,
@@ -165,18 +170,18 @@ fn key_signature_passes_and_wrong_key_or_moved_signature_do_not() {
     let ev = evidence_from_bundle(&w.meta, &img);
     assert_eq!((ev.signatures.len(), ev.unreadable.len()), (1, 0));
     assert_eq!(ev.signatures[0].format, Format::LegacySig);
-    let a = assess(&pol, REPO, "ref", &img, &ev, now());
+    let a = assess_at_now(&pol, REPO, &img, &ev);
     assert!(a.passed, "{:?}", a.reasons);
     assert_eq!((a.rule.as_deref(), a.distinct_signers), (Some("team"), 1));
 
     let wrong = w.policy(vec![key_rule(&["b.pub"])]);
-    let a = assess(&wrong, REPO, "ref", &img, &ev, now());
+    let a = assess_at_now(&wrong, REPO, &img, &ev);
     assert!(!a.passed);
     assert!(a.reasons.iter().any(|r| r.contains("does not verify")), "{:?}", a.reasons);
 
     // The same signature presented as evidence for another image.
     let img2 = w.image(Role::Image, None);
-    let a = assess(&pol, REPO, "ref", &img2, &ev, now());
+    let a = assess_at_now(&pol, REPO, &img2, &ev);
     assert_eq!(
         a.signatures[0].report.rejection(),
         Some(&Rejection::DigestMismatch { expected: img2.clone(), found: img.clone() })
@@ -193,13 +198,13 @@ fn no_rule_and_reject_rule_refuse_but_still_list_signatures() {
     w.sign(&k, SignatureAlgorithm::EcdsaP256Sha256, &img, REPO);
     let ev = evidence_from_bundle(&w.meta, &img);
     let pol = w.policy(vec![key_rule(&["a.pub"])]);
-    let a = assess(&pol, "127.0.0.1:5000/other/app", "ref", &img, &ev, now());
+    let a = assess_at_now(&pol, "127.0.0.1:5000/other/app", &img, &ev);
     assert_eq!(a.reasons, vec!["no policy rule covers 127.0.0.1:5000/other/app".to_owned()]);
     assert_eq!(a.signatures.len(), 1);
     let reject =
         RuleSpec { name: Some("no".into()), repositories: vec!["**".into()], reject: true, ..Default::default() };
     let pol = w.policy(vec![reject, key_rule(&["a.pub"])]);
-    let a = assess(&pol, REPO, "ref", &img, &ev, now());
+    let a = assess_at_now(&pol, REPO, &img, &ev);
     assert!(!a.passed);
     assert_eq!(a.reasons, vec![format!("policy rule \"no\" refuses {REPO}")]);
 }
@@ -215,14 +220,14 @@ fn threshold_counts_distinct_signers() {
     w.sign(&a_key, SignatureAlgorithm::EcdsaP256Sha256, &img, "other/ref");
     let rule = RuleSpec { threshold: Some(2), ..key_rule(&["a.pub", "b.pub"]) };
     let pol = w.policy(vec![rule]);
-    let a = assess(&pol, REPO, "ref", &img, &evidence_from_bundle(&w.meta, &img), now());
+    let a = assess_at_now(&pol, REPO, &img, &evidence_from_bundle(&w.meta, &img));
     assert_eq!(a.signatures.len(), 2);
     assert!(a.signatures.iter().all(|s| s.report.is_verified()));
     assert_eq!(a.distinct_signers, 1);
     assert!(!a.passed);
     assert_eq!(a.reasons[0], "1 distinct verified signers, the policy needs 2");
     w.sign(&b_key, SignatureAlgorithm::Ed25519, &img, REPO);
-    let a = assess(&pol, REPO, "ref", &img, &evidence_from_bundle(&w.meta, &img), now());
+    let a = assess_at_now(&pol, REPO, &img, &evidence_from_bundle(&w.meta, &img));
     assert_eq!((a.distinct_signers, a.passed), (2, true), "{:?}", a.reasons);
 }
 
@@ -234,14 +239,14 @@ fn algorithm_allow_list_and_docker_reference() {
     w.sign(&rsa, SignatureAlgorithm::RsaPkcs1Sha256, &img, "elsewhere.example/app");
     let ev = evidence_from_bundle(&w.meta, &img);
     let only_pss = RuleSpec { algorithms: Some(vec!["rsa-pss-sha512".into()]), ..key_rule(&["rsa.pub"]) };
-    let a = assess(&w.policy(vec![only_pss]), REPO, "ref", &img, &ev, now());
+    let a = assess_at_now(&w.policy(vec![only_pss]), REPO, &img, &ev);
     assert_eq!(
         a.signatures[0].report.rejection(),
         Some(&Rejection::AlgorithmNotAllowed { alg: SignatureAlgorithm::RsaPkcs1Sha256 })
     );
     assert!(a.reasons.iter().any(|r| r.contains("rsa-pkcs1-sha256 is not allowed")), "{:?}", a.reasons);
     let check_ref = RuleSpec { check_docker_reference: true, ..key_rule(&["rsa.pub"]) };
-    let a = assess(&w.policy(vec![check_ref]), REPO, "ref", &img, &ev, now());
+    let a = assess_at_now(&w.policy(vec![check_ref]), REPO, &img, &ev);
     assert!(matches!(a.signatures[0].report.rejection(), Some(Rejection::ReferenceMismatch { .. })));
     w.sign(&rsa, SignatureAlgorithm::RsaPssSha512, &img, REPO);
     let both = RuleSpec {
@@ -249,7 +254,7 @@ fn algorithm_allow_list_and_docker_reference() {
         check_docker_reference: true,
         ..key_rule(&["rsa.pub"])
     };
-    let a = assess(&w.policy(vec![both]), REPO, "ref", &img, &evidence_from_bundle(&w.meta, &img), now());
+    let a = assess_at_now(&w.policy(vec![both]), REPO, &img, &evidence_from_bundle(&w.meta, &img));
     assert!(a.passed, "{:?}", a.reasons);
     assert_eq!(a.signatures[1].report.algorithm, Some(SignatureAlgorithm::RsaPssSha512));
 }
@@ -263,19 +268,19 @@ fn required_attestations() {
     w.sign(&k, SignatureAlgorithm::EcdsaP256Sha256, &img, REPO);
     let rule = RuleSpec { require_attestations: vec![SLSA.into()], ..key_rule(&["a.pub"]) };
     let pol = w.policy(vec![rule]);
-    let a = assess(&pol, REPO, "ref", &img, &evidence_from_bundle(&w.meta, &img), now());
+    let a = assess_at_now(&pol, REPO, &img, &evidence_from_bundle(&w.meta, &img));
     assert_eq!(a.reasons, vec![format!("required attestation {SLSA:?} is missing")]);
     // Signed by a stranger, and one about another image: both present, neither counts.
     w.attest(&stranger, SLSA, &img, &img);
     let other = Digest::of(b"other image");
     w.attest(&k, SLSA, &img, &other);
-    let a = assess(&pol, REPO, "ref", &img, &evidence_from_bundle(&w.meta, &img), now());
+    let a = assess_at_now(&pol, REPO, &img, &evidence_from_bundle(&w.meta, &img));
     assert!(!a.passed);
     assert_eq!(a.attestations.len(), 2);
     assert!(a.reasons[0].contains("did not verify"), "{:?}", a.reasons);
     assert!(a.attestations[1].reason.as_deref().unwrap().contains("do not include"), "{:?}", a.attestations);
     w.attest(&k, SLSA, &img, &img);
-    let a = assess(&pol, REPO, "ref", &img, &evidence_from_bundle(&w.meta, &img), now());
+    let a = assess_at_now(&pol, REPO, &img, &evidence_from_bundle(&w.meta, &img));
     assert!(a.passed, "{:?}", a.reasons);
     assert!(a.attestations[2].verified && a.attestations[2].signer.as_deref().unwrap().starts_with("key sha256:"));
 }
@@ -357,7 +362,7 @@ fn sigstore_bundle_referrer_b1_verifies_for_its_real_digest() {
         ..Default::default()
     };
     let pol = w.policy(vec![rule]);
-    let a = assess(&pol, "ghcr.io/kubewarden/kubewarden-controller", "ref", &digest, &ev, now());
+    let a = assess_at_now(&pol, "ghcr.io/kubewarden/kubewarden-controller", &digest, &ev);
     assert!(a.passed, "{:?}", a.reasons);
     let j = report::signature_json(&a.signatures[0]);
     assert_eq!(
@@ -374,7 +379,7 @@ fn sigstore_bundle_referrer_b1_verifies_for_its_real_digest() {
     );
     // Evidence for another repository under a key-only rule: present, never a pass.
     let _k = w.key("a.pub", KeyType::EcP256);
-    let a = assess(&w.policy(vec![key_rule(&["a.pub"])]), "x/team/y", "ref", &digest, &ev, now());
+    let a = assess_at_now(&w.policy(vec![key_rule(&["a.pub"])]), "x/team/y", &digest, &ev);
     assert!(!a.passed);
     assert!(a.reasons.iter().any(|r| r.contains("sigstore-bundle")), "{:?}", a.reasons);
 }
@@ -424,7 +429,7 @@ fn unreadable_attachments_are_reported() {
     let ev = evidence_from_bundle(&w.meta, &img);
     assert_eq!(ev.signatures.len(), 0);
     assert!(ev.unreadable[0].1.contains("hashes to"), "{:?}", ev.unreadable);
-    let a = assess(&w.policy(vec![key_rule(&["a.pub"])]), REPO, "ref", &img, &ev, now());
+    let a = assess_at_now(&w.policy(vec![key_rule(&["a.pub"])]), REPO, &img, &ev);
     assert!(!a.passed);
     assert_eq!(a.reasons[0], "no signatures found");
     assert!(a.reasons[1].starts_with("attachment "), "{:?}", a.reasons);

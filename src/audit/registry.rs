@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 
 use super::{is_attachment_tag, platforms_of, AuditError, ImageFacts};
-use crate::assess::{assess, evidence_from_registry, Evidence, ImageAssessment};
+use crate::assess::{assess, evidence_from_registry, Candidate, Evidence, ImageAssessment};
 use crate::oci::{media, Digest, Manifest};
 use crate::registry::{RawManifest, Registry};
 use crate::trust::policy::Policy;
@@ -89,7 +89,9 @@ pub async fn assess_registry(
         }
         let repository = format!("{host}/{}", img.repository);
         let reference = format!("{repository}:{}", img.tag);
-        let a = assess(policy, &repository, &reference, &digest, &evidence[&key], now);
+        let image =
+            Candidate { repository: &repository, reference: &reference, digest: &digest, evidence: &evidence[&key] };
+        let a = assess(policy, &image, now);
         out.push((a, registry_facts(registry, &img.repository, &img.manifest).await));
     }
     Ok(out)

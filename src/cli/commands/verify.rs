@@ -13,7 +13,8 @@ use chrono::Utc;
 
 use crate::assess::report::{image_json, image_text, REPORT_VERSION};
 use crate::assess::{
-    assess, assess_bundle, entry_reference, evidence_from_registry, Evidence, Format, FoundSignature, ImageAssessment,
+    assess, assess_bundle, entry_reference, evidence_from_registry, Candidate, Evidence, Format, FoundSignature,
+    ImageAssessment,
 };
 use crate::cli::args::{OutputFormat, RegistryArgs, TrustArgs};
 use crate::cli::commands::Failure;
@@ -196,7 +197,11 @@ fn detached(
     };
     let reference =
         if repository.is_empty() { format!("{}@{digest}", file.display()) } else { format!("{repository}@{digest}") };
-    Ok(assess(policy, &repository, &reference, &digest, &evidence, now))
+    Ok(assess(
+        policy,
+        &Candidate { repository: &repository, reference: &reference, digest: &digest, evidence: &evidence },
+        now,
+    ))
 }
 
 /// `--bundle`: everything from the bundle's metadata; no registry, no network.
@@ -316,7 +321,13 @@ async fn online(
             .await?
             .ok_or_else(|| Failure::new(exit::FAILED, format!("{r}: no such image")))?;
         let evidence = evidence_from_registry(&registry, &r.repository, &manifest.digest).await?;
-        out.push(assess(policy, &r.repository_name(), &r.to_string(), &manifest.digest, &evidence, now));
+        let image = Candidate {
+            repository: &r.repository_name(),
+            reference: &r.to_string(),
+            digest: &manifest.digest,
+            evidence: &evidence,
+        };
+        out.push(assess(policy, &image, now));
     }
     Ok(out)
 }
