@@ -1,7 +1,6 @@
 //! The terminal side of progress: indicatif bars on a terminal, nothing on a pipe or with
 //! `-q`. Library code only sees the [`Reporter`] trait.
 
-use std::io::IsTerminal;
 use std::sync::{Arc, Mutex};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -14,40 +13,34 @@ use crate::progress::Reporter;
 pub struct Ui {
     quiet: bool,
     bar: Arc<Mutex<Option<ProgressBar>>>,
-    terminal: bool,
 }
 
 impl Ui {
     pub fn new(quiet: bool) -> Self {
-        Ui { quiet, bar: Arc::new(Mutex::new(None)), terminal: std::io::stderr().is_terminal() }
+        Ui { quiet, bar: Arc::new(Mutex::new(None)) }
     }
 
     /// Starts a bar for `total` bytes (only on a terminal).
     pub fn start_bytes(&self, prefix: &str, total: u64) {
-        if self.quiet || !self.terminal {
-            return;
-        }
-        let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
-        bar.set_style(
-            ProgressStyle::with_template("{prefix} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {msg}")
-                .expect("static template")
-                .progress_chars("=> "),
-        );
-        bar.set_prefix(prefix.to_owned());
-        *self.bar.lock().expect("ui lock") = Some(bar);
+        self.start(prefix, total, "{prefix} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {msg}");
     }
 
     /// Starts a bar for `total` counted steps, e.g. repositories (only on a terminal).
     pub fn start_count(&self, prefix: &str, total: u64) {
-        if self.quiet || !self.terminal {
+        self.start(prefix, total, "{prefix} [{bar:30}] {pos}/{len} {per_sec} {msg}");
+    }
+
+    fn start(&self, prefix: &str, total: u64, template: &'static str) {
+        if self.quiet {
             return;
         }
         let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
-        bar.set_style(
-            ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {per_sec} {msg}")
-                .expect("static template")
-                .progress_chars("=> "),
-        );
+        // indicatif hides a bar whose stderr is no terminal; such a bar must not be kept,
+        // or the status lines printed through it would vanish from a pipe.
+        if bar.is_hidden() {
+            return;
+        }
+        bar.set_style(ProgressStyle::with_template(template).expect("static template").progress_chars("=> "));
         bar.set_prefix(prefix.to_owned());
         *self.bar.lock().expect("ui lock") = Some(bar);
     }
