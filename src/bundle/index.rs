@@ -22,8 +22,8 @@ use std::rc::Rc;
 use crate::oci::Digest;
 
 use super::guard::HeaderGuard;
-use super::names::EntryName;
-use super::reader::{accept_header, check_oci_layout, check_required, check_trailer};
+use super::names::MetaFile;
+use super::reader::{accept_header, check_oci_layout, check_required, check_trailer, Member};
 use super::{BundleError, VerifyingReader};
 
 /// Where a blob's bytes lie in an uncompressed bundle: unchecked until read through
@@ -106,19 +106,24 @@ impl BundleIndex {
                     continue;
                 };
                 let size = entry.size();
-                if let EntryName::Blob(digest) = class {
-                    let offset = entry.raw_file_position();
-                    if offset.saturating_add(size) > len {
-                        let have = len.saturating_sub(offset);
-                        return Err(BundleError::Truncated { after: format!("{have} of {size} bytes of {canonical}") });
+                let meta = match class {
+                    Member::Meta(meta) => meta,
+                    Member::Blob(digest) => {
+                        let offset = entry.raw_file_position();
+                        if offset.saturating_add(size) > len {
+                            let have = len.saturating_sub(offset);
+                            return Err(BundleError::Truncated {
+                                after: format!("{have} of {size} bytes of {canonical}"),
+                            });
+                        }
+                        let span = Span { offset, size };
+                        index.by_digest.insert(digest.clone(), span);
+                        index.blobs.push((digest, span));
+                        last = canonical;
+                        continue;
                     }
-                    let span = Span { offset, size };
-                    index.by_digest.insert(digest.clone(), span);
-                    index.blobs.push((digest, span));
-                    last = canonical;
-                    continue;
-                }
-                let max = class.cap().expect("metadata files have caps");
+                };
+                let max = meta.cap();
                 if size > max {
                     return Err(BundleError::TooLarge { name: canonical, size, max });
                 }
@@ -131,16 +136,15 @@ impl BundleIndex {
                         after: format!("{} of {size} bytes of {canonical}", bytes.len()),
                     });
                 }
-                match class {
-                    EntryName::OciLayout => {
+                match meta {
+                    MetaFile::OciLayout => {
                         check_oci_layout(&bytes)?;
                         index.oci_layout = bytes;
                     }
-                    EntryName::Index => index.index_json = bytes,
-                    EntryName::Seal(name) => {
+                    MetaFile::Index => index.index_json = bytes,
+                    MetaFile::Seal(name) => {
                         index.seal.insert(name, bytes);
                     }
-                    EntryName::Blob(_) | EntryName::Dir => unreachable!("handled above"),
                 }
                 last = canonical;
             }

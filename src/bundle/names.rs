@@ -27,33 +27,47 @@ pub const MAX_SEAL_SIG: u64 = 1024 * 1024;
 /// What an allowed name stands for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EntryName {
-    OciLayout,
-    Index,
-    /// One of [`SEAL_INDEX`], [`SEAL_SIG`].
-    Seal(&'static str),
+    Meta(MetaFile),
     Blob(Digest),
     /// `.`, `blobs`, `blobs/sha256` (directory entries a `tar` of a layout dir contains).
     Dir,
 }
 
-impl EntryName {
-    /// The size cap of a small metadata file; `None` for blobs and directories.
-    pub fn cap(&self) -> Option<u64> {
+/// A file of the layout that is not a blob: small, read whole, each under its cap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetaFile {
+    OciLayout,
+    Index,
+    /// One of [`SEAL_INDEX`], [`SEAL_SIG`].
+    Seal(&'static str),
+}
+
+impl MetaFile {
+    /// The size cap of the file.
+    pub fn cap(self) -> u64 {
         match self {
-            EntryName::OciLayout => Some(MAX_OCI_LAYOUT),
-            EntryName::Index => Some(MAX_INDEX_JSON),
-            EntryName::Seal(n) if *n == SEAL_SIG => Some(MAX_SEAL_SIG),
-            EntryName::Seal(_) => Some(MAX_SEAL_INDEX),
-            EntryName::Blob(_) | EntryName::Dir => None,
+            MetaFile::OciLayout => MAX_OCI_LAYOUT,
+            MetaFile::Index => MAX_INDEX_JSON,
+            MetaFile::Seal(n) if n == SEAL_SIG => MAX_SEAL_SIG,
+            MetaFile::Seal(_) => MAX_SEAL_INDEX,
         }
     }
 
+    /// The file's name in the bundle.
+    pub fn name(self) -> &'static str {
+        match self {
+            MetaFile::OciLayout => OCI_LAYOUT,
+            MetaFile::Index => INDEX_JSON,
+            MetaFile::Seal(n) => n,
+        }
+    }
+}
+
+impl EntryName {
     /// The canonical name in the bundle (no `./`, no trailing `/`).
     pub fn canonical(&self) -> String {
         match self {
-            EntryName::OciLayout => OCI_LAYOUT.to_owned(),
-            EntryName::Index => INDEX_JSON.to_owned(),
-            EntryName::Seal(n) => (*n).to_owned(),
+            EntryName::Meta(f) => f.name().to_owned(),
             EntryName::Blob(d) => d.blob_path(),
             EntryName::Dir => String::new(),
         }
@@ -62,10 +76,10 @@ impl EntryName {
     /// The order rank sealift's writer keeps: layout, index, seal index, seal sig, blobs.
     pub(crate) fn rank(&self) -> u8 {
         match self {
-            EntryName::OciLayout => 0,
-            EntryName::Index => 1,
-            EntryName::Seal(n) if *n == SEAL_INDEX => 2,
-            EntryName::Seal(_) => 3,
+            EntryName::Meta(MetaFile::OciLayout) => 0,
+            EntryName::Meta(MetaFile::Index) => 1,
+            EntryName::Meta(MetaFile::Seal(n)) if *n == SEAL_INDEX => 2,
+            EntryName::Meta(MetaFile::Seal(_)) => 3,
             EntryName::Blob(_) | EntryName::Dir => 4,
         }
     }
@@ -91,10 +105,10 @@ pub fn classify(raw: &str) -> Result<EntryName, &'static str> {
     let name = raw.strip_prefix("./").unwrap_or(raw);
     match name {
         "" | "." | "blobs" | "blobs/" | "blobs/sha256" | "blobs/sha256/" => return Ok(EntryName::Dir),
-        OCI_LAYOUT => return Ok(EntryName::OciLayout),
-        INDEX_JSON => return Ok(EntryName::Index),
-        SEAL_INDEX => return Ok(EntryName::Seal(SEAL_INDEX)),
-        SEAL_SIG => return Ok(EntryName::Seal(SEAL_SIG)),
+        OCI_LAYOUT => return Ok(EntryName::Meta(MetaFile::OciLayout)),
+        INDEX_JSON => return Ok(EntryName::Meta(MetaFile::Index)),
+        SEAL_INDEX => return Ok(EntryName::Meta(MetaFile::Seal(SEAL_INDEX))),
+        SEAL_SIG => return Ok(EntryName::Meta(MetaFile::Seal(SEAL_SIG))),
         _ => {}
     }
     if let Some(hex) = name.strip_prefix("blobs/sha256/") {
@@ -114,9 +128,9 @@ mod tests {
 
     #[test]
     fn allow_list() {
-        assert_eq!(classify("oci-layout"), Ok(EntryName::OciLayout));
-        assert_eq!(classify("./index.json"), Ok(EntryName::Index));
-        assert_eq!(classify("sealift-index.json.sig"), Ok(EntryName::Seal(SEAL_SIG)));
+        assert_eq!(classify("oci-layout"), Ok(EntryName::Meta(MetaFile::OciLayout)));
+        assert_eq!(classify("./index.json"), Ok(EntryName::Meta(MetaFile::Index)));
+        assert_eq!(classify("sealift-index.json.sig"), Ok(EntryName::Meta(MetaFile::Seal(SEAL_SIG))));
         assert_eq!(classify(&format!("./blobs/sha256/{HEX}")), Ok(EntryName::Blob(Digest::from_hex(HEX).unwrap())));
         assert_eq!(classify("blobs/sha256/"), Ok(EntryName::Dir));
         assert_eq!(classify("./"), Ok(EntryName::Dir));

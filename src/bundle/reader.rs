@@ -20,7 +20,7 @@ use crate::oci::digest::ContentMismatch;
 use crate::oci::Digest;
 
 use super::guard::HeaderGuard;
-use super::names::{classify, EntryName};
+use super::names::{classify, EntryName, MetaFile};
 use super::verify::VerifyingReader;
 use super::writer::{Compression, COPY_BUF};
 use super::BundleError;
@@ -239,11 +239,10 @@ impl<'a> Entries<'a> {
             State::Running => {}
         }
         match self.advance() {
-            Ok(Some(Step::Meta(entry, bytes))) => Ok(Some(match entry {
-                EntryName::OciLayout => Entry::OciLayout(bytes),
-                EntryName::Index => Entry::Index(bytes),
-                EntryName::Seal(name) => Entry::Seal { name, bytes },
-                EntryName::Blob(_) | EntryName::Dir => unreachable!("advance returns only metadata here"),
+            Ok(Some(Step::Meta(file, bytes))) => Ok(Some(match file {
+                MetaFile::OciLayout => Entry::OciLayout(bytes),
+                MetaFile::Index => Entry::Index(bytes),
+                MetaFile::Seal(name) => Entry::Seal { name, bytes },
             })),
             Ok(Some(Step::Blob)) => {
                 Ok(Some(Entry::Blob(BlobEntry { blob: self.current.as_mut().expect("advance opened a blob") })))
@@ -282,20 +281,23 @@ impl<'a> Entries<'a> {
                 continue;
             };
             let size = entry.size();
-            if let EntryName::Blob(digest) = class {
-                let offset = entry.raw_file_position();
-                let reader = VerifyingReader::new(entry, digest, size);
-                self.current = Some(OpenBlob {
-                    reader,
-                    name: canonical.clone(),
-                    offset,
-                    source: self.source.clone(),
-                    outcome: None,
-                });
-                self.last = canonical;
-                return Ok(Some(Step::Blob));
-            }
-            let max = class.cap().expect("metadata files have caps");
+            let file = match class {
+                Member::Meta(file) => file,
+                Member::Blob(digest) => {
+                    let offset = entry.raw_file_position();
+                    let reader = VerifyingReader::new(entry, digest, size);
+                    self.current = Some(OpenBlob {
+                        reader,
+                        name: canonical.clone(),
+                        offset,
+                        source: self.source.clone(),
+                        outcome: None,
+                    });
+                    self.last = canonical;
+                    return Ok(Some(Step::Blob));
+                }
+            };
+            let max = file.cap();
             if size > max {
                 return Err(BundleError::TooLarge { name: canonical, size, max });
             }
@@ -308,11 +310,11 @@ impl<'a> Entries<'a> {
                     after: format!("{} of {size} bytes of {canonical}", bytes.len()),
                 });
             }
-            if class == EntryName::OciLayout {
+            if file == MetaFile::OciLayout {
                 check_oci_layout(&bytes)?;
             }
             self.last = canonical;
-            return Ok(Some(Step::Meta(class, bytes)));
+            return Ok(Some(Step::Meta(file, bytes)));
         }
     }
 
@@ -353,7 +355,7 @@ pub(super) fn accept_header(
     raw: &[u8],
     kind: tar::EntryType,
     seen: &mut HashSet<String>,
-) -> Result<Option<(EntryName, String)>, BundleError> {
+) -> Result<Option<(Member, String)>, BundleError> {
     let name = match std::str::from_utf8(raw) {
         Ok(s) => s.to_owned(),
         Err(_) => {
@@ -381,14 +383,22 @@ pub(super) fn accept_header(
         _ => return special("non-regular entry type"),
     }
     let class = classify(&name).map_err(|reason| BundleError::ForbiddenEntry { name: name.clone(), reason })?;
-    if class == EntryName::Dir {
-        return Err(BundleError::ForbiddenEntry { name, reason: "file where a directory belongs" });
-    }
     let canonical = class.canonical();
+    let member = match class {
+        EntryName::Meta(file) => Member::Meta(file),
+        EntryName::Blob(digest) => Member::Blob(digest),
+        EntryName::Dir => return Err(BundleError::ForbiddenEntry { name, reason: "file where a directory belongs" }),
+    };
     if !seen.insert(canonical.clone()) {
         return Err(BundleError::DuplicateEntry { name: canonical });
     }
-    Ok(Some((class, canonical)))
+    Ok(Some((member, canonical)))
+}
+
+/// A file entry that [`accept_header`] let through: never a directory.
+pub(super) enum Member {
+    Meta(MetaFile),
+    Blob(Digest),
 }
 
 /// An archive without these is not an OCI layout, whatever else it holds.
@@ -435,7 +445,7 @@ pub(super) fn check_trailer(reader: &mut dyn Read, eof: bool, last: &str) -> Res
 }
 
 enum Step {
-    Meta(EntryName, Vec<u8>),
+    Meta(MetaFile, Vec<u8>),
     Blob,
 }
 

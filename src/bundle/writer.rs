@@ -20,7 +20,7 @@ use std::str::FromStr;
 use crate::oci::digest::{check, Hasher};
 use crate::oci::Digest;
 
-use super::names::{classify, EntryName};
+use super::names::{classify, EntryName, MetaFile};
 use super::BundleError;
 
 /// Copy buffer for blob streams: large enough to keep syscalls and hashing efficient,
@@ -204,15 +204,15 @@ impl std::fmt::Debug for BundleWriter {
 /// Checks a non-blob file (`oci-layout`, `index.json`, a seal file) before it is written,
 /// for the bundle and the layout directory alike: never write what our reader refuses.
 pub(crate) fn check_layout_file(name: &str, entry: &EntryName, bytes: &[u8]) -> Result<(), BundleError> {
-    if matches!(entry, EntryName::Blob(_)) {
+    // `admit` has refused directories already.
+    let EntryName::Meta(file) = *entry else {
         return Err(BundleError::ForbiddenEntry { name: name.to_owned(), reason: "use add_blob_* for blobs" });
+    };
+    let max = file.cap();
+    if bytes.len() as u64 > max {
+        return Err(BundleError::TooLarge { name: name.to_owned(), size: bytes.len() as u64, max });
     }
-    if let Some(max) = entry.cap() {
-        if bytes.len() as u64 > max {
-            return Err(BundleError::TooLarge { name: name.to_owned(), size: bytes.len() as u64, max });
-        }
-    }
-    if *entry == EntryName::OciLayout {
+    if file == MetaFile::OciLayout {
         super::reader::check_oci_layout(bytes)?;
     }
     Ok(())

@@ -9,7 +9,7 @@ use std::fs::{self, File};
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
-use crate::bundle::names::{self, EntryName};
+use crate::bundle::names::{self, EntryName, MetaFile};
 use crate::bundle::reader::check_oci_layout;
 use crate::bundle::{BundleError, VerifyingReader};
 use crate::oci::Digest;
@@ -54,15 +54,15 @@ impl LayoutDir {
 
     /// Reads a seal file (`sealift-index.json`, `.sig`) if present.
     pub fn read_seal(&self, name: &str) -> Result<Option<Vec<u8>>, BundleError> {
-        let entry = names::classify(name)
-            .ok()
-            .filter(|e| matches!(e, EntryName::Seal(_)))
-            .ok_or_else(|| BundleError::ForbiddenEntry { name: name.to_owned(), reason: "not a seal file" })?;
+        let file = match names::classify(name) {
+            Ok(EntryName::Meta(file @ MetaFile::Seal(_))) => file,
+            _ => return Err(BundleError::ForbiddenEntry { name: name.to_owned(), reason: "not a seal file" }),
+        };
         let path = self.root.join(name);
         if !path.exists() {
             return Ok(None);
         }
-        self.read_small(name, entry.cap().expect("seal files have caps")).map(Some)
+        self.read_small(name, file.cap()).map(Some)
     }
 
     /// The path of a blob, checked to be a regular file inside the layout.
