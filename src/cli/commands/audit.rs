@@ -29,13 +29,8 @@ pub enum AuditFormat {
 
 #[derive(Debug, clap::Args)]
 pub struct AuditArgs {
-    /// A bundle file written by `sealift save`, or an OCI layout directory.
-    #[arg(value_name = "FILE|DIR", required_unless_present = "registry", conflicts_with = "registry")]
-    pub source: Option<PathBuf>,
-    /// Audit what a registry holds instead of a bundle: HOST[:PORT][/PREFIX]. Policy rules
-    /// then match the repositories as named at that registry (`HOST/PREFIX/...`).
-    #[arg(long, value_name = "TARGET")]
-    pub registry: Option<String>,
+    #[command(flatten)]
+    pub source: AuditSource,
     #[command(flatten)]
     pub trust: Box<TrustArgs>,
     /// Report format.
@@ -48,6 +43,60 @@ pub struct AuditArgs {
     pub seal: Box<crate::cli::args::SealTrustArgs>,
     #[command(flatten)]
     pub registry_args: Box<RegistryArgs>,
+}
+
+/// What `audit` reads: `FILE|DIR` or `--registry TARGET`, exactly one (clap refuses
+/// both and neither, so no other case reaches the command).
+#[derive(Debug)]
+pub enum AuditSource {
+    /// A bundle file written by `sealift save`, or an OCI layout directory.
+    Bundle(PathBuf),
+    /// `HOST[:PORT][/PREFIX]` of a registry.
+    Registry(String),
+}
+
+impl clap::FromArgMatches for AuditSource {
+    fn from_arg_matches(m: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        if let Some(path) = m.get_one::<PathBuf>("source") {
+            return Ok(AuditSource::Bundle(path.clone()));
+        }
+        match m.get_one::<String>("registry") {
+            Some(target) => Ok(AuditSource::Registry(target.clone())),
+            None => Err(clap::Error::raw(clap::error::ErrorKind::MissingRequiredArgument, "FILE|DIR or --registry")),
+        }
+    }
+
+    fn update_from_arg_matches(&mut self, m: &clap::ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(m)?;
+        Ok(())
+    }
+}
+
+impl clap::Args for AuditSource {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        cmd.arg(
+            clap::Arg::new("source")
+                .value_name("FILE|DIR")
+                .value_parser(clap::value_parser!(PathBuf))
+                .required_unless_present("registry")
+                .conflicts_with("registry")
+                .help("A bundle file written by `sealift save`, or an OCI layout directory"),
+        )
+        .arg(
+            clap::Arg::new("registry")
+                .long("registry")
+                .value_name("TARGET")
+                .value_parser(clap::value_parser!(String))
+                .help(
+                    "Audit what a registry holds instead of a bundle: HOST[:PORT][/PREFIX]. Policy rules then match \
+                 the repositories as named at that registry (`HOST/PREFIX/...`)",
+                ),
+        )
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        Self::augment_args(cmd)
+    }
 }
 
 /// One line per rule: what it trusts and requires.
@@ -115,8 +164,8 @@ pub async fn run(args: AuditArgs, ui: &Ui) -> anyhow::Result<u8> {
         settings::check_output_file(out)?;
     }
     let policy = policy_from_args(&args.trust)?.ok_or(TrustArgsError::NoTrust)?;
-    let (subject, seal, images) = match (&args.source, &args.registry) {
-        (Some(source), _) => {
+    let (subject, seal, images) = match &args.source {
+        AuditSource::Bundle(source) => {
             let seal_trust = settings::seal_trust(&args.seal)?;
             let (meta, seal) = crate::transfer::load::read_sealed(source, seal_trust.as_ref(), now.timestamp()).await?;
             let images: Vec<(crate::assess::ImageAssessment, ImageFacts)> =
@@ -129,13 +178,12 @@ pub async fn run(args: AuditArgs, ui: &Ui) -> anyhow::Result<u8> {
                     .collect();
             (bundle_subject(source, &meta), Some(seal), images)
         }
-        (None, Some(target)) => {
+        AuditSource::Registry(target) => {
             let t = super::registry_prefix(target)?;
             let registry = Registry::new(&t.host, &settings::registry_options(&args.registry_args)?)?;
             let images = audit::registry::assess_registry(&registry, &t.prefix, &policy, now).await?;
             (Subject::Registry { registry: t.host.clone(), prefix: t.prefix.clone() }, None, images)
         }
-        (None, None) => unreachable!("clap requires FILE or --registry"),
     };
     let report = AuditReport::build(now, subject, policy_info(&policy), seal.as_ref(), images);
     let rendered = match args.format {
