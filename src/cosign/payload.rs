@@ -5,13 +5,14 @@
 //! `critical{identity,image,type}`, `optional`, map keys sorted, `<` `>` `&` U+2028 U+2029
 //! escaped, no trailing newline. Reading follows containers/image
 //! (`signature/internal/sigstore_payload.go`): unknown or duplicate fields inside
-//! `critical` are rejected, `critical.type` must be the cosign type, `optional` may hold
-//! any JSON.
+//! `critical` are rejected, `critical.type` must be the cosign type, `optional` is `null`
+//! or an object with no key twice (see [`Optional`]).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use serde::Deserialize;
+use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer};
 
 use crate::oci::Digest;
 
@@ -85,7 +86,112 @@ pub struct SimpleSigning {
     /// The digest the signature binds to.
     pub docker_manifest_digest: Digest,
     /// `optional` as received (`None` for `null` or absent).
-    pub optional: Option<serde_json::Value>,
+    pub optional: Option<Optional>,
+}
+
+/// At most this many `optional` entries (cosign writes one per `-a`).
+pub const MAX_OPTIONAL_ENTRIES: usize = 1000;
+
+/// The payload's `optional` object: cosign's annotations (`-a key=value`, strings) and what
+/// other signers put there (containers/image: `creator`, a string, and `timestamp`, a
+/// number). No key twice, at most [`MAX_OPTIONAL_ENTRIES`]; an array or object value is
+/// checked to be JSON but not kept, so the parse holds no tree of untrusted depth.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Optional {
+    entries: BTreeMap<String, OptionalValue>,
+}
+
+/// One value of [`Optional`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum OptionalValue {
+    String(String),
+    Number(serde_json::Number),
+    Bool(bool),
+    Null,
+    /// An array or an object: valid JSON, not kept.
+    Nested,
+}
+
+impl Optional {
+    pub fn get(&self, key: &str) -> Option<&OptionalValue> {
+        self.entries.get(key)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &OptionalValue)> {
+        self.entries.iter()
+    }
+}
+
+impl<'de> Deserialize<'de> for Optional {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Optional;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object of annotations")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Optional, A::Error> {
+                let mut entries = BTreeMap::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    if entries.len() == MAX_OPTIONAL_ENTRIES {
+                        return Err(de::Error::custom(format_args!(
+                            "optional has more than {MAX_OPTIONAL_ENTRIES} entries"
+                        )));
+                    }
+                    let value = map.next_value::<OptionalValue>()?;
+                    if entries.contains_key(&key) {
+                        return Err(de::Error::custom(format_args!("duplicate optional key {key:?}")));
+                    }
+                    entries.insert(key, value);
+                }
+                Ok(Optional { entries })
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+impl<'de> Deserialize<'de> for OptionalValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = OptionalValue;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<OptionalValue, E> {
+                Ok(OptionalValue::String(v.to_owned()))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<OptionalValue, E> {
+                Ok(OptionalValue::String(v))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<OptionalValue, E> {
+                Ok(OptionalValue::Bool(v))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<OptionalValue, E> {
+                Ok(OptionalValue::Number(v.into()))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<OptionalValue, E> {
+                Ok(OptionalValue::Number(v.into()))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<OptionalValue, E> {
+                // JSON has no NaN or infinity, so the parser never hands one over.
+                serde_json::Number::from_f64(v).map(OptionalValue::Number).ok_or_else(|| E::custom("not a JSON number"))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<OptionalValue, E> {
+                Ok(OptionalValue::Null)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<OptionalValue, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(OptionalValue::Nested)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<OptionalValue, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(OptionalValue::Nested)
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// Why a payload was refused.
@@ -105,7 +211,7 @@ pub enum PayloadError {
 struct RawPayload {
     critical: RawCritical,
     #[serde(default)]
-    optional: Option<serde_json::Value>,
+    optional: Option<Optional>,
 }
 
 #[derive(Deserialize)]
@@ -144,12 +250,14 @@ pub fn parse_payload(untrusted_payload: &[u8]) -> Result<SimpleSigning, PayloadE
     Ok(SimpleSigning {
         docker_reference: raw.critical.identity.docker_reference,
         docker_manifest_digest,
-        optional: raw.optional.filter(|v| !v.is_null()),
+        optional: raw.optional,
     })
 }
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use super::*;
 
     const K1: &[u8] =
@@ -174,7 +282,75 @@ mod tests {
         let p = String::from_utf8(simple_signing_payload("r", &d, &a)).unwrap();
         assert!(p.ends_with(r#""optional":{"a":"q\"\\\n\u0001","z":"\u003ca\u0026b\u003e\u2028"}}"#), "{p}");
         let parsed = parse_payload(p.as_bytes()).unwrap();
-        assert_eq!(parsed.optional.unwrap()["z"], "<a&b>\u{2028}");
+        let optional = parsed.optional.unwrap();
+        assert_eq!(optional.get("z"), Some(&OptionalValue::String("<a&b>\u{2028}".into())));
+        assert_eq!(optional.iter().count(), 2);
+    }
+
+    /// Every payload cosign and containers/image wrote in tests/data parses, and `optional`
+    /// holds what they put there.
+    #[test]
+    fn real_payloads_parse_with_their_optional() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/cosign-real");
+        let mut seen = Vec::new();
+        let mut dirs = vec![root];
+        while let Some(dir) = dirs.pop() {
+            for e in std::fs::read_dir(&dir).unwrap() {
+                let path = e.unwrap().path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if path.file_name().is_some_and(|n| n.to_string_lossy().starts_with("payload.")) {
+                    let bytes = std::fs::read(&path).unwrap();
+                    if !bytes.starts_with(b"{") {
+                        continue; // containers-image's "other attachment": not a payload at all
+                    }
+                    let parsed = parse_payload(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                    seen.push(parsed.optional);
+                }
+            }
+        }
+        assert!(seen.len() >= 12, "{}", seen.len());
+        let creator = seen.iter().flatten().find(|o| o.get("creator").is_some()).expect("a containers/image payload");
+        assert_eq!(creator.get("creator"), Some(&OptionalValue::String("containers/image 5.21.2-dev".into())));
+        assert_eq!(creator.get("timestamp"), Some(&OptionalValue::Number(1657296609.into())));
+    }
+
+    #[test]
+    fn optional_is_typed_and_bounded() {
+        let d = "sha256:634a8f35b5f16dcf4aaa0822adc0b1964bb786fca12f6831de8ddc45e5986a00";
+        let t = COSIGN_SIGNATURE_TYPE;
+        let with = |optional: &str| {
+            format!(
+                r#"{{"critical":{{"identity":{{"docker-reference":"r"}},"image":{{"docker-manifest-digest":"{d}"}},"type":"{t}"}},"optional":{optional}}}"#
+            )
+        };
+        let o =
+            parse_payload(with(r#"{"s":"v","n":-1.5,"b":true,"z":null,"a":[1,{"x":[]}],"o":{"k":"v"}}"#).as_bytes())
+                .unwrap()
+                .optional
+                .unwrap();
+        assert_eq!(o.get("s"), Some(&OptionalValue::String("v".into())));
+        assert_eq!(o.get("n"), Some(&OptionalValue::Number(serde_json::Number::from_f64(-1.5).unwrap())));
+        assert_eq!(o.get("b"), Some(&OptionalValue::Bool(true)));
+        assert_eq!(o.get("z"), Some(&OptionalValue::Null));
+        assert_eq!((o.get("a"), o.get("o")), (Some(&OptionalValue::Nested), Some(&OptionalValue::Nested)));
+        assert_eq!(parse_payload(with("{}").as_bytes()).unwrap().optional, Some(Optional::default()));
+        let many: Vec<String> = (0..=MAX_OPTIONAL_ENTRIES).map(|i| format!(r#""k{i}":"v""#)).collect();
+        let at_cap = format!("{{{}}}", many[..MAX_OPTIONAL_ENTRIES].join(","));
+        assert_eq!(
+            parse_payload(with(&at_cap).as_bytes()).unwrap().optional.unwrap().iter().count(),
+            MAX_OPTIONAL_ENTRIES
+        );
+        for bad in [
+            r#"{"k":"v","k":"w"}"#.to_owned(),
+            format!("{{{}}}", many.join(",")),
+            r#""annotations""#.to_owned(),
+            "[]".to_owned(),
+            "1".to_owned(),
+            r#"{"k":[1,]}"#.to_owned(),
+        ] {
+            assert!(matches!(parse_payload(with(&bad).as_bytes()), Err(PayloadError::Json { .. })), "{bad}");
+        }
     }
 
     #[test]
