@@ -13,7 +13,9 @@ use serde_json::Value;
 
 use crate::save_load::{image, openssl_referrer, openssl_sig, sbom, Pushed};
 use crate::support::cosign::OpensslKey;
-use crate::support::{extract_bundle, ok_all, random_bytes, run, sealift, skopeo, tempdir, Raw, TestRegistry};
+use crate::support::{
+    extract_bundle, ok_all, openssl_req_new_p256, random_bytes, run, sealift, skopeo, tempdir, Raw, TestRegistry,
+};
 
 /// A running `sealift serve`, stopped (SIGTERM, then SIGKILL) when dropped.
 pub struct Serve {
@@ -491,15 +493,10 @@ fn serve_stops_cleanly_on_sigterm_and_sigint() {
 fn serve_over_tls_with_a_certificate_curl_trusts() {
     let w = World::new();
     let (crt, key) = (w.path("tls.crt"), w.path("tls.key"));
-    let o = run(
-        Command::new("openssl").args([
-            "req",
+    openssl_req_new_p256(
+        w.dir.path(),
+        &[
             "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
             "-days",
             "2",
             "-subj",
@@ -510,10 +507,8 @@ fn serve_over_tls_with_a_certificate_curl_trusts() {
             key.to_str().unwrap(),
             "-out",
             crt.to_str().unwrap(),
-        ]),
-        b"",
+        ],
     );
-    assert!(o.status.success(), "openssl req: {}", String::from_utf8_lossy(&o.stderr));
     // A traditional (not PKCS#8) EC key, as `openssl ec` writes it, is accepted too.
     let traditional = w.path("tls-ec.key");
     let o = run(

@@ -20,7 +20,7 @@ pub use cut::CuttingProxy;
 pub use fake::{FakeRequest, FakeResponse, FakeServer};
 pub use http::Raw;
 pub use images::{push_blob, push_manifest, random_bytes, random_image, ImageInfo};
-pub use process::{require_tool, run, run_with_timeout, CHILD_TIMEOUT};
+pub use process::{openssl_req_new_p256, require_tool, run, run_with_timeout, CHILD_TIMEOUT};
 pub use proxy::{CountingProxy, FailingForwarder};
 pub use registry::{Presence, RegistryKind, TestRegistry, MARKER_HEADER};
 pub use trigger::{Hook, TriggerProxy};

@@ -20,6 +20,17 @@ pub fn require_tool(tool: &str, package: &str) {
     assert!(found, "{tool} is not installed: `make test` installs it (apt-get install {package})");
 }
 
+/// `openssl req` with a new unencrypted P-256 key (`-keyout` among `args`), run in `dir`:
+/// with `-x509` a self-signed certificate, without it a certificate request. Fails the
+/// test with openssl's stderr if openssl fails.
+pub fn openssl_req_new_p256(dir: &std::path::Path, args: &[&str]) {
+    require_tool("openssl", "openssl");
+    let mut all = vec!["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
+    all.extend_from_slice(args);
+    let out = run(Command::new("openssl").args(&all).current_dir(dir), b"");
+    assert!(out.status.success(), "openssl {all:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+}
+
 /// Runs `cmd` to completion with `stdin` fed to it, capturing stdout and stderr; panics
 /// (failing the test) if it cannot start or is still running after [`CHILD_TIMEOUT`].
 pub fn run(cmd: &mut Command, stdin: &[u8]) -> Output {
