@@ -5,9 +5,11 @@
 //! registry sent, so a test can see the `Range` requests and that nothing was fetched twice.
 
 use std::io::{Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::net::{Shutdown, TcpStream};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+
+use super::proxy::Forwarder;
 
 pub struct CuttingProxy {
     /// `127.0.0.1:PORT`, bound by the proxy itself.
@@ -15,33 +17,22 @@ pub struct CuttingProxy {
     cuts_left: Arc<AtomicUsize>,
     from_clients: Arc<Mutex<Vec<u8>>>,
     from_server: Arc<AtomicU64>,
-    stop: Arc<AtomicBool>,
+    _forwarder: Forwarder,
 }
 
 impl CuttingProxy {
     pub fn start(target: &str, after: u64, cuts: usize) -> CuttingProxy {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("binding 127.0.0.1:0");
-        let addr = listener.local_addr().unwrap().to_string();
         let cuts_left = Arc::new(AtomicUsize::new(cuts));
         let from_clients = Arc::new(Mutex::new(Vec::new()));
         let from_server = Arc::new(AtomicU64::new(0));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (left, log, count, halt, target) =
-            (cuts_left.clone(), from_clients.clone(), from_server.clone(), stop.clone(), target.to_owned());
-        std::thread::spawn(move || {
-            for conn in listener.incoming() {
-                if halt.load(Ordering::SeqCst) {
-                    break;
-                }
-                let Ok(client) = conn else { continue };
-                let Ok(server) = TcpStream::connect(&target) else { continue };
-                let (c2, s2, log) = (client.try_clone().unwrap(), server.try_clone().unwrap(), log.clone());
-                std::thread::spawn(move || upstream(c2, s2, &log));
-                let (left, count) = (left.clone(), count.clone());
-                std::thread::spawn(move || downstream(server, client, after, &left, &count));
-            }
+        let (left, log, count) = (cuts_left.clone(), from_clients.clone(), from_server.clone());
+        let forwarder = Forwarder::start(target, move |client, server| {
+            let (c2, s2, log) = (client.try_clone().unwrap(), server.try_clone().unwrap(), log.clone());
+            std::thread::spawn(move || upstream(c2, s2, &log));
+            let (left, count) = (left.clone(), count.clone());
+            std::thread::spawn(move || downstream(server, client, after, &left, &count));
         });
-        CuttingProxy { addr, cuts_left, from_clients, from_server, stop }
+        CuttingProxy { addr: forwarder.addr.clone(), cuts_left, from_clients, from_server, _forwarder: forwarder }
     }
 
     /// Everything clients sent, as text (lossy), for looking for request headers.
@@ -111,11 +102,4 @@ fn downstream(mut server: TcpStream, mut client: TcpStream, after: u64, cuts_lef
         }
     }
     let _ = client.shutdown(Shutdown::Write);
-}
-
-impl Drop for CuttingProxy {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect(&self.addr); // wake the accept loop
-    }
 }

@@ -1,27 +1,33 @@
-//! A TCP forwarder that counts the connections it accepts, so that a test can assert how
-//! many times a client connected (e.g. "a TLS error is not retried") by counting the event
-//! itself instead of timing the client.
+//! TCP forwarders in front of a real registry. [`Forwarder`] is the accept loop they share:
+//! what happens to a connection's bytes is its hook ([`CountingProxy`] here, and
+//! [`super::CuttingProxy`], [`super::TriggerProxy`]). [`CountingProxy`] counts the
+//! connections it accepts, so that a test can assert how many times a client connected
+//! (e.g. "a TLS error is not retried") by counting the event itself instead of timing the
+//! client.
 
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use super::{FakeRequest, FakeResponse, FakeServer, Raw};
 
-/// Forwards every connection on `addr` to `target`; stops accepting on drop.
-pub struct CountingProxy {
-    /// `127.0.0.1:PORT`, bound by the proxy itself.
+/// Accepts connections on `addr`, connects each to the target and hands both streams to the
+/// hook, which forwards them as it likes; stops accepting on drop.
+pub struct Forwarder {
+    /// `127.0.0.1:PORT`, bound by the forwarder itself.
     pub addr: String,
     accepted: Arc<AtomicUsize>,
-    stop: Arc<std::sync::atomic::AtomicBool>,
+    stop: Arc<AtomicBool>,
 }
 
-impl CountingProxy {
-    pub fn start(target: &str) -> CountingProxy {
+impl Forwarder {
+    /// `on_connection(client, server)` runs on the accept thread, once per connection: it
+    /// must hand the streams to threads of its own.
+    pub fn start(target: &str, on_connection: impl Fn(TcpStream, TcpStream) + Send + 'static) -> Forwarder {
         let listener = TcpListener::bind("127.0.0.1:0").expect("binding 127.0.0.1:0");
         let addr = listener.local_addr().unwrap().to_string();
         let accepted = Arc::new(AtomicUsize::new(0));
-        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stop = Arc::new(AtomicBool::new(false));
         let (count, halt, target) = (accepted.clone(), stop.clone(), target.to_owned());
         std::thread::spawn(move || {
             for conn in listener.incoming() {
@@ -31,31 +37,54 @@ impl CountingProxy {
                 let Ok(client) = conn else { continue };
                 count.fetch_add(1, Ordering::SeqCst);
                 let Ok(server) = TcpStream::connect(&target) else { continue };
-                pipe(client.try_clone().unwrap(), server.try_clone().unwrap());
-                pipe(server, client);
+                on_connection(client, server);
             }
         });
-        CountingProxy { addr, accepted, stop }
+        Forwarder { addr, accepted, stop }
     }
 
     /// Connections accepted so far.
-    pub fn connections(&self) -> usize {
+    pub fn accepted(&self) -> usize {
         self.accepted.load(Ordering::SeqCst)
     }
 }
 
-fn pipe(mut from: TcpStream, mut to: TcpStream) {
+impl Drop for Forwarder {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // Wake the accept loop so that it sees the flag.
+        let _ = TcpStream::connect(&self.addr);
+    }
+}
+
+/// Copies `from` to `to` on a thread of its own until `from` ends, then closes `to` for
+/// writing.
+pub fn pipe(mut from: TcpStream, mut to: TcpStream) {
     std::thread::spawn(move || {
         let _ = std::io::copy(&mut from, &mut to);
         let _ = to.shutdown(Shutdown::Write);
     });
 }
 
-impl Drop for CountingProxy {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        // Wake the accept loop so that it sees the flag.
-        let _ = TcpStream::connect(&self.addr);
+/// Forwards every connection unchanged, counting them.
+pub struct CountingProxy {
+    /// `127.0.0.1:PORT`, bound by the proxy itself.
+    pub addr: String,
+    forwarder: Forwarder,
+}
+
+impl CountingProxy {
+    pub fn start(target: &str) -> CountingProxy {
+        let forwarder = Forwarder::start(target, |client, server| {
+            pipe(client.try_clone().unwrap(), server.try_clone().unwrap());
+            pipe(server, client);
+        });
+        CountingProxy { addr: forwarder.addr.clone(), forwarder }
+    }
+
+    /// Connections accepted so far.
+    pub fn connections(&self) -> usize {
+        self.forwarder.accepted()
     }
 }
 

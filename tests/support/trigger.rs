@@ -4,9 +4,11 @@
 //! decided by the event itself rather than by a timer.
 
 use std::io::{Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::net::{Shutdown, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+
+use super::proxy::{pipe, Forwarder};
 
 /// The hook [`TriggerProxy`] runs once.
 pub type Hook = Box<dyn FnOnce() + Send>;
@@ -15,7 +17,7 @@ pub struct TriggerProxy {
     /// `127.0.0.1:PORT`, bound by the proxy itself.
     pub addr: String,
     fired: Arc<AtomicBool>,
-    stop: Arc<AtomicBool>,
+    _forwarder: Forwarder,
 }
 
 impl TriggerProxy {
@@ -23,30 +25,16 @@ impl TriggerProxy {
     /// contain `needle` (a request line such as `"POST /v2/"`), runs `hook` and only then
     /// forwards those bytes.
     pub fn start(target: &str, needle: &str, hook: Hook) -> TriggerProxy {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("binding 127.0.0.1:0");
-        let addr = listener.local_addr().unwrap().to_string();
         let fired = Arc::new(AtomicBool::new(false));
-        let stop = Arc::new(AtomicBool::new(false));
         let hook = Arc::new(Mutex::new(Some(hook)));
-        let (flag, halt, target, needle) = (fired.clone(), stop.clone(), target.to_owned(), needle.as_bytes().to_vec());
-        std::thread::spawn(move || {
-            for conn in listener.incoming() {
-                if halt.load(Ordering::SeqCst) {
-                    break;
-                }
-                let Ok(client) = conn else { continue };
-                let Ok(server) = TcpStream::connect(&target) else { continue };
-                let (c2, s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
-                let (hook, flag, needle) = (hook.clone(), flag.clone(), needle.clone());
-                std::thread::spawn(move || upstream(c2, s2, &needle, &hook, &flag));
-                std::thread::spawn(move || {
-                    let (mut server, mut client) = (server, client);
-                    let _ = std::io::copy(&mut server, &mut client);
-                    let _ = client.shutdown(Shutdown::Write);
-                });
-            }
+        let (flag, needle) = (fired.clone(), needle.as_bytes().to_vec());
+        let forwarder = Forwarder::start(target, move |client, server| {
+            let (c2, s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+            let (hook, flag, needle) = (hook.clone(), flag.clone(), needle.clone());
+            std::thread::spawn(move || upstream(c2, s2, &needle, &hook, &flag));
+            pipe(server, client);
         });
-        TriggerProxy { addr, fired, stop }
+        TriggerProxy { addr: forwarder.addr.clone(), fired, _forwarder: forwarder }
     }
 
     /// Whether the hook has run.
@@ -90,11 +78,4 @@ fn upstream(
         }
     }
     let _ = server.shutdown(Shutdown::Write);
-}
-
-impl Drop for TriggerProxy {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect(&self.addr); // wake the accept loop
-    }
 }
