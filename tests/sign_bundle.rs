@@ -4,6 +4,7 @@
 //! manifest has cosign's artifactType, config, annotations and subject, and `verify`,
 //! `save` and `load` carry and verify it (the tag-schema index only without the API).
 
+use std::path::Path;
 use std::process::Command;
 
 use base64::Engine as _;
@@ -26,6 +27,32 @@ fn manifest(reg: &TestRegistry, repo: &str, reference: &str) -> Vec<u8> {
         Presence::Present(b) => b,
         Presence::Absent => panic!("{repo}@{reference} is missing"),
     }
+}
+
+/// `verify` with `key` finds the Sigstore bundle referrer of `reference` (an image of
+/// `team/app`, tag `1.0`) and verifies it online; `save` carries it into a bundle that
+/// `verify --bundle` verifies; `load` pushes it to a fresh registry of `kind`, where the
+/// referrer manifest `referrer` is `m_bytes` byte for byte and verifies again.
+pub fn verified_through_save_and_load(
+    dir: &Path,
+    kind: RegistryKind,
+    reference: &str,
+    key: &OpensslKey,
+    referrer: &str,
+    m_bytes: &[u8],
+) {
+    let verified = |args: &[&str]| {
+        let text = ok_all(&sealift(args));
+        assert!(text.contains("[sigstore-bundle]: verified"), "{args:?}: {text}");
+    };
+    verified(&["verify", reference, "--key", key.public_path()]);
+    let tar = dir.join("b.tar");
+    ok_all(&sealift(&["save", reference, "-o", tar.to_str().unwrap()]));
+    verified(&["verify", "--bundle", tar.to_str().unwrap(), "--key", key.public_path()]);
+    let dst = TestRegistry::start_kind(kind);
+    ok_all(&sealift(&["load", tar.to_str().unwrap(), "--to", &dst.addr, "--key", key.public_path()]));
+    dst.assert_present("team/app", referrer, m_bytes);
+    verified(&["verify", &format!("{}/team/app:1.0", dst.addr), "--key", key.public_path()]);
 }
 
 fn sign_and_carry(kind: RegistryKind) {
@@ -84,17 +111,7 @@ fn sign_and_carry(kind: RegistryKind) {
     assert!(bundle["verificationMaterial"]["publicKey"]["hint"].is_string(), "{bundle:#}");
     assert!(bundle["verificationMaterial"].get("tlogEntries").is_none(), "{bundle:#}");
 
-    // sealift verifies it online, carries it through save and load, and verifies it there.
-    let text = ok_all(&sealift(&["verify", &reference, "--key", key.public_path()]));
-    assert!(text.contains("[sigstore-bundle]: verified"), "{text}");
-    let tar = dir.path().join("b.tar");
-    ok_all(&sealift(&["save", &reference, "-o", tar.to_str().unwrap()]));
-    ok_all(&sealift(&["verify", "--bundle", tar.to_str().unwrap(), "--key", key.public_path()]));
-    let dst = TestRegistry::start_kind(kind);
-    ok_all(&sealift(&["load", tar.to_str().unwrap(), "--to", &dst.addr, "--key", key.public_path()]));
-    dst.assert_present("team/app", &listed[0].0, &m_bytes);
-    let text = ok_all(&sealift(&["verify", &format!("{}/team/app:1.0", dst.addr), "--key", key.public_path()]));
-    assert!(text.contains("[sigstore-bundle]: verified"), "{text}");
+    verified_through_save_and_load(dir.path(), kind, &reference, &key, &listed[0].0, &m_bytes);
     // The control: another key does not verify it.
     let other = OpensslKey::p256(dir.path(), "other");
     let out = sealift(&["verify", &reference, "--key", other.public_path()]);
@@ -123,15 +140,14 @@ fn new_bundle_format_with_a_certificate_verifies_under_the_private_roots() {
     let reg = TestRegistry::start();
     let img = random_image(&reg.addr, "team/app", "1.0", &[1000]);
     let reference = format!("{}/team/app:1.0", reg.addr);
-    ok_all(&sealift(&[
-        "sign",
-        &reference,
-        "--key",
-        &p("leaf.key"),
-        "--certificate",
-        &p("leaf.crt"),
-        "--new-bundle-format",
-    ]));
+    let (key, cert, chain) = (p("leaf.key"), p("leaf.crt"), p("certificate_chain.pem"));
+    let sign = |extra: &[&str]| {
+        let mut args = vec!["sign", &reference, "--key", &key, "--certificate", &cert];
+        args.extend_from_slice(extra);
+        args.push("--new-bundle-format");
+        ok_all(&sealift(&args));
+    };
+    sign(&[]);
     let verify = |intermediates: bool, identity: &str| {
         let (ca, sub) = (p("ca.crt"), p("sub.crt"));
         let mut args = vec!["verify", &reference, "--ca-roots", &ca];
@@ -149,17 +165,7 @@ fn new_bundle_format_with_a_certificate_verifies_under_the_private_roots() {
     // With the chain file: the bundle carries leaf then intermediate in
     // x509CertificateChain, without the root, as cosign (sigstore/cosign#4614) writes it;
     // the verifier still takes intermediates from its own configuration (sigstore-go).
-    ok_all(&sealift(&[
-        "sign",
-        &reference,
-        "--key",
-        &p("leaf.key"),
-        "--certificate",
-        &p("leaf.crt"),
-        "--certificate-chain",
-        &p("certificate_chain.pem"),
-        "--new-bundle-format",
-    ]));
+    sign(&["--certificate-chain", &chain]);
     let listed = tag_index_referrers(&reg, "team/app", &img.digest);
     assert_eq!(listed.len(), 2, "{listed:?}");
     let with_chain: Vec<Value> = listed
