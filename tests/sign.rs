@@ -14,7 +14,9 @@ use sealift::oci::Digest;
 use serde_json::{json, Value};
 
 use crate::support::cosign::{self, OpensslCheck, ReadSignature};
-use crate::support::{ok, random_image, sealift, sealift_with, skopeo_inspect_raw, tempdir, Raw, TestRegistry};
+use crate::support::{
+    ok, random_image, sealift, sealift_with, skopeo_inspect_raw, tempdir, ImageInfo, Raw, TestRegistry,
+};
 
 const SIGNATURE: &str = cosign::SIGNATURE_ANNOTATION;
 const CERTIFICATE: &str = cosign::CERTIFICATE_ANNOTATION;
@@ -126,11 +128,8 @@ fn check_all(
 /// verified with only the root CA.
 #[test]
 fn proof_of_concept_flow_with_openssl_verifies_with_only_the_root() {
-    let reg = TestRegistry::start();
-    let img = random_image(&reg.addr, "poc/app", "1.0", &[512]);
-    let dir = tempdir();
+    let Signing { reg, img, dir } = Signing::start("poc/app", "1.0", 512, "rsa-3072", "email:release@example.com");
     let d = dir.path();
-    certs(d, "rsa-3072", "email:release@example.com");
     let reference = format!("{}/poc/app:1.0", reg.addr);
     let payload = ok(&sealift(&["generate", &reference]));
     std::fs::write(d.join("payload.json"), &payload).unwrap();
@@ -237,26 +236,19 @@ fn sign_with_each_key_type_verifies() {
 /// certificate's public key; signing again appends a layer and keeps the first exactly.
 #[test]
 fn sign_interoperates_with_openssl_and_appends() {
-    let reg = TestRegistry::start();
-    let img = random_image(&reg.addr, "interop/app", "v1", &[64]);
-    let dir = tempdir();
+    let Signing { reg, img, dir } = Signing::start("interop/app", "v1", 64, "ec-p256", "email:signer@example.com");
     let d = dir.path();
-    certs(d, "ec-p256", "email:signer@example.com");
     let p = |f: &str| d.join(f).to_str().unwrap().to_owned();
     let reference = format!("{}/interop/app@{}", reg.addr, img.digest);
     let chain = p("certificate_chain.pem");
-    ok(&sealift(&[
-        "sign",
-        &reference,
-        "--key",
-        &p("leaf.key"),
-        "--certificate",
-        &p("leaf.crt"),
-        "--certificate-chain",
-        &chain,
-        "-a",
-        "env=prod",
-    ]));
+    let (cert, key_file) = (p("leaf.crt"), p("leaf.key"));
+    // `--key KEY`, fed `stdin`, with the certificate, the chain and `-a env=prod`.
+    let sign = |key: &str, stdin: &[u8]| {
+        let args =
+            ["sign", &reference, "--key", key, "--certificate", &cert, "--certificate-chain", &chain, "-a", "env=prod"];
+        sealift_with(&args, stdin, &[])
+    };
+    ok(&sign(&key_file, b""));
     // openssl verifies the stored signature over the stored payload, which is the one the
     // format notes give with the annotation.
     let env: &[(&str, &str)] = &[("env", "prod")];
@@ -266,23 +258,7 @@ fn sign_interoperates_with_openssl_and_appends() {
 
     // Again, with the key from stdin: two layers, the first unchanged.
     let key = std::fs::read(d.join("leaf.key")).unwrap();
-    let out = sealift_with(
-        &[
-            "sign",
-            &reference,
-            "--key",
-            "-",
-            "--certificate",
-            &p("leaf.crt"),
-            "--certificate-chain",
-            &chain,
-            "-a",
-            "env=prod",
-        ],
-        &key,
-        &[],
-    );
-    assert!(ok_status(&out).contains("(2 signature(s))"));
+    assert!(ok_status(&sign("-", &key)).contains("(2 signature(s))"));
     let (second, _) = check_all(
         &reg.addr,
         "interop/app",
@@ -323,18 +299,50 @@ fn sign_interoperates_with_openssl_and_appends() {
     assert!(!cosign::openssl_verifies(work.path(), cert, OpensslCheck::Sha256, &sigs[0].payload, &sigs[2].signature));
 }
 
+/// A registry with the image `repo:tag` (one layer of `layer` bytes) and a PKI from `certs
+/// create` (`key_type`, `san`) in `dir`.
+struct Signing {
+    reg: TestRegistry,
+    img: ImageInfo,
+    dir: tempfile::TempDir,
+}
+
+impl Signing {
+    fn start(repo: &str, tag: &str, layer: usize, key_type: &str, san: &str) -> Signing {
+        let reg = TestRegistry::start();
+        let img = random_image(&reg.addr, repo, tag, &[layer]);
+        let dir = tempdir();
+        certs(dir.path(), key_type, san);
+        Signing { reg, img, dir }
+    }
+}
+
+/// What the refusal tests start from: [`Signing`] for `repo:v1` (`reference`) and
+/// `a@example.com`, and another PKI, for `b@example.com`, in `other`.
+struct Refusals {
+    reg: TestRegistry,
+    img: ImageInfo,
+    dir: tempfile::TempDir,
+    other: tempfile::TempDir,
+    reference: String,
+}
+
+impl Refusals {
+    fn start(repo: &str) -> Refusals {
+        let Signing { reg, img, dir } = Signing::start(repo, "v1", 64, "ec-p256", "email:a@example.com");
+        let other = tempdir();
+        certs(other.path(), "ec-p256", "email:b@example.com");
+        let reference = format!("{}/{repo}:v1", reg.addr);
+        Refusals { reg, img, dir, other, reference }
+    }
+}
+
 /// Bad signing input is refused before anything is pushed, with a usage error.
 #[test]
 fn sign_refuses_bad_input() {
-    let reg = TestRegistry::start();
-    let img = random_image(&reg.addr, "bad/app", "v1", &[64]);
-    let dir = tempdir();
+    let Refusals { reg, img, dir, other, reference } = Refusals::start("bad/app");
     let d = dir.path();
-    certs(d, "ec-p256", "email:a@example.com");
-    let other = tempdir();
-    certs(other.path(), "ec-p256", "email:b@example.com");
     let p = |f: &str| d.join(f).to_str().unwrap().to_owned();
-    let reference = format!("{}/bad/app:v1", reg.addr);
 
     let out = sealift(&["sign", &reference, "--key", &p("leaf.key"), "--signature-algorithm", "rsa-pss-sha512"]);
     fails(&out, 2, "rsa-pss-sha512");
@@ -374,16 +382,10 @@ fn sign_refuses_bad_input() {
 /// `attach signature` refuses each mismatch with exit code 1 and pushes nothing.
 #[test]
 fn attach_refuses_mismatches_and_pushes_nothing() {
-    let reg = TestRegistry::start();
-    let img = random_image(&reg.addr, "att/app", "v1", &[64]);
+    let Refusals { reg, img, dir, other, reference } = Refusals::start("att/app");
     let other_img = random_image(&reg.addr, "att/other", "v1", &[64]);
-    let dir = tempdir();
     let d = dir.path();
-    certs(d, "ec-p256", "email:a@example.com");
-    let other = tempdir();
-    certs(other.path(), "ec-p256", "email:b@example.com");
     let p = |f: &str| d.join(f).to_str().unwrap().to_owned();
-    let reference = format!("{}/att/app:v1", reg.addr);
 
     let payload = ok(&sealift(&["generate", &reference]));
     std::fs::write(d.join("payload.json"), &payload).unwrap();
