@@ -71,6 +71,13 @@ fn stderr(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// Asserts exit code `code`; returns stderr.
+fn failed(out: &std::process::Output, code: i32) -> String {
+    let err = stderr(out);
+    assert_eq!(out.status.code(), Some(code), "{err}");
+    err
+}
+
 /// A bundle of a small image saved from a real registry.
 fn small_bundle(dir: &std::path::Path) -> String {
     let src = TestRegistry::start();
@@ -143,8 +150,7 @@ fn an_upload_location_elsewhere_that_asks_for_credentials_is_an_error_naming_it(
         b"pw2",
         &[],
     );
-    let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(3), "{err}");
+    let err = failed(&out, 3);
     assert!(err.contains(&format!("http://{}", elsewhere.addr)) && !err.contains("pw2"), "{err}");
     assert!(elsewhere.requests().iter().all(|r| r.header("authorization").is_none()));
 }
@@ -184,8 +190,7 @@ fn save_answers_no_challenge_from_a_redirect_target() {
         b"s3cret-pw",
         &[],
     );
-    let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(3), "{err}");
+    let err = failed(&out, 3);
     assert!(err.contains(&format!("http://{}", other.addr)) && !err.contains("s3cret"), "{err}");
     let seen = other.requests();
     assert!(!seen.is_empty(), "the redirect was followed");
@@ -196,14 +201,12 @@ fn save_answers_no_challenge_from_a_redirect_target() {
 #[test]
 fn credentials_in_a_reference_or_target_are_refused_without_repeating_them() {
     let out = sealift(&["save", "alice:hunter2@127.0.0.1:5000/app:1.0", "-o", "/tmp/never.tar"]);
-    let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(2), "{err}");
+    let err = failed(&out, 2);
     assert!(!err.contains("hunter2") && err.contains("credentials"), "{err}");
     let dir = tempdir();
     let bundle = small_bundle(dir.path());
     let out = sealift(&["load", "--insecure-skip-verify", &bundle, "--to", "bob:pw2@127.0.0.1:5001/mirror"]);
-    let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(2), "{err}");
+    let err = failed(&out, 2);
     assert!(!err.contains("pw2") && err.contains("credentials"), "{err}");
 }
 
@@ -246,8 +249,7 @@ fn an_endless_layer_body_is_stopped_at_its_size() {
     });
     let dir = tempdir();
     let (out, took) = save_from(&src, dir.path(), &[]);
-    let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(3), "{err}");
+    let err = failed(&out, 3);
     assert!(err.contains(&img.layer_digest.to_string()) && err.contains("longer than the 5000 bytes"), "{err}");
     assert!(took < Duration::from_secs(30), "took {took:?}");
     let sent = written.load(std::sync::atomic::Ordering::Relaxed);
@@ -278,8 +280,7 @@ fn a_trickled_manifest_meets_the_deadline() {
     });
     let dir = tempdir();
     let (out, took) = save_from(&src, dir.path(), &["--timeout", "2", "--retries", "0"]);
-    let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(3), "{err}");
+    let err = failed(&out, 3);
     assert!(err.contains(&format!("manifest {}/app:1.0", src.addr)) && err.contains("within the timeout"), "{err}");
     assert!(took < Duration::from_secs(15), "took {took:?}");
 }
@@ -299,8 +300,7 @@ fn a_trickled_layer_stalls() {
     });
     let dir = tempdir();
     let (out, took) = save_from(&src, dir.path(), &["--timeout", "2", "--retries", "0"]);
-    let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(3), "{err}");
+    let err = failed(&out, 3);
     assert!(err.contains(&img.layer_digest.to_string()) && err.contains("stalled"), "{err}");
     assert!(took < Duration::from_secs(15), "took {took:?}");
 }
@@ -338,8 +338,7 @@ fn a_target_that_never_answers_an_upload_is_given_up_on() {
     let started = Instant::now();
     let out =
         sealift(&["load", "--insecure-skip-verify", "--timeout", "2", "--retries", "0", &bundle, "--to", &target.addr]);
-    let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(3), "{err}");
+    let err = failed(&out, 3);
     assert!(err.contains("no answer within 2 s after the upload"), "{err}");
     assert!(started.elapsed() < Duration::from_secs(9), "took {:?}", started.elapsed());
 }
@@ -797,22 +796,17 @@ fn load_retries_a_failed_layer_upload_from_a_tar_and_from_a_directory() {
     crate::support::ok(&sealift(&["save", &reference, "-o", bundle.to_str().unwrap()]));
     let dir = crate::support::extract_bundle(&bundle, work.path(), "layout");
     for (what, source) in [("tar", bundle.clone()), ("directory", dir)] {
+        let load = |to: &str, retries: &str| {
+            let args =
+                ["load", source.to_str().unwrap(), "--to", to, "--insecure-skip-verify", "--retries", retries, "-q"];
+            sealift(&args)
+        };
         for fault in [(|| FakeResponse::new(500)) as fn() -> FakeResponse, FakeResponse::hang_up] {
             let target = TestRegistry::start();
             // Out of retries: the load fails as "could not do" (3), naming the layer, and no
             // manifest was pushed.
             let proxy = layer_faulting_proxy(&target.addr, 100, 100_000, fault);
-            let to = format!("{}/mirror", proxy.addr);
-            let out = sealift(&[
-                "load",
-                source.to_str().unwrap(),
-                "--to",
-                &to,
-                "--insecure-skip-verify",
-                "--retries",
-                "1",
-                "-q",
-            ]);
+            let out = load(&format!("{}/mirror", proxy.addr), "1");
             assert_eq!(out.status.code(), Some(3), "{what}: {}", String::from_utf8_lossy(&out.stderr));
             assert!(String::from_utf8_lossy(&out.stderr).contains("sha256:"), "{what}: names the blob");
             target.assert_absent("mirror/team/app", "1.0", "no manifest after a failed layer upload");
@@ -820,17 +814,7 @@ fn load_retries_a_failed_layer_upload_from_a_tar_and_from_a_directory() {
             // One fault per layer: each layer is uploaded again from its start and the load
             // lands, digest for digest.
             let proxy = layer_faulting_proxy(&target.addr, 2, 100_000, fault);
-            let to = format!("{}/mirror", proxy.addr);
-            let out = sealift(&[
-                "load",
-                source.to_str().unwrap(),
-                "--to",
-                &to,
-                "--insecure-skip-verify",
-                "--retries",
-                "2",
-                "-q",
-            ]);
+            let out = load(&format!("{}/mirror", proxy.addr), "2");
             crate::support::ok(&out);
             target.assert_present("mirror/team/app", "1.0", &image.manifest);
             for (d, _) in &image.layers {
