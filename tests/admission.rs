@@ -8,7 +8,7 @@ use std::process::Output;
 
 use serde_json::{json, Value};
 
-use crate::support::{ok, random_image, sealift, skopeo, tempdir, Raw, TestRegistry};
+use crate::support::{ok, random_image, sealift, skopeo, tempdir, write_tar, Raw, TestRegistry};
 
 const IDENTITY: &str = "signer@example.test";
 
@@ -103,18 +103,6 @@ fn read_tar(path: &Path) -> Vec<(String, Vec<u8>)> {
             (name, bytes)
         })
         .collect()
-}
-
-fn write_tar(path: &Path, entries: &[(String, Vec<u8>)]) {
-    let mut b = tar::Builder::new(std::fs::File::create(path).unwrap());
-    for (name, bytes) in entries {
-        let mut h = tar::Header::new_gnu();
-        h.set_size(bytes.len() as u64);
-        h.set_mode(0o644);
-        h.set_cksum();
-        b.append_data(&mut h, name, bytes.as_slice()).unwrap();
-    }
-    b.finish().unwrap();
 }
 
 fn catalog(reg: &TestRegistry) -> Value {

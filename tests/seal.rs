@@ -41,15 +41,7 @@ pub fn rewrite_tar(
     if let Some((n, b)) = extra {
         entries.push((n.to_owned(), b));
     }
-    let mut b = tar::Builder::new(std::fs::File::create(path).unwrap());
-    for (name, bytes) in entries {
-        let mut h = tar::Header::new_gnu();
-        h.set_size(bytes.len() as u64);
-        h.set_mode(0o644);
-        h.set_cksum();
-        b.append_data(&mut h, &name, bytes.as_slice()).unwrap();
-    }
-    b.finish().unwrap();
+    crate::support::write_tar(path, &entries);
 }
 
 fn assert_nothing_tagged(dst: &TestRegistry) {

@@ -104,6 +104,19 @@ pub fn extract_bundle(bundle: &std::path::Path, dir: &std::path::Path, name: &st
     layout
 }
 
+/// Writes an uncompressed tar of `entries` (name, bytes), in that order, as regular files.
+pub fn write_tar(path: &std::path::Path, entries: &[(String, Vec<u8>)]) {
+    let mut b = tar::Builder::new(std::fs::File::create(path).unwrap());
+    for (name, bytes) in entries {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(bytes.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append_data(&mut h, name, bytes.as_slice()).unwrap();
+    }
+    b.finish().unwrap();
+}
+
 /// Validates `instance` against the JSON Schema (draft 2020-12) in `schema_file` (relative to
 /// the crate root), formats asserted; fails the test with every violation.
 pub fn assert_matches_schema(schema_file: &str, instance: &serde_json::Value) {
