@@ -224,10 +224,14 @@ impl Loader<'_> {
             holder.insert(u.digest.clone(), repo.clone());
             deferred.push(Deferred { digest: u.digest, offset: u.offset, size: u.size, repository: repo });
         }
+        // Uploads whose body is sent, waiting for the registry's answer (distribution fsyncs
+        // the blob first) while the next layer streams: at most `jobs`. A failed one is the
+        // registry's fault: its bytes were checked before its last byte went out.
+        let mut committing = Committing::default();
         loop {
             let blob = match pending.take() {
                 Some(b) => b,
-                None => match reader.next().await? {
+                None => match committing.beside(reader.next(), present, report, self.reporter.as_ref()).await?? {
                     Some(AsyncEntry::Blob(b)) => b,
                     Some(_) => return Err(layout_after_blobs()),
                     None => break,
@@ -250,19 +254,47 @@ impl Loader<'_> {
                 deferred.push(Deferred { digest, offset, size, repository: repo });
                 continue;
             }
+            committing.at_most(self.jobs.max(1) - 1, present, report, self.reporter.as_ref()).await?;
             self.reporter.blob_started(&digest, size);
             tracing::info!(%digest, size, repository = %repo, "uploading layer while reading the bundle");
             let reporter = self.reporter.clone();
-            let body = blob.body.inspect_ok(move |c| reporter.bytes(c.len() as u64));
-            if let Err(source) = self.registry.put_blob_stream(&repo, &digest, size, body).await {
-                // A body that failed its digest check makes the upload fail too: report
-                // the bundle's fault, which the reader returns next.
-                reader.next().await?;
-                return Err(LoadError::upload(digest, repo, source));
+            let (sent_tx, sent_rx) = tokio::sync::oneshot::channel::<()>();
+            let body = Checked::new(blob.body.inspect_ok(move |c| reporter.bytes(c.len() as u64)), size, move || {
+                let _ = sent_tx.send(());
+            });
+            let registry = self.registry.clone();
+            committing.uploads.push(Box::pin(async move {
+                let result = registry.put_blob_stream(&repo, &digest, size, body).await;
+                Committed { digest, repository: repo, size, result }
+            }));
+            // Until its last byte is out, the upload is the reader's: its failure may be the
+            // bundle's fault (a body that failed its digest check fails its upload too),
+            // which the reader then returns.
+            let sent = committing.beside(sent_rx, present, report, self.reporter.as_ref()).await;
+            let failed = match sent {
+                Ok(Ok(())) => None,
+                Err(e) => Some(e),
+                // The body went without its last byte: its upload is ending; wait for it.
+                Ok(Err(_)) => Some(
+                    committing
+                        .at_most(0, present, report, self.reporter.as_ref())
+                        .await
+                        .err()
+                        .unwrap_or(LoadError::Bundle(BundleError::WorkerGone { what: "upload" })),
+                ),
+            };
+            if let Some(e) = failed {
+                // An earlier layer's failure (its bytes were checked) is the registry's; this
+                // one's may be the bundle's. Dropping the uploads ends this body.
+                let ours = matches!(&e, LoadError::Upload { digest: d, .. } if *d == blob.digest);
+                drop(committing);
+                if ours {
+                    reader.next().await?;
+                }
+                return Err(e);
             }
-            self.reporter.blob_finished(&digest);
-            report.uploaded(present, digest, repo, size);
         }
+        committing.at_most(0, present, report, self.reporter.as_ref()).await?;
         check_complete(meta, &seen)?;
         Ok(deferred)
     }
@@ -276,14 +308,19 @@ impl Loader<'_> {
         present: &mut Present,
         report: &mut LoadReport,
     ) -> Result<(), LoadError> {
+        let slots = SendSlots::new(self.jobs);
         let uploads = futures_util::stream::iter(deferred)
             .map(|d| {
-                self.reporter.blob_started(&d.digest, d.size);
-                tracing::info!(digest = %d.digest, size = d.size, repository = %d.repository, "uploading layer");
-                let (registry, reporter) = (self.registry.clone(), self.reporter.clone());
-                upload_range(registry, reporter, path.to_owned(), d.offset, d.repository, d.digest, d.size)
+                let (registry, reporter, slots) = (self.registry.clone(), self.reporter.clone(), slots.clone());
+                async move {
+                    let slot = slots.take().await;
+                    reporter.blob_started(&d.digest, d.size);
+                    tracing::info!(digest = %d.digest, size = d.size, repository = %d.repository, "uploading layer");
+                    upload_range(registry, reporter, slot, path.to_owned(), d.offset, d.repository, d.digest, d.size)
+                        .await
+                }
             })
-            .buffer_unordered(self.jobs.max(1));
+            .buffer_unordered(slots.uploads());
         futures_util::pin_mut!(uploads);
         while let Some(r) = uploads.next().await {
             let (d, repo, n) = r?;
@@ -309,12 +346,15 @@ impl Loader<'_> {
                 repos.iter().find(|r| !present.contains(&((*d).clone(), (*r).clone()))).map(|r| (d.clone(), r.clone()))
             })
             .collect();
+        let slots = SendSlots::new(self.jobs);
         let done: Vec<(Digest, String, u64)> = futures_util::stream::iter(todo)
-            .map(|(d, r)| async move {
+            .map(|(d, r)| async {
+                let slot = slots.take().await;
                 let (_, size) = dir.open_blob(&d).map_err(|_| LoadError::MissingBlob { digest: d.clone() })?;
                 self.reporter.blob_started(&d, size);
                 // A file: a transient registry fault restarts the upload from its start.
-                let reopen = || reopened(dir.open_blob(&d).map(|(r, _)| r), self.reporter.clone());
+                let reopen =
+                    || slot.until_sent(reopened(dir.open_blob(&d).map(|(r, _)| r), self.reporter.clone()), size);
                 if let Err(source) = self.registry.put_blob_reopening(&r, &d, size, reopen).await {
                     // The bundle's fault (a corrupt blob) rather than the registry's?
                     check_bytes(dir.open_blob(&d)?.0).await?;
@@ -322,7 +362,7 @@ impl Loader<'_> {
                 }
                 Ok::<_, LoadError>((d, r, size))
             })
-            .buffer_unordered(self.jobs.max(1))
+            .buffer_unordered(slots.uploads())
             .try_collect()
             .await?;
         for (d, r, n) in done {
@@ -371,6 +411,73 @@ async fn index_pass(
     Ok(deferred)
 }
 
+/// A streamed layer's upload, finished.
+struct Committed {
+    digest: Digest,
+    repository: String,
+    size: u64,
+    result: Result<(), RegistryError>,
+}
+
+/// The streamed layers' uploads in flight (one sending, the others waiting for their answer).
+#[derive(Default)]
+struct Committing {
+    uploads: futures_util::stream::FuturesUnordered<futures_util::future::BoxFuture<'static, Committed>>,
+}
+
+impl Committing {
+    fn settle(
+        r: Committed,
+        present: &mut Present,
+        report: &mut LoadReport,
+        reporter: &dyn Reporter,
+    ) -> Result<(), LoadError> {
+        match r.result {
+            Ok(()) => {
+                reporter.blob_finished(&r.digest);
+                report.uploaded(present, r.digest, r.repository, r.size);
+                Ok(())
+            }
+            Err(source) => Err(LoadError::upload(r.digest, r.repository, source)),
+        }
+    }
+
+    /// Runs `fut` while the uploads go on, settling each that finishes; the first failure
+    /// ends the wait with its error.
+    async fn beside<F: std::future::Future>(
+        &mut self,
+        fut: F,
+        present: &mut Present,
+        report: &mut LoadReport,
+        reporter: &dyn Reporter,
+    ) -> Result<F::Output, LoadError> {
+        let mut fut = std::pin::pin!(fut);
+        loop {
+            tokio::select! {
+                biased;
+                Some(r) = self.uploads.next(), if !self.uploads.is_empty() => Self::settle(r, present, report, reporter)?,
+                out = &mut fut => return Ok(out),
+            }
+        }
+    }
+
+    /// Waits until at most `n` uploads are in flight.
+    async fn at_most(
+        &mut self,
+        n: usize,
+        present: &mut Present,
+        report: &mut LoadReport,
+        reporter: &dyn Reporter,
+    ) -> Result<(), LoadError> {
+        while self.uploads.len() > n {
+            if let Some(r) = self.uploads.next().await {
+                Self::settle(r, present, report, reporter)?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// A layer of an uncompressed bundle to upload, from its offset in the file.
 struct Deferred {
     digest: Digest,
@@ -381,9 +488,11 @@ struct Deferred {
 
 /// Uploads one layer of an uncompressed bundle from its place in the file, verifying its
 /// digest and size again on the way (the file is read twice: by the reader and here).
+#[allow(clippy::too_many_arguments)]
 async fn upload_range(
     registry: Registry,
     reporter: std::sync::Arc<dyn Reporter>,
+    slot: Slot,
     path: std::path::PathBuf,
     offset: u64,
     repo: String,
@@ -401,13 +510,147 @@ async fn upload_range(
     // Seekable: a transient registry fault (5xx, reset, 429) restarts this layer's upload
     // from its offset, up to --retries, in a fresh upload session.
     open()?;
-    let reopen = || reopened(open(), reporter.clone());
+    let reopen = || slot.until_sent(reopened(open(), reporter.clone()), size);
     match registry.put_blob_reopening(&repo, &digest, size, reopen).await {
         Ok(()) => Ok((digest, repo, size)),
         Err(source) => {
             // The bundle's fault (a corrupt layer) rather than the registry's? Check the bytes.
             check_bytes(open()?).await?;
             Err(LoadError::upload(digest, repo, source))
+        }
+    }
+}
+
+/// How many upload bodies are sent at once (`--jobs`). An upload takes a slot before it
+/// opens its session and reads its first byte, and gives it back as soon as its body has
+/// been sent, not when the registry answers: the registry's commit of that blob
+/// (distribution fsyncs the whole file before it answers the PUT, about 0.15 s per 128 MiB
+/// here) then overlaps the next layer's bytes instead of leaving the CPUs idle. At most as
+/// many uploads again wait for their answer; they hold no read-ahead.
+#[derive(Clone)]
+struct SendSlots {
+    semaphore: std::sync::Arc<tokio::sync::Semaphore>,
+    jobs: usize,
+}
+
+/// One upload's slot, shared by its attempts; given back when a body ends.
+#[derive(Clone)]
+struct Slot(std::sync::Arc<std::sync::Mutex<Option<tokio::sync::OwnedSemaphorePermit>>>);
+
+impl SendSlots {
+    fn new(jobs: usize) -> SendSlots {
+        let jobs = jobs.max(1);
+        SendSlots { semaphore: std::sync::Arc::new(tokio::sync::Semaphore::new(jobs)), jobs }
+    }
+
+    /// Upload futures run at once: `jobs` sending, as many waiting for their answer.
+    fn uploads(&self) -> usize {
+        self.jobs * 2
+    }
+
+    async fn take(&self) -> Slot {
+        // The semaphore is never closed.
+        let permit = self.semaphore.clone().acquire_owned().await.ok();
+        Slot(std::sync::Arc::new(std::sync::Mutex::new(permit)))
+    }
+}
+
+impl Slot {
+    /// `body` of `size` bytes as a [`Checked`] body that gives the slot back with its last
+    /// byte. A retry after a fully sent body runs without a slot: rare, and bounded by
+    /// `--retries`.
+    fn until_sent<S>(&self, body: S, size: u64) -> futures_util::stream::BoxStream<'static, std::io::Result<Bytes>>
+    where
+        S: futures_util::Stream<Item = std::io::Result<Bytes>> + Send + 'static,
+    {
+        let slot = self.clone();
+        Checked::new(body, size, move || {
+            if slot.0.lock().map(|mut p| p.take()).ok().flatten().is_some() {
+                tracing::debug!("upload body sent; its slot goes to the next layer");
+            }
+        })
+        .boxed()
+    }
+}
+
+/// An upload body of `size` bytes from a verifying source (a [`crate::bundle::VerifyingReader`]
+/// stream, a bundle reader's blob body) whose last chunk is handed over only after the
+/// source's verdict: its clean end, or the digest or size error that then replaces the last
+/// chunk, so a corrupt layer never completes an upload. `sent` runs once, when the body has
+/// nothing more to give: the HTTP client stops reading at the Content-Length and never polls
+/// a body's end, so this is the only sign that the registry now has the whole blob.
+struct Checked<S> {
+    inner: std::pin::Pin<Box<S>>,
+    left: u64,
+    held: Option<Bytes>,
+    sent: Option<Box<dyn FnOnce() + Send>>,
+}
+
+impl<S> Checked<S> {
+    fn new(inner: S, size: u64, sent: impl FnOnce() + Send + 'static) -> Checked<S> {
+        Checked { inner: Box::pin(inner), left: size, held: None, sent: Some(Box::new(sent)) }
+    }
+
+    fn over(&mut self) {
+        if let Some(sent) = self.sent.take() {
+            sent();
+        }
+    }
+}
+
+impl<S: futures_util::Stream<Item = std::io::Result<Bytes>>> futures_util::Stream for Checked<S> {
+    type Item = std::io::Result<Bytes>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        use std::task::Poll;
+        let this = &mut *self;
+        if this.sent.is_none() {
+            return Poll::Ready(None);
+        }
+        loop {
+            let item = match this.inner.as_mut().poll_next(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(item) => item,
+            };
+            match (item, this.held.take()) {
+                // The verdict after the last byte: a clean end lets the last chunk go.
+                (None, Some(last)) => {
+                    this.over();
+                    return Poll::Ready(Some(Ok(last)));
+                }
+                (Some(Ok(_)), Some(_)) => {
+                    this.over();
+                    return Poll::Ready(Some(Err(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        "the source gave more bytes than its size",
+                    ))));
+                }
+                (Some(Ok(chunk)), None) => {
+                    let n = chunk.len() as u64;
+                    if n < this.left {
+                        this.left -= n;
+                        return Poll::Ready(Some(Ok(chunk)));
+                    }
+                    if n > this.left {
+                        this.over();
+                        return Poll::Ready(Some(Err(std::io::Error::new(
+                            std::io::ErrorKind::InvalidData,
+                            "the source gave more bytes than its size",
+                        ))));
+                    }
+                    this.left = 0;
+                    this.held = Some(chunk); // and wait for the verdict
+                }
+                // An error (a digest mismatch replaces the last chunk), or an end before the
+                // size (the client then fails the request on its Content-Length).
+                (other, _) => {
+                    this.over();
+                    return Poll::Ready(other);
+                }
+            }
         }
     }
 }
@@ -476,4 +719,82 @@ fn read_stream(
         }
     });
     futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunks(sizes: &[usize]) -> impl futures_util::Stream<Item = std::io::Result<Bytes>> + Send + 'static {
+        futures_util::stream::iter(sizes.iter().map(|&n| Ok(Bytes::from(vec![0u8; n]))).collect::<Vec<_>>())
+    }
+
+    #[tokio::test]
+    async fn a_slot_goes_back_with_the_last_byte_not_with_the_answer() {
+        let slots = SendSlots::new(1);
+        let slot = slots.take().await;
+        assert_eq!(slots.semaphore.available_permits(), 0);
+        let mut body = slot.until_sent(chunks(&[3, 4, 5]), 12);
+        body.next().await.unwrap().unwrap();
+        body.next().await.unwrap().unwrap();
+        assert_eq!(slots.semaphore.available_permits(), 0, "held while bytes are left");
+        body.next().await.unwrap().unwrap();
+        // The client stops at Content-Length and never polls the body's end: the slot is
+        // already free for the next layer while this upload waits for its answer.
+        assert_eq!(slots.semaphore.available_permits(), 1);
+        drop(body);
+        assert_eq!(slots.semaphore.available_permits(), 1, "given back once, not twice");
+    }
+
+    #[tokio::test]
+    async fn a_failed_body_gives_its_slot_back_and_a_dropped_one_with_its_upload() {
+        let slots = SendSlots::new(1);
+        let slot = slots.take().await;
+        let failing = futures_util::stream::iter(vec![Ok(Bytes::from_static(b"ab")), Err(std::io::Error::other("x"))]);
+        let mut body = slot.until_sent(failing, 10);
+        body.next().await.unwrap().unwrap();
+        assert!(body.next().await.unwrap().is_err());
+        assert_eq!(slots.semaphore.available_permits(), 1);
+
+        let slot = slots.take().await;
+        let mut body = slot.until_sent(chunks(&[2, 2]), 4);
+        body.next().await.unwrap().unwrap();
+        drop(body);
+        assert_eq!(slots.semaphore.available_permits(), 0, "the upload still holds it");
+        drop(slot);
+        assert_eq!(slots.semaphore.available_permits(), 1);
+    }
+
+    #[tokio::test]
+    async fn the_last_chunk_waits_for_the_sources_verdict() {
+        let sent = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = sent.clone();
+        let verdict = futures_util::stream::iter(vec![
+            Ok(Bytes::from_static(b"abc")),
+            Ok(Bytes::from_static(b"de")),
+            Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "digest mismatch")),
+        ]);
+        let mut body = Checked::new(verdict, 5, move || flag.store(true, std::sync::atomic::Ordering::SeqCst));
+        assert_eq!(body.next().await.unwrap().unwrap(), "abc");
+        // The digest error replaces the last chunk: the registry never gets the whole blob.
+        let last = body.next().await.unwrap();
+        assert_eq!(last.unwrap_err().to_string(), "digest mismatch");
+        assert!(sent.load(std::sync::atomic::Ordering::SeqCst));
+        assert!(body.next().await.is_none());
+
+        let mut long = Checked::new(chunks(&[3, 3]), 4, || {});
+        assert!(long.next().await.unwrap().is_ok());
+        assert!(long.next().await.unwrap().is_err(), "more bytes than the size");
+        let mut extra = Checked::new(chunks(&[4, 1]), 4, || {});
+        assert!(extra.next().await.unwrap().is_err(), "more bytes after the size");
+        let mut empty = Checked::new(chunks(&[]), 0, || {});
+        assert!(empty.next().await.is_none());
+    }
+
+    #[tokio::test]
+    async fn as_many_uploads_again_may_wait_for_their_answer() {
+        let slots = SendSlots::new(3);
+        assert_eq!(slots.uploads(), 6);
+        assert_eq!(SendSlots::new(0).uploads(), 2, "--jobs is at least 1");
+    }
 }
