@@ -299,6 +299,8 @@ pub async fn read_tar_metadata(path: &Path) -> Result<(Metadata, TarRest), LoadE
         manifests = meta.contents.manifests.len(),
         metadata_blobs = meta.small.len(),
         configs_left_in_the_file = unheld.len(),
+        budget_bytes = meta.budget.bytes(),
+        budget_values = meta.budget.values(),
         "bundle metadata read (before the first layer)"
     );
     // A pipe is not opened twice: a second reader would take bytes from the first.
