@@ -703,3 +703,38 @@ fn save_refuses_what_load_would_refuse_to_hold() {
     assert!(err.contains(&format!("over the {MAX_METADATA_BLOB}-byte limit")), "{err}");
     assert!(!huge.exists());
 }
+
+/// `save` charges `index.json` (and a seal) as `load` does, before the manifests: a bundle
+/// whose one manifest fits the JSON-values budget alone, but not with the `index.json` that
+/// names it, is refused by save (exit 3, nothing written) naming that manifest, as load
+/// names it. Before, save charged the manifests only, wrote the bundle, and load refused it.
+#[test]
+fn save_charges_index_json_as_load_does() {
+    use sealift::content::budget::{json_values, MAX_JSON_VALUES};
+    let reg = TestRegistry::start();
+    let dir = tempdir();
+    let (cd, cs) = push_blob(&reg.addr, "many/values", b"{}");
+    let (ld, ls) = push_blob(&reg.addr, "many/values", &random_bytes(100));
+    let head = format!(
+        r#"{{"schemaVersion":2,"mediaType":"{}","config":{},"layers":[{}],"annotations":{{"#,
+        media::OCI_MANIFEST,
+        desc(media::OCI_CONFIG, &cd, cs),
+        desc("application/vnd.oci.image.layer.v1.tar", &ld, ls)
+    );
+    // Each `"aN":""` is two values (its `:` and a `,`): stop 10 short of the budget.
+    let base = json_values(format!("{head}}}}}").as_bytes());
+    let n = (MAX_JSON_VALUES - 10 - base) / 2;
+    let annotations: Vec<String> = (0..n).map(|i| format!("\"a{i}\":\"\"")).collect();
+    let manifest = format!("{head}{}}}}}", annotations.join(","));
+    let values = json_values(manifest.as_bytes());
+    assert!((MAX_JSON_VALUES - 12..=MAX_JSON_VALUES - 10).contains(&values), "{values}");
+    let digest = push_manifest(&reg.addr, "many/values", "1", manifest.as_bytes(), media::OCI_MANIFEST);
+    let out = dir.path().join("b.tar");
+    let o = sealift(&["save", "-o", out.to_str().unwrap(), &format!("{}/many/values:1", reg.addr)]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(3), "{err}");
+    assert!(err.contains(&format!("parsed JSON values at manifest {digest}")), "{err}");
+    assert!(err.contains("load would refuse the bundle"), "{err}");
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(left.is_empty(), "nothing written: {left:?}");
+}
