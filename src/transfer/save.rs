@@ -175,9 +175,10 @@ async fn fetch_metadata(
 /// each over its own cap of [`crate::bundle::names`], then charged as held and parsed JSON),
 /// then manifests as JSON and metadata blobs: one metadata blob over
 /// [`super::load::MAX_METADATA_BLOB`]; manifests and held metadata blobs charged against
-/// [`MetadataBudget`] as load charges them, where a config over
-/// [`super::load::MAX_HELD_CONFIG`] is not held from an uncompressed bundle (load re-reads
-/// it from its place in the file) but is from a compressed one. Sizes are the descriptors'
+/// [`MetadataBudget`] as load charges them, where a blob no reader reads (an SBOM, an
+/// attachment's config) or a config over [`super::load::MAX_HELD_CONFIG`] is not held from
+/// an uncompressed bundle (load re-reads it from its place in the file,
+/// [`super::read::held_from_a_file`]) but is from a compressed one. Sizes are the descriptors'
 /// (the fetch checks them), so the totals are the ones load reaches.
 pub fn check_loadable(
     contents: &Contents,
@@ -189,7 +190,7 @@ pub fn check_loadable(
     let over = |error: BudgetError, plain_fits: bool| OverLoadLimit::Budget {
         error,
         hint: if plain_fits {
-            format!(" (configs over {MAX_HELD_CONFIG} bytes stay in the file of an uncompressed .tar: save an uncompressed .tar)")
+            format!(" (SBOMs, attachment configs and configs over {MAX_HELD_CONFIG} bytes stay in the file of an uncompressed .tar: save an uncompressed .tar)")
         } else {
             String::new()
         },
@@ -213,12 +214,13 @@ pub fn check_loadable(
             return Err(over(e, false));
         }
     }
+    let read = super::read::read_blobs(contents);
     for (digest, info) in contents.blobs.iter().filter(|(_, b)| b.metadata) {
         let what = format!("metadata blob {digest}");
         if info.size > MAX_METADATA_BLOB {
             return Err(OverLoadLimit::Blob { what, size: info.size, limit: MAX_METADATA_BLOB });
         }
-        let left_in_a_plain_tar = info.size > MAX_HELD_CONFIG && super::read::only_a_config(contents, digest);
+        let left_in_a_plain_tar = !super::read::held_from_a_file(contents, &read, digest, info.size);
         if compression != Compression::None || !left_in_a_plain_tar {
             if let Err(e) = held.hold(&what, info.size) {
                 first_error.get_or_insert(e);
@@ -290,23 +292,32 @@ pub async fn write(
         writer.add_file(names::SEAL_SIG, Bytes::from(sig)).await?;
     }
 
-    // Metadata group: manifests and small blobs together, sorted by digest; then metadata
-    // blobs over load's MAX_SMALL_BLOB (large configs), sorted by digest, after every
-    // manifest: load refuses a blob that large before the manifest that names it.
-    let (large, mut small): (BTreeMap<&Digest, &Bytes>, BTreeMap<&Digest, &Bytes>) =
+    // Metadata group: every manifest, sorted by digest, then the metadata blobs, sorted by
+    // digest, those over load's MAX_SMALL_BLOB (large configs) last. With every manifest
+    // read first, load knows which blobs no reader reads and leaves them in the file
+    // (read::held_from_a_file); and it refuses a large blob before the manifest naming it.
+    let (large, small): (BTreeMap<&Digest, &Bytes>, BTreeMap<&Digest, &Bytes>) =
         metadata.iter().partition(|(_, b)| b.len() as u64 > super::load::MAX_SMALL_BLOB);
     for (d, m) in &contents.manifests {
-        small.insert(d, &m.bytes);
+        writer.add_blob_bytes(d, m.bytes.clone()).await?;
     }
     for (digest, bytes) in small.iter().chain(&large) {
-        writer.add_blob_bytes(digest, (*bytes).clone()).await?;
+        if !contents.manifests.contains_key(*digest) {
+            writer.add_blob_bytes(digest, (*bytes).clone()).await?;
+        }
     }
     // Layer group, sorted by digest. A delta bundle's assumed layers are never fetched
     // (docs/bundle.md, "Delta bundles").
     let layers: Vec<(&Digest, &crate::content::BlobInfo)> = contents
         .blobs
         .iter()
-        .filter(|(d, b)| !b.metadata && !small.contains_key(d) && !large.contains_key(d) && !contents.delta.assumes(d))
+        .filter(|(d, b)| {
+            !b.metadata
+                && !contents.manifests.contains_key(*d)
+                && !small.contains_key(d)
+                && !large.contains_key(d)
+                && !contents.delta.assumes(d)
+        })
         .collect();
     let layer_bytes = write_layers(registries, &mut writer, layers, options.jobs, reporter).await?;
     finish(writer, options).await?;
