@@ -707,31 +707,49 @@ fn save_refuses_what_load_would_refuse_to_hold() {
     assert!(!huge.exists());
 }
 
-/// `save` charges `index.json` (and a seal) as `load` does, before the manifests: a bundle
-/// whose one manifest fits the JSON-values budget alone, but not with the `index.json` that
-/// names it, is refused by save (exit 3, nothing written) naming that manifest, as load
-/// names it. Before, save charged the manifests only, wrote the bundle, and load refused it.
+/// `save` charges `index.json` (and a seal) as `load` does, before the manifests, and for
+/// what its entries keep once parsed (an image entry: 4 values): an image whose manifest
+/// leaves room for its entry saves and loads; one whose manifest fits the JSON-values
+/// budget alone, but not with its entry, is refused by save (exit 3, nothing written)
+/// naming that manifest, as load names it. Before, save charged the manifests only, wrote
+/// the bundle, and load refused it.
 #[test]
 fn save_charges_index_json_as_load_does() {
     use sealift::content::budget::{json_values, MAX_JSON_VALUES};
     let reg = TestRegistry::start();
     let dir = tempdir();
-    let (cd, cs) = push_blob(&reg.addr, "many/values", b"{}");
-    let (ld, ls) = push_blob(&reg.addr, "many/values", &random_bytes(100));
-    let head = format!(
-        r#"{{"schemaVersion":2,"mediaType":"{}","config":{},"layers":[{}],"annotations":{{"#,
-        media::OCI_MANIFEST,
-        desc(media::OCI_CONFIG, &cd, cs),
-        desc("application/vnd.oci.image.layer.v1.tar", &ld, ls)
-    );
-    // Each `"aN":""` is two values (its `:` and a `,`): stop 10 short of the budget.
-    let base = json_values(format!("{head}}}}}").as_bytes());
-    let n = (MAX_JSON_VALUES - 10 - base) / 2;
-    let annotations: Vec<String> = (0..n).map(|i| format!("\"a{i}\":\"\"")).collect();
-    let manifest = format!("{head}{}}}}}", annotations.join(","));
-    let values = json_values(manifest.as_bytes());
-    assert!((MAX_JSON_VALUES - 12..=MAX_JSON_VALUES - 10).contains(&values), "{values}");
-    let digest = push_manifest(&reg.addr, "many/values", "1", manifest.as_bytes(), media::OCI_MANIFEST);
+    // An image in `repo` whose manifest parses into `short` values fewer than the budget,
+    // or `short - 1` (each `"aN":""` is two values, its `:` and a `,`).
+    let image = |repo: &str, short: u64| {
+        let (cd, cs) = push_blob(&reg.addr, repo, b"{}");
+        let (ld, ls) = push_blob(&reg.addr, repo, &random_bytes(100));
+        let head = format!(
+            r#"{{"schemaVersion":2,"mediaType":"{}","config":{},"layers":[{}],"annotations":{{"#,
+            media::OCI_MANIFEST,
+            desc(media::OCI_CONFIG, &cd, cs),
+            desc("application/vnd.oci.image.layer.v1.tar", &ld, ls)
+        );
+        let base = json_values(format!("{head}}}}}").as_bytes());
+        let first = (MAX_JSON_VALUES - short - base) / 2;
+        let mut manifest = String::new();
+        for n in first..first + 3 {
+            let annotations: Vec<String> = (0..n).map(|i| format!("\"a{i}\":\"\"")).collect();
+            manifest = format!("{head}{}}}}}", annotations.join(","));
+            if json_values(manifest.as_bytes()) >= MAX_JSON_VALUES - short {
+                break;
+            }
+        }
+        let values = json_values(manifest.as_bytes());
+        assert!((MAX_JSON_VALUES - short..=MAX_JSON_VALUES - short + 1).contains(&values), "{values}");
+        push_manifest(&reg.addr, repo, "1", manifest.as_bytes(), media::OCI_MANIFEST)
+    };
+    let fits = dir.path().join("fits.tar");
+    image("room/left", 6);
+    ok_all(&sealift(&["save", "-o", fits.to_str().unwrap(), &format!("{}/room/left:1", reg.addr)]));
+    ok_all(&sealift(&["load", "--dry-run", "--insecure-skip-verify", fits.to_str().unwrap(), "--to", &reg.addr]));
+    std::fs::remove_file(&fits).unwrap();
+
+    let digest = image("many/values", 3);
     let out = dir.path().join("b.tar");
     let o = sealift(&["save", "-o", out.to_str().unwrap(), &format!("{}/many/values:1", reg.addr)]);
     let err = String::from_utf8_lossy(&o.stderr);

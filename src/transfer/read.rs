@@ -254,7 +254,12 @@ impl TarRest {
 /// and the parsed descriptors are freed, so only what the entries hold stays charged
 /// (about 30 of the 69 values per image with three attachments). A delta bundle's
 /// description stays charged whole.
-fn settle_index(budget: &mut MetadataBudget, bytes: &[u8], entries: &[Entry], delta: &crate::content::Delta) {
+pub(crate) fn settle_index(
+    budget: &mut MetadataBudget,
+    bytes: &[u8],
+    entries: &[Entry],
+    delta: &crate::content::Delta,
+) {
     if delta.is_empty() {
         budget.settle(bytes, entries.iter().map(Entry::held).sum());
     }
