@@ -707,11 +707,10 @@ fn save_refuses_what_load_would_refuse_to_hold() {
     assert!(!huge.exists());
 }
 
-/// `save` charges `index.json` (and a seal) as `load` does, before the manifests, and for
-/// what its entries keep once parsed (an image entry: 4 values): an image whose manifest
-/// leaves room for its entry saves and loads; one whose manifest fits the JSON-values
-/// budget alone, but not with its entry, is refused by save (exit 3, nothing written)
-/// naming that manifest, as load names it. Before, save charged the manifests only, wrote
+/// `save` charges `index.json` (and a seal) as `load` does, before the manifests: an image
+/// whose manifest leaves room for its `index.json` saves and loads; one whose manifest fits
+/// the JSON-values budget alone, but not with its `index.json`, is refused by save (exit 3,
+/// nothing written) naming that manifest, as load names it. Before, save charged the manifests only, wrote
 /// the bundle, and load refused it.
 #[test]
 fn save_charges_index_json_as_load_does() {
@@ -744,7 +743,8 @@ fn save_charges_index_json_as_load_does() {
         push_manifest(&reg.addr, repo, "1", manifest.as_bytes(), media::OCI_MANIFEST)
     };
     let fits = dir.path().join("fits.tar");
-    image("room/left", 6);
+    // One image's `index.json` counts about 25 values.
+    image("room/left", 40);
     ok_all(&sealift(&["save", "-o", fits.to_str().unwrap(), &format!("{}/room/left:1", reg.addr)]));
     ok_all(&sealift(&["load", "--dry-run", "--insecure-skip-verify", fits.to_str().unwrap(), "--to", &reg.addr]));
     std::fs::remove_file(&fits).unwrap();

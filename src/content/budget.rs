@@ -33,27 +33,6 @@ pub enum BudgetError {
     Values { what: String, values: u64, size: u64 },
 }
 
-/// What stays of a parsed document, in the budget's units: values (each string, number,
-/// map entry and struct, as [`json_values`] counts them) and the bytes of its strings.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Held {
-    pub values: u64,
-    pub bytes: u64,
-}
-
-impl std::ops::Add for Held {
-    type Output = Held;
-    fn add(self, o: Held) -> Held {
-        Held { values: self.values + o.values, bytes: self.bytes + o.bytes }
-    }
-}
-
-impl std::iter::Sum for Held {
-    fn sum<I: Iterator<Item = Held>>(iter: I) -> Held {
-        iter.fold(Held::default(), |a, b| a + b)
-    }
-}
-
 /// What one bundle's metadata has taken so far.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct MetadataBudget {
@@ -92,16 +71,6 @@ impl MetadataBudget {
         let before = self.clone();
         self.hold(&what, json.len() as u64)?;
         self.parse(&what, json).inspect_err(|_| *self = before)
-    }
-
-    /// A parse of `what` (`json`, counted by [`MetadataBudget::parse`]) is done and only
-    /// `held` of it stays (its typed result: [`Held`]); the rest, freed, is no longer
-    /// charged. The budget bounds what is held at every moment: the parse's peak was
-    /// counted whole before it ran.
-    pub fn settle(&mut self, json: &[u8], held: Held) {
-        let (values, bytes) = (json_values(json), json.len() as u64);
-        self.values -= values.saturating_sub(held.values).min(self.values);
-        self.bytes -= bytes.saturating_sub(held.bytes).min(self.bytes);
     }
 
     /// JSON values the bundle may still parse.
@@ -173,21 +142,6 @@ mod tests {
         }
         // Tight on the hostile shape: many tiny annotations.
         assert_eq!(json_values(br#"{"a":"","b":""}"#), 5);
-    }
-
-    #[test]
-    fn a_settled_parse_is_charged_for_what_it_keeps() {
-        let mut b = MetadataBudget::default();
-        let doc = br#"{"a":"xy","b":"","c":""}"#;
-        b.hold_json("index.json", doc).unwrap();
-        let before = b.clone();
-        b.settle(doc, Held { values: 2, bytes: 3 });
-        assert_eq!(b.values(), 2);
-        assert_eq!(b.bytes(), doc.len() as u64 + 3, "the document's bytes as read stay charged");
-        // Keeping all of it releases nothing.
-        let mut c = before.clone();
-        c.settle(doc, Held { values: 100, bytes: 100 });
-        assert_eq!(c, before);
     }
 
     #[test]

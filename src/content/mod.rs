@@ -122,30 +122,6 @@ impl Entry {
         d
     }
 
-    /// What the entry holds, in the metadata budget's units (see
-    /// [`budget::MetadataBudget::settle`]).
-    pub fn held(&self) -> budget::Held {
-        let d = &self.descriptor;
-        let platform = d.platform.as_ref().map_or(0, |p| {
-            let opt = |o: &Option<String>| o.as_ref().map_or(0, String::len);
-            p.architecture.len() + p.os.len() + opt(&p.os_version) + opt(&p.variant)
-        });
-        let strings = d.media_type.len()
-            + 71
-            + self.repository.len()
-            + self.tag.as_ref().map_or(0, String::len)
-            + self.subject.as_ref().map_or(0, |_| 71)
-            + d.annotations.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>()
-            + d.artifact_type.as_ref().map_or(0, String::len)
-            + platform;
-        // In memory an entry is some 310 bytes of fields plus its strings with their
-        // allocations (about 680 bytes for an attachment's): 4 values at the budget's
-        // 100 bytes each, plus the strings' bytes, bound it; a platform is 4 more, and
-        // each kept annotation a map entry and two strings.
-        let values = 4 + if d.platform.is_some() { 4 } else { 0 } + 2 * d.annotations.len() as u64;
-        budget::Held { values, bytes: strings as u64 }
-    }
-
     /// Reads an `index.json` entry written by sealift, or a plain/cosign layout entry.
     pub fn from_descriptor(d: Descriptor) -> Result<Entry, ModelError> {
         let ann = |k: &str| d.annotations.get(k).cloned();

@@ -250,21 +250,6 @@ impl TarRest {
     }
 }
 
-/// `index.json` is parsed into its entries: sealift's own annotations become their fields
-/// and the parsed descriptors are freed, so only what the entries hold stays charged
-/// (about 30 of the 69 values per image with three attachments). A delta bundle's
-/// description stays charged whole.
-pub(crate) fn settle_index(
-    budget: &mut MetadataBudget,
-    bytes: &[u8],
-    entries: &[Entry],
-    delta: &crate::content::Delta,
-) {
-    if delta.is_empty() {
-        budget.settle(bytes, entries.iter().map(Entry::held).sum());
-    }
-}
-
 /// Phase 1 for a tar: reads until the first layer.
 pub async fn read_tar_metadata(path: &Path) -> Result<(Metadata, TarRest), LoadError> {
     let mut reader = AsyncBundleReader::open(path)?;
@@ -283,7 +268,6 @@ pub async fn read_tar_metadata(path: &Path) -> Result<(Metadata, TarRest), LoadE
                 index_seen = true;
                 meta.budget.hold_json(names::INDEX_JSON, &bytes).map_err(ModelError::from)?;
                 let (entries, delta) = Contents::parse_index_and_delta(&bytes)?;
-                settle_index(&mut meta.budget, &bytes, &entries, &delta);
                 meta.contents.delta = delta;
                 meta.index_json = Bytes::from(bytes);
                 meta.seed(&mut closure, entries);
@@ -376,7 +360,6 @@ pub fn read_dir_metadata(dir: &LayoutDir) -> Result<Metadata, LoadError> {
     let mut closure = Closure::default();
     meta.budget.hold_json(names::INDEX_JSON, dir.index_bytes()).map_err(ModelError::from)?;
     let (mut entries, delta) = Contents::parse_index_and_delta(dir.index_bytes())?;
-    settle_index(&mut meta.budget, dir.index_bytes(), &entries, &delta);
     meta.contents.delta = delta;
     meta.index_json = Bytes::copy_from_slice(dir.index_bytes());
     for name in [crate::seal::SEAL_INDEX, crate::seal::SEAL_SIG] {

@@ -204,14 +204,6 @@ pub fn check_loadable(
         // Held whatever the compression: the same charge in both.
         held.hold_json(name, bytes).map_err(|e| over(e, false))?;
         held_if_plain.hold_json(name, bytes).map_err(|e| over(e, false))?;
-        if *name == names::INDEX_JSON {
-            // Once parsed, load charges `index.json` for what its entries keep: parsed
-            // here as load parses it.
-            if let Ok((entries, delta)) = Contents::parse_index_and_delta(bytes) {
-                super::read::settle_index(&mut held, bytes, &entries, &delta);
-                super::read::settle_index(&mut held_if_plain, bytes, &entries, &delta);
-            }
-        }
     }
     for (digest, m) in &contents.manifests {
         let what = format!("manifest {digest}");
