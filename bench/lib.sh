@@ -28,7 +28,7 @@ secs() {
   end=$(now)
   echo "$end - $start" | bc -l | xargs printf '%.2f'
 }
-rss_mib() { echo "$(cat "$work/rss") / 1024" | bc -l | xargs printf '%.0f'; }
+rss_mib() { echo "$(tail -1 "$work/rss") / 1024" | bc -l | xargs printf '%.0f'; }
 mibs() { echo "$1 / $2 / 1048576" | bc -l | xargs printf '%.0f'; } # bytes seconds
 ratio() { echo "$1 / $2" | bc -l | xargs printf '%.2f'; }
 

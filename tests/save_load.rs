@@ -419,7 +419,10 @@ fn save_then_load_keeps_every_digest_and_signature() {
         (blobs, 0, manifests, 0),
         "{first}"
     );
-    assert_eq!(c.mounted, 1, "the base layer shared by team/app and other/tool is mounted: {first}");
+    // Mounted, not uploaded again: the base layer shared by team/app and other/tool, and
+    // the `{}` config of the attachments in the two repositories after the first (it stays
+    // in the file, as no reader reads it, and is pushed as layers are).
+    assert_eq!(c.mounted, 3, "the shared base layer and attachment config are mounted: {first}");
     for (repo, tag, m) in [("team/multi", "1.0", &w.index), ("team/app", "1.0", &w.app), ("other/tool", "2.0", &w.tool)]
     {
         assert_eq!(skopeo_inspect_raw(&format!("{to}/{repo}:{tag}")), m.bytes, "{repo}:{tag} byte-identical at target");
@@ -702,4 +705,109 @@ fn save_refuses_what_load_would_refuse_to_hold() {
     assert!(err.contains(&format!("metadata blob {cd} is {} bytes", MAX_METADATA_BLOB + 1)), "{err}");
     assert!(err.contains(&format!("over the {MAX_METADATA_BLOB}-byte limit")), "{err}");
     assert!(!huge.exists());
+}
+
+/// `save` charges `index.json` (and a seal) as `load` does, before the manifests: an image
+/// whose manifest leaves room for its `index.json` saves and loads; one whose manifest fits
+/// the JSON-values budget alone, but not with its `index.json`, is refused by save (exit 3,
+/// nothing written) naming that manifest, as load names it. Before, save charged the manifests only, wrote
+/// the bundle, and load refused it.
+#[test]
+fn save_charges_index_json_as_load_does() {
+    use sealift::content::budget::{json_values, MAX_JSON_VALUES};
+    let reg = TestRegistry::start();
+    let dir = tempdir();
+    // An image in `repo` whose manifest parses into `short` values fewer than the budget,
+    // or `short - 1` (each `"aN":""` is two values, its `:` and a `,`).
+    let image = |repo: &str, short: u64| {
+        let (cd, cs) = push_blob(&reg.addr, repo, b"{}");
+        let (ld, ls) = push_blob(&reg.addr, repo, &random_bytes(100));
+        let head = format!(
+            r#"{{"schemaVersion":2,"mediaType":"{}","config":{},"layers":[{}],"annotations":{{"#,
+            media::OCI_MANIFEST,
+            desc(media::OCI_CONFIG, &cd, cs),
+            desc("application/vnd.oci.image.layer.v1.tar", &ld, ls)
+        );
+        let base = json_values(format!("{head}}}}}").as_bytes());
+        let first = (MAX_JSON_VALUES - short - base) / 2;
+        let mut manifest = String::new();
+        for n in first..first + 3 {
+            let annotations: Vec<String> = (0..n).map(|i| format!("\"a{i}\":\"\"")).collect();
+            manifest = format!("{head}{}}}}}", annotations.join(","));
+            if json_values(manifest.as_bytes()) >= MAX_JSON_VALUES - short {
+                break;
+            }
+        }
+        let values = json_values(manifest.as_bytes());
+        assert!((MAX_JSON_VALUES - short..=MAX_JSON_VALUES - short + 1).contains(&values), "{values}");
+        push_manifest(&reg.addr, repo, "1", manifest.as_bytes(), media::OCI_MANIFEST)
+    };
+    let fits = dir.path().join("fits.tar");
+    // One image's `index.json` counts about 25 values.
+    image("room/left", 40);
+    ok_all(&sealift(&["save", "-o", fits.to_str().unwrap(), &format!("{}/room/left:1", reg.addr)]));
+    ok_all(&sealift(&["load", "--dry-run", "--insecure-skip-verify", fits.to_str().unwrap(), "--to", &reg.addr]));
+    std::fs::remove_file(&fits).unwrap();
+
+    let digest = image("many/values", 3);
+    let out = dir.path().join("b.tar");
+    let o = sealift(&["save", "-o", out.to_str().unwrap(), &format!("{}/many/values:1", reg.addr)]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(3), "{err}");
+    assert!(err.contains(&format!("parsed JSON values at manifest {digest}")), "{err}");
+    assert!(err.contains("load would refuse the bundle"), "{err}");
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(left.is_empty(), "nothing written: {left:?}");
+}
+
+/// A blob no reader reads (an SBOM's layer, an attachment's config) stays in the file of an
+/// uncompressed `.tar` and costs no memory: an SBOM larger than the whole metadata budget
+/// saves to a `.tar`, which `inspect` reads and `load` carries to the target byte for byte.
+/// A compressed bundle holds it (one pass), so save refuses that form, naming the SBOM and
+/// the `.tar` that would fit. Before, both forms were refused.
+#[test]
+fn an_sbom_over_the_metadata_budget_stays_in_the_file_of_a_tar() {
+    use sealift::content::budget::MAX_HELD_BYTES;
+    let reg = TestRegistry::start();
+    let dir = tempdir();
+    let (cd, cs) = push_blob(&reg.addr, "team/app", br#"{"architecture":"amd64","os":"linux"}"#);
+    let (ld, ls) = push_blob(&reg.addr, "team/app", &random_bytes(1000));
+    let image = push_manifest(
+        &reg.addr,
+        "team/app",
+        "1",
+        json!({"schemaVersion": 2, "mediaType": media::OCI_MANIFEST, "config": desc(media::OCI_CONFIG, &cd, cs),
+            "layers": [desc("application/vnd.oci.image.layer.v1.tar", &ld, ls)]})
+        .to_string()
+        .as_bytes(),
+        media::OCI_MANIFEST,
+    );
+    let mut sbom = br#"{"spdxVersion":"SPDX-2.3","pad":""#.to_vec();
+    sbom.resize(MAX_HELD_BYTES as usize + 1024 * 1024, b'x');
+    sbom.extend_from_slice(b"\"}");
+    let (sd, ss) = push_blob(&reg.addr, "team/app", &sbom);
+    let (scd, scs) = push_blob(&reg.addr, "team/app", b"{}");
+    let sbom_tag = cosign::sig_tag(&image, "sbom");
+    let sbom_manifest = json!({"schemaVersion": 2, "mediaType": media::OCI_MANIFEST,
+        "config": desc(media::OCI_CONFIG, &scd, scs), "layers": [desc("text/spdx+json", &sd, ss)]})
+    .to_string();
+    push_manifest(&reg.addr, "team/app", &sbom_tag, sbom_manifest.as_bytes(), media::OCI_MANIFEST);
+    let src = format!("{}/team/app:1", reg.addr);
+
+    let zst = dir.path().join("b.tar.zst");
+    let o = sealift(&["save", "-o", zst.to_str().unwrap(), &src]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(3), "{err}");
+    assert!(err.contains(&format!("at metadata blob {sd}")) && err.contains("save an uncompressed .tar"), "{err}");
+    assert!(!zst.exists());
+
+    let tar = dir.path().join("b.tar");
+    ok_all(&sealift(&["save", "-o", tar.to_str().unwrap(), &src]));
+    let shown = ok_all(&sealift(&["inspect", tar.to_str().unwrap()]));
+    assert!(shown.contains("sbom"), "{shown}");
+    let dst = TestRegistry::start();
+    ok_all(&sealift(&["load", tar.to_str().unwrap(), "--to", &dst.addr, "--insecure-skip-verify"]));
+    ok_all(&sealift(&["load", "--dry-run", tar.to_str().unwrap(), "--to", &dst.addr, "--insecure-skip-verify"]));
+    dst.assert_present("team/app", &sbom_tag, sbom_manifest.as_bytes());
+    assert!(std::fs::read(dst.blob_data_path(&sd)).unwrap() == sbom, "the SBOM's bytes at the target");
 }

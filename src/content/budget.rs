@@ -14,7 +14,8 @@
 
 /// Bytes of metadata held in memory for one bundle, all together: `index.json`, the seal
 /// files, manifests and metadata blobs as read, and each JSON document once more for its
-/// parsed strings (configs over 1 MiB of a seekable bundle stay in the file and do not count).
+/// parsed strings (blobs no reader reads, such as SBOMs, and configs over 1 MiB of a
+/// seekable bundle stay in the file and do not count).
 pub const MAX_HELD_BYTES: u64 = 16 * 1024 * 1024;
 
 /// JSON values (strings, numbers, objects, arrays, map keys) parsed from one bundle's
@@ -26,7 +27,7 @@ pub const MAX_JSON_VALUES: u64 = 160_000;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum BudgetError {
-    #[error("bundle metadata held in memory would exceed {MAX_HELD_BYTES} bytes at {what} ({size} bytes; configs over 1 MiB are held only from a compressed bundle: decompress it and load the .tar)")]
+    #[error("bundle metadata held in memory would exceed {MAX_HELD_BYTES} bytes at {what} ({size} bytes; SBOMs, attachment configs and configs over 1 MiB are held only from a compressed bundle or a pipe: decompress it and load the .tar)")]
     Bytes { what: String, size: u64 },
     #[error("bundle metadata would exceed {MAX_JSON_VALUES} parsed JSON values at {what} (at most {values} values in its {size} bytes)")]
     Values { what: String, values: u64, size: u64 },

@@ -170,25 +170,41 @@ async fn fetch_metadata(
 }
 
 /// Refuses, before anything is fetched or written, a bundle that `load` would refuse for
-/// the memory it holds, by load's own limits and budget: one metadata blob over
+/// the memory it holds, by load's own limits and budget, charged in the order load reads
+/// them: `documents` (`index.json` and the seal files, exactly as they will be written:
+/// each over its own cap of [`crate::bundle::names`], then charged as held and parsed JSON),
+/// then manifests as JSON and metadata blobs: one metadata blob over
 /// [`super::load::MAX_METADATA_BLOB`]; manifests and held metadata blobs charged against
-/// [`MetadataBudget`] as load charges them, where a config over
-/// [`super::load::MAX_HELD_CONFIG`] is not held from an uncompressed bundle (load re-reads
-/// it from its place in the file) but is from a compressed one. Sizes are the descriptors'
-/// (the fetch checks them). `index.json` and the seal are charged too when load reads them,
-/// so this check is necessary, not sufficient.
-pub fn check_loadable(contents: &Contents, compression: Compression) -> Result<(), OverLoadLimit> {
+/// [`MetadataBudget`] as load charges them, where a blob no reader reads (an SBOM, an
+/// attachment's config) or a config over [`super::load::MAX_HELD_CONFIG`] is not held from
+/// an uncompressed bundle (load re-reads it from its place in the file,
+/// [`super::read::held_from_a_file`]) but is from a compressed one. Sizes are the descriptors'
+/// (the fetch checks them), so the totals are the ones load reaches.
+pub fn check_loadable(
+    contents: &Contents,
+    compression: Compression,
+    documents: &[(&str, &[u8])],
+) -> Result<(), OverLoadLimit> {
     use super::load::{MAX_HELD_CONFIG, MAX_METADATA_BLOB};
     let (mut held, mut held_if_plain) = (MetadataBudget::default(), MetadataBudget::default());
     let over = |error: BudgetError, plain_fits: bool| OverLoadLimit::Budget {
         error,
         hint: if plain_fits {
-            format!(" (configs over {MAX_HELD_CONFIG} bytes stay in the file of an uncompressed .tar: save an uncompressed .tar)")
+            format!(" (SBOMs, attachment configs and configs over {MAX_HELD_CONFIG} bytes stay in the file of an uncompressed .tar: save an uncompressed .tar)")
         } else {
             String::new()
         },
     };
     let mut first_error: Option<BudgetError> = None;
+    for (name, bytes) in documents {
+        let limit = names::classify(name).ok().and_then(|n| n.cap());
+        if let Some(limit) = limit.filter(|l| bytes.len() as u64 > *l) {
+            return Err(OverLoadLimit::Blob { what: (*name).to_owned(), size: bytes.len() as u64, limit });
+        }
+        // Held whatever the compression: the same charge in both.
+        held.hold_json(name, bytes).map_err(|e| over(e, false))?;
+        held_if_plain.hold_json(name, bytes).map_err(|e| over(e, false))?;
+    }
     for (digest, m) in &contents.manifests {
         let what = format!("manifest {digest}");
         if let Err(e) = held.hold_json(&what, &m.bytes) {
@@ -198,12 +214,13 @@ pub fn check_loadable(contents: &Contents, compression: Compression) -> Result<(
             return Err(over(e, false));
         }
     }
+    let read = super::read::read_blobs(contents);
     for (digest, info) in contents.blobs.iter().filter(|(_, b)| b.metadata) {
         let what = format!("metadata blob {digest}");
         if info.size > MAX_METADATA_BLOB {
             return Err(OverLoadLimit::Blob { what, size: info.size, limit: MAX_METADATA_BLOB });
         }
-        let left_in_a_plain_tar = info.size > MAX_HELD_CONFIG && super::read::only_a_config(contents, digest);
+        let left_in_a_plain_tar = !super::read::held_from_a_file(contents, &read, digest, info.size);
         if compression != Compression::None || !left_in_a_plain_tar {
             if let Err(e) = held.hold(&what, info.size) {
                 first_error.get_or_insert(e);
@@ -240,7 +257,24 @@ pub async fn write(
     options: &SaveOptions,
     reporter: Arc<dyn Reporter>,
 ) -> Result<SaveSummary, SaveError> {
-    check_loadable(contents, options.compression)?;
+    let index_json = contents.index_json();
+    let mut documents: Vec<(&str, &[u8])> = vec![(names::INDEX_JSON, &index_json)];
+    // The seal index is judged before the key is used, its signature after.
+    let seal = options
+        .seal
+        .as_ref()
+        .map(|_| crate::seal::SealIndex::build(contents, &index_json, crate::seal::created_now()).to_bytes());
+    documents.extend(seal.as_deref().map(|s| (names::SEAL_INDEX, s)));
+    check_loadable(contents, options.compression, &documents)?;
+    // Sign before writing anything: a key problem leaves no file behind.
+    let sig = match (&options.seal, &seal) {
+        (Some(signer), Some(seal)) => Some(crate::seal::sign(seal, signer)?),
+        _ => None,
+    };
+    if let Some(sig) = &sig {
+        documents.push((names::SEAL_SIG, sig));
+        check_loadable(contents, options.compression, &documents)?;
+    }
     let metadata = fetch_metadata(registries, contents, options.jobs).await?;
     tracing::info!(
         manifests = contents.manifests.len(),
@@ -252,35 +286,38 @@ pub async fn write(
         None => AsyncBundleWriter::create(output, options.compression).await?,
     };
     writer.add_file(names::OCI_LAYOUT, Bytes::from_static(names::OCI_LAYOUT_BYTES)).await?;
-    let index_json = contents.index_json();
-    if let Some(signer) = &options.seal {
-        // Sign before writing anything else: a key problem leaves no file behind.
-        let seal = crate::seal::SealIndex::build(contents, &index_json, crate::seal::created_now()).to_bytes();
-        let sig = crate::seal::sign(&seal, signer)?;
-        writer.add_file(names::INDEX_JSON, Bytes::from(index_json)).await?;
+    writer.add_file(names::INDEX_JSON, Bytes::from(index_json)).await?;
+    if let (Some(seal), Some(sig)) = (seal, sig) {
         writer.add_file(names::SEAL_INDEX, Bytes::from(seal)).await?;
         writer.add_file(names::SEAL_SIG, Bytes::from(sig)).await?;
-    } else {
-        writer.add_file(names::INDEX_JSON, Bytes::from(index_json)).await?;
     }
 
-    // Metadata group: manifests and small blobs together, sorted by digest; then metadata
-    // blobs over load's MAX_SMALL_BLOB (large configs), sorted by digest, after every
-    // manifest: load refuses a blob that large before the manifest that names it.
-    let (large, mut small): (BTreeMap<&Digest, &Bytes>, BTreeMap<&Digest, &Bytes>) =
+    // Metadata group: every manifest, sorted by digest, then the metadata blobs, sorted by
+    // digest, those over load's MAX_SMALL_BLOB (large configs) last. With every manifest
+    // read first, load knows which blobs no reader reads and leaves them in the file
+    // (read::held_from_a_file); and it refuses a large blob before the manifest naming it.
+    let (large, small): (BTreeMap<&Digest, &Bytes>, BTreeMap<&Digest, &Bytes>) =
         metadata.iter().partition(|(_, b)| b.len() as u64 > super::load::MAX_SMALL_BLOB);
     for (d, m) in &contents.manifests {
-        small.insert(d, &m.bytes);
+        writer.add_blob_bytes(d, m.bytes.clone()).await?;
     }
     for (digest, bytes) in small.iter().chain(&large) {
-        writer.add_blob_bytes(digest, (*bytes).clone()).await?;
+        if !contents.manifests.contains_key(*digest) {
+            writer.add_blob_bytes(digest, (*bytes).clone()).await?;
+        }
     }
     // Layer group, sorted by digest. A delta bundle's assumed layers are never fetched
     // (docs/bundle.md, "Delta bundles").
     let layers: Vec<(&Digest, &crate::content::BlobInfo)> = contents
         .blobs
         .iter()
-        .filter(|(d, b)| !b.metadata && !small.contains_key(d) && !large.contains_key(d) && !contents.delta.assumes(d))
+        .filter(|(d, b)| {
+            !b.metadata
+                && !contents.manifests.contains_key(*d)
+                && !small.contains_key(d)
+                && !large.contains_key(d)
+                && !contents.delta.assumes(d)
+        })
         .collect();
     let layer_bytes = write_layers(registries, &mut writer, layers, options.jobs, reporter).await?;
     finish(writer, options).await?;
