@@ -197,7 +197,10 @@ pub fn check_loadable(
     };
     let mut first_error: Option<BudgetError> = None;
     for (name, bytes) in documents {
-        let limit = names::classify(name).ok().and_then(|n| n.cap());
+        let limit = match names::classify(name) {
+            Ok(names::EntryName::Meta(f)) => Some(f.cap()),
+            _ => None,
+        };
         if let Some(limit) = limit.filter(|l| bytes.len() as u64 > *l) {
             return Err(OverLoadLimit::Blob { what: (*name).to_owned(), size: bytes.len() as u64, limit });
         }
