@@ -227,11 +227,11 @@ impl Loader<'_> {
         // Uploads whose body is sent, waiting for the registry's answer (distribution fsyncs
         // the blob first) while the next layer streams: at most `jobs`. A failed one is the
         // registry's fault: its bytes were checked before its last byte went out.
-        let mut committing = Committing::default();
+        let mut committing = Committing::new(self.reporter.clone());
         loop {
             let blob = match pending.take() {
                 Some(b) => b,
-                None => match committing.beside(reader.next(), present, report, self.reporter.as_ref()).await?? {
+                None => match committing.beside(reader.next()).await?? {
                     Some(AsyncEntry::Blob(b)) => b,
                     Some(_) => return Err(layout_after_blobs()),
                     None => break,
@@ -254,7 +254,7 @@ impl Loader<'_> {
                 deferred.push(Deferred { digest, offset, size, repository: repo });
                 continue;
             }
-            committing.at_most(self.jobs.max(1) - 1, present, report, self.reporter.as_ref()).await?;
+            committing.at_most(self.jobs.max(1) - 1).await?;
             self.reporter.blob_started(&digest, size);
             tracing::info!(%digest, size, repository = %repo, "uploading layer while reading the bundle");
             let reporter = self.reporter.clone();
@@ -270,14 +270,14 @@ impl Loader<'_> {
             // Until its last byte is out, the upload is the reader's: its failure may be the
             // bundle's fault (a body that failed its digest check fails its upload too),
             // which the reader then returns.
-            let sent = committing.beside(sent_rx, present, report, self.reporter.as_ref()).await;
+            let sent = committing.beside(sent_rx).await;
             let failed = match sent {
                 Ok(Ok(())) => None,
                 Err(e) => Some(e),
                 // The body went without its last byte: its upload is ending; wait for it.
                 Ok(Err(_)) => Some(
                     committing
-                        .at_most(0, present, report, self.reporter.as_ref())
+                        .at_most(0)
                         .await
                         .err()
                         .unwrap_or(LoadError::Bundle(BundleError::WorkerGone { what: "upload" })),
@@ -294,7 +294,10 @@ impl Loader<'_> {
                 return Err(e);
             }
         }
-        committing.at_most(0, present, report, self.reporter.as_ref()).await?;
+        committing.at_most(0).await?;
+        for c in committing.done {
+            report.uploaded(present, c.digest, c.repository, c.size);
+        }
         check_complete(meta, &seen)?;
         Ok(deferred)
     }
@@ -419,23 +422,24 @@ struct Committed {
     result: Result<(), RegistryError>,
 }
 
-/// The streamed layers' uploads in flight (one sending, the others waiting for their answer).
-#[derive(Default)]
+/// The streamed layers' uploads in flight (one sending, the others waiting for their
+/// answer), and those finished, to be counted once the pass is over.
 struct Committing {
     uploads: futures_util::stream::FuturesUnordered<futures_util::future::BoxFuture<'static, Committed>>,
+    done: Vec<Committed>,
+    reporter: std::sync::Arc<dyn Reporter>,
 }
 
 impl Committing {
-    fn settle(
-        r: Committed,
-        present: &mut Present,
-        report: &mut LoadReport,
-        reporter: &dyn Reporter,
-    ) -> Result<(), LoadError> {
+    fn new(reporter: std::sync::Arc<dyn Reporter>) -> Committing {
+        Committing { uploads: Default::default(), done: Vec::new(), reporter }
+    }
+
+    fn settle(&mut self, r: Committed) -> Result<(), LoadError> {
         match r.result {
             Ok(()) => {
-                reporter.blob_finished(&r.digest);
-                report.uploaded(present, r.digest, r.repository, r.size);
+                self.reporter.blob_finished(&r.digest);
+                self.done.push(r);
                 Ok(())
             }
             Err(source) => Err(LoadError::upload(r.digest, r.repository, source)),
@@ -444,34 +448,22 @@ impl Committing {
 
     /// Runs `fut` while the uploads go on, settling each that finishes; the first failure
     /// ends the wait with its error.
-    async fn beside<F: std::future::Future>(
-        &mut self,
-        fut: F,
-        present: &mut Present,
-        report: &mut LoadReport,
-        reporter: &dyn Reporter,
-    ) -> Result<F::Output, LoadError> {
+    async fn beside<F: std::future::Future>(&mut self, fut: F) -> Result<F::Output, LoadError> {
         let mut fut = std::pin::pin!(fut);
         loop {
             tokio::select! {
                 biased;
-                Some(r) = self.uploads.next(), if !self.uploads.is_empty() => Self::settle(r, present, report, reporter)?,
+                Some(r) = self.uploads.next(), if !self.uploads.is_empty() => self.settle(r)?,
                 out = &mut fut => return Ok(out),
             }
         }
     }
 
     /// Waits until at most `n` uploads are in flight.
-    async fn at_most(
-        &mut self,
-        n: usize,
-        present: &mut Present,
-        report: &mut LoadReport,
-        reporter: &dyn Reporter,
-    ) -> Result<(), LoadError> {
+    async fn at_most(&mut self, n: usize) -> Result<(), LoadError> {
         while self.uploads.len() > n {
             if let Some(r) = self.uploads.next().await {
-                Self::settle(r, present, report, reporter)?;
+                self.settle(r)?;
             }
         }
         Ok(())
@@ -621,7 +613,8 @@ impl<S: futures_util::Stream<Item = std::io::Result<Bytes>>> futures_util::Strea
                     this.over();
                     return Poll::Ready(Some(Ok(last)));
                 }
-                (Some(Ok(_)), Some(_)) => {
+                // Bytes after the last one, or a chunk past the size.
+                (Some(Ok(chunk)), held) if held.is_some() || chunk.len() as u64 > this.left => {
                     this.over();
                     return Poll::Ready(Some(Err(std::io::Error::new(
                         std::io::ErrorKind::InvalidData,
@@ -629,19 +622,10 @@ impl<S: futures_util::Stream<Item = std::io::Result<Bytes>>> futures_util::Strea
                     ))));
                 }
                 (Some(Ok(chunk)), None) => {
-                    let n = chunk.len() as u64;
-                    if n < this.left {
-                        this.left -= n;
+                    this.left -= chunk.len() as u64;
+                    if this.left > 0 {
                         return Poll::Ready(Some(Ok(chunk)));
                     }
-                    if n > this.left {
-                        this.over();
-                        return Poll::Ready(Some(Err(std::io::Error::new(
-                            std::io::ErrorKind::InvalidData,
-                            "the source gave more bytes than its size",
-                        ))));
-                    }
-                    this.left = 0;
                     this.held = Some(chunk); // and wait for the verdict
                 }
                 // An error (a digest mismatch replaces the last chunk), or an end before the
